@@ -1,0 +1,1 @@
+"""Qt-free application logic: project store, import/export, jobs, active learning, demo data."""

@@ -1,0 +1,35 @@
+"""The project store: SQLite (WAL) with numbered migrations, files written atomically."""
+
+from core.store.errors import (
+    ClassNotFoundError,
+    ImageNotFoundError,
+    InvalidValueError,
+    NotFoundError,
+    ProjectExistsError,
+    ProjectLockedError,
+    ProjectNotFoundError,
+    RunNotFoundError,
+    SchemaTooNewError,
+    StoreError,
+)
+from core.store.events import default_actor
+from core.store.project import DB_NAME, Project
+from core.store.records import (
+    ClassKind,
+    Event,
+    Image,
+    ImageClass,
+    Label,
+    MaskInfo,
+    NewImage,
+    ProjectSummary,
+    Run,
+    RunStatus,
+)
+
+__all__ = [
+    "DB_NAME", "ClassKind", "ClassNotFoundError", "Event", "Image", "ImageClass", "ImageNotFoundError",
+    "InvalidValueError", "Label", "MaskInfo", "NewImage", "NotFoundError", "Project", "ProjectExistsError",
+    "ProjectLockedError", "ProjectNotFoundError", "ProjectSummary", "Run", "RunNotFoundError", "RunStatus",
+    "SchemaTooNewError", "StoreError", "default_actor",
+]

@@ -1,0 +1,105 @@
+"""One SQLite connection with the store's transaction rules.
+
+Every write goes through :meth:`Database.transaction` (``BEGIN IMMEDIATE``: the
+write lock is taken at the start, so two writers wait on the busy timeout instead of
+failing on a lock upgrade). The connection belongs to the thread that opened it; a
+worker thread opens its own from the project path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from core.store.errors import ProjectLockedError, StoreError
+
+BUSY_TIMEOUT_S = 30.0
+_savepoints = itertools.count()
+
+
+def now_iso() -> str:
+    """UTC time as ISO 8601 with milliseconds, the store's one timestamp format."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Opens ``path`` in autocommit mode with WAL, foreign keys and a busy timeout."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class Database:
+    """The store's connection: reads, and writes inside one transaction each."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.conn = connect(self.path)
+        # sqlite-utils gives table introspection and dict rows on the same connection.
+        self.utils = sqlite_utils.Database(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; nested calls become savepoints of the outer one."""
+        if self.conn.in_transaction:
+            name = f"sp{next(_savepoints)}"
+            self.conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+                raise
+            self.conn.execute(f"RELEASE {name}")
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _translate(exc) from exc
+        try:
+            yield self.conn
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self.conn.execute("ROLLBACK")
+            raise _translate(exc) from exc
+
+    def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            raise _translate(exc) from exc
+
+    def one(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> tuple | None:
+        return self.execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> Any:
+        row = self.one(sql, params)
+        return None if row is None else row[0]
+
+    def all(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[tuple]:
+        return self.execute(sql, params).fetchall()
+
+
+def _translate(exc: sqlite3.OperationalError) -> StoreError:
+    if "locked" in str(exc) or "busy" in str(exc):
+        return ProjectLockedError(
+            f"the project database is busy (another labelapp process is writing): {exc}"
+        )
+    return StoreError(f"database error: {exc}")

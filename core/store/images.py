@@ -1,0 +1,101 @@
+"""The images of a project: referenced where they lie, never copied."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from core.store.database import Database, now_iso
+from core.store.errors import ImageNotFoundError
+from core.store.records import Image, NewImage
+
+_COLUMNS = "id, path, hash, width, height, channels, bit_depth, mode, gray, file_size, added_at"
+
+
+class Images:
+    def __init__(self, db: Database, root: Path) -> None:
+        self._db = db
+        self._root = root
+
+    def stored_path(self, path: Path) -> str:
+        """How a file path is stored: relative (POSIX) inside the project, else absolute."""
+        absolute = Path(os.path.abspath(path))
+        try:
+            return absolute.relative_to(self._root).as_posix()
+        except ValueError:
+            return absolute.as_posix()
+
+    def resolve(self, image: Image | str) -> Path:
+        """The file of an image (or of a stored path) on this machine."""
+        stored = image.path if isinstance(image, Image) else image
+        path = Path(stored)
+        return path if path.is_absolute() else self._root / path
+
+    def add_many(self, images: Sequence[NewImage]) -> list[int]:
+        """Inserts new images in one transaction; returns their ids in order."""
+        added_at = now_iso()
+        ids = []
+        with self._db.transaction():
+            for im in images:
+                cur = self._db.execute(
+                    "INSERT INTO images (path, hash, width, height, channels, bit_depth, mode, gray,"
+                    " file_size, mtime, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (im.path, im.hash, im.width, im.height, im.channels, im.bit_depth, im.mode,
+                     int(im.gray), im.file_size, im.mtime, added_at),
+                )
+                ids.append(int(cur.lastrowid))
+        return ids
+
+    def get(self, image_id: int) -> Image:
+        row = self._db.one(f"SELECT {_COLUMNS} FROM images WHERE id = ?", (image_id,))
+        if row is None:
+            raise ImageNotFoundError(f"no image with id {image_id}")
+        return _row(row)
+
+    def find(self, ref: str | Path) -> Image:
+        """An image by stored path, by a path to its file, or by file name when that
+        name is unique in the project."""
+        text = str(ref)
+        candidates = [text, self.stored_path(Path(text))] if text else []
+        for candidate in candidates:
+            row = self._db.one(f"SELECT {_COLUMNS} FROM images WHERE path = ?", (candidate,))
+            if row is not None:
+                return _row(row)
+        name = Path(text).name
+        rows = self._db.all(
+            f"SELECT {_COLUMNS} FROM images WHERE path = ? OR path LIKE ? ESCAPE '\\'",
+            (name, "%/" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")),
+        )
+        if len(rows) == 1:
+            return _row(rows[0])
+        if len(rows) > 1:
+            raise ImageNotFoundError(f"{len(rows)} images are named {name!r}; give the path")
+        raise ImageNotFoundError(f"no image {text!r} in this project")
+
+    def by_hashes(self, hashes: Iterable[str]) -> dict[str, Image]:
+        """The images whose content hash is among ``hashes``."""
+        found: dict[str, Image] = {}
+        batch = list(hashes)
+        for start in range(0, len(batch), 500):
+            chunk = batch[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.all(f"SELECT {_COLUMNS} FROM images WHERE hash IN ({marks})", chunk):
+                image = _row(row)
+                found[image.hash] = image
+        return found
+
+    def list(self, *, limit: int | None = None, offset: int = 0) -> list[Image]:
+        """Images by id (import order)."""
+        sql = f"SELECT {_COLUMNS} FROM images ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return [_row(r) for r in self._db.all(sql)]
+
+    def count(self) -> int:
+        return int(self._db.scalar("SELECT COUNT(*) FROM images"))
+
+
+def _row(r: tuple) -> Image:
+    return Image(id=r[0], path=r[1], hash=r[2], width=r[3], height=r[4], channels=r[5],
+                 bit_depth=r[6], mode=r[7], gray=bool(r[8]), file_size=r[9], added_at=r[10])

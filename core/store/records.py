@@ -1,0 +1,154 @@
+"""Rows as they cross the store's API: frozen dataclasses, never dicts or sqlite rows."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ClassKind(str, enum.Enum):
+    """Whether a class names defect-free surfaces or a defect type."""
+
+    OK = "ok"
+    DEFECT = "defect"
+
+
+class RunStatus(str, enum.Enum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Image:
+    """One image of the project. ``path`` is as stored: relative to the project
+    folder (POSIX separators) when the file lies inside it, absolute otherwise."""
+
+    id: int
+    path: str
+    hash: str
+    width: int
+    height: int
+    channels: int
+    bit_depth: int
+    mode: str
+    gray: bool
+    file_size: int
+    added_at: str
+
+
+@dataclass(frozen=True)
+class NewImage:
+    """An image about to be added (no id yet)."""
+
+    path: str
+    hash: str
+    width: int
+    height: int
+    channels: int
+    bit_depth: int
+    mode: str
+    gray: bool
+    file_size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class ImageClass:
+    """A label class. ``id`` is also the pixel value of the class in mask PNGs."""
+
+    id: int
+    name: str
+    color: str
+    shortcut: str | None
+    kind: ClassKind
+    position: int
+
+    @property
+    def is_ok(self) -> bool:
+        return self.kind is ClassKind.OK
+
+
+@dataclass(frozen=True)
+class Label:
+    """The current image-level label of one image."""
+
+    image_id: int
+    class_id: int
+    class_name: str
+    kind: ClassKind
+    actor: str
+    source: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class MaskInfo:
+    """The current pixel mask of one image. ``file`` is None for an empty mask
+    (all background), which is a real annotation: "no defect pixels here"."""
+
+    image_id: int
+    file: str | None
+    pixels: int
+    class_ids: tuple[int, ...]
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the append-only label history."""
+
+    id: int
+    at: str
+    actor: str
+    source: str
+    kind: str
+    image_id: int | None
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    method: str
+    status: RunStatus
+    config: dict[str, Any]
+    label_snapshot: dict[str, Any]
+    seed: int | None
+    started_at: str
+    finished_at: str | None
+    metrics: dict[str, Any]
+    checkpoint: str | None
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    """Counts shown by ``labelapp status`` and the status bar."""
+
+    images: int
+    labeled: int
+    ok: int
+    masks: int
+    nonempty_masks: int
+    runs: int
+    classes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def unlabeled(self) -> int:
+        return self.images - self.labeled
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "images": self.images,
+            "labeled": self.labeled,
+            "unlabeled": self.unlabeled,
+            "ok": self.ok,
+            "defect": self.labeled - self.ok,
+            "masks": self.masks,
+            "nonempty_masks": self.nonempty_masks,
+            "runs": self.runs,
+            "classes": dict(self.classes),
+        }

@@ -1,0 +1,57 @@
+"""Training runs: what was trained, on which labels, with which result."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.store.database import Database, now_iso
+from core.store.errors import RunNotFoundError
+from core.store.records import Run, RunStatus
+
+_COLUMNS = "id, method, status, config, label_snapshot, seed, started_at, finished_at, metrics, checkpoint"
+
+
+class Runs:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def start(self, *, method: str, config: dict[str, Any], label_snapshot: dict[str, Any],
+              seed: int | None) -> Run:
+        with self._db.transaction():
+            cur = self._db.execute(
+                "INSERT INTO runs (method, status, config, label_snapshot, seed, started_at)"
+                " VALUES (?, 'running', ?, ?, ?, ?)",
+                (method, json.dumps(config, sort_keys=True), json.dumps(label_snapshot, sort_keys=True),
+                 seed, now_iso()),
+            )
+        return self.get(int(cur.lastrowid))
+
+    def finish(self, run_id: int, *, status: RunStatus, metrics: dict[str, Any] | None = None,
+               checkpoint: str | None = None) -> Run:
+        with self._db.transaction():
+            self.get(run_id)
+            self._db.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, metrics = ?, checkpoint = ? WHERE id = ?",
+                (RunStatus(status).value, now_iso(), json.dumps(metrics or {}, sort_keys=True),
+                 checkpoint, run_id),
+            )
+        return self.get(run_id)
+
+    def get(self, run_id: int) -> Run:
+        row = self._db.one(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        if row is None:
+            raise RunNotFoundError(f"no run with id {run_id}")
+        return _row(row)
+
+    def list(self) -> list[Run]:
+        return [_row(r) for r in self._db.all(f"SELECT {_COLUMNS} FROM runs ORDER BY id")]
+
+    def count(self) -> int:
+        return int(self._db.scalar("SELECT COUNT(*) FROM runs"))
+
+
+def _row(r: tuple) -> Run:
+    return Run(id=r[0], method=r[1], status=RunStatus(r[2]), config=json.loads(r[3]),
+               label_snapshot=json.loads(r[4]), seed=r[5], started_at=r[6], finished_at=r[7],
+               metrics=json.loads(r[8]), checkpoint=r[9])

@@ -37,17 +37,23 @@ BUDGETS = (5, 10, 20)
 
 
 def features(image: np.ndarray) -> np.ndarray:
-    """Return handcrafted features of one uint8 image."""
+    """Return handcrafted features of one uint8 image.
+
+    The image is standardised first (zero mean, unit std) and gradient magnitudes are
+    divided by their median, so the features ignore global brightness and contrast.
+    """
     pixels = image.astype(np.float32)
-    intensity = np.histogram(pixels, bins=32, range=(0.0, 256.0))[0] / pixels.size
+    pixels = (pixels - pixels.mean()) / max(float(pixels.std()), 1e-3)
+    intensity = np.histogram(pixels, bins=32, range=(-4.0, 4.0))[0] / pixels.size
     gy, gx = np.gradient(pixels)
     magnitude = np.hypot(gx, gy)
-    mag_hist = np.histogram(np.log1p(magnitude), bins=16, range=(0.0, 5.0))[0] / pixels.size
+    relative = magnitude / max(float(np.median(magnitude)), 1e-6)
+    mag_hist = np.histogram(np.log1p(relative), bins=16, range=(0.0, 3.5))[0] / pixels.size
     angle = np.mod(np.arctan2(gy, gx), np.pi)
     orient = np.histogram(angle, bins=12, range=(0.0, np.pi), weights=magnitude)[0]
     orient = orient / max(float(orient.sum()), 1e-6)
-    thumb = np.asarray(Image.fromarray(image).resize((16, 16), Image.Resampling.BOX), np.float32) / 255.0
-    return np.concatenate([intensity, mag_hist, orient, thumb.ravel()]).astype(np.float32)
+    thumb = np.asarray(Image.fromarray(pixels).resize((16, 16), Image.Resampling.BOX), np.float32)
+    return np.concatenate([intensity, mag_hist, orient, thumb.ravel() / 4.0]).astype(np.float32)
 
 
 def _render_features(args: tuple[int, int, int, str]) -> np.ndarray:

@@ -78,8 +78,15 @@ def render_crazing(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     cell = max(4.0, rng.uniform(9.0, 22.0) * scale)
     length = reference_length(shape)
     coarse = length / cell
-    warp = np.stack([smooth_field(rng, shape, 2.5 * coarse, 2.5 * coarse) for _ in range(2)])
-    warp *= np.float32(rng.uniform(0.08, 0.2) * cell)
+    wobble = rng.uniform(0.1, 0.25) * cell
+    jag = 0.04 * cell
+    warp = np.stack(
+        [
+            smooth_field(rng, shape, 0.7 * coarse, 0.7 * coarse) * np.float32(wobble)
+            + smooth_field(rng, shape, 2.0 * coarse, 2.0 * coarse) * np.float32(jag)
+            for _ in range(2)
+        ]
+    )
     edges = _worley_edges(rng, shape, cell, warp)
     width = max(0.55, rng.uniform(0.45, 0.9) * scale)
     cracks = np.exp(-((edges / np.float32(2.0 * width)) ** 2))

@@ -113,7 +113,8 @@ def iter_import(project: Project, folder: Path | str, options: ImportOptions,
     class_ids = _ensure_classes(project, scan, options, report)
     writer = _BatchWriter(project, options, report, class_ids)
     try:
-        for results in _run_tasks(writer.tasks(scan.files), options.workers, writer.palette):
+        for results in _run_tasks(writer.tasks(scan.files), options.workers, writer.palette,
+                                  chunk=min(CHUNK, options.batch)):
             writer.add(results)
             if writer.pending >= options.batch:
                 writer.commit()
@@ -286,13 +287,14 @@ def _same_size(path: Path, size: int) -> bool:
         return False
 
 
-def _run_tasks(tasks: list[FileTask], workers: int | None, palette: dict) -> Iterator[list[FileResult]]:
+def _run_tasks(tasks: list[FileTask], workers: int | None, palette: dict, *,
+               chunk: int = CHUNK) -> Iterator[list[FileResult]]:
     """Runs the tasks in chunks, on worker processes when there is enough work."""
-    chunks = [tasks[i:i + CHUNK] for i in range(0, len(tasks), CHUNK)]
+    chunks = [tasks[i:i + chunk] for i in range(0, len(tasks), chunk)]
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(tasks) < 2 * CHUNK:
-        for chunk in chunks:
-            yield process_chunk(chunk, palette)
+        for part in chunks:
+            yield process_chunk(part, palette)
         return
     context = multiprocessing.get_context("spawn")  # safe next to Qt and torch threads
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
@@ -300,8 +302,8 @@ def _run_tasks(tasks: list[FileTask], workers: int | None, palette: dict) -> Ite
         pending: set[cf.Future] = set()
         queue = iter(chunks)
         try:
-            for chunk in queue:
-                pending.add(pool.submit(process_chunk, chunk, palette))
+            for part in queue:
+                pending.add(pool.submit(process_chunk, part, palette))
                 if len(pending) >= window:
                     done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
                     for future in done:

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
-from core.store.errors import ProjectLockedError, StoreError
+from core.store.errors import InvalidValueError, ProjectLockedError, StoreError
 
 BUSY_TIMEOUT_S = 30.0
 _savepoints = itertools.count()
@@ -83,7 +83,9 @@ class Database:
     def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         try:
             return self.conn.execute(sql, params)
-        except sqlite3.OperationalError as exc:
+        except sqlite3.ProgrammingError:
+            raise  # a bug (closed connection, wrong thread), not a store condition
+        except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
     def one(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> tuple | None:
@@ -97,7 +99,9 @@ class Database:
         return self.execute(sql, params).fetchall()
 
 
-def _translate(exc: sqlite3.OperationalError) -> StoreError:
+def _translate(exc: sqlite3.Error) -> StoreError:
+    if isinstance(exc, sqlite3.IntegrityError):
+        return InvalidValueError(f"refused by the store: {exc}")
     if "locked" in str(exc) or "busy" in str(exc):
         return ProjectLockedError(
             f"the project database is busy (another labelapp process is writing): {exc}"

@@ -1,0 +1,122 @@
+"""Exporting the labels of a project: a CSV, class folders, or mask PNGs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.files import write_bytes_atomic, write_text_atomic
+from core.store import Project
+from core.store.masks import encode_mask_png
+
+FORMATS = ("csv", "folders", "masks")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    format: str
+    out: Path
+    images: int
+    skipped_missing: int
+
+
+def export_labels(project: Project, out: Path | str, *, format: str = "csv") -> ExportResult:
+    """Writes the project's labels to ``out``.
+
+    - ``csv``: one file, a row per image: path, class, kind, mask file, mask pixels,
+      who labeled it and when (unlabeled images with an empty class).
+    - ``folders``: ``out/<class>/<file>``, a copy of each labeled image (the layout
+      that ``labelapp import --labels-from-folders`` reads back).
+    - ``masks``: ``out/<image path>.png`` palette PNG for each masked image (0
+      background, k = class id k) and ``out/classes.csv`` naming the ids.
+    """
+    out = Path(out)
+    if format == "csv":
+        return _export_csv(project, out)
+    if format == "folders":
+        return _export_folders(project, out)
+    if format == "masks":
+        return _export_masks(project, out)
+    raise ValueError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
+
+
+def _export_csv(project: Project, out: Path) -> ExportResult:
+    labels = project.labels.all()
+    masks = project.masks.all()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["path", "class", "kind", "mask", "mask_pixels", "labeled_by", "labeled_at"])
+    images = project.images.list()
+    for image in images:
+        label = labels.get(image.id)
+        mask = masks.get(image.id)
+        writer.writerow([
+            image.path,
+            label.class_name if label else "",
+            label.kind.value if label else "",
+            (f"masks/{mask.file}" if mask.file else "empty") if mask else "",
+            mask.pixels if mask else "",
+            label.actor if label else "",
+            label.updated_at if label else "",
+        ])
+    target = out if out.suffix.lower() == ".csv" else out / "labels.csv"
+    write_text_atomic(target, buffer.getvalue())
+    return ExportResult(format="csv", out=target, images=len(images), skipped_missing=0)
+
+
+def _relative_name(project: Project, stored: str) -> Path:
+    """A path under the export folder that keeps the image's own sub-folders."""
+    path = Path(stored)
+    if path.is_absolute():
+        path = Path(*path.parts[1:])
+    return path
+
+
+def _export_folders(project: Project, out: Path) -> ExportResult:
+    labels = project.labels.all()
+    copied = missing = 0
+    used: set[Path] = set()
+    for image in project.images.list():
+        label = labels.get(image.id)
+        if label is None:
+            continue
+        source = project.images.resolve(image)
+        target = out / label.class_name / Path(image.path).name
+        if target in used:  # two images with one file name: keep both
+            target = target.with_name(f"{target.stem}-{image.id}{target.suffix}")
+        used.add(target)
+        if not source.is_file():
+            missing += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copy2(source, tmp)
+        os.replace(tmp, target)
+        copied += 1
+    return ExportResult(format="folders", out=out, images=copied, skipped_missing=missing)
+
+
+def _export_masks(project: Project, out: Path) -> ExportResult:
+    palette = project.masks.palette()
+    written = 0
+    for image_id in sorted(project.masks.all()):
+        image = project.images.get(image_id)
+        mask = project.masks.load(image_id)
+        assert mask is not None
+        target = (out / _relative_name(project, image.path)).with_suffix(".png")
+        write_bytes_atomic(target, encode_mask_png(mask, palette))
+        written += 1
+    rows = ["id,name,kind,color"] + [f"{c.id},{_csv_cell(c.name)},{c.kind.value},{c.color}"
+                                     for c in project.classes.list()]
+    write_text_atomic(out / "classes.csv", "\n".join(rows) + "\n")
+    return ExportResult(format="masks", out=out, images=written, skipped_missing=0)
+
+
+def _csv_cell(text: str) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([text])
+    return buffer.getvalue().strip()

@@ -1,0 +1,5 @@
+import sys
+
+from labelapp.cli import main
+
+sys.exit(main())

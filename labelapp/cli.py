@@ -1,0 +1,97 @@
+"""The ``labelapp`` command line: the same core API the GUI uses, for scripts and benchmarks.
+
+Nothing heavy is imported at module level: ``labelapp status`` must answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from labelapp import commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labelapp",
+        description="Label images of industrial surfaces with few labels. Without a command: the GUI.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("open", help="open the GUI on a project")
+    p.add_argument("project", nargs="?", type=Path, help="project folder (default: the last one)")
+
+    p = sub.add_parser("demo", help="generate demo images and a project without labels")
+    p.add_argument("project", type=Path)
+    p.add_argument("--images", type=int, default=600, help="number of images (default 600)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=200, help="image side in pixels (default 200)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = sub.add_parser("import", help="import a folder of images (creates the project if needed)")
+    p.add_argument("project", type=Path)
+    p.add_argument("folder", type=Path)
+    p.add_argument("--labels-from-folders", action="store_true",
+                   help="the first-level sub-folder names the class of each image")
+    p.add_argument("--ok-class", metavar="NAME", help="the sub-folder that holds defect-free images")
+    p.add_argument("--masks", metavar="auto|DIR",
+                   help="auto: <stem>_mask.png or <stem>.png beside a .jpg; DIR: a tree mirroring FOLDER")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: every core)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("status", help="images, labels per class, masks, runs")
+    p.add_argument("project", type=Path)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("label", help="label one image")
+    p.add_argument("project", type=Path)
+    p.add_argument("image", help="the image: its path, or its file name if unique")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--class", dest="class_name", metavar="NAME", help="a class of the project")
+    group.add_argument("--ok", action="store_true", help="defect-free (the project's OK class)")
+    group.add_argument("--clear", action="store_true", help="remove the label and the mask")
+    p.add_argument("--mask", type=Path, metavar="PNG",
+                   help="a mask file: pixels above half the value range take the image's class")
+    p.add_argument("--create", action="store_true", help="create the class if the project lacks it")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("export-labels", help="export labels as a CSV, class folders or mask PNGs")
+    p.add_argument("project", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--format", choices=("csv", "folders", "masks"), default="csv")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from core.store import StoreError
+
+    handler = commands.HANDLERS.get(args.command or "open")
+    try:
+        return handler(args)
+    except StoreError as exc:
+        return _fail(args, str(exc))
+    except (NotADirectoryError, FileNotFoundError, ValueError) as exc:
+        return _fail(args, str(exc))
+    except KeyboardInterrupt:
+        print("interrupted; everything committed before is kept", file=sys.stderr)
+        return 130
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message}))
+    print(f"labelapp: error: {message}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

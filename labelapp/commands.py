@@ -1,0 +1,222 @@
+"""One function per ``labelapp`` command; each returns the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+MAX_LISTED = 20
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    from labelapp.app import run_gui
+
+    return run_gui(getattr(args, "project", None))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from core.demo_project import create_demo_project
+
+    bars = _Bars(quiet=args.json)
+    try:
+        result = create_demo_project(args.project, n_images=args.images, seed=args.seed, size=args.size,
+                                     progress=bars.update)
+    finally:
+        bars.close()
+    if args.json:
+        _print_json({"project": str(result.root), "images": result.images,
+                     "truth": str(result.root / "truth" / "labels.csv")})
+    else:
+        print(f"demo project {result.root}: {result.images} images, no labels;"
+              f" ground truth in {result.root / 'truth'}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from core.importing import ImportOptions, iter_import
+    from core.store import Project
+
+    options = ImportOptions(labels_from_folders=args.labels_from_folders, ok_class=args.ok_class,
+                            masks=args.masks, workers=args.workers)
+    if args.masks not in (None, "auto") and not Path(args.masks).is_dir():
+        raise NotADirectoryError(f"--masks must be 'auto' or a folder: {args.masks}")
+    bars = _Bars(quiet=args.json)
+    with Project.open(args.project, create=True) as project:
+        gen = iter_import(project, args.folder, options)
+        try:
+            while True:
+                step = next(gen)
+                if step.total:
+                    bars.update("import", step.done, step.total)
+        except StopIteration as stop:
+            report = stop.value
+        finally:
+            bars.close()
+        summary = project.summary()
+    if args.json:
+        _print_json({**report.to_json(), "project": summary.to_json()})
+    else:
+        _print_import_report(report, summary)
+    return 0
+
+
+def _print_import_report(report: Any, summary: Any) -> None:
+    classes = len({c for c in summary.classes})
+    print(f"{report.scanned} images found in {report.folder}: {report.added} added,"
+          f" {report.already_present} already in the project, {len(report.duplicates)} duplicates skipped,"
+          f" {len(report.failed)} unreadable ({report.seconds:.1f} s)")
+    if report.labels_set or report.classes_created:
+        print(f"labels from folders: {report.labels_set} set; classes created: "
+              f"{', '.join(report.classes_created) or 'none'}")
+    if report.masks_set or report.missing_masks:
+        print(f"masks: {report.masks_set} read ({report.masks_nonempty} with defect pixels),"
+              f" {report.missing_masks} images without a mask file")
+    print(f"project: {summary.images} images in {classes} classes, {summary.labeled} labeled"
+          f" ({summary.ok} OK), {summary.masks} masks ({summary.nonempty_masks} non-empty)")
+    for title, issues in (("unreadable", report.failed), ("duplicates", report.duplicates),
+                          ("label conflicts", report.label_conflicts), ("mask problems", report.mask_issues)):
+        if issues:
+            print(f"{title}:")
+            for issue in issues[:MAX_LISTED]:
+                print(f"  {issue.path}: {issue.reason}")
+            if len(issues) > MAX_LISTED:
+                print(f"  ... and {len(issues) - MAX_LISTED} more (--json lists all)")
+    if report.unlabeled_in_root:
+        print(f"note: {report.unlabeled_in_root} images lie directly in the folder, not in a class"
+              " sub-folder: left unlabeled")
+    if report.mask_like_files:
+        print(f"note: {report.mask_like_files} files look like masks (*_mask.png, or a .png beside a .jpg"
+              " of the same name) and were imported as images; use --masks auto to read them as masks")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from core.store import Project
+
+    with Project.open(args.project) as project:
+        summary = project.summary()
+        classes = project.classes.list()
+    if args.json:
+        _print_json({"project": str(Path(args.project).absolute()), **summary.to_json()})
+        return 0
+    print(f"{Path(args.project).absolute()}")
+    print(f"  images    {summary.images:>8}")
+    print(f"  labeled   {summary.labeled:>8}   ({summary.ok} OK, {summary.labeled - summary.ok} defect)")
+    print(f"  unlabeled {summary.unlabeled:>8}")
+    print(f"  masks     {summary.masks:>8}   ({summary.nonempty_masks} with defect pixels)")
+    print(f"  runs      {summary.runs:>8}")
+    if classes:
+        width = max(len(c.name) for c in classes)
+        print("  classes:")
+        for c in classes:
+            key = f"[{c.shortcut}]" if c.shortcut else ""
+            print(f"    {key:>4} {c.name:<{width}}  {c.kind.value:<6} {summary.classes.get(c.name, 0):>7}")
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from core.imaging import read_binary_mask
+    from core.store import ClassKind, InvalidValueError, Project, default_actor
+
+    actor, source = default_actor(), "cli"
+    with Project.open(args.project) as project:
+        image = project.images.find(args.image)
+        if args.clear:
+            changed = project.labels.set(image.id, None, actor=actor, source=source)
+            changed |= project.masks.save(image.id, None, actor=actor, source=source)
+        else:
+            cls = _target_class(project, args, actor, source)
+            with project.db.transaction():
+                changed = project.labels.set(image.id, cls, actor=actor, source=source)
+                if args.mask is not None:
+                    binary = read_binary_mask(args.mask, width=image.width, height=image.height)
+                    if cls.kind is ClassKind.OK and binary.any():
+                        raise InvalidValueError("an OK image cannot have defect pixels in its mask")
+                    changed |= project.masks.save(image.id, binary.astype("uint8") * cls.id,
+                                                  actor=actor, source=source)
+        label = project.labels.get(image.id)
+        mask = project.masks.info(image.id)
+    result = {"image": image.path, "changed": bool(changed), "class": label.class_name if label else None,
+              "mask_pixels": mask.pixels if mask else None}
+    if args.json:
+        _print_json(result)
+    else:
+        state = "labeled" if label else "unlabeled"
+        print(f"{image.path}: {state} {result['class'] or ''}".rstrip()
+              + (f", mask {mask.pixels} px" if mask else "") + ("" if changed else " (unchanged)"))
+    return 0
+
+
+def _target_class(project: Any, args: argparse.Namespace, actor: str, source: str) -> Any:
+    from core.store import ClassKind, ClassNotFoundError
+
+    if args.ok:
+        ok = project.classes.ok_class()
+        if ok is not None:
+            return ok
+        if not args.create:
+            raise ClassNotFoundError("the project has no OK class; add --create to create one named 'ok'")
+        return project.classes.add("ok", kind=ClassKind.OK, actor=actor, source=source)
+    found = project.classes.find(args.class_name)
+    if found is None and args.create:
+        return project.classes.add(args.class_name, kind=ClassKind.DEFECT, actor=actor, source=source)
+    if found is None:
+        names = ", ".join(c.name for c in project.classes.list()) or "none yet"
+        raise ClassNotFoundError(f"no class {args.class_name!r} (classes: {names}); add --create to create it")
+    return found
+
+
+def cmd_export_labels(args: argparse.Namespace) -> int:
+    from core.export_labels import export_labels
+    from core.store import Project
+
+    with Project.open(args.project) as project:
+        result = export_labels(project, args.out, format=args.format)
+    if args.json:
+        _print_json({"format": result.format, "out": str(result.out), "images": result.images,
+                     "skipped_missing": result.skipped_missing})
+    else:
+        print(f"exported {result.images} images as {result.format} to {result.out}"
+              + (f"; {result.skipped_missing} image files missing" if result.skipped_missing else ""))
+    return 0
+
+
+class _Bars:
+    """tqdm progress bars on stderr, one per phase; silent in --json mode or off a terminal."""
+
+    def __init__(self, quiet: bool) -> None:
+        self._quiet = quiet
+        self._bars: dict[str, Any] = {}
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        if self._quiet:
+            return
+        from tqdm import tqdm
+
+        bar = self._bars.get(phase)
+        if bar is None:
+            bar = self._bars[phase] = tqdm(total=total, desc=phase, unit="img", file=sys.stderr,
+                                           dynamic_ncols=True, mininterval=0.2)
+        bar.total = total
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "open": cmd_open,
+    "demo": cmd_demo,
+    "import": cmd_import,
+    "status": cmd_status,
+    "label": cmd_label,
+    "export-labels": cmd_export_labels,
+}

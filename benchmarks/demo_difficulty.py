@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix
 from sklearn.pipeline import make_pipeline
@@ -34,6 +35,8 @@ from core.demo import ALL_CLASSES, plan_classes, render_sample  # noqa: E402
 logger = logging.getLogger(__name__)
 
 BUDGETS = (5, 10, 20)
+N_HISTOGRAM = 32 + 16 + 12
+THUMB_WEIGHT = 0.1
 
 
 def features(image: np.ndarray) -> np.ndarray:
@@ -53,7 +56,7 @@ def features(image: np.ndarray) -> np.ndarray:
     orient = np.histogram(angle, bins=12, range=(0.0, np.pi), weights=magnitude)[0]
     orient = orient / max(float(orient.sum()), 1e-6)
     thumb = np.asarray(Image.fromarray(pixels).resize((16, 16), Image.Resampling.BOX), np.float32)
-    return np.concatenate([intensity, mag_hist, orient, thumb.ravel() / 4.0]).astype(np.float32)
+    return np.concatenate([intensity, mag_hist, orient, thumb.ravel() * THUMB_WEIGHT]).astype(np.float32)
 
 
 def _render_features(args: tuple[int, int, int, str]) -> np.ndarray:
@@ -79,7 +82,10 @@ def _fit_score(
     x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray
 ) -> tuple[float, np.ndarray]:
     """Fit the baseline on ``train`` indices; return test accuracy and the confusion matrix."""
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=3000))
+    scaler = ColumnTransformer(
+        [("histograms", StandardScaler(), slice(0, N_HISTOGRAM)), ("thumbnail", "passthrough", slice(N_HISTOGRAM, None))]
+    )
+    model = make_pipeline(scaler, LogisticRegression(C=0.5, max_iter=3000))
     model.fit(x[train], y[train])
     predicted = model.predict(x[test])
     matrix = confusion_matrix(y[test], predicted, labels=range(len(ALL_CLASSES)))

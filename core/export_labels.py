@@ -31,8 +31,9 @@ def export_labels(project: Project, out: Path | str, *, format: str = "csv") -> 
       who labeled it and when (unlabeled images with an empty class).
     - ``folders``: ``out/<class>/<file>``, a copy of each labeled image (the layout
       that ``labelapp import --labels-from-folders`` reads back).
-    - ``masks``: ``out/<image path>.png`` palette PNG for each masked image (0
-      background, k = class id k) and ``out/classes.csv`` naming the ids.
+    - ``masks``: a palette PNG for each masked image (0 background, k = class id k)
+      under the image's own relative path, ``out/index.csv`` pairing images and mask
+      files, and ``out/classes.csv`` naming the ids.
     """
     out = Path(out)
     if format == "csv":
@@ -68,12 +69,14 @@ def _export_csv(project: Project, out: Path) -> ExportResult:
     return ExportResult(format="csv", out=target, images=len(images), skipped_missing=0)
 
 
-def _relative_name(project: Project, stored: str) -> Path:
-    """A path under the export folder that keeps the image's own sub-folders."""
-    path = Path(stored)
-    if path.is_absolute():
-        path = Path(*path.parts[1:])
-    return path
+def _export_names(project: Project, stored_paths: list[str]) -> dict[str, Path]:
+    """Short relative names for exported files: each image's path below the folder
+    that all the exported images share."""
+    absolute = {p: project.images.resolve(p) for p in stored_paths}
+    if not absolute:
+        return {}
+    common = Path(os.path.commonpath([str(a.parent) for a in absolute.values()]))
+    return {p: a.relative_to(common) for p, a in absolute.items()}
 
 
 def _export_folders(project: Project, out: Path) -> ExportResult:
@@ -102,18 +105,21 @@ def _export_folders(project: Project, out: Path) -> ExportResult:
 
 def _export_masks(project: Project, out: Path) -> ExportResult:
     palette = project.masks.palette()
-    written = 0
-    for image_id in sorted(project.masks.all()):
-        image = project.images.get(image_id)
-        mask = project.masks.load(image_id)
+    masked = sorted(project.masks.all())
+    images = [project.images.get(image_id) for image_id in masked]
+    names = _export_names(project, [image.path for image in images])
+    index = ["image,mask,pixels"]
+    for image in images:
+        mask = project.masks.load(image.id)
         assert mask is not None
-        target = (out / _relative_name(project, image.path)).with_suffix(".png")
-        write_bytes_atomic(target, encode_mask_png(mask, palette))
-        written += 1
+        name = names[image.path].with_suffix(".png")
+        write_bytes_atomic(out / name, encode_mask_png(mask, palette))
+        index.append(f"{_csv_cell(image.path)},{_csv_cell(name.as_posix())},{int((mask != 0).sum())}")
+    write_text_atomic(out / "index.csv", "\n".join(index) + "\n")
     rows = ["id,name,kind,color"] + [f"{c.id},{_csv_cell(c.name)},{c.kind.value},{c.color}"
                                      for c in project.classes.list()]
     write_text_atomic(out / "classes.csv", "\n".join(rows) + "\n")
-    return ExportResult(format="masks", out=out, images=written, skipped_missing=0)
+    return ExportResult(format="masks", out=out, images=len(images), skipped_missing=0)
 
 
 def _csv_cell(text: str) -> str:

@@ -65,17 +65,17 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _print_import_report(report: Any, summary: Any) -> None:
-    classes = len({c for c in summary.classes})
-    print(f"{report.scanned} images found in {report.folder}: {report.added} added,"
-          f" {report.already_present} already in the project, {len(report.duplicates)} duplicates skipped,"
-          f" {len(report.failed)} unreadable ({report.seconds:.1f} s)")
+    where = f" in {len(report.folder_classes)} class folders" if report.folder_classes else ""
+    print(f"found {report.scanned} images{where} under {report.folder} ({report.seconds:.1f} s)")
+    print(f"  {report.added} added, {report.already_present} already in the project,"
+          f" {len(report.duplicates)} duplicates skipped, {len(report.failed)} unreadable")
     if report.labels_set or report.classes_created:
         print(f"labels from folders: {report.labels_set} set; classes created: "
               f"{', '.join(report.classes_created) or 'none'}")
     if report.masks_set or report.missing_masks:
         print(f"masks: {report.masks_set} read ({report.masks_nonempty} with defect pixels),"
               f" {report.missing_masks} images without a mask file")
-    print(f"project: {summary.images} images in {classes} classes, {summary.labeled} labeled"
+    print(f"project: {summary.images} images, {len(summary.classes)} classes, {summary.labeled} labeled"
           f" ({summary.ok} OK), {summary.masks} masks ({summary.nonempty_masks} non-empty)")
     for title, issues in (("unreadable", report.failed), ("duplicates", report.duplicates),
                           ("label conflicts", report.label_conflicts), ("mask problems", report.mask_issues)):

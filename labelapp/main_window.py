@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -60,6 +60,37 @@ class RecentProjects:
         self._settings.remove(RECENT_KEY)
 
 
+class ThumbnailGrid(QListView):
+    """A read-only icon grid whose cells widen to fill the viewport (no ragged gap on
+    the right). Uniform item sizes: the layout never asks the model for every row."""
+
+    def __init__(self, tile_size: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._min_cell = QSize(tile_size + 20, tile_size + 30)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(2000)
+        self.setUniformItemSizes(True)
+        self.setIconSize(QSize(tile_size, tile_size))
+        self.setGridSize(self._min_cell)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(self._min_cell.height() // 4)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        width = self.viewport().width()
+        columns = max(1, width // self._min_cell.width())
+        cell = QSize(max(self._min_cell.width(), width // columns), self._min_cell.height())
+        if cell != self.gridSize():
+            self.setGridSize(cell)
+        super().resizeEvent(event)
+
+
 class MainWindow(QMainWindow):
     """The project window. ``settings`` defaults to the application's QSettings."""
 
@@ -99,22 +130,8 @@ class MainWindow(QMainWindow):
         self._restore_layout()
 
     def _build_view(self) -> QListView:
-        view = QListView()
+        view = ThumbnailGrid(self.model.tile_size)
         view.setObjectName("image_grid")
-        view.setViewMode(QListView.ViewMode.IconMode)
-        view.setMovement(QListView.Movement.Static)
-        view.setResizeMode(QListView.ResizeMode.Adjust)
-        view.setLayoutMode(QListView.LayoutMode.Batched)
-        view.setBatchSize(2000)
-        view.setUniformItemSizes(True)  # layout never asks the model for every row
-        view.setIconSize(QSize(self.model.tile_size, self.model.tile_size))
-        view.setGridSize(QSize(self.model.tile_size + 24, self.model.tile_size + 34))
-        view.setSpacing(4)
-        view.setWordWrap(False)
-        view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         view.setModel(self.model)
         return view
 
@@ -148,7 +165,7 @@ class MainWindow(QMainWindow):
             project = Project.open(path)
         except (StoreError, OSError) as exc:
             logger.warning("cannot open project %s: %s", path, exc)
-            self._show_error(f"Cannot open {path}: {exc}")
+            self._show_error(f"Cannot open {path}: {exc}", detail=f"Cannot open the project.\n{exc}")
             return False
         try:
             self._show_project(project)
@@ -158,7 +175,7 @@ class MainWindow(QMainWindow):
                 self.close_project()
             else:
                 project.close()
-            self._show_error(f"Cannot read {path}: {exc}")
+            self._show_error(f"Cannot read {path}: {exc}", detail=f"Cannot read the project.\n{exc}")
             return False
         self.recent.add(project.root)
         self.statusBar().showMessage(f"Opened {project.root}", 5000)
@@ -206,11 +223,12 @@ class MainWindow(QMainWindow):
         self.message.setText(text)
         self._stack.setCurrentWidget(self.message)
 
-    def _show_error(self, text: str) -> None:
-        """Shows an error in the status bar, and in the central area when it is free."""
+    def _show_error(self, text: str, *, detail: str) -> None:
+        """Shows an error in the status bar, and ``detail`` in the central area when no
+        project occupies it."""
         self.statusBar().showMessage(text)
         if self._project is None:
-            self._show_message(f"{text}\n\n{NO_PROJECT_HINT}")
+            self._show_message(f"{detail}\n\n{NO_PROJECT_HINT}")
 
     # -- slots -------------------------------------------------------------------------------
     @Slot()

@@ -75,8 +75,8 @@ class SummaryPanel(QWidget):
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self._values[key] = value
             form.addRow(caption, value)
-        classes_caption = QLabel("Classes")
-        classes_caption.setFont(font)
+        self._classes_caption = QLabel("Classes")
+        self._classes_caption.setFont(font)
         self._classes = self._build_class_table()
         layout = QVBoxLayout(self)
         layout.addWidget(self._title)
@@ -84,8 +84,9 @@ class SummaryPanel(QWidget):
         layout.addSpacing(6)
         layout.addLayout(form)
         layout.addSpacing(10)
-        layout.addWidget(classes_caption)
-        layout.addWidget(self._classes, stretch=1)
+        layout.addWidget(self._classes_caption)
+        layout.addWidget(self._classes)
+        layout.addStretch(1)
         self.clear()
 
     def _build_class_table(self) -> QTableWidget:
@@ -115,6 +116,8 @@ class SummaryPanel(QWidget):
         for value in self._values.values():
             value.setText("–")
         self._classes.setRowCount(0)
+        self._classes_caption.hide()
+        self._classes.hide()
 
     def show_summary(self, *, name: str, path: str, summary: ProjectSummary,
                      classes: list[ImageClass]) -> None:
@@ -135,6 +138,8 @@ class SummaryPanel(QWidget):
         self._show_classes(classes, summary.classes)
 
     def _show_classes(self, classes: list[ImageClass], counts: dict[str, int]) -> None:
+        self._classes_caption.show()
+        self._classes.show()
         self._classes.setRowCount(len(classes))
         for row, cls in enumerate(classes):
             name = QTableWidgetItem(color_swatch(cls.color), cls.name)
@@ -144,6 +149,15 @@ class SummaryPanel(QWidget):
             items = (name, QTableWidgetItem(cls.kind.value), QTableWidgetItem(cls.shortcut or ""), count)
             for column, item in enumerate(items):
                 self._classes.setItem(row, column, item)
+        self._fit_class_table()
+
+    def _fit_class_table(self) -> None:
+        """As tall as its rows (the stretch below takes the rest); scrolls when the dock
+        is shorter than that."""
+        table = self._classes
+        height = (table.horizontalHeader().sizeHint().height() + table.verticalHeader().length()
+                  + 2 * table.frameWidth())
+        table.setMaximumHeight(height)
 
     # -- reading back (tests, status bar) ---------------------------------------------------
     def value_text(self, key: str) -> str:

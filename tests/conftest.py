@@ -6,12 +6,11 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import models  # noqa: E402,F401  (arms the torchvision compatibility hook before any test imports it)
-
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+import models  # noqa: E402,F401  (arms the torchvision compatibility hook before any test imports it)
 from core.demo import DemoManifest, write_dataset  # noqa: E402
 
 

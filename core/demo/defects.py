@@ -92,7 +92,7 @@ def render_crazing(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     cracks = np.exp(-((edges / np.float32(2.0 * width)) ** 2))
     strength = smoothstep(smooth_field(rng, shape, 1.5 * coarse, 1.5 * coarse) + rng.uniform(0.4, 1.2))
     region = _random_region(rng, shape, full_probability=0.6)
-    amplitude = _amplitude(rng, 1.5, 6.0, dark_probability=0.85)
+    amplitude = _amplitude(rng, 2.5, 9.0, dark_probability=0.85)
     return (cracks * strength * region * np.float32(amplitude)).astype(np.float32)
 
 
@@ -107,7 +107,7 @@ def render_rolled_in_scale(rng: np.random.Generator, shape: Shape) -> np.ndarray
     grain = smooth_field(rng, shape, 60.0, 60.0)
     flakes *= 0.75 + 0.25 * grain
     region = _band_region(rng, shape)
-    amplitude = _amplitude(rng, 1.5, 6.0, dark_probability=0.7)
+    amplitude = _amplitude(rng, 2.5, 9.0, dark_probability=0.7)
     return (flakes * region * np.float32(amplitude)).astype(np.float32)
 
 
@@ -125,13 +125,13 @@ def _band_region(rng: np.random.Generator, shape: Shape) -> np.ndarray:
 
 def render_patches(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     """Large irregular soft-edged blobs of different brightness (thresholded smooth noise)."""
-    sigma = rng.uniform(2.5, 6.0)
+    sigma = rng.uniform(1.8, 4.5)
     field = smooth_field(rng, shape, sigma, sigma * rng.uniform(0.8, 1.6))
     threshold = min(rng.uniform(0.2, 1.3), float(field.max()) - 0.4)
-    blobs = smoothstep((field - threshold) / rng.uniform(0.3, 0.8))
+    blobs = smoothstep((field - threshold) / rng.uniform(0.6, 1.2))
     detail = smooth_field(rng, shape, 25.0, 25.0)
-    blobs *= 0.8 + 0.2 * detail
-    amplitude = _amplitude(rng, 1.2, 5.0, dark_probability=0.75)
+    blobs *= 0.9 + 0.1 * detail
+    amplitude = _amplitude(rng, 1.5, 6.0, dark_probability=0.75)
     return (blobs * np.float32(amplitude)).astype(np.float32)
 
 
@@ -153,7 +153,7 @@ def render_pitted_surface(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     pits = blur(canvas, max(0.5, 0.6 * scale))
     haze = soft_ellipse(shape, (center[0], center[1]), (2.0 * spread[0], 2.0 * spread[1]), 1.0)
     pits = np.maximum(pits / max(float(pits.max()), 1e-6), haze * np.float32(rng.uniform(0.0, 0.3)))
-    amplitude = _amplitude(rng, 2.0, 7.0, dark_probability=0.9)
+    amplitude = _amplitude(rng, 3.0, 10.0, dark_probability=0.9)
     return (pits * np.float32(amplitude)).astype(np.float32)
 
 
@@ -163,15 +163,15 @@ def render_inclusion(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     scale = pixel_scale(shape)
     rough = smooth_field(rng, shape, 30.0, 30.0)
     out = np.zeros(shape, dtype=np.float32)
-    count = int(rng.choice([1, 1, 2, 2, 3, 4]))
+    count = int(rng.integers(1, 7))
     row = rng.uniform(0.1, 0.9) * height
     for _ in range(count):
         center_y = float(np.clip(row + rng.normal(0.0, 0.08) * height, 0.0, height - 1.0))
         center = (center_y, rng.uniform(0.1, 0.9) * width)
-        semi = (max(1.2, rng.uniform(1.2, 4.5) * scale), max(3.0, rng.uniform(6.0, 40.0) * scale))
+        semi = (max(1.2, rng.uniform(1.5, 5.0) * scale), max(3.0, rng.uniform(8.0, 45.0) * scale))
         angle = rng.normal(0.0, math.radians(8.0))
         _add_ragged_spot(out, rough, center, semi, angle, rng.uniform(0.5, 1.0))
-    amplitude = _amplitude(rng, 2.0, 7.0, dark_probability=0.8)
+    amplitude = _amplitude(rng, 3.0, 10.0, dark_probability=0.8)
     return out * np.float32(amplitude / max(float(out.max()), 1e-6))
 
 
@@ -217,7 +217,7 @@ def render_scratches(rng: np.random.Generator, shape: Shape) -> np.ndarray:
         line_width = max(1, round(rng.uniform(0.8, 2.2) * scale))
         _draw_curve(draw, rng, center, angle, span, line_width)
     lines = blur(canvas, max(0.45, 0.5 * scale))
-    amplitude = _amplitude(rng, 2.0, 7.0, dark_probability=0.5)
+    amplitude = _amplitude(rng, 3.0, 10.0, dark_probability=0.5)
     return lines * np.float32(amplitude / max(float(lines.max()), 1e-6))
 
 

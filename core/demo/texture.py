@@ -48,8 +48,8 @@ def render_background(rng: np.random.Generator, shape: Shape) -> Background:
     if rng.random() < BENIGN_PROBABILITY:
         texture = texture + _benign_variation(rng, shape)
     gain = _lighting(rng, shape)
-    mean = rng.uniform(65.0, 185.0)
-    contrast = rng.uniform(5.0, 16.0)
+    mean = rng.uniform(70.0, 180.0)
+    contrast = rng.uniform(5.0, 12.0)
     image = gain * (np.float32(mean) + np.float32(contrast) * texture)
     return Background(image=image.astype(np.float32), contrast=float(contrast), gain=gain)
 

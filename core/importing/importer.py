@@ -67,6 +67,7 @@ class ImportReport:
     masks_nonempty: int = 0
     mask_issues: list[ImportIssue] = field(default_factory=list)
     missing_masks: int = 0
+    folder_classes: list[str] = field(default_factory=list)
     classes_created: list[str] = field(default_factory=list)
     ignored_files: int = 0
     mask_like_files: int = 0
@@ -78,6 +79,7 @@ class ImportReport:
         for key in ("duplicates", "failed", "label_conflicts", "mask_issues"):
             data[key] = [{"path": i.path, "reason": i.reason} for i in getattr(self, key)]
         data["classes_created"] = list(self.classes_created)
+        data["folder_classes"] = list(self.folder_classes)
         return data
 
 
@@ -108,7 +110,8 @@ def iter_import(project: Project, folder: Path | str, options: ImportOptions,
     yield ImportProgress(phase="scan", done=0, total=0, added=0, failed=0)
     scan = scan_folder(folder, labels_from_folders=labels_from_folders, masks=options.masks, skip=skip)
     report = ImportReport(folder=str(folder), scanned=len(scan.files), ignored_files=scan.ignored,
-                          mask_like_files=scan.mask_like, missing_masks=len(scan.missing_masks))
+                          mask_like_files=scan.mask_like, missing_masks=len(scan.missing_masks),
+                          folder_classes=list(scan.folder_classes))
     report.unlabeled_in_root = sum(1 for f in scan.files if labels_from_folders and f.class_name is None)
     class_ids = _ensure_classes(project, scan, options, report)
     writer = _BatchWriter(project, options, report, class_ids)

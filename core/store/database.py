@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import sqlite3
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ _savepoints = itertools.count()
 
 def now_iso() -> str:
     """UTC time as ISO 8601 with milliseconds, the store's one timestamp format."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def connect(path: Path) -> sqlite3.Connection:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.store.classes import ClassRef, Classes
+from core.store.classes import Classes, ClassRef
 from core.store.database import Database, now_iso
 from core.store.errors import ImageNotFoundError
 from core.store.events import Events

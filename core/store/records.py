@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class ClassKind(str, enum.Enum):
+class ClassKind(enum.StrEnum):
     """Whether a class names defect-free surfaces or a defect type."""
 
     OK = "ok"
     DEFECT = "defect"
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"

@@ -122,9 +122,11 @@ def test_every_kind_of_pixel_format(tmp_path: Path, project_dir: Path) -> None:
     save(data / "gray16.png", PILImage.fromarray(ramp16))
     save(data / "gray16.tif", PILImage.fromarray(ramp16[::-1].copy()))
     save(data / "rgb.tif", gray(seed=4).convert("RGB").point(lambda v: 255 - v))
-    save(data / "rgba.png", PILImage.fromarray(np.dstack([np.asarray(gray(seed=5))] * 3 + [np.full((24, 32), 128, np.uint8)])))
+    alpha = np.full((24, 32), 128, np.uint8)
+    save(data / "rgba.png", PILImage.fromarray(np.dstack([np.asarray(gray(seed=5))] * 3 + [alpha])))
     save(data / "palette.png", gray(seed=6).convert("RGB").quantize(16))
-    save(data / "colour.bmp", PILImage.fromarray(np.random.default_rng(7).integers(0, 255, (24, 32, 3), dtype=np.uint8)))
+    colour = np.random.default_rng(7).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    save(data / "colour.bmp", PILImage.fromarray(colour))
     save(data / "big.png", PILImage.new("L", (6000, 5000), 90))
     with Project.create(project_dir) as project:
         report = import_folder(project, data, ImportOptions(workers=2))

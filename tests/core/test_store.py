@@ -20,8 +20,8 @@ from core.store import (
     ProjectNotFoundError,
     SchemaTooNewError,
     StoreError,
+    migrations,
 )
-from core.store import migrations
 from core.store.project import DB_NAME
 
 WHO = {"actor": "tester", "source": "test"}

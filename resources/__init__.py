@@ -1,0 +1,1 @@
+"""Icons, palettes, default settings and stylesheets shipped with labelapp."""

@@ -35,28 +35,46 @@ from core.demo import ALL_CLASSES, plan_classes, render_sample  # noqa: E402
 logger = logging.getLogger(__name__)
 
 BUDGETS = (5, 10, 20)
-N_HISTOGRAM = 32 + 16 + 12
+N_HISTOGRAM = 32 + 32 + 3 * (16 + 12)
 THUMB_WEIGHT = 0.1
 
 
-def features(image: np.ndarray) -> np.ndarray:
-    """Return handcrafted features of one uint8 image.
-
-    The image is standardised first (zero mean, unit std) and gradient magnitudes are
-    divided by their median, so the features ignore global brightness and contrast.
-    """
-    pixels = image.astype(np.float32)
-    pixels = (pixels - pixels.mean()) / max(float(pixels.std()), 1e-3)
-    intensity = np.histogram(pixels, bins=32, range=(-4.0, 4.0))[0] / pixels.size
+def _gradient_histograms(pixels: np.ndarray) -> list[np.ndarray]:
+    """Return the relative gradient-magnitude and the orientation histogram of one scale."""
     gy, gx = np.gradient(pixels)
     magnitude = np.hypot(gx, gy)
     relative = magnitude / max(float(np.median(magnitude)), 1e-6)
     mag_hist = np.histogram(np.log1p(relative), bins=16, range=(0.0, 3.5))[0] / pixels.size
     angle = np.mod(np.arctan2(gy, gx), np.pi)
     orient = np.histogram(angle, bins=12, range=(0.0, np.pi), weights=magnitude)[0]
-    orient = orient / max(float(orient.sum()), 1e-6)
-    thumb = np.asarray(Image.fromarray(pixels).resize((16, 16), Image.Resampling.BOX), np.float32)
-    return np.concatenate([intensity, mag_hist, orient, thumb.ravel() * THUMB_WEIGHT]).astype(np.float32)
+    return [mag_hist, orient / max(float(orient.sum()), 1e-6)]
+
+
+def features(image: np.ndarray) -> np.ndarray:
+    """Return handcrafted features of one uint8 image.
+
+    The image is standardised (zero mean, unit std) so global brightness and contrast do
+    not matter. Features: intensity histogram, histogram of the residual after removing
+    the 16x16 thumbnail (local contrast), gradient-magnitude (relative to the median) and
+    magnitude-weighted orientation histograms at scales 1, 1/2 and 1/4, all as
+    log-frequencies, then the 16x16 thumbnail itself.
+    """
+    pixels = image.astype(np.float32)
+    pixels = (pixels - pixels.mean()) / max(float(pixels.std()), 1e-3)
+    height, width = pixels.shape
+    thumb_image = Image.fromarray(pixels).resize((16, 16), Image.Resampling.BOX)
+    low = np.asarray(thumb_image.resize((width, height), Image.Resampling.BILINEAR))
+    residual = (pixels - low) / max(float((pixels - low).std()), 1e-3)
+    parts = [
+        np.histogram(pixels, bins=32, range=(-4.0, 4.0))[0] / pixels.size,
+        np.histogram(residual, bins=32, range=(-5.0, 5.0))[0] / pixels.size,
+    ]
+    for factor in (1, 2, 4):
+        scaled = pixels if factor == 1 else np.asarray(Image.fromarray(pixels).reduce(factor))
+        parts.extend(_gradient_histograms(scaled))
+    histograms = np.log(np.concatenate(parts) + 1e-4)
+    thumb = np.asarray(thumb_image, dtype=np.float32).ravel() * THUMB_WEIGHT
+    return np.concatenate([histograms, thumb]).astype(np.float32)
 
 
 def _render_features(args: tuple[int, int, int, str]) -> np.ndarray:
@@ -78,14 +96,15 @@ def build_dataset(n_images: int, size: int, seed: int, workers: int) -> tuple[np
     return np.stack(rows), labels
 
 
-def _fit_score(
-    x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray
-) -> tuple[float, np.ndarray]:
+def _fit_score(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> tuple[float, np.ndarray]:
     """Fit the baseline on ``train`` indices; return test accuracy and the confusion matrix."""
     scaler = ColumnTransformer(
-        [("histograms", StandardScaler(), slice(0, N_HISTOGRAM)), ("thumbnail", "passthrough", slice(N_HISTOGRAM, None))]
+        [
+            ("histograms", StandardScaler(), slice(0, N_HISTOGRAM)),
+            ("thumbnail", "passthrough", slice(N_HISTOGRAM, None)),
+        ]
     )
-    model = make_pipeline(scaler, LogisticRegression(C=0.5, max_iter=3000))
+    model = make_pipeline(scaler, LogisticRegression(C=0.1, max_iter=3000))
     model.fit(x[train], y[train])
     predicted = model.predict(x[test])
     matrix = confusion_matrix(y[test], predicted, labels=range(len(ALL_CLASSES)))
@@ -139,8 +158,11 @@ def write_contact_sheet(path: Path, size: int, seed: int, per_class: int = 8) ->
     rows = []
     for row, class_name in enumerate(ALL_CLASSES):
         tiles = [
-            np.pad(render_sample(10_000 * row + i, seed=seed, size=size, class_name=class_name).image, 2,
-                   constant_values=255)
+            np.pad(
+                render_sample(10_000 * row + i, seed=seed, size=size, class_name=class_name).image,
+                2,
+                constant_values=255,
+            )
             for i in range(per_class)
         ]
         rows.append(np.concatenate(tiles, axis=1))

@@ -158,6 +158,7 @@ class SummaryPanel(QWidget):
         height = (table.horizontalHeader().sizeHint().height() + table.verticalHeader().length()
                   + 2 * table.frameWidth())
         table.setMaximumHeight(height)
+        table.setMinimumHeight(min(height, 12 * table.verticalHeader().defaultSectionSize()))
 
     # -- reading back (tests, status bar) ---------------------------------------------------
     def value_text(self, key: str) -> str:

@@ -30,9 +30,20 @@ logger = logging.getLogger(__name__)
 DefectRenderer = Callable[[np.random.Generator, Shape], np.ndarray]
 
 
-def _amplitude(rng: np.random.Generator, low: float, high: float, dark_probability: float) -> float:
-    """Draw a signed amplitude, log-uniform in ``[low, high]`` so faint defects are common."""
-    magnitude = math.exp(rng.uniform(math.log(low), math.log(high)))
+FAINT_PROBABILITY = 0.1
+"""Fraction of defects rendered barely above the texture noise."""
+
+
+def _amplitude(rng: np.random.Generator, typical: float, dark_probability: float) -> float:
+    """Draw a signed amplitude (in texture standard deviations) around ``typical``.
+
+    Most defects are log-uniform in ``[0.6, 1.6] * typical``; ``FAINT_PROBABILITY`` of them
+    are faint, ``[0.2, 0.45] * typical``, so that a few-label classifier cannot be perfect.
+    """
+    if rng.random() < FAINT_PROBABILITY:
+        magnitude = typical * rng.uniform(0.2, 0.45)
+    else:
+        magnitude = typical * math.exp(rng.uniform(math.log(0.6), math.log(1.6)))
     return -magnitude if rng.random() < dark_probability else magnitude
 
 
@@ -47,29 +58,37 @@ def _random_region(rng: np.random.Generator, shape: Shape, full_probability: flo
     return soft_ellipse(shape, center, radii, rng.uniform(0.3, 0.6))
 
 
-def _worley_edges(rng: np.random.Generator, shape: Shape, cell: float, warp: np.ndarray) -> np.ndarray:
-    """Return the distance ``F2 - F1`` (pixels) of a jittered-grid Voronoi diagram.
+def _worley_edges(
+    rng: np.random.Generator, shape: Shape, cell: tuple[float, float], warp: np.ndarray
+) -> np.ndarray:
+    """Return the distance ``F2 - F1`` (about pixels) of a jittered-grid Voronoi diagram.
 
-    Small values mark the cell borders, i.e. a polygon mesh. ``warp`` (shape ``(2, H, W)``)
-    displaces the lookup coordinates so that the borders become jagged.
+    Small values mark the cell borders, i.e. a polygon mesh. ``cell`` is ``(height, width)``
+    of the grid cells (wider cells give a mesh stretched along x); ``warp`` (shape
+    ``(2, H, W)``) displaces the lookup coordinates so that the borders become jagged.
     """
     height, width = shape
-    grid_h, grid_w = int(height / cell) + 4, int(width / cell) + 4
+    grid_h, grid_w = int(height / cell[0]) + 4, int(width / cell[1]) + 4
     seeds = rng.uniform(0.1, 0.9, size=(2, grid_h, grid_w)).astype(np.float32)
     yy, xx = coordinate_grids(shape)
-    py = (yy + warp[0]) / np.float32(cell) + 1.5
-    px = (xx + warp[1]) / np.float32(cell) + 1.5
-    iy = np.clip(np.floor(py).astype(np.intp), 1, grid_h - 2)
-    ix = np.clip(np.floor(px).astype(np.intp), 1, grid_w - 2)
+    py = (yy + warp[0]) / np.float32(cell[0]) + 1.5
+    px = (xx + warp[1]) / np.float32(cell[1]) + 1.5
+    iy = np.clip(np.floor(py), 1, grid_h - 2)
+    ix = np.clip(np.floor(px), 1, grid_w - 2)
+    frac_y, frac_x = py - iy, px - ix
+    base = (iy * grid_w + ix).astype(np.int32)
+    flat_y, flat_x = seeds[0].ravel(), seeds[1].ravel()
     first = np.full(shape, np.inf, dtype=np.float32)
     second = np.full(shape, np.inf, dtype=np.float32)
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
-            cy, cx = iy + dy, ix + dx
-            dist = (py - cy - seeds[0, cy, cx]) ** 2 + (px - cx - seeds[1, cy, cx]) ** 2
-            second = np.where(dist < first, first, np.minimum(second, dist))
-            first = np.minimum(first, dist)
-    return (np.sqrt(second) - np.sqrt(first)) * np.float32(cell)
+            index = base + np.int32(dy * grid_w + dx)
+            dist_y = frac_y - np.take(flat_y, index) - np.float32(dy)
+            dist_x = frac_x - np.take(flat_x, index) - np.float32(dx)
+            dist = dist_y * dist_y + dist_x * dist_x
+            np.minimum(second, np.maximum(first, dist), out=second)
+            np.minimum(first, dist, out=first)
+    return (np.sqrt(second) - np.sqrt(first)) * np.float32(math.sqrt(cell[0] * cell[1]))
 
 
 def render_crazing(rng: np.random.Generator, shape: Shape) -> np.ndarray:
@@ -78,28 +97,23 @@ def render_crazing(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     cell = max(4.0, rng.uniform(9.0, 22.0) * scale)
     length = reference_length(shape)
     coarse = length / cell
-    wobble = rng.uniform(0.1, 0.25) * cell
-    jag = 0.04 * cell
-    warp = np.stack(
-        [
-            smooth_field(rng, shape, 0.7 * coarse, 0.7 * coarse) * np.float32(wobble)
-            + smooth_field(rng, shape, 2.0 * coarse, 2.0 * coarse) * np.float32(jag)
-            for _ in range(2)
-        ]
-    )
-    edges = _worley_edges(rng, shape, cell, warp)
+    wobble = smooth_field(rng, shape, 0.7 * coarse, 0.7 * coarse) * np.float32(rng.uniform(0.1, 0.25) * cell)
+    wobble += smooth_field(rng, shape, 2.0 * coarse, 2.0 * coarse) * np.float32(0.04 * cell)
+    # One field displaces both axes; a half-image roll decorrelates the x displacement.
+    warp = np.stack([wobble, np.roll(wobble, (shape[0] // 2, shape[1] // 3), axis=(0, 1))])
+    edges = _worley_edges(rng, shape, (cell, cell * rng.uniform(1.0, 1.8)), warp)
     width = max(0.55, rng.uniform(0.45, 0.9) * scale)
     cracks = np.exp(-((edges / np.float32(2.0 * width)) ** 2))
     strength = smoothstep(smooth_field(rng, shape, 1.5 * coarse, 1.5 * coarse) + rng.uniform(0.4, 1.2))
     region = _random_region(rng, shape, full_probability=0.6)
-    amplitude = _amplitude(rng, 2.5, 9.0, dark_probability=0.85)
+    amplitude = _amplitude(rng, 10.0, dark_probability=0.85)
     return (cracks * strength * region * np.float32(amplitude)).astype(np.float32)
 
 
 def render_rolled_in_scale(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     """Many small flakes, elongated along the rolling direction, spread over a band."""
     field = smooth_field(rng, shape, rng.uniform(4.0, 9.0), rng.uniform(12.0, 25.0))
-    threshold = rng.uniform(1.0, 1.8)
+    threshold = rng.uniform(0.8, 1.5)
     softness = np.float32(rng.uniform(0.3, 0.7))
     dark = smoothstep((field - threshold) / softness)
     bright = smoothstep((-field - threshold - rng.uniform(0.0, 0.6)) / softness)
@@ -107,7 +121,7 @@ def render_rolled_in_scale(rng: np.random.Generator, shape: Shape) -> np.ndarray
     grain = smooth_field(rng, shape, 60.0, 60.0)
     flakes *= 0.75 + 0.25 * grain
     region = _band_region(rng, shape)
-    amplitude = _amplitude(rng, 2.5, 9.0, dark_probability=0.7)
+    amplitude = _amplitude(rng, 10.0, dark_probability=0.7)
     return (flakes * region * np.float32(amplitude)).astype(np.float32)
 
 
@@ -128,10 +142,10 @@ def render_patches(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     sigma = rng.uniform(1.8, 4.5)
     field = smooth_field(rng, shape, sigma, sigma * rng.uniform(0.8, 1.6))
     threshold = min(rng.uniform(0.2, 1.3), float(field.max()) - 0.4)
-    blobs = smoothstep((field - threshold) / rng.uniform(0.6, 1.2))
+    blobs = smoothstep((field - threshold) / rng.uniform(0.25, 0.6))
     detail = smooth_field(rng, shape, 25.0, 25.0)
-    blobs *= 0.9 + 0.1 * detail
-    amplitude = _amplitude(rng, 1.5, 6.0, dark_probability=0.75)
+    blobs *= 0.8 + 0.2 * detail
+    amplitude = _amplitude(rng, 6.0, dark_probability=0.75)
     return (blobs * np.float32(amplitude)).astype(np.float32)
 
 
@@ -153,7 +167,7 @@ def render_pitted_surface(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     pits = blur(canvas, max(0.5, 0.6 * scale))
     haze = soft_ellipse(shape, (center[0], center[1]), (2.0 * spread[0], 2.0 * spread[1]), 1.0)
     pits = np.maximum(pits / max(float(pits.max()), 1e-6), haze * np.float32(rng.uniform(0.0, 0.3)))
-    amplitude = _amplitude(rng, 3.0, 10.0, dark_probability=0.9)
+    amplitude = _amplitude(rng, 11.0, dark_probability=0.9)
     return (pits * np.float32(amplitude)).astype(np.float32)
 
 
@@ -163,15 +177,15 @@ def render_inclusion(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     scale = pixel_scale(shape)
     rough = smooth_field(rng, shape, 30.0, 30.0)
     out = np.zeros(shape, dtype=np.float32)
-    count = int(rng.integers(1, 7))
+    count = int(rng.integers(2, 7))
     row = rng.uniform(0.1, 0.9) * height
     for _ in range(count):
         center_y = float(np.clip(row + rng.normal(0.0, 0.08) * height, 0.0, height - 1.0))
         center = (center_y, rng.uniform(0.1, 0.9) * width)
-        semi = (max(1.2, rng.uniform(1.5, 5.0) * scale), max(3.0, rng.uniform(8.0, 45.0) * scale))
+        semi = (max(1.2, rng.uniform(2.0, 6.0) * scale), max(3.0, rng.uniform(10.0, 50.0) * scale))
         angle = rng.normal(0.0, math.radians(8.0))
         _add_ragged_spot(out, rough, center, semi, angle, rng.uniform(0.5, 1.0))
-    amplitude = _amplitude(rng, 3.0, 10.0, dark_probability=0.8)
+    amplitude = _amplitude(rng, 11.0, dark_probability=0.8)
     return out * np.float32(amplitude / max(float(out.max()), 1e-6))
 
 
@@ -210,14 +224,14 @@ def render_scratches(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     draw = ImageDraw.Draw(canvas)
     base_angle = rng.uniform(0.0, math.pi)
     parallel = rng.random() < 0.5
-    for _ in range(int(rng.choice([1, 1, 1, 2, 2, 3]))):
+    for _ in range(int(rng.choice([1, 1, 2, 2, 3, 4]))):
         angle = base_angle + (rng.normal(0.0, 0.05) if parallel else rng.uniform(0.0, math.pi))
         center = (rng.uniform(0.1, 0.9) * height, rng.uniform(0.1, 0.9) * width)
-        span = rng.uniform(0.3, 1.1) * length
-        line_width = max(1, round(rng.uniform(0.8, 2.2) * scale))
+        span = rng.uniform(0.4, 1.3) * length
+        line_width = max(1, round(rng.uniform(1.0, 2.8) * scale))
         _draw_curve(draw, rng, center, angle, span, line_width)
     lines = blur(canvas, max(0.45, 0.5 * scale))
-    amplitude = _amplitude(rng, 3.0, 10.0, dark_probability=0.5)
+    amplitude = _amplitude(rng, 11.0, dark_probability=0.5)
     return lines * np.float32(amplitude / max(float(lines.max()), 1e-6))
 
 

@@ -8,6 +8,7 @@ resolution.
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -15,6 +16,9 @@ from PIL import Image, ImageFilter
 logger = logging.getLogger(__name__)
 
 Shape = tuple[int, int]
+
+GRID_OVERSAMPLING = 6.0
+"""Coarse-grid samples per reference length per unit of spectral width."""
 
 
 def reference_length(shape: Shape) -> int:
@@ -27,8 +31,16 @@ def pixel_scale(shape: Shape) -> float:
     return reference_length(shape) / 200.0
 
 
+def _grid_size(pixels: int, length: float, sigma: float) -> int:
+    """Return how many samples along an axis resolve a spectrum of width ``sigma``."""
+    return int(min(pixels, max(8, math.ceil(GRID_OVERSAMPLING * sigma * pixels / length))))
+
+
 def smooth_field(rng: np.random.Generator, shape: Shape, sigma_x: float, sigma_y: float) -> np.ndarray:
     """Return a zero-mean, unit-std Gaussian random field with a Gaussian power spectrum.
+
+    Smooth fields are synthesised on a coarse grid that just resolves their spectrum and
+    upsampled bicubically, which keeps large images cheap.
 
     Args:
         rng: Random generator consumed by this call.
@@ -42,14 +54,35 @@ def smooth_field(rng: np.random.Generator, shape: Shape, sigma_x: float, sigma_y
     """
     height, width = shape
     length = float(reference_length(shape))
-    fy = np.fft.fftfreq(height).astype(np.float32)[:, None] * length
-    fx = np.fft.rfftfreq(width).astype(np.float32)[None, :] * length
-    spectrum = np.exp(-0.5 * ((fx / sigma_x) ** 2 + (fy / sigma_y) ** 2)).astype(np.float32)
+    grid = (_grid_size(height, length, sigma_y), _grid_size(width, length, sigma_x))
+    fy = np.fft.fftfreq(grid[0]).astype(np.float32)[:, None] * np.float32(grid[0] * length / height)
+    fx = np.fft.rfftfreq(grid[1]).astype(np.float32)[None, :] * np.float32(grid[1] * length / width)
+    spectrum = np.exp(-0.5 * ((fx / np.float32(sigma_x)) ** 2 + (fy / np.float32(sigma_y)) ** 2))
     spectrum[0, 0] = 0.0
-    half = (height, width // 2 + 1)
+    half = (grid[0], grid[1] // 2 + 1)
     noise = rng.standard_normal(half, dtype=np.float32) + 1j * rng.standard_normal(half, dtype=np.float32)
-    field = np.fft.irfft2(noise.astype(np.complex64) * spectrum, s=shape).astype(np.float32)
-    return normalize(field)
+    field = normalize(np.fft.irfft2(noise.astype(np.complex64) * spectrum, s=grid).astype(np.float32))
+    return upsample(field, shape)
+
+
+def grain_field(rng: np.random.Generator, shape: Shape, sigma: float) -> np.ndarray:
+    """Return unit-std fine grain: white noise on a grid of about ``3 * sigma`` samples per ``L``.
+
+    At the nominal 200 px this is per-pixel noise; larger images get a proportionally
+    coarser (upsampled) grain so the surface looks the same at any resolution.
+    """
+    length = float(reference_length(shape))
+    grid = tuple(int(min(n, max(8, math.ceil(3.0 * sigma * n / length)))) for n in shape)
+    field = rng.standard_normal(grid, dtype=np.float32)
+    return normalize(upsample(field, shape))
+
+
+def upsample(field: np.ndarray, shape: Shape) -> np.ndarray:
+    """Bicubically resize a float32 field to ``shape`` (no-op when it already matches)."""
+    if field.shape == shape:
+        return field
+    image = Image.fromarray(np.ascontiguousarray(field, dtype=np.float32))
+    return np.asarray(image.resize((shape[1], shape[0]), Image.Resampling.BICUBIC), dtype=np.float32)
 
 
 def normalize(field: np.ndarray) -> np.ndarray:

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.demo.noise import Shape, coordinate_grids, normalize, reference_length, smooth_field, smoothstep
+from core.demo.noise import (
+    Shape,
+    coordinate_grids,
+    grain_field,
+    normalize,
+    reference_length,
+    smooth_field,
+    smoothstep,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +68,9 @@ def _texture(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     fine = smooth_field(rng, shape, rng.uniform(2.0, 6.0), rng.uniform(50.0, 100.0))
     mottle_scale = rng.uniform(3.0, 9.0)
     mottle = smooth_field(rng, shape, mottle_scale, mottle_scale * rng.uniform(1.0, 1.8))
-    grain_scale = rng.uniform(45.0, 110.0)
-    grain = smooth_field(rng, shape, grain_scale, grain_scale)
-    weights = rng.uniform([0.3, 0.15, 0.2, 0.35], [1.0, 0.7, 0.9, 1.0]).astype(np.float32)
+    grain_scale = rng.uniform(50.0, 80.0)
+    grain = grain_field(rng, shape, grain_scale)
+    weights = rng.uniform([0.4, 0.2, 0.2, 0.5], [0.9, 0.5, 0.6, 0.9]).astype(np.float32)
     mix = weights[0] * streaks + weights[1] * fine + weights[2] * mottle + weights[3] * grain
     return normalize(mix)
 
@@ -74,10 +82,10 @@ def _lighting(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     length = float(reference_length(shape))
     y = (yy - height / 2.0) / length
     x = (xx - width / 2.0) / length
-    tilt_y, tilt_x = rng.uniform(-0.45, 0.45, size=2)
+    tilt_y, tilt_x = rng.uniform(-0.25, 0.25, size=2)
     cy, cx = rng.uniform(-0.3, 0.3, size=2)
-    vignette = rng.uniform(-1.0, 0.4)
-    wobble = smooth_field(rng, shape, 1.2, 1.2) * np.float32(rng.uniform(0.0, 0.1))
+    vignette = rng.uniform(-0.6, 0.25)
+    wobble = smooth_field(rng, shape, 1.2, 1.2) * np.float32(rng.uniform(0.0, 0.06))
     gain = 1.0 + tilt_y * y + tilt_x * x + vignette * ((y - cy) ** 2 + (x - cx) ** 2) + wobble
     return np.clip(gain, 0.45, 1.6).astype(np.float32)
 

@@ -26,6 +26,8 @@ TRUTH_DIR = "truth"
 LABELS_FILE = "labels.csv"
 LABELS_HEADER = ("file", "class", "mask", "defect_pixels")
 CHUNK_SIZE = 64
+PNG_COMPRESS_LEVEL = 1
+"""zlib level for written PNGs: fast encoding matters more than a few percent of size."""
 
 _Item = tuple[int, str]
 _Result = tuple[int, str, int]
@@ -184,7 +186,9 @@ def _write_chunk(
 def save_png_atomic(array: np.ndarray, path: Path) -> None:
     """Write a uint8 ``(H, W)`` array as an 8-bit grey PNG via a temp file and ``os.replace``."""
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8)).save(buffer, format="PNG")
+    Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8)).save(
+        buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL
+    )
     _write_bytes_atomic(buffer.getvalue(), path)
 
 
@@ -241,4 +245,3 @@ def read_truth(root: Path) -> dict[str, str]:
     if not found:
         raise FileNotFoundError(f"no {TRUTH_DIR}/{LABELS_FILE} or class folders under {root}")
     return found
-

@@ -172,7 +172,7 @@ def render_pitted_surface(rng: np.random.Generator, shape: Shape) -> np.ndarray:
 
 
 def render_inclusion(rng: np.random.Generator, shape: Shape) -> np.ndarray:
-    """One to a few ragged, elongated spots roughly aligned with the rolling direction."""
+    """Two to six ragged, elongated spots in a loose chain along the rolling direction."""
     height, width = shape
     scale = pixel_scale(shape)
     rough = smooth_field(rng, shape, 30.0, 30.0)

@@ -103,10 +103,12 @@ def write_dataset(
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
     parse_size(size)
+    if seed < 0:
+        raise ValueError("seed must be non-negative")
+    workers = _resolve_workers(workers)
     root = Path(root).resolve()
     classes = plan_classes(n_images, seed=seed, ok_fraction=ok_fraction)
     _make_folders(root, layout, set(classes))
-    workers = _resolve_workers(workers)
     items = list(enumerate(classes))
     step = max(1, min(CHUNK_SIZE, math.ceil(n_images / (4 * workers))))
     chunks = [items[i : i + step] for i in range(0, n_images, step)]
@@ -163,10 +165,16 @@ def _run_chunks(
         pending: set[Future[list[_Result]]] = {
             pool.submit(_write_chunk, str(root), layout, size, seed, chunk) for chunk in chunks
         }
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            # Stop queued chunks early when the consumer fails or gives up (e.g. a cancelling
+            # progress callback); running chunks finish before the pool shuts down.
+            for future in pending:
+                future.cancel()
 
 
 def _write_chunk(

@@ -11,10 +11,14 @@ from typing import IO
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO]:
-    """Opens a temp file next to ``path``; on success fsyncs it and moves it over
-    ``path`` with ``os.replace``. On error the temp file is removed and ``path`` is
-    left as it was."""
+def atomic_writer(path: Path, mode: str = "wb", *, durable: bool = True) -> Iterator[IO]:
+    """Opens a temp file next to ``path``; on success moves it over ``path`` with
+    ``os.replace``. On error the temp file is removed and ``path`` is left as it was.
+
+    Args:
+        durable: fsync before the move, so the file survives a power cut too (a
+            killed process needs no fsync). Off for files that can be regenerated.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -22,7 +26,8 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO]:
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -30,11 +35,11 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO]:
         raise
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    with atomic_writer(path, "wb") as handle:
+def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    with atomic_writer(path, "wb", durable=durable) as handle:
         handle.write(data)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    with atomic_writer(path, "w") as handle:
+def write_text_atomic(path: Path, text: str, *, durable: bool = True) -> None:
+    with atomic_writer(path, "w", durable=durable) as handle:
         handle.write(text)

@@ -8,7 +8,6 @@ import logging
 import math
 import multiprocessing
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from core.demo.render import ALL_CLASSES, parse_size, plan_classes, render_sample
+from core.files import write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -197,19 +197,7 @@ def save_png_atomic(array: np.ndarray, path: Path) -> None:
     Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8)).save(
         buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL
     )
-    _write_bytes_atomic(buffer.getvalue(), path)
-
-
-def _write_bytes_atomic(data: bytes, path: Path) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, then replace)."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, buffer.getvalue(), durable=False)  # regenerable from the seed
 
 
 def _entry(root: Path, layout: str, index: int, class_name: str, defect_pixels: int) -> DemoEntry:
@@ -227,7 +215,7 @@ def _write_labels(root: Path, entries: Iterable[DemoEntry]) -> None:
         image = entry.file.relative_to(root).as_posix()
         mask = entry.mask_file.relative_to(root).as_posix()
         writer.writerow((image, entry.class_name, mask, entry.defect_pixels))
-    _write_bytes_atomic(text.getvalue().encode("utf-8"), root / TRUTH_DIR / LABELS_FILE)
+    write_bytes_atomic(root / TRUTH_DIR / LABELS_FILE, text.getvalue().encode("utf-8"))
 
 
 def read_truth(root: Path) -> dict[str, str]:

@@ -176,14 +176,18 @@ class _BatchWriter:
     def tasks(self, files: list[ScannedFile]) -> list[FileTask]:
         self.files = files
         self.total = len(files)
-        rows = self.project.db.all("SELECT path, id, file_size, width, height FROM images")
+        rows = self.project.db.all("SELECT path, id, file_size, width, height, hash FROM images")
         self.known_by_path = {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+        # an image whose thumbnail is gone (the cache is safe to delete) is read again
+        unthumbed = self.thumbs.missing(r[5] for r in rows)
+        unthumbed_paths = {r[0] for r in rows if r[5] in unthumbed}
         masked = set(self.project.masks.all())
         tasks = []
         for index, f in enumerate(files):
-            known = self.known_by_path.get(self.project.images.stored_path(f.path))
+            stored = self.project.images.stored_path(f.path)
+            known = self.known_by_path.get(stored)
             mask_class = self._mask_class_id(f)
-            if known is not None and _same_size(f.path, known[1]):
+            if known is not None and stored not in unthumbed_paths and _same_size(f.path, known[1]):
                 mask_path = None if known[0] in masked else f.mask_path
                 tasks.append(FileTask(index, f.path, mask_path, mask_class, known_size=(known[2], known[3])))
             else:

@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import zlib
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from PIL import Image as PILImage
 
 from core.demo import DemoManifest
-from core.importing import ImportOptions, import_folder
+from core.importing import ImportOptions, import_folder, iter_import
 from core.store import ClassKind, Project
 from core.thumbnails import ThumbnailCache
 
@@ -162,6 +163,33 @@ def test_duplicates_and_reimport(tmp_path: Path, project_dir: Path) -> None:
         assert len(third.label_conflicts) == 1 and project.labels.get(
             project.images.find("two.png").id).class_name == "a"  # the user's label wins
         assert project.images.count() == 2
+
+
+def test_reimport_restores_a_deleted_thumbnail_cache(demo_folders: DemoManifest, project_dir: Path) -> None:
+    with Project.create(project_dir) as project:
+        import_folder(project, demo_folders.root / "images", ImportOptions(workers=1))
+        for leftover in project.cache_dir.iterdir():  # the user deletes the cache
+            leftover.unlink()
+        report = import_folder(project, demo_folders.root / "images", ImportOptions(workers=1))
+        assert report.added == 0 and report.already_present == len(demo_folders.entries)
+        assert ThumbnailCache(project.cache_dir).count() == len(demo_folders.entries)
+
+
+def test_cancel_keeps_the_committed_batches(demo_folders: DemoManifest, project_dir: Path) -> None:
+    cancel = threading.Event()
+    with Project.create(project_dir) as project:
+        gen = iter_import(project, demo_folders.root / "images", ImportOptions(workers=1, batch=8), cancel)
+        steps = []
+        while True:
+            try:
+                steps.append(next(gen))
+            except StopIteration as stop:
+                report = stop.value
+                break
+            if steps[-1].done >= 8:
+                cancel.set()
+        assert report.cancelled and report.added == 8
+        assert project.images.count() == 8
 
 
 CHILD = """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from core.store.database import Database
 from core.store.errors import ClassNotFoundError, InvalidValueError
@@ -119,6 +120,49 @@ class Classes:
                                     old={"id": before.id, **{k: _field(before, k) for k in changes}},
                                     new={"id": before.id, **changes}, actor=actor, source=source)
         return self.get(before.id)
+
+    def usage(self) -> dict[int, tuple[int, int]]:
+        """``class id -> (labeled images, masks with pixels of the class)`` for every class."""
+        counts = {c.id: [0, 0] for c in self.list()}
+        for class_id, n in self._db.all("SELECT class_id, COUNT(*) FROM labels GROUP BY class_id"):
+            counts.setdefault(class_id, [0, 0])[0] = int(n)
+        rows = self._db.all("SELECT j.value, COUNT(*) FROM masks, json_each(masks.class_ids) AS j GROUP BY j.value")
+        for class_id, n in rows:
+            if class_id in counts:
+                counts[class_id][1] = int(n)
+        return {k: (v[0], v[1]) for k, v in counts.items()}
+
+    def remove(self, ref: ClassRef, *, actor: str, source: str) -> None:
+        """Deletes a class that no label and no mask uses; predictions of it are cleared.
+
+        Raises:
+            InvalidValueError: the class is in use (merge it into another class instead).
+        """
+        with self._db.transaction():
+            cls = self.get(ref)
+            labels, masks = self.usage().get(cls.id, (0, 0))
+            if labels or masks:
+                raise InvalidValueError(
+                    f"class {cls.name!r} is used by {labels} label(s) and {masks} mask(s);"
+                    " merge it into another class instead"
+                )
+            self._db.execute("UPDATE predictions SET class_id = NULL WHERE class_id = ?", (cls.id,))
+            self._db.execute("DELETE FROM classes WHERE id = ?", (cls.id,))
+            self._events.append(kind="class", image_id=None, new=None, actor=actor, source=source,
+                                old={"id": cls.id, "name": cls.name, "kind": cls.kind.value})
+
+    def reorder(self, ids: Sequence[int], *, actor: str, source: str) -> list[ImageClass]:
+        """Sets the display order: ``ids`` lists every class id once, first to last."""
+        with self._db.transaction():
+            before = [c.id for c in self.list()]
+            if sorted(ids) != sorted(before) or len(set(ids)) != len(ids):
+                raise InvalidValueError(f"a new order must list each class id once: got {list(ids)}, have {before}")
+            for position, class_id in enumerate(ids):
+                self._db.execute("UPDATE classes SET position = ? WHERE id = ?", (position, class_id))
+            if list(ids) != before:
+                self._events.append(kind="class", image_id=None, old={"order": before}, new={"order": list(ids)},
+                                    actor=actor, source=source)
+        return self.list()
 
     def _free_id(self) -> int:
         used = {r[0] for r in self._db.all("SELECT id FROM classes")}

@@ -6,8 +6,9 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from core.imaging import content_hash
 from core.store.database import Database, now_iso
-from core.store.errors import ImageNotFoundError
+from core.store.errors import ImageNotFoundError, InvalidValueError
 from core.store.records import Image, NewImage
 
 _COLUMNS = "id, path, hash, width, height, channels, bit_depth, mode, gray, file_size, added_at"
@@ -95,7 +96,95 @@ class Images:
     def count(self) -> int:
         return int(self._db.scalar("SELECT COUNT(*) FROM images"))
 
+    def missing(self, limit: int | None = None) -> list[Image]:
+        """Images whose file does not exist on this machine, by id.
+
+        Lists each folder once instead of testing every file, so a check of 100,000
+        images takes a directory listing per folder.
+        """
+        listings: dict[Path, set[str] | None] = {}
+        found: list[Image] = []
+        for image in self.list():
+            path = self.resolve(image)
+            folder = path.parent
+            if folder not in listings:
+                listings[folder] = _listing(folder)
+            names = listings[folder]
+            present = names is not None and path.name in names
+            if not present and (names is None or not path.exists()):  # a case-insensitive disk may still have it
+                found.append(image)
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
+
+    def relink(self, image_id: int, new_path: Path | str) -> Image:
+        """Points an image at a file in a new place after checking it holds the same image.
+
+        Raises:
+            InvalidValueError: the file cannot be read or its content differs.
+        """
+        image = self.get(image_id)
+        path = Path(os.path.abspath(new_path))
+        digest, mtime = _hash_file(path)
+        if digest != image.hash:
+            raise InvalidValueError(f"{path} is a different image from {image.path} (its content differs)")
+        with self._db.transaction():
+            self._db.execute("UPDATE images SET path = ?, mtime = ? WHERE id = ?",
+                             (self.stored_path(path), mtime, image_id))
+        return self.get(image_id)
+
+    def relink_folder(self, folder: Path | str) -> int:
+        """Relinks every missing image to a file under ``folder`` with the same name and
+        content (files of another size are not read); returns how many were relinked."""
+        by_name: dict[str, list[Image]] = {}
+        for image in self.missing():
+            by_name.setdefault(Path(image.path).name, []).append(image)
+        moves: list[tuple[str, float, int]] = []
+        for dirpath, _dirnames, filenames in os.walk(folder):
+            for name in filenames:
+                candidates = by_name.get(name)
+                if not candidates:
+                    continue
+                path = Path(os.path.abspath(os.path.join(dirpath, name)))
+                match = _matching(path, candidates)
+                if match is not None:
+                    candidates.remove(match[0])
+                    moves.append((self.stored_path(path), match[1], match[0].id))
+        with self._db.transaction():
+            for stored, mtime, image_id in moves:
+                self._db.execute("UPDATE images SET path = ?, mtime = ? WHERE id = ?", (stored, mtime, image_id))
+        return len(moves)
+
 
 def _row(r: tuple) -> Image:
     return Image(id=r[0], path=r[1], hash=r[2], width=r[3], height=r[4], channels=r[5],
                  bit_depth=r[6], mode=r[7], gray=bool(r[8]), file_size=r[9], added_at=r[10])
+
+
+def _listing(folder: Path) -> set[str] | None:
+    try:
+        return set(os.listdir(folder))
+    except OSError:
+        return None
+
+
+def _hash_file(path: Path) -> tuple[str, float]:
+    try:
+        return content_hash(path.read_bytes()), os.stat(path).st_mtime
+    except OSError as exc:
+        raise InvalidValueError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _matching(path: Path, candidates: list[Image]) -> tuple[Image, float] | None:
+    """The candidate whose content ``path`` holds, with the file's mtime."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return None
+    if not any(c.file_size == size for c in candidates):
+        return None
+    try:
+        digest, mtime = _hash_file(path)
+    except InvalidValueError:
+        return None
+    return next(((c, mtime) for c in candidates if c.hash == digest), None)

@@ -168,3 +168,100 @@ def _read_mask_array(path: Path) -> tuple[str, np.ndarray]:
         raise UnreadableImageError(f"mask file missing: {path}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise UnreadableImageError(f"unreadable mask {path.name}: {exc}") from None
+
+
+# -- raw samples for display windowing ------------------------------------------------------------
+HIGH_DEPTH_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
+
+
+@dataclass(frozen=True)
+class RawImage:
+    """A decoded image with its samples as stored, for display with an adjustable window.
+
+    ``pixels`` is uint8 (H, W) or (H, W, 3) for 8-bit files (as :func:`decode` gives
+    them), and uint16 or float32 (H, W) for high-bit-depth gray files.
+    """
+
+    pixels: np.ndarray
+    width: int
+    height: int
+    channels: int
+    bit_depth: int
+    mode: str
+
+    @property
+    def high_depth(self) -> bool:
+        return self.pixels.dtype != np.uint8
+
+
+def decode_raw(data: bytes, *, name: str = "image") -> RawImage:
+    """Decodes image bytes like :func:`decode`, but keeps the values of 16-bit, 32-bit
+    integer and float images instead of windowing them to 8 bits.
+
+    Raises:
+        UnreadableImageError: empty, not an image, truncated, corrupt, or too large.
+    """
+    if _header_mode(data) not in HIGH_DEPTH_MODES:
+        decoded = decode(data, name=name)
+        return RawImage(pixels=decoded.pixels, width=decoded.width, height=decoded.height,
+                        channels=decoded.channels, bit_depth=decoded.bit_depth, mode=decoded.mode)
+    image = _load_high_depth(data)
+    array = np.asarray(image)
+    if array.dtype.kind in "iu" and array.min(initial=0) >= 0 and array.max(initial=0) <= 65535:
+        pixels, bit_depth = array.astype(np.uint16), 16
+    else:
+        pixels = array.astype(np.float32)
+        bit_depth = 32 if image.mode in ("I", "F") else 16
+    return RawImage(pixels=pixels, width=image.width, height=image.height, channels=1,
+                    bit_depth=bit_depth, mode=image.mode)
+
+
+def _header_mode(data: bytes) -> str | None:
+    """The Pillow mode from the file header alone; None when Pillow cannot tell."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return PILImage.open(io.BytesIO(data)).mode
+    except Exception:  # any failure is reported by decode() with its reason
+        return None
+
+
+def _load_high_depth(data: bytes) -> PILImage.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = PILImage.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise UnreadableImageError(f"too large: {width}x{height} (limit {MAX_PIXELS / 1e6:.0f} Mpx)")
+            image.load()
+            return image
+    except UnreadableImageError:
+        raise
+    except OSError as exc:
+        kind = "truncated file" if "truncated" in str(exc) else "corrupt image data"
+        raise UnreadableImageError(f"{kind}: {exc}") from None
+    except (ValueError, SyntaxError, EOFError, MemoryError) as exc:
+        raise UnreadableImageError(f"corrupt image data: {type(exc).__name__}: {exc}") from None
+
+
+def window_range(array: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> tuple[float, float]:
+    """The display window of an "auto" contrast: two percentiles of a subsample."""
+    sample = array[:: max(1, array.shape[0] // 512), :: max(1, array.shape[1] // 512)]
+    low, high = (float(v) for v in np.percentile(sample, [low_pct, high_pct]))
+    return (low, high) if high > low else (low, low + 1.0)
+
+
+def apply_window(array: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Maps samples linearly to uint8, ``low`` to 0 and ``high`` to 255, clipped.
+
+    uint8 and uint16 arrays go through a lookup table (one gather per pixel); float
+    arrays are computed.
+    """
+    high = max(high, low + 1e-6)
+    scale = 255.0 / (high - low)
+    if array.dtype in (np.uint8, np.uint16):
+        levels = np.arange(256 if array.dtype == np.uint8 else 65536, dtype=np.float32)
+        lut = np.clip((levels - low) * scale + 0.5, 0, 255).astype(np.uint8)
+        return lut[array]
+    return np.clip((array.astype(np.float32) - low) * scale + 0.5, 0, 255).astype(np.uint8)

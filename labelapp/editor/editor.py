@@ -1,0 +1,331 @@
+"""The image editor: a tool bar over the canvas, with loading, saving and undo behind it.
+
+The editor is a view: it shows the image the main window asks for, edits its mask, and
+writes only masks (and, for undo of a label change, the label the main window recorded).
+Masks save themselves: about a second after the last edit, when another image is shown,
+and on :meth:`ImageEditor.flush`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
+
+from core.store import ImageClass, Project, StoreError
+from labelapp.editor.canvas import Canvas
+from labelapp.editor.document import ImageDocument, overlay_color_table
+from labelapp.editor.history import MaskEdit
+from labelapp.editor.loader import LoadFailure
+from labelapp.editor.placeholder import Placeholder
+from labelapp.editor.session import EditorSession
+from labelapp.editor.toolbar import EditorToolBar
+from labelapp.editor.tools import step_brush_size
+from labelapp.editor.undo import UndoRedo
+
+logger = logging.getLogger(__name__)
+
+AUTOSAVE_MS = 1000
+DEFAULT_BRUSH = 16
+DEFAULT_OPACITY = 0.5
+NO_IMAGE_TEXT = "No image selected."
+
+
+class ImageEditor(QWidget):
+    """Shows one image with its mask; brush, eraser, polygon and fill tools; undo/redo."""
+
+    image_shown = Signal(object)  # image id, after it is on screen
+    mask_saved = Signal(object)  # image id, after its mask was committed
+    labels_changed = Signal(object)  # list[int]: image ids whose label an undo/redo rewrote
+    message = Signal(str)  # non-blocking messages for the status area
+    relink_requested = Signal(object)  # image id whose file is missing
+
+    def __init__(self, parent: QWidget | None = None, *, cache_bytes: int | None = None) -> None:
+        super().__init__(parent)
+        self._session = EditorSession(self, budget_bytes=cache_bytes)
+        self.toolbar = EditorToolBar()
+        self.canvas = Canvas()
+        self.placeholder = Placeholder()
+        self._stack = QStackedWidget()
+        self._stack.addWidget(self.canvas)
+        self._stack.addWidget(self.placeholder)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self._stack, 1)
+        self.setFocusProxy(self.canvas)
+        self._current: int | None = None
+        self._prefetch: tuple[int, ...] = ()
+        self._classes: list[ImageClass] = []
+        self._paint_class: int | None = None
+        self._opacity = DEFAULT_OPACITY
+        self._colors = overlay_color_table([], DEFAULT_OPACITY)
+        self._idle = QTimer(self)
+        self._idle.setSingleShot(True)
+        self._idle.setInterval(AUTOSAVE_MS)
+        self._undo = UndoRedo(self._session, self.canvas, mask_changed=self._idle.start,
+                              labels_changed=self.labels_changed.emit, message=self.message.emit)
+        self._connect()
+        self.canvas.set_brush_size(DEFAULT_BRUSH)
+        self.toolbar.set_brush_size(DEFAULT_BRUSH)
+        self.toolbar.set_overlay(True, DEFAULT_OPACITY)
+        self._show_placeholder("No project open.")
+
+    def _connect(self) -> None:
+        session, bar = self._session, self.toolbar
+        session.document_loaded.connect(self._on_session_document_loaded)
+        session.load_failed.connect(self._on_session_load_failed)
+        session.mask_saved.connect(self.mask_saved)
+        session.message.connect(self.message)
+        self.canvas.mask_edited.connect(self._on_canvas_mask_edited)
+        self.canvas.view_changed.connect(self._on_canvas_view_changed)
+        self.canvas.message.connect(self.message)
+        self.placeholder.relink_clicked.connect(self._on_placeholder_relink_clicked)
+        self._idle.timeout.connect(self._on_idle_timeout)
+        bar.tool_selected.connect(self.set_tool)
+        bar.paint_class_selected.connect(self.set_paint_class)
+        bar.brush_size_changed.connect(self._on_toolbar_brush_size_changed)
+        bar.opacity_changed.connect(self.set_overlay_opacity)
+        bar.overlay_toggled.connect(self._on_toolbar_overlay_toggled)
+        bar.fit_requested.connect(self.fit)
+        bar.actual_size_requested.connect(self.actual_size)
+        bar.window_changed.connect(self._on_toolbar_window_changed)
+        bar.auto_window_requested.connect(self._on_toolbar_auto_window_requested)
+
+    # -- project and images -------------------------------------------------------------------
+    def set_project(self, project: Project | None) -> None:
+        """Saves pending masks of the previous project, then shows nothing of ``project`` yet."""
+        self._idle.stop()
+        self.canvas.finish_interaction()
+        self.canvas.set_document(None)
+        self._session.set_project(project)
+        self._current, self._prefetch = None, ()
+        self.refresh_classes()
+        self._show_placeholder(NO_IMAGE_TEXT if project is not None else "No project open.")
+
+    def show_image(self, image_id: int | None) -> None:
+        """Shows an image (at once when it is decoded already); queues the previous
+        image's mask for saving first."""
+        if image_id is not None and image_id == self._current:
+            return
+        self.canvas.finish_interaction()
+        self._save_changes()
+        self._current = image_id
+        if image_id is None or self._session.project is None:
+            self.canvas.set_document(None)
+            self._show_placeholder(NO_IMAGE_TEXT if self._session.project is not None else "No project open.")
+            return
+        doc = self._session.document(image_id)
+        if doc is not None:
+            self._display(doc)
+        else:
+            self.canvas.set_document(None, text="Loading…")
+            self.toolbar.set_zoom(None)
+            self._stack.setCurrentWidget(self.canvas)
+        self._session.set_wanted(image_id, self._prefetch)
+
+    def set_prefetch(self, image_ids: Sequence[int]) -> None:
+        """The images likely shown next (nearest first): decoded ahead in the background."""
+        self._prefetch = tuple(image_ids)
+        self._session.set_wanted(self._current, self._prefetch)
+
+    def current_image_id(self) -> int | None:
+        return self._current
+
+    def current_mask(self) -> np.ndarray | None:
+        """The mask of the image on screen (the live array: do not modify it)."""
+        doc = self.canvas.document()
+        return doc.mask if doc is not None and doc.image_id == self._current else None
+
+    def reload_image(self, image_id: int) -> None:
+        """Reads the image again (after a relink); its mask is saved first if changed."""
+        if image_id == self._current:
+            self.canvas.finish_interaction()
+        self._session.forget(image_id)
+        if image_id == self._current:
+            self.canvas.set_document(None, text="Loading…")
+            self._stack.setCurrentWidget(self.canvas)
+            self._session.set_wanted(image_id, self._prefetch)
+
+    def _display(self, doc: ImageDocument) -> None:
+        doc.set_colors(self._colors)
+        self.canvas.set_document(doc)
+        self._stack.setCurrentWidget(self.canvas)
+        self.toolbar.set_window(doc.value_range if doc.high_depth else None, doc.window)
+        self.toolbar.set_zoom(self.canvas.scale())
+        self.image_shown.emit(doc.image_id)
+
+    def _show_placeholder(self, text: str, *, relink: bool = False) -> None:
+        self.placeholder.show_message(text, relink=relink)
+        self._stack.setCurrentWidget(self.placeholder)
+        self.toolbar.set_window(None)
+        self.toolbar.set_zoom(None)
+
+    # -- tools and view -----------------------------------------------------------------------
+    def set_tool(self, name: str) -> None:
+        """``"brush"``, ``"eraser"``, ``"polygon"``, ``"fill"`` or ``"pan"``."""
+        self.canvas.set_tool(name)
+        self.toolbar.set_tool(name)
+
+    def tool(self) -> str:
+        return self.canvas.tool()
+
+    def set_paint_class(self, class_id: int) -> None:
+        """The class that brush, polygon and fill paint (a defect class)."""
+        cls = next((c for c in self._classes if c.id == class_id), None)
+        if cls is None or cls.is_ok:
+            logger.debug("ignoring paint class %s: not a defect class of this project", class_id)
+            return
+        self._paint_class = class_id
+        self.canvas.set_paint_value(class_id)
+        self.toolbar.set_paint_class(class_id)
+
+    def paint_class(self) -> int | None:
+        return self._paint_class
+
+    def change_brush_size(self, step: int) -> None:
+        """Steps the brush size along 1, 2, 3, 4, 6, 8, 11, 16, ... 512 image pixels."""
+        size = step_brush_size(self.canvas.brush_size(), step)
+        self.canvas.set_brush_size(size)
+        self.toolbar.set_brush_size(size)
+
+    def brush_size(self) -> int:
+        return self.canvas.brush_size()
+
+    def set_overlay_opacity(self, value: float) -> None:
+        self._opacity = max(0.0, min(1.0, float(value)))
+        self.toolbar.set_overlay(self.canvas.overlay_visible(), self._opacity)
+        self._recolor()
+
+    def toggle_overlay(self) -> None:
+        self.canvas.set_overlay_visible(not self.canvas.overlay_visible())
+        self.toolbar.set_overlay(self.canvas.overlay_visible(), self._opacity)
+
+    def refresh_classes(self) -> None:
+        """Re-reads class names and colours (after they changed)."""
+        project = self._session.project
+        try:
+            self._classes = project.classes.list() if project is not None else []
+        except StoreError as exc:
+            self.message.emit(f"Cannot read the classes: {exc}")
+            return
+        defects = [c.id for c in self._classes if not c.is_ok]
+        if self._paint_class not in defects:
+            self._paint_class = defects[0] if defects else None
+        self.canvas.set_paint_value(self._paint_class)
+        self.toolbar.set_classes(self._classes, self._paint_class)
+        self._recolor()
+
+    def _recolor(self) -> None:
+        self._colors = overlay_color_table(self._classes, self._opacity)
+        doc = self.canvas.document()
+        if doc is not None:
+            doc.set_colors(self._colors)
+        self.canvas.update()
+
+    def fit(self) -> None:
+        self.canvas.fit()
+
+    def actual_size(self) -> None:
+        self.canvas.actual_size()
+
+    def zoom_by(self, factor: float) -> None:
+        self.canvas.zoom_by(factor)
+
+    # -- undo / redo --------------------------------------------------------------------------
+    def undo(self) -> bool:
+        """Undoes the last edit or label change of the image on screen; False if none."""
+        return self._step(undo=True)
+
+    def redo(self) -> bool:
+        return self._step(undo=False)
+
+    def push_label_change(self, image_id: int, old_class_id: int | None, new_class_id: int | None) -> None:
+        """Records a label change the main window made, so that undo can revert it."""
+        self._undo.record_label_change(image_id, old_class_id, new_class_id)
+
+    def _step(self, *, undo: bool) -> bool:
+        if self._current is None:
+            return False
+        self.canvas.finish_interaction()
+        return self._undo.step(self._current, undo=undo)
+
+    # -- saving -------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Saves every changed mask and returns once the store has committed them."""
+        self._idle.stop()
+        self.canvas.finish_interaction()
+        self._session.flush()
+
+    def shutdown(self) -> None:
+        """Saves, then stops the loader and saver threads (call from ``closeEvent``)."""
+        self.flush()
+        self.canvas.set_document(None)
+        self._session.shutdown()
+
+    def _save_changes(self) -> None:
+        self._idle.stop()
+        self._session.save_all()
+
+    # -- slots --------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_session_document_loaded(self, doc: ImageDocument) -> None:
+        if doc.image_id == self._current and self.canvas.document() is None:
+            self._display(doc)
+
+    @Slot(object)
+    def _on_session_load_failed(self, failure: LoadFailure) -> None:
+        if failure.image_id != self._current:
+            return
+        self.canvas.set_document(None)
+        if failure.missing:
+            self._show_placeholder(f"The image file is missing.\n\n{failure.reason}", relink=True)
+        else:
+            self._show_placeholder(f"This image cannot be shown.\n\n{failure.reason}")
+
+    @Slot(object)
+    def _on_canvas_mask_edited(self, edit: MaskEdit) -> None:
+        self._undo.record_mask_edit(self.canvas.document(), edit)
+
+    @Slot()
+    def _on_canvas_view_changed(self) -> None:
+        self.toolbar.set_zoom(self.canvas.scale() if self.canvas.document() is not None else None)
+
+    @Slot()
+    def _on_placeholder_relink_clicked(self) -> None:
+        if self._current is not None:
+            self.relink_requested.emit(self._current)
+
+    @Slot()
+    def _on_idle_timeout(self) -> None:
+        if self.canvas.is_stroking():
+            self._idle.start()
+            return
+        self._session.save_all()
+
+    @Slot(int)
+    def _on_toolbar_brush_size_changed(self, size: int) -> None:
+        self.canvas.set_brush_size(size)
+
+    @Slot(bool)
+    def _on_toolbar_overlay_toggled(self, visible: bool) -> None:
+        self.canvas.set_overlay_visible(visible)
+
+    @Slot(object)
+    def _on_toolbar_window_changed(self, window: tuple[float, float]) -> None:
+        doc = self.canvas.document()
+        if doc is not None:
+            doc.set_window(*window)
+            self.canvas.update()
+
+    @Slot()
+    def _on_toolbar_auto_window_requested(self) -> None:
+        doc = self.canvas.document()
+        if doc is not None and doc.high_depth:
+            doc.set_window(*doc.auto_window)
+            self.toolbar.set_window(doc.value_range, doc.window)
+            self.canvas.update()

@@ -1,0 +1,81 @@
+"""Undo and redo for the image on screen: mask patches and label changes.
+
+Each image has its own history for the whole session (see :mod:`history`). Undoing
+a mask edit writes its "before" patch into the document on screen (which then saves
+like any edit); undoing a label change writes the old label through the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from core.store import StoreError, default_actor
+from labelapp.editor.canvas import Canvas
+from labelapp.editor.document import ImageDocument
+from labelapp.editor.history import LabelChange, MaskEdit
+from labelapp.editor.session import EditorSession
+
+logger = logging.getLogger(__name__)
+
+
+class UndoRedo:
+    """Applies history commands; reports through the editor's callbacks."""
+
+    def __init__(self, session: EditorSession, canvas: Canvas, *, mask_changed: Callable[[], None],
+                 labels_changed: Callable[[list[int]], None], message: Callable[[str], None]) -> None:
+        self._session = session
+        self._canvas = canvas
+        self._mask_changed = mask_changed
+        self._labels_changed = labels_changed
+        self._message = message
+
+    def record_mask_edit(self, doc: ImageDocument, edit: MaskEdit) -> None:
+        history = self._session.histories.get(doc.image_id)
+        if history.base_had_mask is None:
+            history.base_had_mask = doc.had_mask
+        history.push(edit)
+        doc.mark_edited()
+        self._mask_changed()
+
+    def record_label_change(self, image_id: int, old_class_id: int | None, new_class_id: int | None) -> None:
+        if old_class_id != new_class_id:
+            self._session.histories.get(image_id).push(LabelChange(image_id, old_class_id, new_class_id))
+
+    def step(self, image_id: int, *, undo: bool) -> bool:
+        """Undoes (or redoes) the newest command of ``image_id``; False if there is none
+        or it could not be applied (the message says why)."""
+        history = self._session.histories.find(image_id)
+        command = None if history is None else (history.peek_undo() if undo else history.peek_redo())
+        if command is None:
+            return False
+        if isinstance(command, LabelChange):
+            target = command.old_class_id if undo else command.new_class_id
+            done = self._write_label(command.image_id, target, "gui undo" if undo else "gui redo")
+        else:
+            done = self._apply_mask_edit(image_id, command, undo=undo)
+        if done:
+            (history.commit_undo if undo else history.commit_redo)()
+        return done
+
+    def _write_label(self, image_id: int, class_id: int | None, source: str) -> bool:
+        project = self._session.project
+        if project is None:
+            return False
+        try:
+            project.labels.set(image_id, class_id, actor=default_actor(), source=source)
+        except StoreError as exc:
+            self._message(f"Label not restored: {exc}")
+            return False
+        self._labels_changed([image_id])
+        return True
+
+    def _apply_mask_edit(self, image_id: int, edit: MaskEdit, *, undo: bool) -> bool:
+        doc = self._canvas.document()
+        if doc is None or doc.image_id != image_id:
+            self._message("The image is still loading; try again in a moment.")
+            return False
+        self._canvas.mask_changed(edit.apply(doc.mask, undo=undo))
+        doc.mark_edited()
+        self._mask_changed()
+        return True

@@ -1,94 +1,52 @@
-"""The main window: assembles the thumbnail view, the "Project" dock and the menus.
+"""The main window: assembles the grid, the editor, the project dock and the actions.
 
-The window owns the open :class:`Project` (one per window, opened on the GUI thread)
-and shows store errors as messages in the window, never as tracebacks.
+The window owns the open :class:`Project` (opened on the GUI thread); the labeling
+controller does the work of the keys, the dialogs do theirs; store errors become
+messages in the status area, never tracebacks.
 """
 
 from __future__ import annotations
 
+import html
 import logging
-import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDockWidget,
-    QFileDialog,
     QLabel,
-    QListView,
     QMainWindow,
     QMenu,
+    QSplitter,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
 from core.store import Project, StoreError
-from labelapp.image_list_model import ImageListModel
+from labelapp.editor import ImageEditor
+from labelapp.grid import ImageGrid
+from labelapp.help_overlay import HelpOverlay
+from labelapp.labeling import LabelingController
+from labelapp.project_actions import ProjectActions
+from labelapp.recent import RecentProjects
+from labelapp.shortcuts import ShortcutMap
+from labelapp.status_area import StatusArea
 from labelapp.summary_panel import SummaryPanel
+from labelapp.window_actions import WindowActions
 
 logger = logging.getLogger(__name__)
 
 APP_TITLE = "labelapp"
-MAX_RECENT = 10
-RECENT_KEY = "recent_projects"
 GEOMETRY_KEY = "main_window/geometry"
 STATE_KEY = "main_window/state"
-NO_PROJECT_HINT = "No project open.\n\nFile ▸ Open Project… (Ctrl+O) opens a project folder."
-NO_IMAGES_HINT = "This project has no images yet.\n\nImport a folder with: labelapp import PROJECT FOLDER"
-
-
-class RecentProjects:
-    """The most recently opened project folders, newest first, kept in QSettings."""
-
-    def __init__(self, settings: QSettings) -> None:
-        self._settings = settings
-
-    def paths(self) -> list[Path]:
-        value = self._settings.value(RECENT_KEY, [])
-        if isinstance(value, str):  # INI files give a lone string for a one-item list
-            value = [value]
-        return [Path(v) for v in (value or []) if v]
-
-    def add(self, path: Path) -> None:
-        text = os.path.abspath(path)
-        rest = [str(p) for p in self.paths() if str(p) != text]
-        self._settings.setValue(RECENT_KEY, [text, *rest][:MAX_RECENT])
-
-    def clear(self) -> None:
-        self._settings.remove(RECENT_KEY)
-
-
-class ThumbnailGrid(QListView):
-    """A read-only icon grid whose cells widen to fill the viewport (no ragged gap on
-    the right). Uniform item sizes: the layout never asks the model for every row."""
-
-    def __init__(self, tile_size: int, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._min_cell = QSize(tile_size + 20, tile_size + 30)
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setMovement(QListView.Movement.Static)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(2000)
-        self.setUniformItemSizes(True)
-        self.setIconSize(QSize(tile_size, tile_size))
-        self.setGridSize(self._min_cell)
-        self.setWordWrap(False)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.verticalScrollBar().setSingleStep(self._min_cell.height() // 4)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        width = self.viewport().width()
-        columns = max(1, width // self._min_cell.width())
-        cell = QSize(max(self._min_cell.width(), width // columns), self._min_cell.height())
-        if cell != self.gridSize():
-            self.setGridSize(cell)
-        super().resizeEvent(event)
+SPLITTER_KEY = "main_window/splitter"
+ADVANCE_KEY = "labeling/auto_advance"
+NO_PROJECT_HINT = ("No project open.\n\nFile ▸ New Project… (Ctrl+N) makes one from a folder of images;\n"
+                   "File ▸ Open Project… (Ctrl+O) opens an existing one.")
+NO_IMAGES_HINT = "This project has no images yet.\n\nFile ▸ Import Folder… (Ctrl+I) adds a folder of images."
+OPACITY_STEP = 0.1
 
 
 class MainWindow(QMainWindow):
@@ -102,8 +60,44 @@ class MainWindow(QMainWindow):
         self._settings = settings if settings is not None else QSettings()
         self.recent = RecentProjects(self._settings)
         self._project: Project | None = None
-        self.model = ImageListModel(self)
-        self.view = self._build_view()
+        self._opacity = 0.5
+        self._build_widgets()
+        self.labeling = LabelingController(self.grid, self.editor, self.status, self)
+        self.labeling.auto_advance = self._settings.value(ADVANCE_KEY, True, type=bool)
+        self.shortcuts = ShortcutMap(self._settings)
+        self.project_actions = ProjectActions(self)
+        self.window_actions = WindowActions(self, self.shortcuts, self._handlers())
+        self._build_extra_menu_items()
+        self._connect()
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(150)
+        self._counts_timer.timeout.connect(self._on_counts_timer_timeout)
+        self._show_no_project()
+        self.resize(1400, 900)
+        self._restore_layout()
+
+    # -- construction --------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.grid = ImageGrid()
+        self.grid.setObjectName("image_grid")
+        self.editor = ImageEditor()
+        self.editor.setObjectName("image_editor")
+        self.image_info = QLabel()
+        self.image_info.setObjectName("image_info")
+        self.image_info.setTextFormat(Qt.TextFormat.RichText)
+        self.image_info.setContentsMargins(8, 2, 8, 2)
+        editor_pane = QWidget()
+        editor_layout = QVBoxLayout(editor_pane)
+        editor_layout.setContentsMargins(0, 0, 0, 0)
+        editor_layout.setSpacing(0)
+        editor_layout.addWidget(self.editor, 1)
+        editor_layout.addWidget(self.image_info)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.grid)
+        self.splitter.addWidget(editor_pane)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
         self.message = QLabel(NO_PROJECT_HINT)
         self.message.setObjectName("message_label")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -111,48 +105,74 @@ class MainWindow(QMainWindow):
         self.message.setMargin(24)
         self._stack = QStackedWidget()
         self._stack.addWidget(self.message)
-        self._stack.addWidget(self.view)
+        self._stack.addWidget(self.splitter)
         self.setCentralWidget(self._stack)
         self.summary_panel = SummaryPanel()
         self.summary_dock = QDockWidget("Project", self)
         self.summary_dock.setObjectName("project_dock")
         self.summary_dock.setWidget(self.summary_panel)
-        self.summary_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.summary_dock)
-        self.resizeDocks([self.summary_dock], [320], Qt.Orientation.Horizontal)
-        self.counts_label = QLabel()
-        self.counts_label.setObjectName("status_counts")
-        self.statusBar().addPermanentWidget(self.counts_label)
-        self._build_menus()
-        self._show_no_project()
-        self.resize(1280, 820)
-        self._restore_layout()
+        self.resizeDocks([self.summary_dock], [260], Qt.Orientation.Horizontal)
+        self.status = StatusArea(self.statusBar())
+        self.help_overlay = HelpOverlay(self)
+        self.help_overlay.hide()
 
-    def _build_view(self) -> QListView:
-        view = ThumbnailGrid(self.model.tile_size)
-        view.setObjectName("image_grid")
-        view.setModel(self.model)
-        return view
+    def _handlers(self) -> dict:
+        e, lab, p = self.editor, self.labeling, self.project_actions
+        return {
+            "image.next": lab.go_next, "image.previous": lab.go_previous,
+            "image.next_unlabeled": lab.go_next_unlabeled,
+            "label.ok": lab.label_ok, "label.clear": lab.clear_label,
+            "tool.brush": lambda: e.set_tool("brush"), "tool.eraser": lambda: e.set_tool("eraser"),
+            "tool.polygon": lambda: e.set_tool("polygon"), "tool.fill": lambda: e.set_tool("fill"),
+            "tool.pan": lambda: e.set_tool("pan"),
+            "brush.smaller": lambda: e.change_brush_size(-1), "brush.larger": lambda: e.change_brush_size(+1),
+            "overlay.toggle": e.toggle_overlay,
+            "overlay.less": lambda: self._step_opacity(-OPACITY_STEP),
+            "overlay.more": lambda: self._step_opacity(+OPACITY_STEP),
+            "view.fit": e.fit, "view.actual_size": e.actual_size,
+            "view.zoom_in": lambda: e.zoom_by(1.25), "view.zoom_out": lambda: e.zoom_by(0.8),
+            "edit.undo": self._undo, "edit.redo": self._redo, "mask.save": self._save_masks,
+            "grid.search": self.grid.focus_search,
+            "project.new": p.new_project, "project.open": p.open_project_dialog,
+            "project.import": p.import_folder, "project.classes": p.edit_classes,
+            "help.shortcuts": self._toggle_help, "app.quit": self.close,
+        }
 
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.open_action = QAction("&Open Project…", self)
-        self.open_action.setShortcut(QKeySequence("Ctrl+O"))
-        self.open_action.triggered.connect(self._on_open_action_triggered)
-        file_menu.addAction(self.open_action)
+    def _build_extra_menu_items(self) -> None:
+        menus = self.window_actions.menus
+        file_menu = menus["&File"]
+        first = file_menu.actions()[2] if len(file_menu.actions()) > 2 else None
         self.recent_menu = QMenu("Open &Recent", self)
         self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
-        file_menu.addMenu(self.recent_menu)
-        file_menu.addSeparator()
-        self.quit_action = QAction("&Quit", self)
-        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        self.quit_action.triggered.connect(self.close)
-        file_menu.addAction(self.quit_action)
-        self._on_recent_menu_about_to_show()
+        file_menu.insertMenu(first, self.recent_menu)
+        file_menu.insertSeparator(file_menu.actions()[-1])
+        for text, slot in (("Relink Missing Images…", self.project_actions.relink_folder),
+                           ("Export Labels…", self.project_actions.export_labels)):
+            action = QAction(text, self)
+            action.triggered.connect(slot)
+            file_menu.insertAction(file_menu.actions()[-2], action)
+        self.advance_action = QAction("Go to the Next Image after Labeling", self, checkable=True)
+        self.advance_action.setChecked(self.labeling.auto_advance)
+        self.advance_action.toggled.connect(self._on_advance_action_toggled)
+        menus["&Label"].addSeparator()
+        menus["&Label"].addAction(self.advance_action)
+        keys = QAction("Keyboard Shortcuts…", self)
+        keys.triggered.connect(self.project_actions.edit_shortcuts)
+        menus["&Edit"].addSeparator()
+        menus["&Edit"].addAction(keys)
+        menus["&View"].addSeparator()
+        menus["&View"].addAction(self.summary_dock.toggleViewAction())
 
-    # -- project -----------------------------------------------------------------------
+    def _connect(self) -> None:
+        self.editor.image_shown.connect(self._on_editor_image_shown)
+        self.editor.mask_saved.connect(self._on_editor_mask_saved)
+        self.editor.labels_changed.connect(self._on_labels_changed)
+        self.editor.message.connect(self.status.show_info)
+        self.editor.relink_requested.connect(self.project_actions.relink_image)
+        self.labeling.labels_changed.connect(self._on_labels_changed)
+
+    # -- project -------------------------------------------------------------------------------
     @property
     def project(self) -> Project | None:
         return self._project
@@ -163,23 +183,28 @@ class MainWindow(QMainWindow):
         path = Path(path)
         try:
             project = Project.open(path)
+            summary = project.summary()
         except (StoreError, OSError) as exc:
             logger.warning("cannot open project %s: %s", path, exc)
-            self._show_error(f"Cannot open {path}: {exc}", detail=f"Cannot open the project.\n{exc}")
+            self._show_error(f"Cannot open {path}: {exc}")
             return False
-        try:
-            self._show_project(project)
-        except (StoreError, OSError) as exc:
-            logger.warning("cannot read project %s: %s", path, exc)
-            if self._project is project:
-                self.close_project()
-            else:
-                project.close()
-            self._show_error(f"Cannot read {path}: {exc}", detail=f"Cannot read the project.\n{exc}")
-            return False
+        self.close_project()
+        self._project = project
+        self.grid.set_project(project)
+        self.editor.set_project(project)
+        self.labeling.set_project(project)
+        self.setWindowTitle(f"{APP_TITLE} — {project.name}")
+        self.refresh_classes()
+        self._stack.setCurrentWidget(self.splitter if summary.images else self.message)
+        if not summary.images:
+            self.message.setText(NO_IMAGES_HINT)
+        self.window_actions.set_project_actions_enabled(True)
         self.recent.add(project.root)
-        self.statusBar().showMessage(f"Opened {project.root}", 5000)
+        self.status.show_info(f"Opened {project.root}")
         self.project_opened.emit(project)
+        ordered = self.grid.ordered_ids()
+        if len(ordered):
+            self.labeling.go_to(int(ordered[0]))
         return True
 
     def open_most_recent(self) -> bool:
@@ -192,51 +217,116 @@ class MainWindow(QMainWindow):
     def close_project(self) -> None:
         if self._project is None:
             return
-        self.model.set_project(None)
+        self.editor.flush()
+        self.editor.set_project(None)
+        self.grid.set_project(None)
+        self.labeling.set_project(None)
         self._project.close()
         self._project = None
         self._show_no_project()
         self.project_closed.emit()
 
-    def _show_project(self, project: Project) -> None:
-        summary = project.summary()
-        classes = project.classes.list()
-        self.close_project()
-        self._project = project
-        self.model.set_project(project)
-        self.setWindowTitle(f"{APP_TITLE} — {project.name}")
-        self.summary_panel.show_summary(name=project.name, path=str(project.root), summary=summary,
-                                        classes=classes)
-        self.counts_label.setText(f"{summary.images:,} images · {summary.labeled:,} labeled")
-        if summary.images:
-            self._stack.setCurrentWidget(self.view)
-        else:
-            self._show_message(NO_IMAGES_HINT)
+    def refresh_classes(self) -> None:
+        """Classes changed (names, colours, keys): every view re-reads them."""
+        if self._project is None:
+            return
+        classes = self._project.classes.list()
+        self.window_actions.set_classes(classes, self.labeling.label_with)
+        self.editor.refresh_classes()
+        self.grid.refresh(None)
+        self._on_counts_timer_timeout()
+
+    def images_added(self) -> None:
+        """An import added images: reload the grid and the counts."""
+        self.grid.reload()
+        self._stack.setCurrentWidget(self.splitter)
+        self.refresh_classes()
 
     def _show_no_project(self) -> None:
         self.setWindowTitle(APP_TITLE)
         self.summary_panel.clear()
-        self.counts_label.setText("")
-        self._show_message(NO_PROJECT_HINT)
-
-    def _show_message(self, text: str) -> None:
-        self.message.setText(text)
+        self.status.show_counts(None, [])
+        self.message.setText(NO_PROJECT_HINT)
         self._stack.setCurrentWidget(self.message)
+        self.window_actions.set_project_actions_enabled(False)
 
-    def _show_error(self, text: str, *, detail: str) -> None:
-        """Shows an error in the status bar, and ``detail`` in the central area when no
-        project occupies it."""
-        self.statusBar().showMessage(text)
+    def _show_error(self, text: str) -> None:
+        self.status.show_error(text)
         if self._project is None:
-            self._show_message(f"{detail}\n\n{NO_PROJECT_HINT}")
+            self.message.setText(f"{text}\n\n{NO_PROJECT_HINT}")
 
-    # -- slots -------------------------------------------------------------------------------
+    # -- actions -------------------------------------------------------------------------------
+    def _undo(self) -> None:
+        if not self.editor.undo():
+            self.status.show_info("Nothing to undo for this image.")
+
+    def _redo(self) -> None:
+        if not self.editor.redo():
+            self.status.show_info("Nothing to redo for this image.")
+
+    def _save_masks(self) -> None:
+        self.editor.flush()
+        self.status.mark_saved()
+
+    def _step_opacity(self, step: float) -> None:
+        self._opacity = min(1.0, max(0.0, self._opacity + step))
+        self.editor.set_overlay_opacity(self._opacity)
+        self.status.show_info(f"Overlay opacity {self._opacity:.0%}")
+
+    def _toggle_help(self) -> None:
+        if self.help_overlay.isVisible():
+            self.help_overlay.hide()
+            return
+        classes = self._project.classes.list() if self._project is not None else []
+        self.help_overlay.show_for(self.shortcuts, classes)
+
+    # -- slots ---------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_labels_changed(self, image_ids: object) -> None:
+        self.grid.refresh(list(image_ids))  # type: ignore[arg-type]
+        self._counts_timer.start()
+        self._show_image_info(self.editor.current_image_id())
+
+    @Slot(object)
+    def _on_editor_image_shown(self, image_id: object) -> None:
+        self._show_image_info(image_id)
+
+    def _show_image_info(self, image_id: object) -> None:
+        """One line under the editor: file, label, size, mask."""
+        if self._project is None or image_id is None:
+            self.image_info.setText("")
+            return
+        try:
+            self.image_info.setText(image_info_html(self._project, int(image_id)))  # type: ignore[arg-type]
+        except StoreError as exc:
+            self.image_info.setText(html.escape(str(exc)))
+
+    @Slot(object)
+    def _on_editor_mask_saved(self, image_id: object) -> None:
+        self.status.mark_saved()
+        if image_id == self.editor.current_image_id():
+            self._show_image_info(image_id)
+        self.grid.refresh([int(image_id)])  # type: ignore[arg-type]
+        self._counts_timer.start()
+
     @Slot()
-    def _on_open_action_triggered(self) -> None:
-        start = str(self._project.root.parent) if self._project is not None else ""
-        folder = QFileDialog.getExistingDirectory(self, "Open Project", start)
-        if folder:
-            self.open_project(Path(folder))
+    def _on_counts_timer_timeout(self) -> None:
+        if self._project is None:
+            return
+        try:
+            summary = self._project.summary()
+            classes = self._project.classes.list()
+        except StoreError as exc:
+            self.status.show_error(str(exc))
+            return
+        self.status.show_counts(summary, classes)
+        self.summary_panel.show_summary(name=self._project.name, path=str(self._project.root),
+                                        summary=summary, classes=classes)
+
+    @Slot(bool)
+    def _on_advance_action_toggled(self, checked: bool) -> None:
+        self.labeling.auto_advance = checked
+        self._settings.setValue(ADVANCE_KEY, checked)
 
     @Slot()
     def _on_recent_menu_about_to_show(self) -> None:
@@ -245,31 +335,41 @@ class MainWindow(QMainWindow):
         for path in paths:
             action = self.recent_menu.addAction(str(path))
             action.setEnabled(path.is_dir())
-            action.triggered.connect(lambda _checked=False, p=path: self._on_recent_action_triggered(p))
+            action.triggered.connect(lambda _checked=False, p=path: self.open_project(p))
         if paths:
             self.recent_menu.addSeparator()
         clear = self.recent_menu.addAction("Clear Recent")
         clear.setEnabled(bool(paths))
-        clear.triggered.connect(self._on_clear_recent_action_triggered)
-
-    def _on_recent_action_triggered(self, path: Path) -> None:
-        self.open_project(path)
-
-    @Slot()
-    def _on_clear_recent_action_triggered(self) -> None:
-        self.recent.clear()
+        clear.triggered.connect(self.recent.clear)
 
     # -- window --------------------------------------------------------------------------------
     def _restore_layout(self) -> None:
-        geometry = self._settings.value(GEOMETRY_KEY)
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        state = self._settings.value(STATE_KEY)
-        if state is not None:
-            self.restoreState(state)
+        for key, restore in ((GEOMETRY_KEY, self.restoreGeometry), (STATE_KEY, self.restoreState),
+                             (SPLITTER_KEY, self.splitter.restoreState)):
+            value = self._settings.value(key)
+            if value is not None:
+                restore(value)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self._settings.setValue(STATE_KEY, self.saveState())
+        self._settings.setValue(SPLITTER_KEY, self.splitter.saveState())
         self.close_project()
+        self.editor.shutdown()
+        self.grid.shutdown()
         super().closeEvent(event)
+
+
+def image_info_html(project: Project, image_id: int) -> str:
+    image = project.images.get(image_id)
+    label = project.labels.get(image_id)
+    mask = project.masks.info(image_id)
+    if label is None:
+        label_html = "<i>unlabeled</i>"
+    else:
+        color = project.classes.get(label.class_id).color
+        label_html = f"<b><span style='color:{color}'>&#9632;</span> {html.escape(label.class_name)}</b>"
+    depth = f" · {image.bit_depth}-bit" if image.bit_depth != 8 else ""
+    mask_text = "no mask" if mask is None else (f"mask {mask.pixels:,} px" if mask.pixels else "empty mask")
+    return (f"{html.escape(Path(image.path).name)} &nbsp;·&nbsp; {label_html} &nbsp;·&nbsp; "
+            f"{image.width}×{image.height}{depth} &nbsp;·&nbsp; {mask_text}")

@@ -1,208 +1,191 @@
-"""The first project window on a real project built in a temporary folder."""
+"""The main window as a user drives it: keys, mouse strokes, undo, bad files, the store after each step."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from dataclasses import dataclass
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image as PILImage
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QColor, QPixmap
-from PySide6.QtWidgets import QFileDialog, QLabel, QTableWidget
+from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QFileDialog
 
-from core.importing import ImportOptions, import_folder
-from core.store import ClassKind, NewImage, Project
+from core.demo_project import create_demo_project
+from core.store import Project
 from labelapp.app import create_main_window
-from labelapp.image_list_model import PLACEHOLDER_COLOR, ImageListModel
 from labelapp.main_window import MainWindow
 
-ACTOR = "test"
-# class sub-folder (None: the folder root, unlabeled) -> gray levels of its images
-GRAYS: dict[str | None, tuple[int, ...]] = {
-    "ok": (200, 210, 220),
-    "scratch": (40, 50),
-    "inclusion": (90,),
-    None: (130, 140),
-}
-NO_THUMBNAIL = "elsewhere/no_thumbnail.png"
+LEFT = Qt.MouseButton.LeftButton
+NONE = Qt.KeyboardModifier.NoModifier
+SIZE = 96
 
 
-@dataclass(frozen=True)
-class SampleProject:
-    path: Path
-    name: str
-
-
-@pytest.fixture(scope="session")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleProject:
-    """9 images: 3 ok, 2 scratch, 1 inclusion (class made by the import), 2 unlabeled,
-    1 without a cached thumbnail; 2 masks (1 non-empty) and 1 run."""
-    root = tmp_path_factory.mktemp("sample")
-    source = root / "source"
-    for folder, grays in GRAYS.items():
-        target = source / folder if folder else source
-        target.mkdir(parents=True, exist_ok=True)
-        for gray in grays:
-            PILImage.new("L", (64, 48), color=gray).save(target / f"{folder or 'loose'}_{gray}.png")
-    project = Project.create(root / "steel-line-3")
-    project.classes.add("ok", kind=ClassKind.OK, actor=ACTOR, source="test")
-    project.classes.add("scratch", kind=ClassKind.DEFECT, actor=ACTOR, source="test")
-    report = import_folder(project, source, ImportOptions(labels_from_folders=True, workers=1))
-    assert report.added == 8 and report.classes_created == ["inclusion"]
-    project.images.add_many([NewImage(path=NO_THUMBNAIL, hash="f" * 32, width=100, height=50, channels=1,
-                                      bit_depth=8, mode="L", gray=True, file_size=1, mtime=0.0)])
-    scratch = project.images.find("scratch_40.png")
-    mask = np.zeros((48, 64), dtype=np.uint8)
-    mask[10:20, 10:30] = project.classes.get("scratch").id
-    project.masks.save(scratch.id, mask, actor=ACTOR, source="test")
-    project.masks.save(project.images.find("ok_200.png").id, np.zeros_like(mask), actor=ACTOR, source="test")
-    project.runs.start(method="segdec", config={}, label_snapshot={}, seed=0)
-    name = project.name
-    project.close()
-    return SampleProject(path=root / "steel-line-3", name=name)
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("template") / "project"
+    create_demo_project(root, n_images=12, size=SIZE, workers=1)
+    return root
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def window(qtbot, settings: QSettings, sample: SampleProject) -> MainWindow:
-    win = MainWindow(settings=settings)
+def window(qtbot, tmp_path: Path, demo_template: Path) -> Iterator[MainWindow]:
+    root = tmp_path / "project"
+    shutil.copytree(demo_template, root)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = create_main_window(root, settings=settings)
     qtbot.addWidget(win)
-    with qtbot.waitSignal(win.project_opened, timeout=5000):
-        assert win.open_project(sample.path)
-    return win
+    win.resize(1300, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: win.editor.current_image_id() is not None)
+    yield win
+    win.close()
 
 
-def row_of(model: ImageListModel, file_name: str) -> int:
-    names = [model.data(model.index(r, 0), Qt.ItemDataRole.DisplayRole) for r in range(model.rowCount())]
-    return names.index(file_name)
+def store(window: MainWindow) -> Project:
+    """A second connection, as another process would see the project."""
+    return Project.open(window.project.root)
 
 
-def center_color(pixmap: QPixmap) -> QColor:
-    image = pixmap.toImage()
-    return image.pixelColor(image.width() // 2, image.height() // 2)
+def key(qtbot, window: MainWindow, text: str) -> None:
+    QTest.keySequence(window, text) if "+" in text and len(text) > 1 else qtbot.keyClick(window, text)
 
 
-def test_window_title_names_the_project(window: MainWindow, sample: SampleProject) -> None:
-    assert window.windowTitle() == f"labelapp — {sample.name}"
-    assert window.project is not None and window.project.root == sample.path
+def shown(qtbot, window: MainWindow, image_id: int) -> None:
+    qtbot.waitUntil(lambda: window.editor.current_image_id() == image_id)
 
 
-def test_model_has_one_row_per_image(window: MainWindow) -> None:
-    assert window.model.rowCount() == 9
-    assert window.view.model() is window.model
-    captions = {window.model.data(window.model.index(r, 0)) for r in range(9)}
-    assert {"ok_200.png", "scratch_40.png", "loose_130.png", "no_thumbnail.png"} <= captions
+def widget_point(window: MainWindow, x: float, y: float) -> QPoint:
+    return window.editor.canvas.view().to_widget(x + 0.5, y + 0.5).toPoint()
 
 
-def test_summary_dock_shows_the_counts(window: MainWindow) -> None:
-    assert window.summary_dock.windowTitle() == "Project"
-    assert window.summary_dock.isAncestorOf(window.findChild(QLabel, "summary_images"))
-    texts = {key: window.findChild(QLabel, f"summary_{key}").text()
-             for key in ("images", "labeled", "unlabeled", "ok", "defect", "masks", "runs")}
-    assert texts == {
-        "images": "9", "labeled": "6 (67 %)", "unlabeled": "3 (33 %)", "ok": "3", "defect": "3",
-        "masks": "2 (1 non-empty)", "runs": "1",
-    }
-    table = window.findChild(QTableWidget, "summary_classes")
-    rows = [tuple(table.item(r, c).text() for c in range(4)) for r in range(table.rowCount())]
-    assert rows == [
-        ("ok", "ok", "0", "3"), ("scratch", "defect", "1", "2"), ("inclusion", "defect", "2", "1"),
-    ]
-    assert not table.item(0, 0).icon().isNull()
-    assert window.counts_label.text() == "9 images · 6 labeled"
+def stroke(qtbot, window: MainWindow, points: list[tuple[int, int]]) -> None:
+    canvas = window.editor.canvas
+    qtbot.waitUntil(lambda: canvas.document() is not None)
+    qtbot.mousePress(canvas, LEFT, NONE, widget_point(window, *points[0]))
+    for point in points[1:]:
+        qtbot.mouseMove(canvas, widget_point(window, *point))
+    qtbot.mouseRelease(canvas, LEFT, NONE, widget_point(window, *points[-1]))
 
 
-def test_cached_thumbnail_is_decoded_and_framed_in_the_class_colour(window: MainWindow) -> None:
-    model = window.model
-    index = model.index(row_of(model, "scratch_40.png"), 0)
-    tile = model.data(index, Qt.ItemDataRole.DecorationRole)
-    assert isinstance(tile, QPixmap) and not tile.isNull()
-    assert abs(center_color(tile).red() - 40) <= 4  # the JPEG of the gray-40 image
-    scratch = QColor(window.project.classes.get("scratch").color)
-    assert model.data(index, ImageListModel.ClassColorRole) == scratch
-    image = tile.toImage()
-    frame = [image.pixelColor(x, image.height() // 2) for x in range(image.width())]
-    assert scratch in frame  # the border left and right of the thumbnail
+def test_class_keys_label_and_advance(qtbot, window: MainWindow) -> None:
+    first = window.editor.current_image_id()
+    ordered = [int(i) for i in window.grid.ordered_ids()]
+    assert first == ordered[0] and window.windowTitle().endswith("project")
+    qtbot.keyClick(window, Qt.Key.Key_3)  # class key of "patches"
+    shown(qtbot, window, ordered[1])  # advanced to the next image
+    with store(window) as project:
+        assert project.labels.get(first).class_name == "patches"
+        assert project.events.list(image_id=first)[-1].source == "gui"
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # OK
+    shown(qtbot, window, ordered[2])
+    qtbot.keyClick(window, Qt.Key.Key_A)  # back
+    shown(qtbot, window, ordered[1])
+    with store(window) as project:
+        assert project.labels.get(ordered[1]).class_name == "ok"
+    qtbot.keyClick(window, Qt.Key.Key_Delete)  # clear: stays on the image
+    with store(window) as project:
+        assert project.labels.get(ordered[1]) is None
+    assert window.editor.current_image_id() == ordered[1]
+    qtbot.keyClick(window, Qt.Key.Key_U)  # next unlabeled after ordered[1]
+    shown(qtbot, window, ordered[2])
+    qtbot.waitUntil(lambda: "1 / 12 labeled" in window.status.counts.text())
 
 
-def test_missing_thumbnail_shows_a_gray_placeholder(window: MainWindow) -> None:
-    model = window.model
-    index = model.index(row_of(model, "no_thumbnail.png"), 0)
-    tile = model.data(index, Qt.ItemDataRole.DecorationRole)
-    assert not tile.isNull()
-    assert center_color(tile) == PLACEHOLDER_COLOR
-    assert model.data(index, ImageListModel.ClassColorRole) is None
+def click_tile(qtbot, window: MainWindow, image_id: int, modifier=NONE) -> None:
+    view = window.grid.view
+    row = view.grid_model().row_of(image_id)
+    view.scrollTo(view.model().index(row, 0))
+    qtbot.mouseClick(view.viewport(), LEFT, modifier, view.row_rect(row).center())
 
 
-def test_shown_window_paints_the_grid(qtbot, window: MainWindow) -> None:
-    window.resize(1000, 700)
-    window.show()
-    qtbot.waitExposed(window)
-    assert window.view.isVisible() and window.summary_dock.isVisible()
-    qtbot.waitUntil(lambda: window.view.visualRect(window.model.index(8, 0)).isValid())
-    assert not window.grab().isNull()
+def test_label_a_grid_selection_with_one_key(qtbot, window: MainWindow) -> None:
+    ordered = [int(i) for i in window.grid.ordered_ids()]
+    selection = ordered[4:7]
+    click_tile(qtbot, window, selection[0])
+    shown(qtbot, window, selection[0])  # a click on a tile opens it in the editor
+    click_tile(qtbot, window, selection[-1], Qt.KeyboardModifier.ShiftModifier)
+    assert sorted(window.grid.selected_ids()) == sorted(selection)
+    qtbot.keyClick(window, Qt.Key.Key_2)  # inclusion, for the whole selection
+    with store(window) as project:
+        assert {project.labels.get(i).class_name for i in selection} == {"inclusion"}
+        assert project.summary().labeled == 3
+    window.grid.set_filter("unlabeled")
+    assert not set(selection) & {int(i) for i in window.grid.ordered_ids()}
 
 
-def test_open_folder_without_project_shows_a_message(qtbot, tmp_path: Path, settings: QSettings,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    empty = tmp_path / "not-a-project"
-    empty.mkdir()
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(empty)))
-    win.open_action.trigger()
-    assert win.project is None
-    assert win.windowTitle() == "labelapp"
-    assert "no labelapp project" in win.message.text()
-    assert "no labelapp project" in win.statusBar().currentMessage()
-    assert win.recent.paths() == []
+def test_paint_undo_redo_across_image_switches(qtbot, window: MainWindow) -> None:
+    first = window.editor.current_image_id()
+    qtbot.keyClick(window, Qt.Key.Key_1)  # crazing: labels, sets the paint class, advances
+    qtbot.keyClick(window, Qt.Key.Key_A)
+    shown(qtbot, window, first)
+    qtbot.keyClick(window, Qt.Key.Key_B)
+    assert window.editor.tool() == "brush"
+    stroke(qtbot, window, [(10, 40), (80, 40)])
+    key(qtbot, window, "Ctrl+S")
+    crazing = window.project.classes.get("crazing").id
+    with store(window) as project:
+        painted = project.masks.load(first)
+        assert painted is not None and painted[40, 20:70].tolist() == [crazing] * 50
+        assert painted[5, 5] == 0
+    qtbot.keyClick(window, Qt.Key.Key_D)  # switch away and back: the history survives
+    qtbot.waitUntil(lambda: window.editor.current_image_id() != first)
+    qtbot.keyClick(window, Qt.Key.Key_A)
+    shown(qtbot, window, first)
+    key(qtbot, window, "Ctrl+Z")
+    window.editor.flush()
+    with store(window) as project:
+        mask = project.masks.load(first)
+        assert mask is None or not mask.any()
+    key(qtbot, window, "Ctrl+Shift+Z")
+    window.editor.flush()
+    with store(window) as project:
+        assert np.array_equal(project.masks.load(first), painted)
+    key(qtbot, window, "Ctrl+Z")  # the stroke
+    key(qtbot, window, "Ctrl+Z")  # then the label, the first edit of the session
+    with store(window) as project:
+        assert project.labels.get(first) is None
 
 
-def test_failed_open_keeps_the_open_project(window: MainWindow, tmp_path: Path,
-                                            sample: SampleProject) -> None:
-    assert not window.open_project(tmp_path / "missing")
-    assert window.project is not None and window.project.root == sample.path
-    assert window.model.rowCount() == 9
-    assert "no labelapp project" in window.statusBar().currentMessage()
+def test_missing_and_corrupt_files_are_messages_and_relink_works(qtbot, window: MainWindow, monkeypatch,
+                                                                   tmp_path: Path) -> None:
+    project = window.project
+    images = project.images.list()
+    missing, corrupt = images[5], images[6]
+    moved = tmp_path / "moved.png"
+    original = project.images.resolve(missing)
+    shutil.move(original, moved)
+    path = project.images.resolve(corrupt)
+    path.write_bytes(path.read_bytes()[:200])
+    window.labeling.go_to(corrupt.id)
+    qtbot.waitUntil(lambda: window.editor.placeholder.isVisible())
+    assert "truncated" in window.editor.placeholder.label.text().lower()
+    window.labeling.go_to(missing.id)
+    qtbot.waitUntil(lambda: "moved" in window.editor.placeholder.label.text().lower()
+                    or "missing" in window.editor.placeholder.label.text().lower())
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(moved), ""))
+    with qtbot.waitSignal(window.editor.image_shown, timeout=5000):
+        window.editor.relink_requested.emit(missing.id)
+    assert project.images.get(missing.id).path.endswith("moved.png")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(project.images.resolve(images[0])), ""))
+    window.editor.relink_requested.emit(missing.id)  # a different image is refused, with a message
+    assert "different image" in window.status.message_text()
+    assert project.images.get(missing.id).path.endswith("moved.png")
 
 
-def test_without_a_path_the_most_recent_project_opens(qtbot, settings: QSettings,
-                                                       sample: SampleProject, tmp_path: Path) -> None:
-    settings.setValue("recent_projects", [str(sample.path), str(tmp_path / "gone")])
-    win = create_main_window(None, settings=settings)
-    qtbot.addWidget(win)
-    assert win.project is not None and win.project.root == sample.path
-    win.recent_menu.aboutToShow.emit()
-    entries = [a.text() for a in win.recent_menu.actions() if a.text()]
-    assert entries[:2] == [str(sample.path), str(tmp_path / "gone")]
-    assert not win.recent_menu.actions()[1].isEnabled()  # the folder no longer exists
+def test_help_overlay_and_no_ok_class_message(qtbot, window: MainWindow) -> None:
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    assert window.help_overlay.isVisible()
+    texts = " ".join(str(e) for e in window.help_overlay.entries())
+    assert "crazing" in texts and "Next image" in texts
+    qtbot.keyClick(window.help_overlay, Qt.Key.Key_Escape)
+    assert not window.help_overlay.isVisible()
 
 
-def test_without_a_path_or_recent_project_the_window_is_empty(qtbot, settings: QSettings,
-                                                             tmp_path: Path) -> None:
-    settings.setValue("recent_projects", [str(tmp_path / "gone")])
-    win = create_main_window(None, settings=settings)
-    qtbot.addWidget(win)
-    assert win.project is None and win.model.rowCount() == 0
-    assert "Open Project" in win.message.text()
-
-
-def test_closing_the_window_closes_the_project(window: MainWindow) -> None:
-    with_project = window.project
-    assert with_project is not None
-    window.close()
-    assert window.project is None and window.model.rowCount() == 0
-
-
-def test_gui_modules_do_not_import_torch() -> None:
-    code = "import sys, labelapp.app; sys.exit('torch' in sys.modules)"
-    repo = Path(__file__).resolve().parents[2]
-    assert subprocess.run([sys.executable, "-c", code], cwd=repo, check=False).returncode == 0
+def test_open_errors_are_messages(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    assert window.open_project(tmp_path / "nothing-here") is False
+    assert "Cannot open" in window.status.message_text()
+    assert window.project is not None  # the open project stays

@@ -1,0 +1,254 @@
+"""A Qt-free, numpy-backed index of every image of a project, for the thumbnail grid.
+
+:meth:`Catalog.load` reads the images, labels, masks and the latest predictions in a
+few queries into parallel arrays (one entry per image, in id order, which is the
+import order). :meth:`Catalog.view` filters, searches and sorts them with vectorised
+numpy, fast enough to run on every keystroke for 100,000 images. Every sort key is a
+permutation (ties are broken by file name, then import order), so sorting is stable
+and a position in a view is well defined even for an image the view hides.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.dtypes import StringDType
+
+from core.store import ImageClass, Project
+
+logger = logging.getLogger(__name__)
+
+FILTERS = ("all", "unlabeled", "labeled", "class", "ok", "mask")
+SORTS = ("name", "date", "label", "added")
+_CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
+_FIXED_WIDTH_LIMIT = 96  # longest name kept in a fixed-width array (4 bytes a character, every row)
+
+
+class MaskState(enum.IntEnum):
+    """Whether an image has a mask, and whether that mask has defect pixels."""
+
+    NONE = 0
+    EMPTY = 1
+    PIXELS = 2
+
+
+@dataclass
+class Catalog:
+    """Parallel arrays over the images of a project, index ``i`` for image ``ids[i]``.
+
+    Attributes:
+        ids: (N,) int64 image ids, ascending (import order).
+        names: file names (the last part of the stored path), for display.
+        names_lower: (N,) lower-cased file names (numpy strings), for search.
+        paths: stored paths, as in the images table.
+        hashes: content hashes (the thumbnail cache's keys).
+        widths, heights: (N,) int32 image size in pixels.
+        mtimes: (N,) float64 file modification time (seconds since the epoch).
+        label: (N,) int32 label class id, 0 when unlabeled.
+        mask: (N,) int8 :class:`MaskState`.
+        pred_class: (N,) int32 predicted class id of the latest finished run, 0 when none.
+        pred_conf: (N,) float32 confidence of that prediction (0..1), 0 when none.
+        prediction_run: id of the run the predictions come from, None when none.
+        classes: the project's classes in display order.
+    """
+
+    ids: np.ndarray
+    names: list[str]
+    names_lower: np.ndarray
+    paths: list[str]
+    hashes: list[str]
+    widths: np.ndarray
+    heights: np.ndarray
+    mtimes: np.ndarray
+    label: np.ndarray
+    mask: np.ndarray
+    pred_class: np.ndarray
+    pred_conf: np.ndarray
+    prediction_run: int | None = None
+    classes: tuple[ImageClass, ...] = ()
+    _name_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    _date_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+
+    # -- loading ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, project: Project) -> Catalog:
+        """Reads every image of ``project`` (on the thread that owns ``project``)."""
+        rows = project.db.all("SELECT id, path, hash, width, height, mtime FROM images ORDER BY id")
+        n = len(rows)
+        columns = list(zip(*rows, strict=True)) if rows else [(), (), (), (), (), ()]
+        paths = list(columns[1])
+        names = [p.rpartition("/")[2] for p in paths]
+        catalog = cls(
+            ids=np.array(columns[0], dtype=np.int64),
+            names=names,
+            names_lower=_lower_strings(names),
+            paths=paths,
+            hashes=list(columns[2]),
+            widths=np.array(columns[3], dtype=np.int32),
+            heights=np.array(columns[4], dtype=np.int32),
+            mtimes=np.array(columns[5], dtype=np.float64),
+            label=np.zeros(n, np.int32),
+            mask=np.zeros(n, np.int8),
+            pred_class=np.zeros(n, np.int32),
+            pred_conf=np.zeros(n, np.float32),
+        )
+        catalog._name_rank = _ranks(np.argsort(catalog.names_lower, kind="stable"))
+        catalog._date_rank = _ranks(np.lexsort((catalog._name_rank, catalog.mtimes)))
+        catalog.reload_labels(project)
+        return catalog
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def reload_labels(self, project: Project) -> None:
+        """Reads classes, labels, masks and predictions of every image again."""
+        self.classes = tuple(project.classes.list())
+        self.label[:] = 0
+        self.mask[:] = MaskState.NONE
+        self._set_labels(project.db.all("SELECT image_id, class_id FROM labels"))
+        self._set_masks(project.db.all("SELECT image_id, pixels FROM masks"))
+        self._load_predictions(project)
+
+    def refresh(self, project: Project, image_ids: Iterable[int]) -> None:
+        """Reads the labels and masks of a few images again (after they changed)."""
+        wanted = [int(i) for i in image_ids]
+        index = self.index_of(wanted)
+        self.label[index[index >= 0]] = 0
+        self.mask[index[index >= 0]] = MaskState.NONE
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            self._set_labels(project.db.all(f"SELECT image_id, class_id FROM labels WHERE image_id IN ({marks})",
+                                            chunk))
+            self._set_masks(project.db.all(f"SELECT image_id, pixels FROM masks WHERE image_id IN ({marks})", chunk))
+
+    def _set_labels(self, rows: list[tuple]) -> None:
+        if rows:
+            table = np.array(rows, dtype=np.int64)
+            index = self.index_of(table[:, 0])
+            self.label[index[index >= 0]] = table[index >= 0, 1]
+
+    def _set_masks(self, rows: list[tuple]) -> None:
+        if rows:
+            table = np.array(rows, dtype=np.int64)
+            index = self.index_of(table[:, 0])
+            state = np.where(table[:, 1] > 0, MaskState.PIXELS, MaskState.EMPTY)
+            self.mask[index[index >= 0]] = state[index >= 0]
+
+    def _load_predictions(self, project: Project) -> None:
+        self.pred_class[:] = 0
+        self.pred_conf[:] = 0.0
+        self.prediction_run = project.db.scalar(
+            "SELECT r.id FROM runs r WHERE r.status = 'done'"
+            " AND EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = r.id) ORDER BY r.id DESC LIMIT 1"
+        )
+        if self.prediction_run is None:
+            return
+        rows = project.db.all(
+            "SELECT image_id, COALESCE(class_id, 0), COALESCE(confidence, 0.0) FROM predictions WHERE run_id = ?",
+            (self.prediction_run,),
+        )
+        if rows:
+            table = np.array(rows, dtype=np.float64)
+            index = self.index_of(table[:, 0].astype(np.int64))
+            found = index >= 0
+            self.pred_class[index[found]] = table[found, 1].astype(np.int32)
+            self.pred_conf[index[found]] = table[found, 2].astype(np.float32)
+
+    # -- lookups -------------------------------------------------------------------------------
+    def index_of(self, image_ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        """The catalog index of each image id, -1 for ids the catalog does not hold."""
+        wanted = np.asarray(list(image_ids) if not isinstance(image_ids, np.ndarray) else image_ids,
+                            dtype=np.int64)
+        if len(self.ids) == 0:
+            return np.full(wanted.shape, -1, dtype=np.int64)
+        index = np.searchsorted(self.ids, wanted)
+        index = np.minimum(index, len(self.ids) - 1)
+        return np.where(self.ids[index] == wanted, index, -1)
+
+    def class_by_id(self) -> dict[int, ImageClass]:
+        return {c.id: c for c in self.classes}
+
+    # -- queries -------------------------------------------------------------------------------
+    def view(self, filter: str = "all", class_id: int | None = None, search: str = "", sort: str = "name",
+             descending: bool = False) -> np.ndarray:
+        """The ids of the images that pass ``filter`` and ``search``, in ``sort`` order.
+
+        Args:
+            filter: one of :data:`FILTERS`; "class" needs ``class_id``, "ok" is any class
+                of kind OK, "mask" any image with a mask (empty or not).
+            search: case-insensitive substring of the file name ("" matches all).
+            sort: one of :data:`SORTS`; "added" is import order.
+        """
+        return self.ids[self.view_indices(filter, class_id, search, sort, descending)]
+
+    def view_indices(self, filter: str = "all", class_id: int | None = None, search: str = "",
+                     sort: str = "name", descending: bool = False) -> np.ndarray:
+        """As :meth:`view`, catalog indices instead of image ids."""
+        index = self.filter_indices(filter, class_id)
+        needle = search.strip().lower()
+        if needle:
+            index = index[np.strings.find(self.names_lower[index], needle) >= 0]
+        keys = self.sort_keys(sort, descending)[index]
+        return index[np.argsort(keys)]
+
+    def filter_indices(self, filter: str, class_id: int | None = None) -> np.ndarray:
+        """The catalog indices, ascending, of the images that pass ``filter``."""
+        if filter == "all":
+            return np.arange(len(self.ids))
+        if filter == "unlabeled":
+            keep = self.label == 0
+        elif filter == "labeled":
+            keep = self.label != 0
+        elif filter == "class":
+            if class_id is None:
+                raise ValueError('the "class" filter needs a class_id')
+            keep = self.label == class_id
+        elif filter == "ok":
+            keep = np.isin(self.label, [c.id for c in self.classes if c.is_ok])
+        elif filter == "mask":
+            keep = self.mask != MaskState.NONE
+        else:
+            raise ValueError(f"unknown filter {filter!r}; expected one of {', '.join(FILTERS)}")
+        return np.flatnonzero(keep)
+
+    def sort_keys(self, sort: str, descending: bool = False) -> np.ndarray:
+        """(N,) int64 sort key of every image, all distinct: ascending keys give the view order."""
+        n = len(self.ids)
+        if sort == "name":
+            keys = self._name_rank
+        elif sort == "date":
+            keys = self._date_rank
+        elif sort == "added":
+            keys = np.arange(n, dtype=np.int64)
+        elif sort == "label":
+            keys = self._label_positions()[self.label] * max(n, 1) + self._name_rank
+        else:
+            raise ValueError(f"unknown sort {sort!r}; expected one of {', '.join(SORTS)}")
+        return -keys if descending else keys
+
+    def _label_positions(self) -> np.ndarray:
+        """Class id -> display position of its class; unlabeled (and unknown ids) last."""
+        positions = np.full(256, len(self.classes), dtype=np.int64)
+        for position, cls in enumerate(self.classes):
+            positions[cls.id] = position
+        return positions
+
+
+def _lower_strings(names: list[str]) -> np.ndarray:
+    """Lower-cased names as a fixed-width numpy string array (fastest to search), or as
+    variable-width strings when a very long name would make the fixed width wasteful."""
+    lower = [name.lower() for name in names]
+    longest = max(map(len, lower), default=1)
+    return np.array(lower, dtype=f"<U{max(1, longest)}" if longest <= _FIXED_WIDTH_LIMIT else StringDType())
+
+
+def _ranks(order: np.ndarray) -> np.ndarray:
+    """The inverse of a permutation: ``ranks[order[k]] == k``."""
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.arange(len(order), dtype=np.int64)
+    return ranks

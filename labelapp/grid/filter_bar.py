@@ -1,0 +1,176 @@
+"""The bar above the grid: filter, file-name search, sort order and the image count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPainter, QPixmap
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
+
+from core.store import ImageClass
+from labelapp.grid.model import ViewQuery
+
+SEARCH_DELAY_MS = 120  # typing pauses this long before the grid filters
+FIXED_FILTERS = (("All images", "all"), ("Unlabeled", "unlabeled"), ("Labeled", "labeled"), ("OK", "ok"),
+                 ("Has mask", "mask"))
+SORTS = (("Name", "name"), ("Date", "date"), ("Label", "label"), ("Import order", "added"))
+
+
+def color_icon(color: str, size: int = 12) -> QIcon:
+    """A small rounded square in ``color``, for class entries."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QColor(color).darker(140))
+    painter.setBrush(QColor(color))
+    painter.drawRoundedRect(0, 0, size - 1, size - 1, 3, 3)
+    painter.end()
+    return QIcon(pixmap)
+
+
+class SearchField(QLineEdit):
+    """A line edit that gives the focus back to the grid on Escape (after clearing)
+    and on Enter."""
+
+    focus_released = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.text():
+            self.clear()
+        elif event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.focus_released.emit()
+        else:
+            super().keyPressEvent(event)
+
+
+class FilterBar(QWidget):
+    """Emits :attr:`query_changed` with a new :class:`ViewQuery` when the user changes
+    a control; :meth:`set_query` shows a query without emitting."""
+
+    query_changed = Signal(object)  # ViewQuery
+    focus_released = Signal()  # Escape or Enter in the search field
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._query = ViewQuery()
+        self.filter_combo = QComboBox(objectName="grid_filter")
+        self.filter_combo.setToolTip("Show only some images")
+        self.filter_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.search_edit = SearchField(objectName="grid_search")
+        self.search_edit.setPlaceholderText("Search file names")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setMinimumWidth(160)
+        self.sort_combo = QComboBox(objectName="grid_sort")
+        self.sort_combo.setToolTip("Sort order")
+        for text, key in SORTS:
+            self.sort_combo.addItem(text, key)
+        self.direction_button = QToolButton(objectName="grid_sort_direction")
+        self.direction_button.setCheckable(True)
+        self.direction_button.setAutoRaise(True)
+        self.direction_button.setIconSize(QSize(14, 14))
+        self.count_label = QLabel(objectName="grid_count")
+        self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
+        self._layout()
+        self.set_classes(())
+        self._show_direction(False)
+        self.filter_combo.activated.connect(self._on_filter_combo_activated)
+        self.sort_combo.activated.connect(self._on_sort_combo_activated)
+        self.direction_button.toggled.connect(self._on_direction_button_toggled)
+        self.search_edit.textChanged.connect(self._on_search_edit_text_changed)
+        self.search_edit.focus_released.connect(self.focus_released)
+        self._search_timer.timeout.connect(self._on_search_timer_timeout)
+
+    def _layout(self) -> None:
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 4, 4, 4)
+        row.setSpacing(6)
+        row.addWidget(self.filter_combo)
+        row.addWidget(self.search_edit, 1)
+        row.addWidget(QLabel("Sort"))
+        row.addWidget(self.sort_combo)
+        row.addWidget(self.direction_button)
+        row.addWidget(self.count_label)
+
+    # -- state ---------------------------------------------------------------------------------
+    @property
+    def query(self) -> ViewQuery:
+        return self._query
+
+    def set_query(self, query: ViewQuery) -> None:
+        """Shows ``query`` in the controls (emits nothing)."""
+        self._query = query
+        self._select_filter(query.filter, query.class_id)
+        if self.search_edit.text() != query.search:
+            self.search_edit.setText(query.search)
+        self._search_timer.stop()
+        self.sort_combo.setCurrentIndex(max(0, self.sort_combo.findData(query.sort)))
+        self.direction_button.blockSignals(True)
+        self.direction_button.setChecked(query.descending)
+        self.direction_button.blockSignals(False)
+        self._show_direction(query.descending)
+
+    def set_classes(self, classes: Sequence[ImageClass]) -> None:
+        """Rebuilds the filter entries: the fixed ones, then one per class."""
+        self.filter_combo.clear()
+        for text, kind in FIXED_FILTERS:
+            self.filter_combo.addItem(text, kind)
+        if classes:
+            self.filter_combo.insertSeparator(self.filter_combo.count())
+        for cls in classes:
+            key = f"  [{cls.shortcut}]" if cls.shortcut else ""
+            self.filter_combo.addItem(color_icon(cls.color), f"{cls.name}{key}", f"class:{cls.id}")
+        if not self._select_filter(self._query.filter, self._query.class_id):
+            self._query = ViewQuery(search=self._query.search, sort=self._query.sort,
+                                    descending=self._query.descending)
+            self._select_filter("all", None)
+
+    def set_counts(self, shown: int, total: int) -> None:
+        self.count_label.setText(f"{shown:,} of {total:,}")
+
+    def focus_search(self) -> None:
+        self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_edit.selectAll()
+
+    def _select_filter(self, kind: str, class_id: int | None) -> bool:
+        position = self.filter_combo.findData(f"class:{class_id}" if kind == "class" else kind)
+        if position >= 0:
+            self.filter_combo.setCurrentIndex(position)
+        return position >= 0
+
+    def _show_direction(self, descending: bool) -> None:
+        self.direction_button.setText("↓" if descending else "↑")
+        self.direction_button.setToolTip("Descending (click for ascending)" if descending
+                                         else "Ascending (click for descending)")
+
+    def _change(self, **changes: object) -> None:
+        query = ViewQuery(**{**self._query.__dict__, **changes})
+        if query != self._query:
+            self._query = query
+            self.query_changed.emit(query)
+
+    # -- slots ---------------------------------------------------------------------------------
+    @Slot(int)
+    def _on_filter_combo_activated(self, position: int) -> None:
+        data = str(self.filter_combo.itemData(position))
+        kind, _, class_id = data.partition(":")
+        self._change(filter=kind, class_id=int(class_id) if class_id else None)
+
+    @Slot(int)
+    def _on_sort_combo_activated(self, position: int) -> None:
+        self._change(sort=self.sort_combo.itemData(position))
+
+    @Slot(bool)
+    def _on_direction_button_toggled(self, descending: bool) -> None:
+        self._show_direction(descending)
+        self._change(descending=descending)
+
+    @Slot(str)
+    def _on_search_edit_text_changed(self, _text: str) -> None:
+        self._search_timer.start()
+
+    @Slot()
+    def _on_search_timer_timeout(self) -> None:
+        self._change(search=self.search_edit.text())

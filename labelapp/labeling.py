@@ -1,0 +1,137 @@
+"""Labeling by keyboard: which images a key applies to, what it writes, where to go next.
+
+The controller is the one place where grid and editor meet: the grid's current image
+is the editor's image; labels go through the store and then refresh both views.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from core.store import Project, StoreError, default_actor
+from labelapp.editor import ImageEditor
+from labelapp.grid import ImageGrid
+from labelapp.status_area import StatusArea
+
+logger = logging.getLogger(__name__)
+SOURCE = "gui"
+
+
+class LabelingController(QObject):
+    """Keys -> store writes -> refreshed views."""
+
+    labels_changed = Signal(object)  # list[int] image ids whose label was written
+
+    def __init__(self, grid: ImageGrid, editor: ImageEditor, status: StatusArea, parent: QObject | None = None):
+        super().__init__(parent)
+        self._grid = grid
+        self._editor = editor
+        self._status = status
+        self._project: Project | None = None
+        self.auto_advance = True
+        grid.current_changed.connect(self._on_grid_current_changed)
+        grid.activated.connect(self._on_grid_current_changed)
+
+    def set_project(self, project: Project | None) -> None:
+        self._project = project
+
+    # -- navigation --------------------------------------------------------------------------
+    def current_id(self) -> int | None:
+        editor_id = self._editor.current_image_id()
+        return editor_id if editor_id is not None else self._grid.current_id()
+
+    def go_to(self, image_id: int | None) -> None:
+        if image_id is None:
+            return
+        if not self._grid.set_current(image_id):  # hidden by the filter: show it anyway
+            self._show(image_id)
+
+    def go_next(self) -> None:
+        self._step(+1)
+
+    def go_previous(self) -> None:
+        self._step(-1)
+
+    def go_next_unlabeled(self) -> None:
+        found = self._grid.next_unlabeled(self.current_id())
+        if found is None:
+            self._status.show_info("Every image in view is labeled.")
+        self.go_to(found)
+
+    def _step(self, step: int) -> None:
+        current = self.current_id()
+        if current is None:
+            ordered = self._grid.ordered_ids()
+            self.go_to(int(ordered[0]) if len(ordered) else None)
+            return
+        target = self._grid.neighbour(current, step)
+        if target is None:
+            self._status.show_info("Last image in view." if step > 0 else "First image in view.")
+        self.go_to(target)
+
+    @Slot(object)
+    def _on_grid_current_changed(self, image_id: object) -> None:
+        if image_id is not None and image_id != self._editor.current_image_id():
+            self._show(int(image_id))
+
+    def _show(self, image_id: int) -> None:
+        self._editor.show_image(image_id)
+        label = self._project.labels.get(image_id) if self._project is not None else None
+        if label is not None and not label.kind.value == "ok":
+            self._editor.set_paint_class(label.class_id)  # masks take the image's class
+        ahead = [self._grid.neighbour(image_id, s) for s in (1, 2, -1)]
+        self._editor.set_prefetch([i for i in ahead if i is not None])
+
+    # -- labels ------------------------------------------------------------------------------
+    def label_with(self, class_id: int) -> None:
+        self._write(class_id)
+
+    def label_ok(self) -> None:
+        ok = self._project.classes.ok_class() if self._project is not None else None
+        if ok is None:
+            self._status.show_error("This project has no OK class: add one in Project ▸ Classes.")
+            return
+        self._write(ok.id)
+
+    def clear_label(self) -> None:
+        self._write(None)
+
+    def targets(self) -> list[int]:
+        """A selection of several images in the grid, else the image in the editor."""
+        selected = self._grid.selected_ids()
+        if len(selected) > 1:
+            return selected
+        current = self.current_id()
+        return [current] if current is not None else []
+
+    def _write(self, class_id: int | None) -> None:
+        project = self._project
+        ids = self.targets()
+        if project is None or not ids:
+            self._status.show_info("Open an image first.")
+            return
+        following = self._grid.neighbour(ids[0], +1) if len(ids) == 1 and self.auto_advance else None
+        before = {i: _class_id(project, i) for i in ids}
+        try:
+            project.labels.apply([(i, class_id) for i in ids], actor=default_actor(), source=SOURCE)
+        except StoreError as exc:
+            self._status.show_error(f"Label not saved: {exc}")
+            return
+        changed = [i for i in ids if before[i] != class_id]
+        for image_id in changed:
+            self._editor.push_label_change(image_id, before[image_id], class_id)
+        if class_id is not None and not project.classes.get(class_id).is_ok:
+            self._editor.set_paint_class(class_id)
+        self._grid.refresh(ids)
+        self.labels_changed.emit(ids)
+        if len(ids) > 1:
+            self._status.show_info(f"{len(changed)} of {len(ids)} images relabeled.")
+        if following is not None and class_id is not None:
+            self.go_to(following)
+
+
+def _class_id(project: Project, image_id: int) -> int | None:
+    label = project.labels.get(image_id)
+    return None if label is None else label.class_id

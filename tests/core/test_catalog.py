@@ -1,0 +1,166 @@
+"""The grid's catalog on a real demo project: loading, filters, search, sorts, refresh."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.catalog import Catalog, MaskState
+from core.demo_project import create_demo_project
+from core.store import ClassKind, Project, RunStatus
+
+ACTOR, SOURCE = "test", "test"
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Project:
+    """20 demo images: 8 labeled (2 ok, 6 defects), 3 masks (1 empty), distinct mtimes
+    in an order unlike the names, and one finished run with predictions for 5 images."""
+    create_demo_project(tmp_path / "p", n_images=20, size=40, workers=1)
+    project = Project.open(tmp_path / "p")
+    ids = [im.id for im in project.images.list()]
+    with project.db.transaction():
+        for k, image_id in enumerate(ids):
+            project.db.execute("UPDATE images SET mtime = ? WHERE id = ?", (1000.0 + (k * 7) % 20, image_id))
+    classes = {c.name: c for c in project.classes.list()}
+    project.labels.set_many(ids[0:2], classes["ok"], actor=ACTOR, source=SOURCE)
+    project.labels.set_many(ids[2:5], classes["scratches"], actor=ACTOR, source=SOURCE)
+    project.labels.set_many(ids[5:8], classes["crazing"], actor=ACTOR, source=SOURCE)
+    mask = np.zeros((40, 40), dtype=np.uint8)
+    project.masks.save(ids[3], mask, actor=ACTOR, source=SOURCE)  # empty
+    mask[5:10, 5:20] = classes["scratches"].id
+    project.masks.save(ids[4], mask, actor=ACTOR, source=SOURCE)
+    project.masks.save(ids[12], mask, actor=ACTOR, source=SOURCE)  # masked, not labeled
+    yield project
+    project.close()
+
+
+def _add_run(project: Project, predictions: dict[int, tuple[int, float]], *, status: RunStatus) -> int:
+    run = project.runs.start(method="test", config={}, label_snapshot={}, seed=0)
+    with project.db.transaction():
+        for image_id, (class_id, confidence) in predictions.items():
+            project.db.execute("INSERT INTO predictions (run_id, image_id, class_id, confidence) VALUES (?,?,?,?)",
+                               (run.id, image_id, class_id, confidence))
+    if status is not RunStatus.RUNNING:
+        project.runs.finish(run.id, status=status)
+    return run.id
+
+
+def test_load_reads_every_image_with_its_label_and_mask(project: Project) -> None:
+    catalog = Catalog.load(project)
+    images = project.images.list()
+    assert catalog.ids.tolist() == [im.id for im in images]
+    assert catalog.names == [Path(im.path).name for im in images]
+    assert catalog.hashes == [im.hash for im in images]
+    assert catalog.widths.tolist() == [im.width for im in images]
+    labels = project.labels.all()
+    assert {int(i): int(c) for i, c in zip(catalog.ids, catalog.label, strict=True) if c} == {
+        i: lab.class_id for i, lab in labels.items()}
+    states = dict(zip(catalog.ids.tolist(), catalog.mask.tolist(), strict=True))
+    assert states[images[3].id] == MaskState.EMPTY
+    assert states[images[4].id] == states[images[12].id] == MaskState.PIXELS
+    assert sum(s != MaskState.NONE for s in states.values()) == 3
+    assert catalog.prediction_run is None and not catalog.pred_class.any()
+
+
+def test_filters_select_the_images_the_store_says(project: Project) -> None:
+    catalog = Catalog.load(project)
+    labels = project.labels.all()
+    every = {im.id for im in project.images.list()}
+    scratches = project.classes.get("scratches")
+    assert set(catalog.view("all").tolist()) == every
+    assert set(catalog.view("labeled").tolist()) == set(labels)
+    assert set(catalog.view("unlabeled").tolist()) == every - set(labels)
+    assert set(catalog.view("class", class_id=scratches.id).tolist()) == {
+        i for i, lab in labels.items() if lab.class_id == scratches.id}
+    assert set(catalog.view("ok").tolist()) == {i for i, lab in labels.items() if lab.kind is ClassKind.OK}
+    assert set(catalog.view("mask").tolist()) == set(project.masks.all())
+
+
+def test_ok_filter_follows_the_class_kind_after_reload(project: Project) -> None:
+    catalog = Catalog.load(project)
+    crazing = project.classes.get("crazing")
+    project.classes.update(crazing, kind=ClassKind.OK, actor=ACTOR, source=SOURCE)
+    assert len(catalog.view("ok")) == 2
+    catalog.reload_labels(project)
+    assert len(catalog.view("ok")) == 5
+
+
+def test_search_is_a_case_insensitive_substring_of_the_file_name(project: Project) -> None:
+    catalog = Catalog.load(project)
+    names = {im.id: Path(im.path).name for im in project.images.list()}
+    found = catalog.view("all", search="IMG_0001")
+    assert set(found.tolist()) == {i for i, n in names.items() if "img_0001" in n.lower()}
+    assert len(found) == 10  # img_00010 .. img_00019
+    assert catalog.view("all", search="images/").size == 0  # the folder is not part of the name
+    assert set(catalog.view("labeled", search="0000").tolist()) == {i for i, n in names.items()
+                                                                    if "0000" in n and i in project.labels.all()}
+
+
+def test_sorts_are_stable_total_orders(project: Project) -> None:
+    catalog = Catalog.load(project)
+    images = project.images.list()
+    names = {im.id: Path(im.path).name.lower() for im in images}
+    mtimes = dict(project.db.all("SELECT id, mtime FROM images"))
+    by_name = sorted(names, key=names.get)
+    assert catalog.view("all", sort="name").tolist() == by_name
+    assert catalog.view("all", sort="name", descending=True).tolist() == by_name[::-1]
+    assert catalog.view("all", sort="date").tolist() == sorted(names, key=lambda i: (mtimes[i], names[i]))
+    assert catalog.view("all", sort="added").tolist() == [im.id for im in images]
+    positions = {c.id: c.position for c in project.classes.list()}
+    labels = project.labels.all()
+    expected = sorted(names, key=lambda i: (positions[labels[i].class_id] if i in labels else 99, names[i]))
+    assert catalog.view("all", sort="label").tolist() == expected
+    assert catalog.view("unlabeled", sort="label").tolist() == [i for i in expected if i not in labels]
+
+
+def test_refresh_rereads_only_the_given_images(project: Project) -> None:
+    catalog = Catalog.load(project)
+    images = project.images.list()
+    inclusion = project.classes.get("inclusion")
+    project.labels.set(images[10].id, inclusion, actor=ACTOR, source=SOURCE)
+    project.labels.set(images[0].id, None, actor=ACTOR, source=SOURCE)
+    project.masks.save(images[4].id, None, actor=ACTOR, source=SOURCE)
+    project.labels.set(images[11].id, inclusion, actor=ACTOR, source=SOURCE)  # not refreshed
+    catalog.refresh(project, [images[10].id, images[0].id, images[4].id])
+    index = {int(i): k for k, i in enumerate(catalog.ids)}
+    assert catalog.label[index[images[10].id]] == inclusion.id
+    assert catalog.label[index[images[0].id]] == 0
+    assert catalog.mask[index[images[4].id]] == MaskState.NONE
+    assert catalog.label[index[images[11].id]] == 0
+    assert images[10].id in catalog.view("class", class_id=inclusion.id).tolist()
+    catalog.reload_labels(project)
+    assert catalog.label[index[images[11].id]] == inclusion.id
+
+
+def test_predictions_come_from_the_latest_finished_run(project: Project) -> None:
+    ids = [im.id for im in project.images.list()]
+    ok, crazing = project.classes.get("ok"), project.classes.get("crazing")
+    _add_run(project, {ids[0]: (ok.id, 0.5)}, status=RunStatus.DONE)
+    done = _add_run(project, {ids[1]: (crazing.id, 0.875), ids[2]: (ok.id, 0.25)}, status=RunStatus.DONE)
+    _add_run(project, {ids[3]: (ok.id, 0.9)}, status=RunStatus.RUNNING)
+    _add_run(project, {ids[4]: (ok.id, 0.9)}, status=RunStatus.FAILED)
+    catalog = Catalog.load(project)
+    assert catalog.prediction_run == done
+    assert catalog.pred_class.tolist()[:5] == [0, crazing.id, ok.id, 0, 0]
+    assert catalog.pred_conf[1] == pytest.approx(0.875)
+
+
+def test_invalid_queries_raise(project: Project) -> None:
+    catalog = Catalog.load(project)
+    with pytest.raises(ValueError, match="class_id"):
+        catalog.view("class")
+    with pytest.raises(ValueError, match="unknown filter"):
+        catalog.view("suggested")
+    with pytest.raises(ValueError, match="unknown sort"):
+        catalog.view("all", sort="size")
+
+
+def test_empty_project(tmp_path: Path) -> None:
+    with Project.create(tmp_path / "empty") as project:
+        catalog = Catalog.load(project)
+        assert len(catalog) == 0
+        assert catalog.view("all", search="x", sort="label").size == 0
+        assert catalog.index_of([1, 2]).tolist() == [-1, -1]

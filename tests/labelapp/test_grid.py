@@ -1,0 +1,316 @@
+"""The thumbnail grid on a real demo project: filters, sorts, search, refresh, mouse and
+keyboard selection, thumbnails from the loader thread, and navigation helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPixmap
+from PySide6.QtWidgets import QMainWindow
+from pytestqt.qtbot import QtBot
+
+from core.catalog import MaskState
+from core.demo_project import create_demo_project
+from core.store import Project, RunStatus
+from labelapp.grid import ImageGrid
+from labelapp.grid.delegate import PAD, THUMB
+from labelapp.grid.model import GridModel
+
+ACTOR, SOURCE = "test", "gui"
+N_IMAGES = 30
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Iterator[Project]:
+    """30 demo images: 2 ok, 3 scratches, 3 crazing; an empty mask on image 3, a mask
+    with pixels on image 4; a finished run predicting image 5."""
+    create_demo_project(tmp_path / "p", n_images=N_IMAGES, size=48, workers=1)
+    project = Project.open(tmp_path / "p")
+    ids = [im.id for im in project.images.list()]
+    ok, scratches, crazing = (project.classes.get(n) for n in ("ok", "scratches", "crazing"))
+    project.labels.set_many(ids[0:2], ok, actor=ACTOR, source=SOURCE)
+    project.labels.set_many(ids[2:5], scratches, actor=ACTOR, source=SOURCE)
+    project.labels.set_many(ids[5:8], crazing, actor=ACTOR, source=SOURCE)
+    mask = np.zeros((48, 48), dtype=np.uint8)
+    project.masks.save(ids[3], mask, actor=ACTOR, source=SOURCE)
+    mask[4:20, 4:20] = scratches.id
+    project.masks.save(ids[4], mask, actor=ACTOR, source=SOURCE)
+    run = project.runs.start(method="test", config={}, label_snapshot={}, seed=0)
+    with project.db.transaction():
+        project.db.execute("INSERT INTO predictions (run_id, image_id, class_id, confidence) VALUES (?,?,?,?)",
+                           (run.id, ids[5], scratches.id, 0.75))
+    project.runs.finish(run.id, status=RunStatus.DONE)
+    yield project
+    project.close()
+
+
+@pytest.fixture()
+def grid(qtbot: QtBot, project: Project) -> Iterator[ImageGrid]:
+    widget = ImageGrid()
+    qtbot.addWidget(widget)
+    widget.resize(900, 640)
+    with qtbot.waitExposed(widget):
+        widget.show()
+    widget.set_project(project)
+    yield widget
+    widget.shutdown()
+
+
+def names_by_id(project: Project) -> dict[int, str]:
+    return {im.id: Path(im.path).name for im in project.images.list()}
+
+
+def click_row(qtbot: QtBot, grid: ImageGrid, row: int, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier,
+              ) -> None:
+    center = grid.view.visualRect(grid.model.index(row)).center()
+    qtbot.mouseClick(grid.view.viewport(), Qt.MouseButton.LeftButton, modifier, center)
+
+
+def test_filters_sorts_and_search_choose_and_order_the_rows(grid: ImageGrid, project: Project) -> None:
+    names = names_by_id(project)
+    by_name = sorted(names, key=lambda i: names[i].lower())
+    labels = project.labels.all()
+    assert grid.model.rowCount() == N_IMAGES
+    assert grid.ordered_ids().tolist() == by_name
+    assert grid.filter_bar.count_label.text() == f"{N_IMAGES} of {N_IMAGES}"
+    grid.set_filter("unlabeled")
+    assert grid.ordered_ids().tolist() == [i for i in by_name if i not in labels]
+    assert grid.filter_bar.count_label.text() == f"{N_IMAGES - 8} of {N_IMAGES}"
+    grid.set_filter("ok")
+    assert grid.model.rowCount() == 2
+    grid.set_filter("class", project.classes.get("scratches").id)
+    assert grid.ordered_ids().tolist() == [i for i in by_name if i in labels and labels[i].class_name == "scratches"]
+    grid.set_filter("mask")
+    assert set(grid.ordered_ids().tolist()) == set(project.masks.all())
+    grid.set_filter("labeled")
+    grid.set_sort("label", descending=True)
+    positions = {c.id: c.position for c in project.classes.list()}
+    expected = sorted(labels, key=lambda i: (positions[labels[i].class_id], names[i].lower()), reverse=True)
+    assert grid.ordered_ids().tolist() == expected
+    grid.set_filter("all")
+    grid.set_sort("added")
+    grid.set_search("IMG_0001")
+    assert grid.ordered_ids().tolist() == sorted(i for i in names if "img_0001" in names[i])
+    assert grid.model.rowCount() == 10
+
+
+def test_filter_bar_controls_change_the_view(qtbot: QtBot, grid: ImageGrid, project: Project) -> None:
+    names = names_by_id(project)
+    bar = grid.filter_bar
+    bar.filter_combo.setFocus()
+    qtbot.keyClick(bar.filter_combo, Qt.Key.Key_Down)  # All images -> Unlabeled
+    assert grid.model.query.filter == "unlabeled"
+    assert grid.model.rowCount() == N_IMAGES - 8
+    ascending = grid.ordered_ids().tolist()
+    qtbot.mouseClick(bar.direction_button, Qt.MouseButton.LeftButton)
+    assert grid.ordered_ids().tolist() == ascending[::-1]
+    qtbot.keyClicks(bar.search_edit, "0002")
+    expected = [i for i in ascending[::-1] if "0002" in names[i]]
+    assert len(expected) == 10  # img_00020 .. img_00029; img_00002 is labeled
+    qtbot.waitUntil(lambda: grid.ordered_ids().tolist() == expected)
+    qtbot.keyClick(bar.search_edit, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: grid.model.rowCount() == N_IMAGES - 8)
+    class_entries = [bar.filter_combo.itemText(i) for i in range(bar.filter_combo.count())]
+    assert "crazing  [1]" in class_entries and "ok  [0]" in class_entries
+
+
+def test_refresh_after_labeling_updates_the_chip_and_the_unlabeled_filter(grid: ImageGrid, project: Project) -> None:
+    grid.set_filter("unlabeled")
+    image_id = int(grid.ordered_ids()[0])
+    crazing = project.classes.get("crazing")
+    project.labels.set(image_id, crazing, actor=ACTOR, source=SOURCE)
+    assert image_id in grid.ordered_ids().tolist()  # nothing changes before refresh
+    grid.refresh([image_id])
+    assert image_id not in grid.ordered_ids().tolist()
+    assert grid.model.rowCount() == N_IMAGES - 9
+    grid.set_filter("all")
+    row = grid.model.row_of(image_id)
+    assert grid.model.data(grid.model.index(row), GridModel.LabelRole) == crazing.id
+    assert grid.model.tile(row).label.name == "crazing"
+
+
+def test_refresh_keeps_current_and_selection(qtbot: QtBot, grid: ImageGrid, project: Project) -> None:
+    ordered = grid.ordered_ids().tolist()
+    assert grid.set_current(ordered[9])
+    click_row(qtbot, grid, 12, Qt.KeyboardModifier.ControlModifier)
+    assert grid.selected_ids() == [ordered[9], ordered[12]]
+    grid.set_sort("name", descending=True)  # rows change: state follows the images
+    assert grid.current_id() == ordered[12]
+    assert grid.selected_ids() == [ordered[12], ordered[9]]
+    project.labels.set(ordered[12], project.classes.get("ok"), actor=ACTOR, source=SOURCE)
+    with qtbot.assertNotEmitted(grid.selection_changed):
+        grid.refresh([ordered[12]])
+    assert grid.current_id() == ordered[12]
+    with qtbot.waitSignal(grid.current_changed) as blocker:
+        grid.set_filter("unlabeled")  # hides the current image
+    assert blocker.args == [None]
+    assert grid.selected_ids() == [ordered[9]]
+
+
+def test_clicking_a_tile_makes_it_current(qtbot: QtBot, grid: ImageGrid) -> None:
+    ordered = grid.ordered_ids().tolist()
+    with qtbot.waitSignal(grid.current_changed) as blocker:
+        click_row(qtbot, grid, 4)
+    assert blocker.args == [ordered[4]]
+    assert grid.current_id() == ordered[4]
+    assert grid.selected_ids() == [ordered[4]]
+
+
+def test_shift_click_selects_the_range_in_view_order(qtbot: QtBot, grid: ImageGrid) -> None:
+    ordered = grid.ordered_ids().tolist()
+    click_row(qtbot, grid, 2)
+    assert grid.view.columns < 8  # the range spans grid rows: not a rectangle
+    with qtbot.waitSignal(grid.selection_changed) as blocker:
+        click_row(qtbot, grid, 9, Qt.KeyboardModifier.ShiftModifier)
+    assert grid.selected_ids() == ordered[2:10]
+    assert blocker.args == [ordered[2:10]]
+    assert grid.current_id() == ordered[9]
+    click_row(qtbot, grid, 0, Qt.KeyboardModifier.ShiftModifier)  # the anchor stays at row 2
+    assert grid.selected_ids() == ordered[0:3]
+
+
+def test_rubber_band_selects_the_tiles_it_touches(qtbot: QtBot, grid: ImageGrid) -> None:
+    ordered = grid.ordered_ids().tolist()
+    columns = grid.view.columns
+    viewport = grid.view.viewport()
+    start = grid.view.visualRect(grid.model.index(0)).center()
+    end = grid.view.visualRect(grid.model.index(columns + 1)).center()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(viewport, (start + end) / 2)
+    qtbot.mouseMove(viewport, end)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+    assert grid.selected_ids() == [ordered[0], ordered[1], ordered[columns], ordered[columns + 1]]
+
+
+def test_keyboard_moves_the_current_tile(qtbot: QtBot, grid: ImageGrid) -> None:
+    ordered = grid.ordered_ids().tolist()
+    columns = grid.view.columns
+    grid.set_current(ordered[0])
+    grid.view.setFocus()
+    qtbot.keyClick(grid.view, Qt.Key.Key_Right)
+    assert grid.current_id() == ordered[1]
+    qtbot.keyClick(grid.view, Qt.Key.Key_Down)
+    assert grid.current_id() == ordered[1 + columns]
+    qtbot.keyClick(grid.view, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    assert grid.selected_ids() == ordered[columns:columns + 2]
+    qtbot.keyClick(grid.view, Qt.Key.Key_End)
+    assert grid.current_id() == ordered[-1]
+    qtbot.keyClick(grid.view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert grid.selected_ids() == ordered
+    with qtbot.waitSignal(grid.activated) as blocker:
+        qtbot.keyClick(grid.view, Qt.Key.Key_Return)
+    assert blocker.args == [ordered[-1]]
+
+
+def test_letters_and_digits_reach_the_window_shortcuts(qtbot: QtBot, project: Project) -> None:
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    grid = ImageGrid()
+    window.setCentralWidget(grid)
+    triggered: list[str] = []
+    for key in ("D", "1", "Space", "Right"):
+        action = QAction(key, window)
+        action.setShortcut(QKeySequence(key))
+        action.triggered.connect(lambda _checked=False, k=key: triggered.append(k))
+        window.addAction(action)
+    window.resize(800, 600)
+    with qtbot.waitActive(window):  # window shortcuts need the active window
+        window.show()
+        window.activateWindow()
+    grid.set_project(project)
+    first = int(grid.ordered_ids()[0])
+    grid.set_current(first)
+    grid.view.setFocus()
+    try:
+        for key in (Qt.Key.Key_D, Qt.Key.Key_1, Qt.Key.Key_Space):
+            qtbot.keyClick(grid.view, key)
+        qtbot.keyClick(grid.view, Qt.Key.Key_Right)  # the grid's own key wins while it has focus
+        assert triggered == ["D", "1", "Space"]
+        assert grid.current_id() == int(grid.ordered_ids()[1])
+    finally:
+        grid.shutdown()
+
+
+def test_double_click_activates(qtbot: QtBot, grid: ImageGrid) -> None:
+    ordered = grid.ordered_ids().tolist()
+    center = grid.view.visualRect(grid.model.index(3)).center()
+    with qtbot.waitSignal(grid.activated) as blocker:  # press, release, double-click: as a mouse sends them
+        qtbot.mouseClick(grid.view.viewport(), Qt.MouseButton.LeftButton, pos=center)
+        qtbot.mouseDClick(grid.view.viewport(), Qt.MouseButton.LeftButton, pos=center)
+    assert blocker.args == [ordered[3]]
+
+
+def test_thumbnail_arrives_from_the_loader_thread(qtbot: QtBot, grid: ImageGrid) -> None:
+    index = grid.model.index(0)
+    qtbot.waitUntil(lambda: isinstance(grid.model.data(index, Qt.ItemDataRole.DecorationRole), QPixmap))
+    pixmap = grid.model.data(index, Qt.ItemDataRole.DecorationRole)
+    assert (pixmap.width(), pixmap.height()) == (48, 48)  # the cache's thumbnail of a 48 px image
+    assert grid.loader.isRunning()
+
+
+def test_tiles_show_label_mask_and_prediction(qtbot: QtBot, grid: ImageGrid, project: Project) -> None:
+    ids = [im.id for im in project.images.list()]
+    tiles = {i: grid.model.tile(grid.model.row_of(i)) for i in ids[:6]}
+    assert tiles[ids[3]].mask == MaskState.EMPTY and tiles[ids[4]].mask == MaskState.PIXELS
+    assert tiles[ids[0]].mask == MaskState.NONE
+    assert tiles[ids[5]].prediction.name == "scratches" and tiles[ids[5]].confidence == pytest.approx(0.75)
+    assert tiles[ids[4]].prediction is None
+    row = grid.model.row_of(ids[2])  # scratches: a bar of the class colour under the thumbnail
+    qtbot.waitUntil(lambda: grid.model.data(grid.model.index(row), Qt.ItemDataRole.DecorationRole) is not None)
+    grid.view.scrollTo(grid.model.index(row))
+    rect = grid.view.visualRect(grid.model.index(row))
+    image = grid.view.viewport().grab().toImage()
+    bar = image.pixelColor(QPoint(rect.center().x(), rect.top() + PAD + THUMB - 2))
+    assert bar == QColor(project.classes.get("scratches").color)
+    assert "scratches" in grid.model.data(grid.model.index(row), Qt.ItemDataRole.ToolTipRole)
+
+
+def test_navigation_helpers(grid: ImageGrid, project: Project) -> None:
+    ordered = grid.ordered_ids().tolist()
+    hidden = ordered[15]  # labeled, between unlabeled images
+    project.labels.set(hidden, project.classes.get("patches"), actor=ACTOR, source=SOURCE)
+    grid.refresh([hidden])
+    labeled = set(project.labels.all())
+    unlabeled = [i for i in ordered if i not in labeled]
+    assert grid.neighbour(ordered[3], 1) == ordered[4]
+    assert grid.neighbour(ordered[3], -2) == ordered[1]
+    assert grid.neighbour(ordered[0], -1) is None and grid.neighbour(ordered[-1], 1) is None
+    assert grid.next_unlabeled(None) == unlabeled[0]
+    assert grid.next_unlabeled(unlabeled[0]) == unlabeled[1]
+    assert grid.next_unlabeled(unlabeled[-1]) == unlabeled[0]  # wraps
+    grid.set_filter("unlabeled")  # a labeled image counts from where it would be
+    assert grid.neighbour(hidden, 1) == ordered[16]
+    assert grid.neighbour(hidden, -1) == ordered[14]
+    assert grid.next_unlabeled(hidden) == ordered[16]
+    assert not grid.set_current(hidden)
+    project.labels.set_many(unlabeled[1:], project.classes.get("ok"), actor=ACTOR, source=SOURCE)
+    grid.refresh(unlabeled[1:])
+    assert grid.ordered_ids().tolist() == [unlabeled[0]]
+    assert grid.next_unlabeled(unlabeled[0]) == unlabeled[0]
+    project.labels.set(unlabeled[0], project.classes.get("ok"), actor=ACTOR, source=SOURCE)
+    grid.refresh([unlabeled[0]])
+    assert grid.next_unlabeled(None) is None
+
+
+def test_reload_shows_imported_images_and_keeps_the_current_one(grid: ImageGrid, project: Project) -> None:
+    from core.store import NewImage
+
+    current = int(grid.ordered_ids()[5])
+    grid.set_current(current)
+    project.images.add_many([NewImage(path="elsewhere/aaa_new.png", hash="e" * 32, width=80, height=40, channels=1,
+                                      bit_depth=8, mode="L", gray=True, file_size=1, mtime=0.0)])
+    grid.reload()
+    assert grid.model.rowCount() == N_IMAGES + 1
+    assert grid.model.data(grid.model.index(0)) == "aaa_new.png"
+    assert grid.current_id() == current
+
+
+def test_shutdown_stops_the_loader_thread(grid: ImageGrid) -> None:
+    assert grid.loader.isRunning()
+    grid.shutdown()
+    assert not grid.loader.isRunning()
+    assert grid.loader.isFinished()

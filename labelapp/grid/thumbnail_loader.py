@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 16  # thumbnails per signal at most
 BATCH_SECONDS = 0.012  # a batch is sent at least this often while the loader is busy
-PIXMAP_CACHE_SIZE = 2000  # decoded thumbnails kept (about 100 KB each for a 160 px square)
+PIXMAP_CACHE_SIZE = 800  # decoded tiles kept (~80 MB at 160 px); a screen shows ~60
 _running: weakref.WeakSet[ThumbnailLoader] = weakref.WeakSet()
 
 

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from core.catalog import FILTERS, SORTS, Catalog
 from core.store import Project
-from labelapp.grid.compat import keep_none_alive
 from labelapp.grid.filter_bar import FilterBar
 from labelapp.grid.model import GridModel, ViewQuery
 from labelapp.grid.scroll_benchmark import scroll_to_end
@@ -39,7 +38,6 @@ class ImageGrid(QWidget):
     selection_changed = Signal(object)  # list[int] selected image ids, in view order
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        keep_none_alive()
         super().__init__(parent)
         self._project: Project | None = None
         self._quiet = 0  # > 0 while the grid restores its state: signals are sent once, after

@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
         self.editor.set_project(project)
         self.labeling.set_project(project)
         self.setWindowTitle(f"{APP_TITLE} — {project.name}")
-        self.refresh_classes()
+        self._apply_classes()
         self._stack.setCurrentWidget(self.splitter if summary.images else self.message)
         if not summary.images:
             self.message.setText(NO_IMAGES_HINT)
@@ -227,13 +227,16 @@ class MainWindow(QMainWindow):
         self.project_closed.emit()
 
     def refresh_classes(self) -> None:
-        """Classes changed (names, colours, keys): every view re-reads them."""
+        """Classes changed (names, colours, keys, a merge): every view re-reads them."""
         if self._project is None:
             return
+        self._apply_classes()
+        self.grid.refresh(None)
+
+    def _apply_classes(self) -> None:
         classes = self._project.classes.list()
         self.window_actions.set_classes(classes, self.labeling.label_with)
         self.editor.refresh_classes()
-        self.grid.refresh(None)
         self._on_counts_timer_timeout()
 
     def images_added(self) -> None:

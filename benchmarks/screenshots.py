@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 from PIL import Image as PILImage  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
 from core.demo_project import create_demo_project  # noqa: E402
@@ -54,7 +54,11 @@ def demo_with_labels(root: Path, n_images: int = 240, labeled: int = 90, masks: 
 
 
 def settle(ms: int = SETTLE_MS) -> None:
-    QTest.qWait(ms)
+    """Runs the event loop for ``ms`` (QEventLoop.exec lets the loader threads run;
+    QTest.qWait would hold the Python lock)."""
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
 
 
 def main() -> int:

@@ -43,15 +43,9 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def decode(data: bytes, *, name: str = "image") -> DecodedImage:
-    """Decodes image bytes completely (so truncation is caught) into 8-bit pixels.
-
-    16-bit and float images are windowed to 8 bits between their 0.5 and 99.5
-    percentiles; palette and alpha images are converted to RGB or gray.
-
-    Raises:
-        UnreadableImageError: empty, not an image, truncated, corrupt, or too large.
-    """
+def load_image(data: bytes) -> PILImage.Image:
+    """Opens and fully decodes image bytes with Pillow, turning every way a file can be
+    bad into an :class:`UnreadableImageError` with the reason in words."""
     if not data:
         raise UnreadableImageError("empty file (0 bytes)")
     try:
@@ -66,19 +60,30 @@ def decode(data: bytes, *, name: str = "image") -> DecodedImage:
                 )
             if width == 0 or height == 0:
                 raise UnreadableImageError(f"image has no pixels ({width}x{height})")
-            mode = image.mode
             image.load()
+            return image
     except UnreadableImageError:
         raise
     except UnidentifiedImageError:
         raise UnreadableImageError("not an image file Pillow can read (unknown or corrupt header)") from None
     except OSError as exc:
-        text = str(exc)
-        if "truncated" in text:
-            raise UnreadableImageError(f"truncated file: {text}") from None
-        raise UnreadableImageError(f"corrupt image data: {text}") from None
+        kind = "truncated file" if "truncated" in str(exc) else "corrupt image data"
+        raise UnreadableImageError(f"{kind}: {exc}") from None
     except (ValueError, SyntaxError, EOFError, MemoryError) as exc:
         raise UnreadableImageError(f"corrupt image data: {type(exc).__name__}: {exc}") from None
+
+
+def decode(data: bytes, *, name: str = "image") -> DecodedImage:
+    """Decodes image bytes completely (so truncation is caught) into 8-bit pixels.
+
+    16-bit and float images are windowed to 8 bits between their 0.5 and 99.5
+    percentiles; palette and alpha images are converted to RGB or gray.
+
+    Raises:
+        UnreadableImageError: empty, not an image, truncated, corrupt, or too large.
+    """
+    image = load_image(data)
+    width, height, mode = image.width, image.height, image.mode
     pixels, channels, bit_depth = _to_8bit(image)
     return DecodedImage(pixels=pixels, width=width, height=height, channels=channels,
                         bit_depth=bit_depth, mode=mode)
@@ -205,7 +210,7 @@ def decode_raw(data: bytes, *, name: str = "image") -> RawImage:
         decoded = decode(data, name=name)
         return RawImage(pixels=decoded.pixels, width=decoded.width, height=decoded.height,
                         channels=decoded.channels, bit_depth=decoded.bit_depth, mode=decoded.mode)
-    image = _load_high_depth(data)
+    image = load_image(data)
     array = np.asarray(image)
     if array.dtype.kind in "iu" and array.min(initial=0) >= 0 and array.max(initial=0) <= 65535:
         pixels, bit_depth = array.astype(np.uint16), 16
@@ -224,25 +229,6 @@ def _header_mode(data: bytes) -> str | None:
             return PILImage.open(io.BytesIO(data)).mode
     except Exception:  # any failure is reported by decode() with its reason
         return None
-
-
-def _load_high_depth(data: bytes) -> PILImage.Image:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            image = PILImage.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise UnreadableImageError(f"too large: {width}x{height} (limit {MAX_PIXELS / 1e6:.0f} Mpx)")
-            image.load()
-            return image
-    except UnreadableImageError:
-        raise
-    except OSError as exc:
-        kind = "truncated file" if "truncated" in str(exc) else "corrupt image data"
-        raise UnreadableImageError(f"{kind}: {exc}") from None
-    except (ValueError, SyntaxError, EOFError, MemoryError) as exc:
-        raise UnreadableImageError(f"corrupt image data: {type(exc).__name__}: {exc}") from None
 
 
 def window_range(array: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> tuple[float, float]:

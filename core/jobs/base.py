@@ -1,0 +1,77 @@
+"""The job protocol shared by the GUI (a QThread forwards it) and the CLI (a tqdm bar).
+
+A job is a generator: built from an immutable request, it yields :class:`Progress`
+records at least twice a second, checks its cancel flag between yields, and returns
+its result. Nothing in a job touches Qt.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+R = TypeVar("R")
+Job = Generator["Progress", None, R]
+
+
+class JobCancelled(Exception):
+    """Raised inside a job when its cancel flag is set; the job's recorder marks the run
+    cancelled and removes what the run had written."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress record.
+
+    Attributes:
+        phase: what runs now, in words ("pretraining", "embedding", "classifier").
+        step / total: position within the phase (total 0 when unknown).
+        losses / metrics: the latest values, by name, for the live curves.
+        eta_s: estimated seconds left in the whole job, when known.
+        message: a line for the status area.
+    """
+
+    phase: str
+    step: int
+    total: int
+    losses: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    eta_s: float | None = None
+    message: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total if self.total else 0.0
+
+
+def check_cancel(cancel: threading.Event | None) -> None:
+    """Raises :class:`JobCancelled` when ``cancel`` is set; call between steps."""
+    if cancel is not None and cancel.is_set():
+        raise JobCancelled("cancelled by the user")
+
+
+def drain(job: Generator[Progress, None, R], on_progress: Callable[[Progress], None] | None = None) -> R:
+    """Runs a job to its end in this thread, passing every record to ``on_progress``."""
+    while True:
+        try:
+            record = next(job)
+        except StopIteration as stop:
+            return stop.value
+        if on_progress is not None:
+            on_progress(record)
+
+
+class Eta:
+    """Seconds left from the fraction done, smoothed over the elapsed time."""
+
+    def __init__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __call__(self, fraction: float) -> float | None:
+        if fraction <= 0.0:
+            return None
+        elapsed = time.perf_counter() - self._started
+        return max(0.0, elapsed * (1.0 - fraction) / fraction)

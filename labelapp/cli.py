@@ -60,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--create", action="store_true", help="create the class if the project lacks it")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("train", help="train on the project (now: contrastive pretraining of the encoder)")
+    p.add_argument("project", type=Path)
+    p.add_argument("--method", choices=("ssl",), default="ssl",
+                   help="ssl: contrastive pretraining on every image, no labels needed")
+    p.add_argument("--ssl", choices=("simclr", "nnclr"), default="simclr")
+    p.add_argument("--encoder", default="shufflenet", help="shufflenet, skip_convnet, convnet, resnet18")
+    p.add_argument("--size", type=int, default=96, help="input side in pixels (default 96)")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("export-labels", help="export labels as a CSV, class folders or mask PNGs")
     p.add_argument("project", type=Path)
     p.add_argument("out", type=Path)

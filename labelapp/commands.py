@@ -184,6 +184,29 @@ def cmd_export_labels(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import models  # noqa: F401  (arms the torchvision hook before training code imports it)
+    from core.jobs import drain
+    from core.training import PretrainRequest, pretrain_job
+
+    request = PretrainRequest(project_root=args.project, method=args.ssl, encoder=args.encoder, size=args.size,
+                              epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    bars = _Bars(quiet=args.json)
+    try:
+        result = drain(pretrain_job(request), lambda p: bars.update(p.phase, p.step, p.total))
+    finally:
+        bars.close()
+    run = result.run
+    data = {"run": run.id if run else None, "status": run.status.value if run else "cancelled",
+            "loss": result.loss, "contrastive_accuracy": result.contrastive_accuracy, "seconds": result.seconds}
+    if args.json:
+        _print_json(data)
+    else:
+        print(f"run {data['run']}: {data['status']} in {result.seconds:.0f} s; contrastive loss {result.loss:.3f},"
+              f" accuracy {result.contrastive_accuracy:.2f}")
+    return 0
+
+
 class _Bars:
     """tqdm progress bars on stderr, one per phase; silent in --json mode or off a terminal."""
 
@@ -219,4 +242,5 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": cmd_status,
     "label": cmd_label,
     "export-labels": cmd_export_labels,
+    "train": cmd_train,
 }

@@ -1,0 +1,164 @@
+"""Contrastive pretraining of an encoder on every image of a project (paper 004).
+
+The job decodes the images once into the pixel cache, trains SimCLR or NNCLR on
+augmented pairs without labels, saves the encoder as a run (state_dict + config), and
+embeds every image with it (``embeddings.npy`` + ``ids.npy`` in the run's folder): the
+embeddings drive the few-label classifier, the suggestions and the map.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.jobs.base import Eta, JobCancelled, Progress, check_cancel
+from core.jobs.runs import RunRecorder
+from core.jobs.snapshot import take_snapshot
+from core.pixel_cache import PixelCache, build_pixel_cache
+from core.store import Project, Run, StoreError
+
+METHODS = ("simclr", "nnclr")
+
+
+@dataclass(frozen=True)
+class PretrainRequest:
+    """What to pretrain; defaults measured on 2 CPU cores (benchmarks/encoder_speed.py)."""
+
+    project_root: Path
+    method: str = "simclr"
+    encoder: str = "shufflenet"
+    size: int = 96
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    temperature: float = 0.1
+    seed: int = 0
+    workers: int | None = None
+    encoder_kwargs: dict = field(default_factory=dict)
+
+    def config(self) -> dict:
+        data = asdict(self)
+        data.pop("project_root")
+        data.pop("workers")
+        return data
+
+
+@dataclass(frozen=True)
+class PretrainResult:
+    run: Run | None
+    cancelled: bool
+    seconds: float
+    loss: float | None = None
+    contrastive_accuracy: float | None = None
+
+
+def pretrain_job(request: PretrainRequest, cancel: threading.Event | None = None,
+                 ) -> Generator[Progress, None, PretrainResult]:
+    """The pretraining job (opens its own project connection: run it on any thread)."""
+    import torch
+
+    if request.method not in METHODS:
+        raise ValueError(f"unknown method {request.method!r}; choose from {', '.join(METHODS)}")
+    started = time.perf_counter()
+    torch.manual_seed(request.seed)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    with Project.open(request.project_root) as project:
+        if project.images.count() < 2:
+            raise StoreError("pretraining needs at least two images in the project")
+        try:
+            cache = yield from build_pixel_cache(project, _cache_size(request.size), workers=request.workers,
+                                                 cancel=cancel)
+        except JobCancelled:
+            return PretrainResult(run=None, cancelled=True, seconds=time.perf_counter() - started)
+        with RunRecorder(project, method=f"pretrain-{request.method}", config=request.config(),
+                         snapshot=take_snapshot(project), seed=request.seed) as recorder:
+            model, stats = yield from _train(request, cache, cancel)
+            recorder.save_checkpoint(model.encoder.state_dict(), config={
+                "encoder": request.encoder, "encoder_kwargs": request.encoder_kwargs, "in_channels": 1,
+                "size": request.size, "mean": [0.5], "std": [0.25]})
+            embeddings = yield from _embed(model.encoder, cache, request.size, cancel)
+            np.save(recorder.partial_dir / "embeddings.npy", embeddings)
+            np.save(recorder.partial_dir / "ids.npy", cache.ids)
+            run = recorder.finish(metrics={"loss": stats[0], "contrastive_accuracy": stats[1],
+                                           "images": int(len(cache.ids)), "seconds": time.perf_counter() - started})
+            return PretrainResult(run=run, cancelled=False, seconds=time.perf_counter() - started,
+                                  loss=stats[0], contrastive_accuracy=stats[1])
+    return PretrainResult(run=None, cancelled=True, seconds=time.perf_counter() - started)
+
+
+def _cache_size(size: int) -> int:
+    """Cached a third larger than the input, so random crops do not upsample."""
+    return int(round(size * 4 / 3 / 8)) * 8
+
+
+def _build_model(request: PretrainRequest, n_images: int):
+    from models.encoders import create_encoder
+    from models.ssl import NNCLR, SimCLR, queue_size_for
+
+    encoder = create_encoder(request.encoder, in_channels=1, **request.encoder_kwargs)
+    if request.method == "nnclr":
+        return NNCLR(encoder, queue_size=queue_size_for(n_images), temperature=request.temperature)
+    return SimCLR(encoder, temperature=request.temperature)
+
+
+def _train(request: PretrainRequest, cache: PixelCache, cancel: threading.Event | None):
+    import torch
+
+    from models.ssl import TwoViewAugment, ssl_epoch
+
+    model = _build_model(request, len(cache.ids))
+    augment = TwoViewAugment(size=request.size)
+    optimizer = torch.optim.Adam(model.parameters(), lr=request.lr, weight_decay=1e-6)
+    batch = min(request.batch_size, len(cache.ids))
+    steps_per_epoch = max(1, len(cache.ids) // batch)
+    total = steps_per_epoch * request.epochs
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    rng = np.random.default_rng(request.seed)
+    generator = torch.Generator().manual_seed(request.seed)
+    eta, step, last = Eta(), 0, (float("nan"), 0.0)
+    for epoch in range(request.epochs):
+        batches = (augment(torch.from_numpy(np.array(cache.pixels[np.sort(idx)]))[:, None], generator)
+                   for idx in _batches(rng, len(cache.ids), batch))
+        for stats in ssl_epoch(model, batches, optimizer, cancel=cancel.is_set if cancel else None):
+            schedule.step()
+            step += 1
+            last = (stats.loss, stats.accuracy)
+            yield Progress(phase="pretraining", step=step, total=total, losses={"contrastive loss": stats.loss},
+                           metrics={"contrastive accuracy": stats.accuracy}, eta_s=eta(step / total),
+                           message=f"pretraining {request.method} · epoch {epoch + 1}/{request.epochs} · "
+                                   f"{stats.images_per_s:.0f} images/s")
+        check_cancel(cancel)
+    return model, last
+
+
+def _batches(rng: np.random.Generator, n: int, batch: int) -> Iterator[np.ndarray]:
+    order = rng.permutation(n)
+    for start in range(0, n - batch + 1, batch):  # whole batches only: the contrastive loss wants them
+        yield order[start:start + batch]
+
+
+def _embed(encoder, cache: PixelCache, size: int, cancel: threading.Event | None):
+    import torch
+
+    from models.ssl import embed_images, prepare_images
+
+    out = []
+    chunk = 256
+    for start in range(0, len(cache.ids), chunk):
+        check_cancel(cancel)
+        images = torch.from_numpy(np.array(cache.pixels[start:start + chunk]))[:, None]
+        out.append(embed_images(encoder, prepare_images(images, size=size)).numpy().astype(np.float32))
+        yield Progress(phase="embedding", step=min(start + chunk, len(cache.ids)), total=len(cache.ids))
+    return np.concatenate(out)
+
+
+def load_embeddings(project: Project, run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """(image ids, L2-normalised embeddings) saved by a pretraining run."""
+    folder = project.runs_dir / str(run.id)
+    return np.load(folder / "ids.npy"), np.load(folder / "embeddings.npy")

@@ -34,6 +34,8 @@ from labelapp.recent import RecentProjects
 from labelapp.shortcuts import ShortcutMap
 from labelapp.status_area import StatusArea
 from labelapp.summary_panel import SummaryPanel
+from labelapp.training_controller import TrainingController
+from labelapp.training_panel import TrainingPanel
 from labelapp.window_actions import WindowActions
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self.labeling = LabelingController(self.grid, self.editor, self.status, self)
         self.labeling.auto_advance = self._settings.value(ADVANCE_KEY, True, type=bool)
+        self.training = TrainingController(self, self._settings)
         self.shortcuts = ShortcutMap(self._settings)
         self.project_actions = ProjectActions(self)
         self.window_actions = WindowActions(self, self.shortcuts, self._handlers())
@@ -113,6 +116,13 @@ class MainWindow(QMainWindow):
         self.summary_dock.setWidget(self.summary_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.summary_dock)
         self.resizeDocks([self.summary_dock], [260], Qt.Orientation.Horizontal)
+        self.training_panel = TrainingPanel()
+        self.training_dock = QDockWidget("Training", self)
+        self.training_dock.setObjectName("training_dock")
+        self.training_dock.setWidget(self.training_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.training_dock)
+        self.tabifyDockWidget(self.summary_dock, self.training_dock)
+        self.summary_dock.raise_()
         self.status = StatusArea(self.statusBar())
         self.help_overlay = HelpOverlay(self)
         self.help_overlay.hide()
@@ -136,6 +146,7 @@ class MainWindow(QMainWindow):
             "grid.search": self.grid.focus_search,
             "project.new": p.new_project, "project.open": p.open_project_dialog,
             "project.import": p.import_folder, "project.classes": p.edit_classes,
+            "train.retrain": self.training.retrain, "train.cancel": self.training_panel.cancel,
             "help.shortcuts": self._toggle_help, "app.quit": self.close,
         }
 
@@ -163,6 +174,7 @@ class MainWindow(QMainWindow):
         menus["&Edit"].addAction(keys)
         menus["&View"].addSeparator()
         menus["&View"].addAction(self.summary_dock.toggleViewAction())
+        menus["&View"].addAction(self.training_dock.toggleViewAction())
 
     def _connect(self) -> None:
         self.editor.image_shown.connect(self._on_editor_image_shown)
@@ -199,6 +211,7 @@ class MainWindow(QMainWindow):
         if not summary.images:
             self.message.setText(NO_IMAGES_HINT)
         self.window_actions.set_project_actions_enabled(True)
+        self.training_panel.show_history(project.runs.list())
         self.recent.add(project.root)
         self.status.show_info(f"Opened {project.root}")
         self.project_opened.emit(project)
@@ -357,6 +370,7 @@ class MainWindow(QMainWindow):
         self._settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self._settings.setValue(STATE_KEY, self.saveState())
         self._settings.setValue(SPLITTER_KEY, self.splitter.saveState())
+        self.training_panel.shutdown()
         self.close_project()
         self.editor.shutdown()
         self.grid.shutdown()

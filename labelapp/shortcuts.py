@@ -21,7 +21,7 @@ from core.store import ImageClass
 logger = logging.getLogger(__name__)
 
 SETTINGS_GROUP = "shortcuts"
-GROUPS = ("Navigate", "Label", "Mask tools", "View", "Edit", "Project", "Help")
+GROUPS = ("Navigate", "Label", "Mask tools", "View", "Edit", "Project", "Train", "Help")
 KeyLike = QKeySequence | str
 Conflict = tuple[str, str, str]  # (key, action id or reserved owner, action id or reserved owner)
 
@@ -65,6 +65,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("project.import", "Import folder…", ("Ctrl+I",), "Project"),
     ActionSpec("project.classes", "Classes…", ("Ctrl+K",), "Project"),
     ActionSpec("app.quit", "Quit", ("Ctrl+Q",), "Project"),
+    ActionSpec("train.retrain", "Retrain with current labels", ("Ctrl+R",), "Train"),
+    ActionSpec("train.cancel", "Cancel training", ("Ctrl+Shift+R",), "Train"),
     ActionSpec("help.shortcuts", "Keyboard shortcuts", ("?", "F1"), "Help"),
 )
 _BY_ID = {spec.id: spec for spec in ACTIONS}

@@ -21,9 +21,10 @@ MENUS: dict[str, str] = {
     "tool.pan": "&Tools", "brush.smaller": "&Tools", "brush.larger": "&Tools",
     "view.fit": "&View", "view.actual_size": "&View", "view.zoom_in": "&View", "view.zoom_out": "&View",
     "overlay.toggle": "&View", "overlay.less": "&View", "overlay.more": "&View",
+    "train.retrain": "T&rain", "train.cancel": "T&rain",
     "help.shortcuts": "&Help",
 }
-MENU_ORDER = ("&File", "&Edit", "&Label", "&Go", "&Tools", "&View", "&Help")
+MENU_ORDER = ("&File", "&Edit", "&Label", "&Go", "&Tools", "&View", "T&rain", "&Help")
 
 
 class WindowActions:

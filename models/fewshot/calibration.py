@@ -15,42 +15,60 @@ there is nothing to hold out and the caller uses a fixed default temperature.
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 100.0
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray, *, max_iter: int = 100) -> float:
+def _nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(z).sum(axis=1))
+    return float((log_norm - z[np.arange(len(labels)), labels]).mean())
+
+
+def fit_temperature(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    *,
+    min_temperature: float = MIN_TEMPERATURE,
+    max_temperature: float = MAX_TEMPERATURE,
+    iterations: int = 60,
+) -> float:
     """Temperature T minimising the NLL of ``softmax(logits / T)``.
+
+    The NLL is convex in 1/T, so a golden-section search over log T in
+    ``[min_temperature, max_temperature]`` finds the optimum. When every held-out point is
+    classified correctly the optimum is T -> 0; the bound stops it there.
 
     Args:
         logits: ``(N, C)`` held-out (or out-of-fold) logits.
         labels: ``(N,)`` int class indices.
-        max_iter: L-BFGS iterations.
+        min_temperature: Lower bound on T.
+        max_temperature: Upper bound on T.
+        iterations: Golden-section steps.
 
     Returns:
-        T, clipped to ``[MIN_TEMPERATURE, MAX_TEMPERATURE]``; 1.0 for empty input.
+        T in ``[min_temperature, max_temperature]``; 1.0 clipped to the bounds for empty input.
     """
     if len(labels) == 0:
-        return 1.0
-    z = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
-    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.5, max_iter=max_iter, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(z / log_t.exp(), y)
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    t = float(log_t.detach().exp())
-    if not np.isfinite(t):
-        return 1.0
-    return float(np.clip(t, MIN_TEMPERATURE, MAX_TEMPERATURE))
+        return float(np.clip(1.0, min_temperature, max_temperature))
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    lo, hi = np.log(min_temperature), np.log(max_temperature)
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = _nll(z, y, np.exp(a)), _nll(z, y, np.exp(b))
+    for _ in range(iterations):
+        if fa <= fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = _nll(z, y, np.exp(a))
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = _nll(z, y, np.exp(b))
+    return float(np.exp((lo + hi) / 2.0))
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

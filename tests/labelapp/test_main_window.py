@@ -189,3 +189,23 @@ def test_open_errors_are_messages(qtbot, window: MainWindow, tmp_path: Path) -> 
     assert window.open_project(tmp_path / "nothing-here") is False
     assert "Cannot open" in window.status.message_text()
     assert window.project is not None  # the open project stays
+
+
+def test_retrain_runs_to_completion_while_the_window_stays_usable(qtbot, window: MainWindow) -> None:
+    settings = window._settings
+    for key, value in (("training/epochs", 1), ("training/size", 48), ("training/batch_size", 8)):
+        settings.setValue(key, value)
+    ended: list[tuple[str, object]] = []
+    window.training_panel.run_finished.connect(lambda result: ended.append(("finished", result)))
+    window.training_panel.run_failed.connect(lambda exc: ended.append(("failed", exc)))
+    QTest.keySequence(window, "Ctrl+R")
+    assert window.training_panel.is_running()
+    qtbot.keyClick(window, Qt.Key.Key_D)  # labeling goes on while it trains
+    qtbot.waitUntil(lambda: bool(ended), timeout=120000)
+    assert ended[0][0] == "finished", ended
+    assert ended[0][1].run is not None
+    with store(window) as project:
+        (run,) = project.runs.list()
+        assert run.method == "pretrain-simclr" and run.status.value == "done"
+    assert window.training_panel.history.count() == 1
+    assert "finished" in window.status.message_text()

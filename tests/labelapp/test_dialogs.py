@@ -301,8 +301,9 @@ def settings(tmp_path: Path) -> QSettings:
 
 def test_actions_have_the_listed_ids_and_no_default_conflicts(settings: QSettings) -> None:
     ids = [a.id for a in ACTIONS]
-    assert len(ids) == len(set(ids)) == 29
+    assert len(ids) == len(set(ids)) == 31
     by_id = {a.id: a for a in ACTIONS}
+    assert by_id["train.retrain"].defaults == ("Ctrl+R",)
     assert by_id["image.next"].defaults == ("D", "Right") and by_id["edit.redo"].defaults == ("Ctrl+Shift+Z", "Ctrl+Y")
     assert by_id["help.shortcuts"].defaults == ("?", "F1") and by_id["view.zoom_in"].group == "View"
     assert ShortcutMap(settings).conflicts(reserved={str(i): f"class {i}" for i in range(10)}) == []

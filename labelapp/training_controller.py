@@ -44,15 +44,16 @@ class TrainingController(QObject):
             window.status.show_info("Training is already running.")
             return
         window.editor.flush()
-        from core.training import PretrainRequest, pretrain_job
+        from core.training import ClassifyRequest, PretrainRequest, retrain_job
 
-        request = PretrainRequest(
+        pretrain = PretrainRequest(
             project_root=project.root, method=str(self._setting("training/ssl")),
             encoder=str(self._setting("training/encoder")), size=int(self._setting("training/size")),
             epochs=int(self._setting("training/epochs")), batch_size=int(self._setting("training/batch_size")))
         window.training_dock.show()
         window.training_dock.raise_()
-        window.training_panel.start(lambda cancel: pretrain_job(request, cancel), title="Starting…")
+        classify = ClassifyRequest(project_root=project.root)
+        window.training_panel.start(lambda cancel: retrain_job(pretrain, classify, cancel), title="Starting…")
 
     @Slot(object)
     def _on_panel_run_finished(self, result: object) -> None:
@@ -60,10 +61,11 @@ class TrainingController(QObject):
         if project is None:
             return
         run = getattr(result, "run", None)
-        if run is None:
+        if getattr(result, "cancelled", False) or run is None:
             self._window.status.show_info("Training cancelled; nothing was kept.")
         else:
             self._window.status.show_info(f"Run #{run.id} finished ({result.seconds:.0f} s).")  # type: ignore[attr-defined]
+            self._window.grid.refresh(None)  # predictions appear on the tiles
         try:
             self._window.training_panel.show_history(project.runs.list())
         except StoreError as exc:

@@ -113,7 +113,9 @@ class RunRecorder:
                 cancelled = exc_type is JobCancelled or exc_type is None
                 status = RunStatus.CANCELLED if cancelled else RunStatus.FAILED
                 detail = {} if cancelled else {"error": "".join(traceback.format_exception_only(exc_type, exc))}
-                self._project.runs.finish(self.run.id, status=status, metrics=detail)
+                with self._project.db.transaction():
+                    self._project.db.execute("DELETE FROM predictions WHERE run_id = ?", (self.run.id,))
+                    self._project.runs.finish(self.run.id, status=status, metrics=detail)
                 _unlock(self._lock)
                 shutil.rmtree(self.partial_dir, ignore_errors=True)
         finally:

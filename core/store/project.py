@@ -25,6 +25,7 @@ from core.store.events import Events
 from core.store.images import Images
 from core.store.labels import Labels
 from core.store.masks import Masks
+from core.store.predictions import Predictions
 from core.store.records import ProjectSummary
 from core.store.runs import Runs
 
@@ -46,6 +47,7 @@ class Project:
         self.labels = Labels(db, self.classes, self.events)
         self.masks = Masks(db, root, self.images, self.classes, self.events)
         self.runs = Runs(db)
+        self.predictions = Predictions(db)
 
     # -- opening ---------------------------------------------------------------------
     @classmethod

@@ -1,5 +1,10 @@
-"""Training jobs: contrastive pretraining now; the classifier and seg-dec follow."""
+"""Training jobs: contrastive pretraining, the few-label classifier, and the retrain pipeline."""
 
+from core.training.classify import ClassifyRequest, ClassifyResult, classify_job, latest_pretrain_run
+from core.training.pipeline import RetrainResult, retrain_job
 from core.training.pretrain import PretrainRequest, PretrainResult, load_embeddings, pretrain_job
 
-__all__ = ["PretrainRequest", "PretrainResult", "load_embeddings", "pretrain_job"]
+__all__ = [
+    "ClassifyRequest", "ClassifyResult", "PretrainRequest", "PretrainResult", "RetrainResult", "classify_job",
+    "latest_pretrain_run", "load_embeddings", "pretrain_job", "retrain_job",
+]

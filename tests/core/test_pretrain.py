@@ -84,3 +84,26 @@ def test_train_from_the_command_line(demo: Path) -> None:
     assert data["status"] == "done" and np.isfinite(data["loss"])
     with Project.open(demo) as project:
         assert project.runs.get(data["run"]).method == "pretrain-nnclr"
+
+
+def test_retrain_reuses_the_encoder_and_predicts_every_image(demo: Path) -> None:
+    import csv
+
+    from core.training import ClassifyRequest, retrain_job
+
+    with Project.open(demo) as project, open(demo / "truth" / "labels.csv") as handle:
+        rows = list(csv.DictReader(handle))
+        project.labels.apply([(project.images.find(r["file"]).id, r["class"]) for r in rows[:20]],
+                             actor="t", source="test")
+        runs_before = len(project.runs.list())
+    result = drain(retrain_job(request(demo), ClassifyRequest(project_root=demo, epochs=20)))
+    assert result.pretrain is None  # an encoder covering these images exists: reused
+    assert result.classify is not None and result.classify.run.status is RunStatus.DONE
+    with Project.open(demo) as project:
+        assert len(project.runs.list()) == runs_before + 1
+        run_id = project.predictions.latest_run()
+        assert run_id == result.classify.run.id
+        assert project.predictions.count(run_id) == project.images.count()
+        first = project.predictions.get(project.images.list()[0].id)
+        assert first.class_id in result.classify.run.config["classes"]
+        assert abs(float(first.probabilities.sum()) - 1.0) < 1e-4 and 0.0 <= first.uncertainty <= 1.0

@@ -195,6 +195,8 @@ def test_retrain_runs_to_completion_while_the_window_stays_usable(qtbot, window:
     settings = window._settings
     for key, value in (("training/epochs", 1), ("training/size", 48), ("training/batch_size", 8)):
         settings.setValue(key, value)
+    qtbot.keyClick(window, Qt.Key.Key_1)  # two classes labeled: the classifier runs after pretraining
+    qtbot.keyClick(window, Qt.Key.Key_2)
     ended: list[tuple[str, object]] = []
     window.training_panel.run_finished.connect(lambda result: ended.append(("finished", result)))
     window.training_panel.run_failed.connect(lambda exc: ended.append(("failed", exc)))
@@ -205,7 +207,9 @@ def test_retrain_runs_to_completion_while_the_window_stays_usable(qtbot, window:
     assert ended[0][0] == "finished", ended
     assert ended[0][1].run is not None
     with store(window) as project:
-        (run,) = project.runs.list()
-        assert run.method == "pretrain-simclr" and run.status.value == "done"
-    assert window.training_panel.history.count() == 1
+        assert [(r.method, r.status.value) for r in project.runs.list()] == [
+            ("pretrain-simclr", "done"), ("classifier", "done")]
+        assert project.predictions.count(project.predictions.latest_run()) == project.images.count()
+    assert window.training_panel.history.count() == 2
+    assert window.grid.view.grid_model().catalog.prediction_run is not None
     assert "finished" in window.status.message_text()

@@ -94,7 +94,7 @@ def fitted() -> tuple[FittedHead, np.ndarray, np.ndarray]:
     labelled, labels = draw(6)  # 2 labels per class
     unlabeled, _ = draw(200)
     test_x, test_y = draw(300)
-    head = fit_head(labelled, labels, n_classes=3, unlabeled=unlabeled, seed=0)
+    head = fit_head(labelled, labels, n_classes=3, unlabeled=unlabeled, seed=0, epochs=30)
     return head, test_x, test_y
 
 

@@ -1,0 +1,63 @@
+"""Predictions of a run for every image: class, confidence, uncertainty, probabilities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.store.database import Database
+
+
+@dataclass(frozen=True)
+class Prediction:
+    run_id: int
+    image_id: int
+    class_id: int | None
+    confidence: float | None
+    uncertainty: float | None
+    defect_probability: float | None
+    probabilities: np.ndarray | None  # float32 (C,) in the order of the run's classes
+
+
+class Predictions:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def save(self, run_id: int, image_ids: np.ndarray, class_ids: np.ndarray, confidence: np.ndarray,
+             uncertainty: np.ndarray, probabilities: np.ndarray | None = None,
+             defect_probability: np.ndarray | None = None) -> None:
+        """Writes one run's predictions in one transaction (replacing what it had)."""
+        n = len(image_ids)
+        rows = [
+            (run_id, int(image_ids[i]), int(class_ids[i]), float(confidence[i]), float(uncertainty[i]),
+             None if defect_probability is None else float(defect_probability[i]),
+             None if probabilities is None else np.asarray(probabilities[i], dtype=np.float32).tobytes())
+            for i in range(n)
+        ]
+        with self._db.transaction():
+            self._db.execute("DELETE FROM predictions WHERE run_id = ?", (run_id,))
+            self._db.conn.executemany(
+                "INSERT INTO predictions (run_id, image_id, class_id, confidence, uncertainty, defect_probability,"
+                " probabilities) VALUES (?,?,?,?,?,?,?)", rows)
+
+    def latest_run(self) -> int | None:
+        """The newest finished run that has predictions."""
+        return self._db.scalar(
+            "SELECT r.id FROM runs r WHERE r.status = 'done' AND EXISTS"
+            " (SELECT 1 FROM predictions p WHERE p.run_id = r.id) ORDER BY r.id DESC LIMIT 1")
+
+    def get(self, image_id: int, run_id: int | None = None) -> Prediction | None:
+        run_id = self.latest_run() if run_id is None else run_id
+        if run_id is None:
+            return None
+        row = self._db.one(
+            "SELECT run_id, image_id, class_id, confidence, uncertainty, defect_probability, probabilities"
+            " FROM predictions WHERE run_id = ? AND image_id = ?", (run_id, image_id))
+        if row is None:
+            return None
+        probabilities = None if row[6] is None else np.frombuffer(row[6], dtype=np.float32)
+        return Prediction(*row[:6], probabilities=probabilities)
+
+    def count(self, run_id: int) -> int:
+        return int(self._db.scalar("SELECT COUNT(*) FROM predictions WHERE run_id = ?", (run_id,)))

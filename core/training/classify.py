@@ -1,0 +1,111 @@
+"""The few-label classifier (paper 001) on the embeddings of the latest pretraining run.
+
+The fast path: the ArcFace head (with the 3-view contrastive term on feature views) is
+trained on cached embeddings in seconds, then predicts a calibrated class, confidence
+and uncertainty for every image; predictions are stored with the run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.jobs.base import JobCancelled, Progress, check_cancel
+from core.jobs.runs import RunRecorder
+from core.jobs.snapshot import take_snapshot
+from core.store import Project, Run, RunStatus, StoreError
+from core.training.pretrain import load_embeddings
+
+
+@dataclass(frozen=True)
+class ClassifyRequest:
+    project_root: Path
+    epochs: int = 100
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ClassifyResult:
+    run: Run | None
+    cancelled: bool
+    seconds: float
+    metrics: dict
+
+
+def latest_pretrain_run(project: Project) -> Run | None:
+    """The newest finished pretraining run whose embeddings cover every current image."""
+    current = {int(r[0]) for r in project.db.all("SELECT id FROM images")}
+    for run in reversed(project.runs.list()):
+        if run.status is RunStatus.DONE and run.method.startswith("pretrain-"):
+            ids, _ = load_embeddings(project, run)
+            if set(ids.tolist()) >= current:
+                return run
+    return None
+
+
+def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None,
+                 ) -> Generator[Progress, None, ClassifyResult]:
+    """Trains the classifier head and stores predictions for every image."""
+    started = time.perf_counter()
+    with Project.open(request.project_root) as project:
+        pretrain = latest_pretrain_run(project)
+        if pretrain is None:
+            raise StoreError("no pretrained encoder covers the current images: pretrain first")
+        ids, embeddings = load_embeddings(project, pretrain)
+        snapshot = take_snapshot(project)
+        labeled = [(i, c) for i, c in snapshot.labels]
+        classes = [cid for cid, _name, _kind in snapshot.classes if any(c == cid for _i, c in labeled)]
+        if len(classes) < 2:
+            raise StoreError("label images of at least two classes before training the classifier")
+        config = {"epochs": request.epochs, "pretrain_run": pretrain.id, "classes": classes}
+        with RunRecorder(project, method="classifier", config=config, snapshot=snapshot,
+                         seed=request.seed) as recorder:
+            yield Progress(phase="classifier", step=0, total=1, message="training the classifier head")
+            metrics = _fit_and_predict(project, recorder, ids, embeddings, labeled, classes, request, cancel)
+            yield Progress(phase="classifier", step=1, total=1, metrics={"cv accuracy": metrics.get("cv_accuracy",
+                                                                                                 float("nan"))})
+            metrics["seconds"] = time.perf_counter() - started
+            run = recorder.finish(metrics=metrics)
+            return ClassifyResult(run=run, cancelled=False, seconds=metrics["seconds"], metrics=metrics)
+    return ClassifyResult(run=None, cancelled=True, seconds=time.perf_counter() - started, metrics={})
+
+
+def _fit_and_predict(project: Project, recorder: RunRecorder, ids: np.ndarray, embeddings: np.ndarray,
+                     labeled: list[tuple[int, int]], classes: list[int], request: ClassifyRequest,
+                     cancel: threading.Event | None) -> dict:
+    from models.fewshot.head import FitCancelled, fit_head
+
+    position = {image_id: k for k, image_id in enumerate(ids.tolist())}
+    index = {cid: k for k, cid in enumerate(classes)}
+    rows = [(position[i], index[c]) for i, c in labeled if i in position and c in index]
+    x = embeddings[[r for r, _ in rows]]
+    y = np.array([k for _, k in rows], dtype=np.int64)
+    is_cancelled = cancel.is_set if cancel is not None else None
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a small head: more threads only add spin-waiting (30x slower under load)
+    try:
+        metrics: dict = {}
+        # labelled rows only: with fixed features the contrastive term on unlabeled rows
+        # cost 3-6 points on X-SDD (benchmarks/fewshot_head_bench.py)
+        head = fit_head(x, y, n_classes=len(classes), epochs=request.epochs, seed=request.seed,
+                        cancel=is_cancelled)
+    except FitCancelled as exc:
+        raise JobCancelled(str(exc)) from exc
+    finally:
+        torch.set_num_threads(threads)
+    check_cancel(cancel)
+    prediction = head.predict(embeddings)
+    class_ids = np.array(classes, dtype=np.int64)[prediction.class_index]
+    project.predictions.save(recorder.run.id, ids, class_ids, prediction.confidence, 1.0 - prediction.margin,
+                             probabilities=prediction.probabilities)
+    recorder.save_checkpoint(head.state_dict(), config={"classes": classes})
+    metrics.update({"labeled": int(len(y)), "classes": len(classes)})
+    return metrics
+

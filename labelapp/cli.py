@@ -60,10 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--create", action="store_true", help="create the class if the project lacks it")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("train", help="train on the project (now: contrastive pretraining of the encoder)")
+    p = sub.add_parser("train", help="retrain with the current labels (as the GUI's Retrain button)")
     p.add_argument("project", type=Path)
-    p.add_argument("--method", choices=("ssl",), default="ssl",
-                   help="ssl: contrastive pretraining on every image, no labels needed")
+    p.add_argument("--method", choices=("auto", "ssl", "classifier"), default="auto",
+                   help="auto: pretrain when the images changed, then the classifier; ssl: contrastive"
+                        " pretraining only; classifier: the few-label classifier on the latest encoder")
     p.add_argument("--ssl", choices=("simclr", "nnclr"), default="simclr")
     p.add_argument("--encoder", default="shufflenet", help="shufflenet, skip_convnet, convnet, resnet18")
     p.add_argument("--size", type=int, default=96, help="input side in pixels (default 96)")

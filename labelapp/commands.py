@@ -185,25 +185,30 @@ def cmd_export_labels(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import models  # noqa: F401  (arms the torchvision hook before training code imports it)
     from core.jobs import drain
-    from core.training import PretrainRequest, pretrain_job
+    from core.training import ClassifyRequest, PretrainRequest, classify_job, pretrain_job, retrain_job
 
-    request = PretrainRequest(project_root=args.project, method=args.ssl, encoder=args.encoder, size=args.size,
-                              epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    pretrain = PretrainRequest(project_root=args.project, method=args.ssl, encoder=args.encoder, size=args.size,
+                               epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    classify = ClassifyRequest(project_root=args.project, seed=args.seed)
+    job = {"ssl": lambda: pretrain_job(pretrain), "classifier": lambda: classify_job(classify),
+           "auto": lambda: retrain_job(pretrain, classify)}[args.method]()
     bars = _Bars(quiet=args.json)
     try:
-        result = drain(pretrain_job(request), lambda p: bars.update(p.phase, p.step, p.total))
+        result = drain(job, lambda p: bars.update(p.phase, p.step, p.total))
     finally:
         bars.close()
     run = result.run
-    data = {"run": run.id if run else None, "status": run.status.value if run else "cancelled",
-            "loss": result.loss, "contrastive_accuracy": result.contrastive_accuracy, "seconds": result.seconds}
+    data = {"run": run.id if run else None, "method": run.method if run else None,
+            "status": run.status.value if run else "cancelled", "metrics": run.metrics if run else {},
+            "seconds": result.seconds}
     if args.json:
         _print_json(data)
+    elif run is None:
+        print("nothing trained (cancelled)")
     else:
-        print(f"run {data['run']}: {data['status']} in {result.seconds:.0f} s; contrastive loss {result.loss:.3f},"
-              f" accuracy {result.contrastive_accuracy:.2f}")
+        metrics = ", ".join(f"{k} {v:.3g}" for k, v in run.metrics.items() if isinstance(v, float | int))
+        print(f"run {run.id} ({run.method}): {run.status.value} in {result.seconds:.0f} s; {metrics}")
     return 0
 
 

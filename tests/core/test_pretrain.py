@@ -81,7 +81,7 @@ def test_train_from_the_command_line(demo: Path) -> None:
         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(result.stdout)
-    assert data["status"] == "done" and np.isfinite(data["loss"])
+    assert data["status"] == "done" and np.isfinite(data["metrics"]["loss"])
     with Project.open(demo) as project:
         assert project.runs.get(data["run"]).method == "pretrain-nnclr"
 

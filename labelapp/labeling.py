@@ -98,6 +98,27 @@ class LabelingController(QObject):
     def clear_label(self) -> None:
         self._write(None)
 
+    def accept_prediction(self) -> None:
+        """Labels the image (or the selection) with the latest run's predicted class."""
+        project = self._project
+        ids = self.targets()
+        if project is None or not ids:
+            return
+        predicted = {i: p.class_id for i in ids if (p := project.predictions.get(i)) is not None}
+        if not predicted:
+            self._status.show_info("No prediction for this image yet: press Retrain (Ctrl+R).")
+            return
+        if len(set(predicted.values())) == 1 and len(predicted) == len(ids):
+            self._write(next(iter(predicted.values())))
+            return
+        try:  # a selection with different predictions: each image gets its own
+            project.labels.apply(list(predicted.items()), actor=default_actor(), source=SOURCE)
+        except StoreError as exc:
+            self._status.show_error(f"Labels not saved: {exc}")
+            return
+        self._grid.refresh(list(predicted))
+        self.labels_changed.emit(list(predicted))
+
     def targets(self) -> list[int]:
         """A selection of several images in the grid, else the image in the editor."""
         selected = self._grid.selected_ids()

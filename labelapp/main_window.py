@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
             "image.next": lab.go_next, "image.previous": lab.go_previous,
             "image.next_unlabeled": lab.go_next_unlabeled,
             "label.ok": lab.label_ok, "label.clear": lab.clear_label,
+            "label.accept_prediction": lab.accept_prediction,
             "tool.brush": lambda: e.set_tool("brush"), "tool.eraser": lambda: e.set_tool("eraser"),
             "tool.polygon": lambda: e.set_tool("polygon"), "tool.fill": lambda: e.set_tool("fill"),
             "tool.pan": lambda: e.set_tool("pan"),
@@ -307,6 +308,10 @@ class MainWindow(QMainWindow):
     def _on_editor_image_shown(self, image_id: object) -> None:
         self._show_image_info(image_id)
 
+    def refresh_image_info(self) -> None:
+        """Re-reads the line under the editor (after a run brought new predictions)."""
+        self._show_image_info(self.editor.current_image_id())
+
     def _show_image_info(self, image_id: object) -> None:
         """One line under the editor: file, label, size, mask."""
         if self._project is None or image_id is None:
@@ -388,5 +393,11 @@ def image_info_html(project: Project, image_id: int) -> str:
         label_html = f"<b><span style='color:{color}'>&#9632;</span> {html.escape(label.class_name)}</b>"
     depth = f" · {image.bit_depth}-bit" if image.bit_depth != 8 else ""
     mask_text = "no mask" if mask is None else (f"mask {mask.pixels:,} px" if mask.pixels else "empty mask")
+    prediction = project.predictions.get(image_id)
+    predicted = ""
+    if prediction is not None and prediction.class_id is not None:
+        cls = project.classes.get(prediction.class_id)
+        predicted = (f" &nbsp;·&nbsp; predicted <span style='color:{cls.color}'>&#9632;</span> "
+                     f"{html.escape(cls.name)} {prediction.confidence:.0%} (Y accepts)")
     return (f"{html.escape(Path(image.path).name)} &nbsp;·&nbsp; {label_html} &nbsp;·&nbsp; "
-            f"{image.width}×{image.height}{depth} &nbsp;·&nbsp; {mask_text}")
+            f"{image.width}×{image.height}{depth} &nbsp;·&nbsp; {mask_text}{predicted}")

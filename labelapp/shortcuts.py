@@ -43,6 +43,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("grid.search", "Search images", ("Ctrl+F",), "Navigate"),
     ActionSpec("label.ok", "Label OK", ("Space",), "Label"),
     ActionSpec("label.clear", "Clear label", ("Delete", "Backspace"), "Label"),
+    ActionSpec("label.accept_prediction", "Accept the prediction", ("Y",), "Label"),
     ActionSpec("tool.brush", "Brush", ("B",), "Mask tools"),
     ActionSpec("tool.eraser", "Eraser", ("E",), "Mask tools"),
     ActionSpec("tool.polygon", "Polygon", ("P",), "Mask tools"),

@@ -65,7 +65,8 @@ class TrainingController(QObject):
             self._window.status.show_info("Training cancelled; nothing was kept.")
         else:
             self._window.status.show_info(f"Run #{run.id} finished ({result.seconds:.0f} s).")  # type: ignore[attr-defined]
-            self._window.grid.refresh(None)  # predictions appear on the tiles
+            self._window.grid.refresh(None)  # predictions appear on the tiles and under the editor
+            self._window.refresh_image_info()
         try:
             self._window.training_panel.show_history(project.runs.list())
         except StoreError as exc:

@@ -15,7 +15,7 @@ from labelapp.shortcuts import ACTIONS, ShortcutMap
 MENUS: dict[str, str] = {
     "project.new": "&File", "project.open": "&File", "project.import": "&File", "app.quit": "&File",
     "edit.undo": "&Edit", "edit.redo": "&Edit", "mask.save": "&Edit", "project.classes": "&Edit",
-    "label.ok": "&Label", "label.clear": "&Label",
+    "label.ok": "&Label", "label.clear": "&Label", "label.accept_prediction": "&Label",
     "image.next": "&Go", "image.previous": "&Go", "image.next_unlabeled": "&Go", "grid.search": "&Go",
     "tool.brush": "&Tools", "tool.eraser": "&Tools", "tool.polygon": "&Tools", "tool.fill": "&Tools",
     "tool.pan": "&Tools", "brush.smaller": "&Tools", "brush.larger": "&Tools",

@@ -212,4 +212,12 @@ def test_retrain_runs_to_completion_while_the_window_stays_usable(qtbot, window:
         assert project.predictions.count(project.predictions.latest_run()) == project.images.count()
     assert window.training_panel.history.count() == 2
     assert window.grid.view.grid_model().catalog.prediction_run is not None
+    current = window.editor.current_image_id()
+    with store(window) as project:
+        predicted = project.predictions.get(current).class_id
+        assert "predicted" in window.image_info.text()
+    window.labeling.auto_advance = False
+    qtbot.keyClick(window, Qt.Key.Key_Y)  # accept the prediction
+    with store(window) as project:
+        assert project.labels.get(current).class_id == predicted
     assert "finished" in window.status.message_text()

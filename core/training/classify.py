@@ -42,7 +42,7 @@ def latest_pretrain_run(project: Project) -> Run | None:
     current = {int(r[0]) for r in project.db.all("SELECT id FROM images")}
     for run in reversed(project.runs.list()):
         if run.status is RunStatus.DONE and run.method.startswith("pretrain-"):
-            ids, _ = load_embeddings(project, run)
+            ids = np.load(project.runs_dir / str(run.id) / "ids.npy")  # the ids only, not the vectors
             if set(ids.tolist()) >= current:
                 return run
     return None

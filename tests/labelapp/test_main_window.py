@@ -51,7 +51,8 @@ def store(window: MainWindow) -> Project:
 
 
 def key(qtbot, window: MainWindow, text: str) -> None:
-    QTest.keySequence(window, text) if "+" in text and len(text) > 1 else qtbot.keyClick(window, text)
+    """Presses a key combination such as "Ctrl+Shift+Z" on the window."""
+    QTest.keySequence(window, text)
 
 
 def shown(qtbot, window: MainWindow, image_id: int) -> None:

@@ -6,6 +6,10 @@ import order). :meth:`Catalog.view` filters, searches and sorts them with vector
 numpy, fast enough to run on every keystroke for 100,000 images. Every sort key is a
 permutation (ties are broken by file name, then import order), so sorting is stable
 and a position in a view is well defined even for an image the view hides.
+
+The prediction filters and sorts read the latest run with predictions: "predicted"
+(as one class), "disagree" (labeled, predicted as another class: where label mistakes
+hide), and the confidence sorts, which put images without a prediction last.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from core.store import ImageClass, Project
 
 logger = logging.getLogger(__name__)
 
-FILTERS = ("all", "unlabeled", "labeled", "class", "ok", "mask")
-SORTS = ("name", "date", "label", "added")
+FILTERS = ("all", "unlabeled", "labeled", "class", "ok", "mask", "predicted", "disagree")
+CLASS_FILTERS = ("class", "predicted")  # the filters that need a class_id
+SORTS = ("name", "date", "label", "added", "least_sure", "most_sure")
+PREDICTION_SORTS = ("least_sure", "most_sure")  # by confidence; images without a prediction last
 _CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
 _FIXED_WIDTH_LIMIT = 96  # longest name kept in a fixed-width array (4 bytes a character, every row)
 
@@ -72,6 +78,7 @@ class Catalog:
     classes: tuple[ImageClass, ...] = ()
     _name_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     _date_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    _confidence_rank: dict[bool, np.ndarray] = field(default_factory=dict, repr=False)  # most_sure -> ranks
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -142,6 +149,7 @@ class Catalog:
     def _load_predictions(self, project: Project) -> None:
         self.pred_class[:] = 0
         self.pred_conf[:] = 0.0
+        self._confidence_rank = {}
         self.prediction_run = project.db.scalar(
             "SELECT r.id FROM runs r WHERE r.status = 'done'"
             " AND EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = r.id) ORDER BY r.id DESC LIMIT 1"
@@ -173,16 +181,24 @@ class Catalog:
     def class_by_id(self) -> dict[int, ImageClass]:
         return {c.id: c for c in self.classes}
 
+    @property
+    def has_predictions(self) -> bool:
+        return self.prediction_run is not None
+
     # -- queries -------------------------------------------------------------------------------
     def view(self, filter: str = "all", class_id: int | None = None, search: str = "", sort: str = "name",
              descending: bool = False) -> np.ndarray:
         """The ids of the images that pass ``filter`` and ``search``, in ``sort`` order.
 
         Args:
-            filter: one of :data:`FILTERS`; "class" needs ``class_id``, "ok" is any class
-                of kind OK, "mask" any image with a mask (empty or not).
+            filter: one of :data:`FILTERS`; "class" (labeled as) and "predicted"
+                (predicted as) need ``class_id``; "ok" is any class of kind OK, "mask"
+                any image with a mask (empty or not), "disagree" a labeled image
+                predicted as another class.
             search: case-insensitive substring of the file name ("" matches all).
-            sort: one of :data:`SORTS`; "added" is import order.
+            sort: one of :data:`SORTS`; "added" is import order; "least_sure" and
+                "most_sure" order by confidence, images without a prediction last
+                (``descending`` swaps the two).
         """
         return self.ids[self.view_indices(filter, class_id, search, sort, descending)]
 
@@ -204,14 +220,16 @@ class Catalog:
             keep = self.label == 0
         elif filter == "labeled":
             keep = self.label != 0
-        elif filter == "class":
+        elif filter in CLASS_FILTERS:
             if class_id is None:
-                raise ValueError('the "class" filter needs a class_id')
-            keep = self.label == class_id
+                raise ValueError(f'the "{filter}" filter needs a class_id')
+            keep = (self.label if filter == "class" else self.pred_class) == class_id
         elif filter == "ok":
             keep = np.isin(self.label, [c.id for c in self.classes if c.is_ok])
         elif filter == "mask":
             keep = self.mask != MaskState.NONE
+        elif filter == "disagree":
+            keep = (self.label != 0) & (self.pred_class != 0) & (self.label != self.pred_class)
         else:
             raise ValueError(f"unknown filter {filter!r}; expected one of {', '.join(FILTERS)}")
         return np.flatnonzero(keep)
@@ -219,6 +237,8 @@ class Catalog:
     def sort_keys(self, sort: str, descending: bool = False) -> np.ndarray:
         """(N,) int64 sort key of every image, all distinct: ascending keys give the view order."""
         n = len(self.ids)
+        if sort in PREDICTION_SORTS:
+            return self._confidence_keys(most_sure=(sort == "most_sure") != descending)
         if sort == "name":
             keys = self._name_rank
         elif sort == "date":
@@ -230,6 +250,17 @@ class Catalog:
         else:
             raise ValueError(f"unknown sort {sort!r}; expected one of {', '.join(SORTS)}")
         return -keys if descending else keys
+
+    def _confidence_keys(self, *, most_sure: bool) -> np.ndarray:
+        """Ranks by confidence (then name); images without a prediction last, by name.
+        Cached until the predictions are read again."""
+        if most_sure not in self._confidence_rank:
+            confidence = self.pred_conf.astype(np.float64)
+            order = np.lexsort((self._name_rank, -confidence if most_sure else confidence, self.pred_class == 0))
+            ranks = _ranks(order)
+            ranks.flags.writeable = False  # shared by every view until the predictions change
+            self._confidence_rank[most_sure] = ranks
+        return self._confidence_rank[most_sure]
 
     def _label_positions(self) -> np.ndarray:
         """Class id -> display position of its class; unlabeled (and unknown ids) last."""

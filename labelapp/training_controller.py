@@ -1,5 +1,9 @@
 """Retrain with current labels: builds the job from a snapshot of the settings, runs it
-in the training panel, and applies the result on the GUI thread."""
+in the training panel, and applies the result on the GUI thread.
+
+It also keeps the stale marks of the panel: after every label or mask change (the
+labeling controller's and the editor's signals) it asks :class:`StaleCheck`, which
+costs an index lookup unless a run newer than its last digest appeared."""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSettings, Slot
 
-from core.store import StoreError
+from core.jobs.staleness import StaleCheck
+from core.store import Project, RunStatus, StoreError
 
 if TYPE_CHECKING:
     from labelapp.main_window import MainWindow
@@ -26,9 +31,15 @@ class TrainingController(QObject):
         super().__init__(window)
         self._window = window
         self._settings = settings
+        self._stale_check: StaleCheck | None = None
         window.training_panel.retrain_requested.connect(self.retrain)
         window.training_panel.run_finished.connect(self._on_panel_run_finished)
         window.training_panel.run_failed.connect(self._on_panel_run_failed)
+        window.project_opened.connect(self._on_window_project_opened)
+        window.project_closed.connect(self._on_window_project_closed)
+        window.labeling.labels_changed.connect(self._on_labels_changed)
+        window.editor.labels_changed.connect(self._on_labels_changed)
+        window.editor.mask_saved.connect(self._on_labels_changed)
 
     def _setting(self, key: str) -> object:
         default = DEFAULTS[key]
@@ -55,6 +66,55 @@ class TrainingController(QObject):
         classify = ClassifyRequest(project_root=project.root)
         window.training_panel.start(lambda cancel: retrain_job(pretrain, classify, cancel), title="Starting…")
 
+    # -- stale runs -------------------------------------------------------------------------------
+    def show_history(self, *, finished_run: int | None = None) -> None:
+        """Lists the runs with exact stale marks (reads every label once); warns when
+        ``finished_run`` is stale already."""
+        project, panel = self._window.project, self._window.training_panel
+        if project is None:
+            return
+        try:
+            runs = project.runs.list()
+            check = self._stale_check if self._stale_check is not None else StaleCheck(project)
+            check.refresh()
+            stale = check.stale_ids(runs)
+        except StoreError as exc:
+            self._window.status.show_error(str(exc))
+            return
+        self._stale_check = check
+        panel.show_history(runs, stale)
+        panel.show_stale_warning(finished_run in stale)
+
+    @Slot(object)
+    def _on_labels_changed(self, _image_ids: object) -> None:
+        """Labels or masks changed: marks the runs they make stale, and warns when the run
+        in progress trains on labels older than these."""
+        project, panel, check = self._window.project, self._window.training_panel, self._stale_check
+        if project is None or check is None:
+            return
+        running = panel.is_running()
+        try:  # while a job runs, its run row (and the snapshot it took) is in the store
+            runs = project.runs.list() if running else panel.runs()
+            stale = check.stale_ids(runs)
+        except StoreError as exc:
+            self._window.status.show_error(str(exc))
+            return
+        panel.mark_stale(stale)
+        if running:
+            panel.show_stale_warning(any(r.id in stale for r in runs if r.status is RunStatus.RUNNING))
+
+    @Slot(object)
+    def _on_window_project_opened(self, project: Project) -> None:
+        self._stale_check = StaleCheck(project)
+        self.show_history()
+
+    @Slot()
+    def _on_window_project_closed(self) -> None:
+        self._stale_check = None
+        self._window.training_panel.show_history([])
+        self._window.training_panel.show_stale_warning(False)
+
+    # -- results ---------------------------------------------------------------------------------
     @Slot(object)
     def _on_panel_run_finished(self, result: object) -> None:
         project = self._window.project
@@ -67,15 +127,10 @@ class TrainingController(QObject):
             self._window.status.show_info(f"Run #{run.id} finished ({result.seconds:.0f} s).")  # type: ignore[attr-defined]
             self._window.grid.refresh(None)  # predictions appear on the tiles and under the editor
             self._window.refresh_image_info()
-        try:
-            self._window.training_panel.show_history(project.runs.list())
-        except StoreError as exc:
-            self._window.status.show_error(str(exc))
+        self.show_history(finished_run=None if run is None else run.id)
 
     @Slot(object)
     def _on_panel_run_failed(self, exc: object) -> None:
         self._window.status.show_error(f"Training failed: {exc}")
-        project = self._window.project
-        if project is not None:
-            self._window.training_panel.show_history(project.runs.list())
+        self.show_history()
 

@@ -2,15 +2,18 @@
 
 It runs any core job (a generator of :class:`core.jobs.Progress`) through
 :class:`labelapp.jobs.JobRunner`; the job never touches a widget. pyqtgraph is
-imported when the first curve is drawn, not when the window opens.
+imported when the first curve is drawn, not when the window opens. The history marks
+stale runs (the controller tells which) and opens a run's details on double-click.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -25,9 +28,15 @@ from PySide6.QtWidgets import (
 from core.jobs import Progress
 from core.store import Run, RunStatus
 from labelapp.jobs import Job, JobRunner
+from labelapp.run_details import RunDetailsDialog
 
 logger = logging.getLogger(__name__)
 CURVE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+STALE_COLOR = "#D55E00"
+STALE_MARK = "stale — labels changed since"
+RUNNING_STALE = ("Labels changed since this run took its snapshot: its result will be stale. "
+                 "Retrain again (Ctrl+R) when it finishes.")
+FINISHED_STALE = "Labels changed while this run trained: its result is stale. Retrain (Ctrl+R) to include them."
 
 
 class TrainingPanel(QWidget):
@@ -58,19 +67,39 @@ class TrainingPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.eta_label = QLabel("")
+        self.stale_label = QLabel(objectName="stale_warning")
+        self.stale_label.setWordWrap(True)
+        self.stale_label.setStyleSheet(f"color: {STALE_COLOR}")
+        self.stale_label.hide()
         self.history = QListWidget()
         self.history.setObjectName("run_history")
+        self.history.setToolTip("Double-click a run for its metrics and confusion matrix")
+        self.details_button = QPushButton("Details…", objectName="run_details_button")
+        self.details_button.setEnabled(False)
+        self.details_dialog: RunDetailsDialog | None = None
+        self._runs: dict[int, Run] = {}
+        self._stale: set[int] = set()
         self._plot_box = QVBoxLayout()
+        self._layout()
+        self.history.itemActivated.connect(self._on_history_item_activated)
+        self.history.currentItemChanged.connect(self._on_history_current_item_changed)
+        self.details_button.clicked.connect(self._on_details_button_clicked)
+
+    def _layout(self) -> None:
         buttons = QHBoxLayout()
         buttons.addWidget(self.retrain_button, 1)
         buttons.addWidget(self.cancel_button)
+        runs_header = QHBoxLayout()
+        runs_header.addWidget(QLabel("Runs"), 1)
+        runs_header.addWidget(self.details_button)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.phase_label)
         layout.addWidget(self.progress)
         layout.addWidget(self.eta_label)
+        layout.addWidget(self.stale_label)
         layout.addLayout(self._plot_box, 2)
-        layout.addWidget(QLabel("Runs"))
+        layout.addLayout(runs_header)
         layout.addWidget(self.history, 1)
 
     # -- running -------------------------------------------------------------------------------
@@ -79,6 +108,7 @@ class TrainingPanel(QWidget):
         if self.is_running():
             raise RuntimeError("a training job is already running")
         self._clear_curves()
+        self.show_stale_warning(False)
         self.phase_label.setText(title)
         self.progress.setRange(0, 0)
         self.eta_label.setText("")
@@ -114,18 +144,77 @@ class TrainingPanel(QWidget):
         return list(self._curves[name][1])
 
     # -- history ---------------------------------------------------------------------------------
-    def show_history(self, runs: list[Run]) -> None:
+    def show_history(self, runs: list[Run], stale: Collection[int] = ()) -> None:
+        """Lists ``runs``, newest first; those in ``stale`` are marked stale."""
         self.history.clear()
+        self._runs = {run.id: run for run in runs}
+        self._stale = set(stale)
         for run in reversed(runs):
-            metrics = ", ".join(f"{k} {v:.3f}" for k, v in run.metrics.items() if isinstance(v, float))
-            text = f"#{run.id} {run.method} · {run.status.value}" + (f" · {metrics}" if metrics else "")
-            item = QListWidgetItem(text)
+            item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, run.id)
-            if run.status is not RunStatus.DONE:
-                item.setForeground(Qt.GlobalColor.gray)
             self.history.addItem(item)
+            self._show_item(item)
+
+    def mark_stale(self, stale: Collection[int]) -> None:
+        """Marks the runs in ``stale`` stale and the others not (keeps the selection)."""
+        stale = set(stale) & set(self._runs)
+        if stale == self._stale:
+            return
+        self._stale = stale
+        for row in range(self.history.count()):
+            self._show_item(self.history.item(row))
+
+    def stale_ids(self) -> set[int]:
+        return set(self._stale)
+
+    def runs(self) -> list[Run]:
+        """The runs the history shows, oldest first."""
+        return list(self._runs.values())
+
+    def show_stale_warning(self, stale: bool) -> None:
+        """Says that labels changed since the run in progress (or the one that just
+        finished) took its snapshot, and suggests retraining; False hides it."""
+        self.stale_label.setText(RUNNING_STALE if self.is_running() else FINISHED_STALE)
+        self.stale_label.setVisible(stale)
+
+    def show_run_details(self, run_id: int) -> RunDetailsDialog:
+        """Opens the details of run ``run_id`` (one dialog at a time, non-modal)."""
+        if self.details_dialog is not None:
+            self.details_dialog.close()
+            self.details_dialog.deleteLater()
+        self.details_dialog = RunDetailsDialog(self._runs[run_id], stale=run_id in self._stale, parent=self)
+        self.details_dialog.show()
+        return self.details_dialog
+
+    def _show_item(self, item: QListWidgetItem) -> None:
+        run = self._runs[int(item.data(Qt.ItemDataRole.UserRole))]
+        metrics = ", ".join(f"{k} {v:.3f}" for k, v in run.metrics.items() if isinstance(v, float))
+        text = f"#{run.id} {run.method} · {run.status.value}" + (f" · {metrics}" if metrics else "")
+        stale = run.id in self._stale
+        item.setText(f"{text} · {STALE_MARK}" if stale else text)
+        item.setToolTip("Labels changed since this run took its snapshot: retrain to include them." if stale else "")
+        if stale:
+            item.setForeground(QColor(STALE_COLOR))
+        elif run.status is not RunStatus.DONE:
+            item.setForeground(Qt.GlobalColor.gray)
+        else:
+            item.setData(Qt.ItemDataRole.ForegroundRole, None)
 
     # -- slots ---------------------------------------------------------------------------------
+    @Slot(QListWidgetItem)
+    def _on_history_item_activated(self, item: QListWidgetItem) -> None:
+        self.show_run_details(int(item.data(Qt.ItemDataRole.UserRole)))
+
+    @Slot(QListWidgetItem, QListWidgetItem)
+    def _on_history_current_item_changed(self, current: QListWidgetItem | None, _previous: object) -> None:
+        self.details_button.setEnabled(current is not None)
+
+    @Slot()
+    def _on_details_button_clicked(self) -> None:
+        item = self.history.currentItem()
+        if item is not None:
+            self.show_run_details(int(item.data(Qt.ItemDataRole.UserRole)))
+
     @Slot(object)
     def _on_runner_progressed(self, record: object) -> None:
         if not isinstance(record, Progress):

@@ -1,4 +1,8 @@
-"""The bar above the grid: filter, file-name search, sort order and the image count."""
+"""The bar above the grid: filter, file-name search, sort order and the image count.
+
+The prediction entries (predicted as a class, prediction disagrees with the label,
+the confidence sorts) are listed only while the project has a run with predictions.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ SEARCH_DELAY_MS = 120  # typing pauses this long before the grid filters
 FIXED_FILTERS = (("All images", "all"), ("Unlabeled", "unlabeled"), ("Labeled", "labeled"), ("OK", "ok"),
                  ("Has mask", "mask"))
 SORTS = (("Name", "name"), ("Date", "date"), ("Label", "label"), ("Import order", "added"))
+PREDICTION_SORTS = (("Confidence (least sure first)", "least_sure"), ("Confidence (most sure first)", "most_sure"))
+DISAGREE_TEXT = "Prediction disagrees with label"
 
 
 def color_icon(color: str, size: int = 12) -> QIcon:
@@ -64,8 +70,7 @@ class FilterBar(QWidget):
         self.search_edit.setMinimumWidth(160)
         self.sort_combo = QComboBox(objectName="grid_sort")
         self.sort_combo.setToolTip("Sort order")
-        for text, key in SORTS:
-            self.sort_combo.addItem(text, key)
+        self.sort_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.direction_button = QToolButton(objectName="grid_sort_direction")
         self.direction_button.setCheckable(True)
         self.direction_button.setAutoRaise(True)
@@ -106,14 +111,13 @@ class FilterBar(QWidget):
         if self.search_edit.text() != query.search:
             self.search_edit.setText(query.search)
         self._search_timer.stop()
-        self.sort_combo.setCurrentIndex(max(0, self.sort_combo.findData(query.sort)))
-        self.direction_button.blockSignals(True)
-        self.direction_button.setChecked(query.descending)
-        self.direction_button.blockSignals(False)
-        self._show_direction(query.descending)
+        self._show_sort(query.sort, query.descending)
 
-    def set_classes(self, classes: Sequence[ImageClass]) -> None:
-        """Rebuilds the filter entries: the fixed ones, then one per class."""
+    def set_classes(self, classes: Sequence[ImageClass], *, predictions: bool = False) -> None:
+        """Rebuilds the filter and sort entries: the fixed ones, one per class, and with
+        ``predictions`` (the project has a run with predictions) one "predicted as" per
+        class, the disagreement filter and the confidence sorts. A query whose entry
+        is gone falls back to all images (or to the name order), without emitting."""
         self.filter_combo.clear()
         for text, kind in FIXED_FILTERS:
             self.filter_combo.addItem(text, kind)
@@ -122,10 +126,22 @@ class FilterBar(QWidget):
         for cls in classes:
             key = f"  [{cls.shortcut}]" if cls.shortcut else ""
             self.filter_combo.addItem(color_icon(cls.color), f"{cls.name}{key}", f"class:{cls.id}")
+        if predictions:
+            self.filter_combo.insertSeparator(self.filter_combo.count())
+            self.filter_combo.addItem(DISAGREE_TEXT, "disagree")
+            for cls in classes:
+                self.filter_combo.addItem(color_icon(cls.color), f"Predicted as {cls.name}", f"predicted:{cls.id}")
+        self.sort_combo.clear()
+        for text, key in SORTS + (PREDICTION_SORTS if predictions else ()):
+            self.sort_combo.addItem(text, key)
         if not self._select_filter(self._query.filter, self._query.class_id):
             self._query = ViewQuery(search=self._query.search, sort=self._query.sort,
                                     descending=self._query.descending)
             self._select_filter("all", None)
+        if self.sort_combo.findData(self._query.sort) < 0:
+            self._query = ViewQuery(filter=self._query.filter, class_id=self._query.class_id,
+                                    search=self._query.search)
+        self._show_sort(self._query.sort, self._query.descending)
 
     def set_counts(self, shown: int, total: int) -> None:
         self.count_label.setText(f"{shown:,} of {total:,}")
@@ -135,10 +151,17 @@ class FilterBar(QWidget):
         self.search_edit.selectAll()
 
     def _select_filter(self, kind: str, class_id: int | None) -> bool:
-        position = self.filter_combo.findData(f"class:{class_id}" if kind == "class" else kind)
+        position = self.filter_combo.findData(f"{kind}:{class_id}" if class_id is not None else kind)
         if position >= 0:
             self.filter_combo.setCurrentIndex(position)
         return position >= 0
+
+    def _show_sort(self, key: str, descending: bool) -> None:
+        self.sort_combo.setCurrentIndex(max(0, self.sort_combo.findData(key)))
+        self.direction_button.blockSignals(True)
+        self.direction_button.setChecked(descending)
+        self.direction_button.blockSignals(False)
+        self._show_direction(descending)
 
     def _show_direction(self, descending: bool) -> None:
         self.direction_button.setText("↓" if descending else "↑")

@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
-from core.catalog import FILTERS, SORTS, Catalog
+from core.catalog import CLASS_FILTERS, FILTERS, SORTS, Catalog
 from core.store import Project
 from labelapp.grid.filter_bar import FilterBar
 from labelapp.grid.model import GridModel, ViewQuery
@@ -84,8 +84,7 @@ class ImageGrid(QWidget):
         query = ViewQuery(sort=self.filter_bar.query.sort, descending=self.filter_bar.query.descending)
         with self._tracking():
             self.filter_bar.set_query(query)
-            self.filter_bar.set_classes(catalog.classes if catalog is not None else ())
-            self.model.query = query
+            self._show_choices(catalog)
             self.model.set_catalog(catalog)
             self.view.scrollToTop()
         self.loader.set_cache_dir(project.cache_dir if project is not None else None)
@@ -100,8 +99,7 @@ class ImageGrid(QWidget):
             return
         if image_ids is None:
             self.model.catalog.reload_labels(self._project)
-            self.filter_bar.set_classes(self.model.catalog.classes)
-            self.model.query = self.filter_bar.query
+            self._show_choices(self.model.catalog)
         else:
             self.model.catalog.refresh(self._project, image_ids)
         self._apply(self.model.update_view, center=False)
@@ -111,14 +109,20 @@ class ImageGrid(QWidget):
         if self._project is None:
             return
         catalog = Catalog.load(self._project)
-        self.filter_bar.set_classes(catalog.classes)
-        self.model.query = self.filter_bar.query
+        self._show_choices(catalog)
 
         def change() -> bool:
             self.model.set_catalog(catalog, keep_thumbnails=True)
             return True
 
         self._apply(change, center=False)
+
+    def _show_choices(self, catalog: Catalog | None) -> None:
+        """Lists the classes (and the prediction entries when ``catalog`` has predictions)
+        in the filter bar; the model takes the query the bar keeps."""
+        self.filter_bar.set_classes(catalog.classes if catalog is not None else (),
+                                    predictions=catalog is not None and catalog.has_predictions)
+        self.model.query = self.filter_bar.query
 
     def shutdown(self) -> None:
         """Stops the loader thread (call from the window's closeEvent); final."""
@@ -181,9 +185,10 @@ class ImageGrid(QWidget):
     def set_filter(self, kind: str, class_id: int | None = None) -> None:
         if kind not in FILTERS:
             raise ValueError(f"unknown filter {kind!r}; expected one of {', '.join(FILTERS)}")
-        if kind == "class" and class_id is None:
-            raise ValueError('the "class" filter needs a class_id')
-        self._set_query(replace(self.filter_bar.query, filter=kind, class_id=class_id if kind == "class" else None))
+        if kind in CLASS_FILTERS and class_id is None:
+            raise ValueError(f'the "{kind}" filter needs a class_id')
+        self._set_query(replace(self.filter_bar.query, filter=kind,
+                                class_id=class_id if kind in CLASS_FILTERS else None))
 
     def set_search(self, text: str) -> None:
         self._set_query(replace(self.filter_bar.query, search=text))

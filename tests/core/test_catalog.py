@@ -148,6 +148,39 @@ def test_predictions_come_from_the_latest_finished_run(project: Project) -> None
     assert catalog.pred_conf[1] == pytest.approx(0.875)
 
 
+def test_prediction_filters_and_confidence_sorts(project: Project) -> None:
+    ids = [im.id for im in project.images.list()]
+    names = {im.id: Path(im.path).name.lower() for im in project.images.list()}
+    ok, scratches, crazing = (project.classes.get(n) for n in ("ok", "scratches", "crazing"))
+    predictions = {ids[0]: (ok.id, 0.9), ids[2]: (crazing.id, 0.4), ids[3]: (scratches.id, 0.6),
+                   ids[5]: (scratches.id, 0.2), ids[10]: (crazing.id, 0.7), ids[11]: (ok.id, 0.4)}
+    catalog = Catalog.load(project)
+    assert not catalog.has_predictions
+    assert catalog.view("disagree").size == 0 and catalog.view("predicted", class_id=ok.id).size == 0
+    _add_run(project, predictions, status=RunStatus.DONE)
+    catalog.reload_labels(project)
+    assert catalog.has_predictions
+    assert catalog.view("predicted", class_id=crazing.id).tolist() == sorted([ids[2], ids[10]], key=names.get)
+    assert set(catalog.view("disagree").tolist()) == {ids[2], ids[5]}  # labeled scratches/crazing, predicted other
+    assert catalog.view("disagree", search=names[ids[5]]).tolist() == [ids[5]]
+    confidence = {i: c for i, (_cls, c) in predictions.items()}
+    unpredicted = sorted((i for i in ids if i not in predictions), key=names.get)
+    least = sorted(predictions, key=lambda i: (confidence[i], names[i]))
+    most = sorted(predictions, key=lambda i: (-confidence[i], names[i]))
+    assert least[:3] == [ids[5], *sorted([ids[2], ids[11]], key=names.get)]  # a tie goes by name
+    assert catalog.view("all", sort="least_sure").tolist() == least + unpredicted
+    assert catalog.view("all", sort="most_sure").tolist() == most + unpredicted
+    assert catalog.view("all", sort="least_sure", descending=True).tolist() == most + unpredicted
+    assert catalog.view("labeled", sort="least_sure").tolist() == [i for i in least + unpredicted
+                                                                  if i in project.labels.all()]
+    project.labels.set(ids[2], crazing, actor=ACTOR, source=SOURCE)  # the label mistake is fixed
+    project.labels.set(ids[10], ok, actor=ACTOR, source=SOURCE)  # a new label the model disagrees with
+    catalog.refresh(project, [ids[2], ids[10]])
+    assert set(catalog.view("disagree").tolist()) == {ids[5], ids[10]}
+    with pytest.raises(ValueError, match="predicted"):
+        catalog.view("predicted")
+
+
 def test_invalid_queries_raise(project: Project) -> None:
     catalog = Catalog.load(project)
     with pytest.raises(ValueError, match="class_id"):

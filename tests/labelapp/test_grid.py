@@ -133,6 +133,74 @@ def test_refresh_after_labeling_updates_the_chip_and_the_unlabeled_filter(grid: 
     assert grid.model.tile(row).label.name == "crazing"
 
 
+def combo_entries(combo) -> dict[str, object]:
+    return {combo.itemText(i): combo.itemData(i) for i in range(combo.count()) if combo.itemText(i)}
+
+
+def add_run(project: Project, predictions: dict[int, tuple[int, float]]) -> int:
+    run = project.runs.start(method="classifier", config={}, label_snapshot={}, seed=0)
+    with project.db.transaction():
+        for image_id, (class_id, confidence) in predictions.items():
+            project.db.execute("INSERT INTO predictions (run_id, image_id, class_id, confidence) VALUES (?,?,?,?)",
+                               (run.id, image_id, class_id, confidence))
+    project.runs.finish(run.id, status=RunStatus.DONE)
+    return run.id
+
+
+def test_prediction_filters_in_the_filter_bar(qtbot: QtBot, grid: ImageGrid, project: Project) -> None:
+    ids = [im.id for im in project.images.list()]
+    bar = grid.filter_bar
+    entries = combo_entries(bar.filter_combo)
+    scratches, crazing = project.classes.get("scratches"), project.classes.get("crazing")
+    assert entries["Prediction disagrees with label"] == "disagree"
+    assert entries["Predicted as scratches"] == f"predicted:{scratches.id}"
+    assert len([t for t in entries if t.startswith("Predicted as ")]) == len(project.classes.list())
+    position = bar.filter_combo.findData(f"predicted:{scratches.id}")
+    bar.filter_combo.setCurrentIndex(position - 1)  # "Predicted as ok" (or another class) above it
+    bar.filter_combo.setFocus()
+    qtbot.keyClick(bar.filter_combo, Qt.Key.Key_Down)
+    assert (grid.model.query.filter, grid.model.query.class_id) == ("predicted", scratches.id)
+    assert grid.ordered_ids().tolist() == [ids[5]]  # labeled crazing, predicted scratches
+    grid.set_filter("disagree")
+    assert grid.ordered_ids().tolist() == [ids[5]]
+    assert bar.filter_combo.currentText() == "Prediction disagrees with label"
+    project.labels.set(ids[5], scratches, actor=ACTOR, source=SOURCE)  # the engineer fixes the label
+    grid.refresh([ids[5]])
+    assert grid.model.rowCount() == 0 and bar.count_label.text() == f"0 of {N_IMAGES}"
+    project.labels.set(ids[5], crazing, actor=ACTOR, source=SOURCE)
+    grid.refresh([ids[5]])
+    assert grid.ordered_ids().tolist() == [ids[5]]
+
+
+def test_prediction_choices_follow_the_runs(grid: ImageGrid, project: Project) -> None:
+    ids = [im.id for im in project.images.list()]
+    names = names_by_id(project)
+    bar = grid.filter_bar
+    ok, patches = project.classes.get("ok"), project.classes.get("patches")
+    grid.set_filter("predicted", project.classes.get("scratches").id)
+    grid.set_sort("least_sure")
+    with project.db.transaction():  # no run with predictions any more
+        project.db.execute("DELETE FROM predictions")
+    grid.refresh(None)
+    assert "disagree" not in combo_entries(bar.filter_combo).values()
+    assert "least_sure" not in combo_entries(bar.sort_combo).values()
+    assert (grid.model.query.filter, grid.model.query.sort) == ("all", "name")  # fell back, rows follow
+    assert grid.ordered_ids().tolist() == sorted(names, key=lambda i: names[i].lower())
+    add_run(project, {ids[9]: (ok.id, 0.9), ids[12]: (patches.id, 0.3), ids[20]: (patches.id, 0.6)})
+    grid.refresh(None)  # what the training controller calls after a run
+    assert combo_entries(bar.sort_combo)["Confidence (least sure first)"] == "least_sure"
+    assert "disagree" in combo_entries(bar.filter_combo).values()
+    grid.set_sort("least_sure")
+    ordered = grid.ordered_ids().tolist()
+    assert ordered[:3] == [ids[12], ids[20], ids[9]]
+    assert ordered[3:] == sorted(set(names) - {ids[9], ids[12], ids[20]}, key=lambda i: names[i].lower())
+    assert bar.sort_combo.currentText() == "Confidence (least sure first)"
+    grid.set_sort("most_sure")
+    assert grid.ordered_ids().tolist()[:3] == [ids[9], ids[20], ids[12]]
+    grid.set_filter("predicted", patches.id)
+    assert grid.ordered_ids().tolist() == [ids[20], ids[12]]
+
+
 def test_refresh_keeps_current_and_selection(qtbot: QtBot, grid: ImageGrid, project: Project) -> None:
     ordered = grid.ordered_ids().tolist()
     assert grid.set_current(ordered[9])

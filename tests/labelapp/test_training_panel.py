@@ -1,4 +1,5 @@
-"""The training panel runs a real job on a worker thread: progress, curves, cancel, failure."""
+"""The training panel runs a real job on a worker thread: progress, curves, cancel, failure;
+its run history opens a run's details."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ import threading
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel
 
-from core.jobs import Progress
+from core.jobs import Progress, RunRecorder, take_snapshot
 from core.jobs.base import check_cancel
+from core.store import ClassKind, NewImage, Project, Run
+from labelapp.run_details import NO_VALIDATION
 from labelapp.training_panel import TrainingPanel
 
 
@@ -75,3 +81,56 @@ def test_cancel_and_failure_end_cleanly(qtbot, panel: TrainingPanel) -> None:
     with qtbot.waitSignal(panel.run_failed, timeout=20000) as blocker:
         panel.start(broken, title="broken")
     assert "no labels yet" in panel.phase_label.text()
+
+
+VALIDATION = {"accuracy": 0.8, "macro_f1": 0.7625, "n": 10, "classes": ["ok", "scratch", "dent"],
+              "confusion": [[3, 1, 0], [0, 4, 0], [1, 0, 1]]}
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    who = {"actor": "t", "source": "test"}
+    p = Project.create(tmp_path / "project")
+    p.classes.add("ok", kind=ClassKind.OK, **who)
+    p.classes.add("scratch", **who)
+    p.images.add_many([NewImage(path=f"{i}.png", hash=f"h{i}", width=4, height=4, channels=1, bit_depth=8,
+                                mode="L", gray=True, file_size=1, mtime=0.0) for i in range(4)])
+    p.labels.apply([(1, "ok"), (2, "scratch")], **who)
+    yield p
+    p.close()
+
+
+def recorded_run(project: Project, metrics: dict) -> Run:
+    with RunRecorder(project, method="classifier", config={}, snapshot=take_snapshot(project), seed=0) as recorder:
+        return recorder.finish(metrics=metrics)
+
+
+def test_double_clicking_a_run_shows_its_metrics_and_confusion_matrix(qtbot, panel: TrainingPanel,
+                                                                       project: Project) -> None:
+    with_validation = recorded_run(project, {"cv_accuracy": 0.75, "labeled": 12, "validation": VALIDATION})
+    without = recorded_run(project, {"labeled": 2})
+    panel.show_history(project.runs.list(), stale={without.id})
+    assert "stale" in panel.history.item(0).text() and "stale" not in panel.history.item(1).text()
+    item = panel.history.item(1)  # newest first
+    assert item.data(Qt.ItemDataRole.UserRole) == with_validation.id
+    rect = panel.history.visualItemRect(item)
+    qtbot.mouseClick(panel.history.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # as a real
+    qtbot.mouseDClick(panel.history.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # double-click
+    dialog = panel.details_dialog
+    assert dialog is not None and dialog.isVisible() and dialog.run.id == with_validation.id
+    assert dialog.cell_counts() == VALIDATION["confusion"]
+    table = dialog.confusion
+    assert [table.verticalHeaderItem(r).text() for r in range(3)] == ["ok", "scratch", "dent"]
+    assert "80.0%" in dialog.validation_label.text() and "0.762" in dialog.validation_label.text()
+    full, partial = table.item(1, 1).background().color(), table.item(0, 0).background().color()
+    assert full == QColor("#0072B2") and partial.lightness() > full.lightness()  # 4/4 vs 3/4 of the row
+    assert table.item(2, 1).background().color() == QColor("white")
+    metrics = {dialog.metrics_table.item(r, 0).text(): dialog.metrics_table.item(r, 1).text()
+               for r in range(dialog.metrics_table.rowCount())}
+    assert metrics == {"cv accuracy": "0.75", "labeled": "12"}
+    panel.history.setCurrentRow(0)
+    qtbot.mouseClick(panel.details_button, Qt.MouseButton.LeftButton)
+    dialog = panel.details_dialog
+    assert dialog.run.id == without.id and dialog.confusion is None
+    assert dialog.validation_label.text() == NO_VALIDATION
+    assert "stale" in dialog.findChild(QLabel, "run_header").text()

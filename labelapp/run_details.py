@@ -1,0 +1,185 @@
+"""The details of one run: its metrics and, when it has one, its validation confusion matrix.
+
+A classifier run's metrics may hold ``metrics["validation"] = {"accuracy", "macro_f1",
+"n", "classes": [names in matrix order], "confusion": [[int]] (rows true class,
+columns predicted class)}``; it is absent when there were too few labels to hold some
+back. Everything here is read-only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.store import Run
+
+logger = logging.getLogger(__name__)
+NO_VALIDATION = "No validation: label at least 2 images per class."
+SHADE = QColor("#0072B2")  # a full row share; lighter for less
+HIDDEN_METRICS = ("validation",)
+
+
+def metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, text) of each metric to list: numbers and strings as they are, other
+    values as compact JSON; the validation block has its own table."""
+    rows = []
+    for name, value in metrics.items():
+        if name in HIDDEN_METRICS:
+            continue
+        if isinstance(value, bool) or value is None:
+            text = str(value)
+        elif isinstance(value, float):
+            text = f"{value:.4g}"
+        elif isinstance(value, int | str):
+            text = str(value)
+        else:
+            text = json.dumps(value, sort_keys=True)
+        rows.append((name.replace("_", " "), text))
+    return rows
+
+
+def read_validation(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], np.ndarray] | None:
+    """The validation block and its (C, C) int64 confusion matrix; None when the run has
+    none or it does not fit together (a matrix that is not C x C for C class names)."""
+    validation = metrics.get("validation")
+    if not isinstance(validation, Mapping):
+        return None
+    classes = validation.get("classes")
+    try:
+        matrix = np.asarray(validation.get("confusion"), dtype=np.int64)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(classes, list) or matrix.shape != (len(classes), len(classes)) or not classes:
+        logger.warning("validation block does not fit together: %d classes, matrix %s",
+                       len(classes) if isinstance(classes, list) else -1, matrix.shape)
+        return None
+    return dict(validation), matrix
+
+
+def shade(fraction: float) -> QColor:
+    """White for 0, :data:`SHADE` for 1, blended between."""
+    f = min(max(fraction, 0.0), 1.0)
+    return QColor(round(255 + (SHADE.red() - 255) * f), round(255 + (SHADE.green() - 255) * f),
+                  round(255 + (SHADE.blue() - 255) * f))
+
+
+def confusion_table(classes: list[str], matrix: np.ndarray, parent: QWidget | None = None) -> QTableWidget:
+    """The confusion matrix as a read-only table: counts, cells shaded by their share of
+    the row (the true class), true classes down, predicted classes across."""
+    n = len(classes)
+    table = QTableWidget(n, n, parent)
+    table.setObjectName("confusion_matrix")
+    table.setHorizontalHeaderLabels([f"→ {name}" for name in classes])
+    table.setVerticalHeaderLabels(list(classes))
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+    table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    totals = matrix.sum(axis=1)
+    for row in range(n):
+        for column in range(n):
+            count = int(matrix[row, column])
+            fraction = count / totals[row] if totals[row] else 0.0
+            item = QTableWidgetItem(str(count))
+            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            item.setBackground(shade(fraction))
+            item.setForeground(QColor("white") if fraction > 0.55 else QColor("black"))
+            if row == column:
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+            item.setToolTip(f"true {classes[row]}, predicted {classes[column]}: {count}"
+                            f" ({fraction:.0%} of {int(totals[row])})")
+            table.setItem(row, column, item)
+    return table
+
+
+class RunDetailsDialog(QDialog):
+    """Metrics of ``run`` and its validation confusion matrix (non-modal, read-only)."""
+
+    def __init__(self, run: Run, *, stale: bool = False, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("run_details")
+        self.setWindowTitle(f"Run #{run.id} — {run.method}")
+        self.run = run
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._header(run, stale))
+        rows = metric_rows(run.metrics)
+        self.metrics_table = QTableWidget(len(rows), 2, self)
+        self.metrics_table.setObjectName("run_metrics")
+        self.metrics_table.setHorizontalHeaderLabels(["Metric", "Value"])
+        self.metrics_table.verticalHeader().hide()
+        self.metrics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.metrics_table.horizontalHeader().setStretchLastSection(True)
+        for row, (name, text) in enumerate(rows):
+            self.metrics_table.setItem(row, 0, QTableWidgetItem(name))
+            self.metrics_table.setItem(row, 1, QTableWidgetItem(text))
+        self.metrics_table.resizeColumnsToContents()
+        layout.addWidget(self.metrics_table, 1)
+        self.validation_label = QLabel(objectName="validation_summary")
+        self.validation_label.setTextFormat(Qt.TextFormat.RichText)
+        self.validation_label.setWordWrap(True)
+        layout.addWidget(self.validation_label)
+        self.confusion: QTableWidget | None = None
+        self._add_validation(layout, run)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(520, 520)
+
+    def _header(self, run: Run, stale: bool) -> QLabel:
+        snapshot = run.label_snapshot
+        lines = [f"<b>#{run.id} {run.method}</b> · {run.status.value}",
+                 f"started {run.started_at}" + (f", finished {run.finished_at}" if run.finished_at else "")]
+        if snapshot.get("labeled") is not None:
+            lines.append(f"trained on {snapshot['labeled']} labels, {snapshot.get('masks', 0)} masks")
+        if stale:
+            lines.append("<span style='color:#D55E00'>stale — labels changed since this run took its snapshot"
+                         "</span>")
+        label = QLabel("<br>".join(lines), objectName="run_header")
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setWordWrap(True)
+        return label
+
+    def _add_validation(self, layout: QVBoxLayout, run: Run) -> None:
+        found = read_validation(run.metrics)
+        if found is None:
+            self.validation_label.setText(NO_VALIDATION)
+            return
+        validation, matrix = found
+        parts = []
+        if isinstance(validation.get("accuracy"), int | float):
+            parts.append(f"accuracy {float(validation['accuracy']):.1%}")
+        if isinstance(validation.get("macro_f1"), int | float):
+            parts.append(f"macro F1 {float(validation['macro_f1']):.3f}")
+        n = validation.get("n", int(matrix.sum()))
+        self.validation_label.setText(f"Validation on {n} held-out labels: " + ", ".join(parts)
+                                      + "<br>Rows: true class · columns: predicted class (shaded by row share)")
+        self.confusion = confusion_table([str(c) for c in validation["classes"]], matrix, self)
+        layout.addWidget(self.confusion, 2)
+
+    def cell_counts(self) -> list[list[int]]:
+        """The counts the confusion table shows ([] when there is none)."""
+        table = self.confusion
+        if table is None:
+            return []
+        return [[int(table.item(r, c).text()) for c in range(table.columnCount())] for r in range(table.rowCount())]

@@ -19,7 +19,7 @@ from core.jobs.base import JobCancelled, Progress, check_cancel
 from core.jobs.runs import RunRecorder
 from core.jobs.snapshot import take_snapshot
 from core.store import Project, Run, RunStatus, StoreError
-from core.training.pretrain import load_embeddings
+from core.training.pretrain import load_features
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
         pretrain = latest_pretrain_run(project)
         if pretrain is None:
             raise StoreError("no pretrained encoder covers the current images: pretrain first")
-        ids, embeddings = load_embeddings(project, pretrain)
+        ids, embeddings = load_features(project, pretrain)
         snapshot = take_snapshot(project)
         labeled = [(i, c) for i, c in snapshot.labels]
         classes = [cid for cid, _name, _kind in snapshot.classes if any(c == cid for _i, c in labeled)]
@@ -67,8 +67,9 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
                          seed=request.seed) as recorder:
             yield Progress(phase="classifier", step=0, total=1, message="training the classifier head")
             metrics = _fit_and_predict(project, recorder, ids, embeddings, labeled, classes, request, cancel)
-            yield Progress(phase="classifier", step=1, total=1, metrics={"cv accuracy": metrics.get("cv_accuracy",
-                                                                                                 float("nan"))})
+            validation = metrics.get("validation", {})
+            yield Progress(phase="classifier", step=1, total=1,
+                           metrics={"validation accuracy": validation.get("accuracy", float("nan"))})
             metrics["seconds"] = time.perf_counter() - started
             run = recorder.finish(metrics=metrics)
             return ClassifyResult(run=run, cancelled=False, seconds=metrics["seconds"], metrics=metrics)
@@ -105,7 +106,26 @@ def _fit_and_predict(project: Project, recorder: RunRecorder, ids: np.ndarray, e
     class_ids = np.array(classes, dtype=np.int64)[prediction.class_index]
     project.predictions.save(recorder.run.id, ids, class_ids, prediction.confidence, 1.0 - prediction.margin,
                              probabilities=prediction.probabilities)
-    recorder.save_checkpoint(head.state_dict(), config={"classes": classes})
+    recorder.save_checkpoint(head.state_dict(), config={"classes": classes,
+                                                        "pretrain_run": recorder.run.config["pretrain_run"]})
     metrics.update({"labeled": int(len(y)), "classes": len(classes)})
+    if head.validation is not None:
+        names = {c.id: c.name for c in project.classes.list()}
+        rows, predicted = head.validation
+        metrics["validation"] = validation_metrics(y[rows], predicted, [names[c] for c in classes])
     return metrics
+
+
+def validation_metrics(truth: np.ndarray, predicted: np.ndarray, class_names: list[str]) -> dict:
+    """Accuracy, macro-F1 (over classes present in ``truth``) and the confusion matrix
+    (rows: true class, columns: predicted) of out-of-fold predictions."""
+    n = len(class_names)
+    confusion = np.zeros((n, n), dtype=np.int64)
+    np.add.at(confusion, (truth, predicted), 1)
+    tp = np.diag(confusion).astype(float)
+    support, guessed = confusion.sum(axis=1), confusion.sum(axis=0)
+    present = support > 0
+    f1 = np.where(support + guessed > 0, 2 * tp / np.maximum(support + guessed, 1), 0.0)
+    return {"accuracy": float(tp.sum() / max(len(truth), 1)), "macro_f1": float(f1[present].mean()),
+            "n": int(len(truth)), "classes": class_names, "confusion": confusion.tolist()}
 

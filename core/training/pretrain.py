@@ -79,22 +79,29 @@ def pretrain_job(request: PretrainRequest, cancel: threading.Event | None = None
         with RunRecorder(project, method=f"pretrain-{request.method}", config=request.config(),
                          snapshot=take_snapshot(project), seed=request.seed) as recorder:
             model, stats = yield from _train(request, cache, cancel)
+            embeddings, texture = yield from _embed(model.encoder, cache, request.size, cancel)
+            from models.features import block_weight
+
+            weight = block_weight(embeddings, texture)
             recorder.save_checkpoint(model.encoder.state_dict(), config={
                 "encoder": request.encoder, "encoder_kwargs": request.encoder_kwargs, "in_channels": 1,
-                "size": request.size, "mean": [0.5], "std": [0.25]})
-            embeddings = yield from _embed(model.encoder, cache, request.size, cancel)
+                "size": request.size, "mean": [0.5], "std": [0.25], "cache_size": cache.size,
+                "encoder_weight": weight})
             np.save(recorder.partial_dir / "embeddings.npy", embeddings)
+            np.save(recorder.partial_dir / "texture.npy", texture)
             np.save(recorder.partial_dir / "ids.npy", cache.ids)
             run = recorder.finish(metrics={"loss": stats[0], "contrastive_accuracy": stats[1],
-                                           "images": int(len(cache.ids)), "seconds": time.perf_counter() - started})
+                                           "images": int(len(cache.ids)), "encoder_weight": weight,
+                                           "seconds": time.perf_counter() - started})
             return PretrainResult(run=run, cancelled=False, seconds=time.perf_counter() - started,
                                   loss=stats[0], contrastive_accuracy=stats[1])
     return PretrainResult(run=None, cancelled=True, seconds=time.perf_counter() - started)
 
 
 def _cache_size(size: int) -> int:
-    """Cached a third larger than the input, so random crops do not upsample."""
-    return int(round(size * 4 / 3 / 8)) * 8
+    """Cached a third larger than the input, so random crops do not upsample; a multiple
+    of 16 (the texture statistics' thumbnail)."""
+    return max(64, int(round(size * 4 / 3 / 16)) * 16)
 
 
 def _build_model(request: PretrainRequest, n_images: int):
@@ -144,21 +151,38 @@ def _batches(rng: np.random.Generator, n: int, batch: int) -> Iterator[np.ndarra
 
 
 def _embed(encoder, cache: PixelCache, size: int, cancel: threading.Event | None):
+    """Unit-length embeddings and texture statistics of every cached image."""
     import torch
 
-    from models.ssl import embed_images, prepare_images
+    from models.features import FeatureExtractor
 
-    out = []
+    extractor = FeatureExtractor(encoder, size=size)
+    embeddings, texture = [], []
     chunk = 256
-    for start in range(0, len(cache.ids), chunk):
-        check_cancel(cancel)
-        images = torch.from_numpy(np.array(cache.pixels[start:start + chunk]))[:, None]
-        out.append(embed_images(encoder, prepare_images(images, size=size)).numpy().astype(np.float32))
-        yield Progress(phase="embedding", step=min(start + chunk, len(cache.ids)), total=len(cache.ids))
-    return np.concatenate(out)
+    with torch.no_grad():
+        for start in range(0, len(cache.ids), chunk):
+            check_cancel(cancel)
+            pixels = torch.from_numpy(np.array(cache.pixels[start:start + chunk]))[:, None]
+            e, t = extractor.parts(pixels)
+            embeddings.append(e.numpy().astype(np.float32))
+            texture.append(t.numpy().astype(np.float32))
+            yield Progress(phase="embedding", step=min(start + chunk, len(cache.ids)), total=len(cache.ids))
+    return np.concatenate(embeddings), np.concatenate(texture)
 
 
 def load_embeddings(project: Project, run: Run) -> tuple[np.ndarray, np.ndarray]:
     """(image ids, L2-normalised embeddings) saved by a pretraining run."""
     folder = project.runs_dir / str(run.id)
     return np.load(folder / "ids.npy"), np.load(folder / "embeddings.npy")
+
+
+def load_features(project: Project, run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """(image ids, classifier features ``[w * embedding, texture]``) of a pretraining run:
+    what ``models.features.FeatureExtractor`` computes from the same pixels."""
+    folder = project.runs_dir / str(run.id)
+    weight = float(run.metrics.get("encoder_weight", 1.0))
+    embeddings = np.load(folder / "embeddings.npy")
+    texture_path = folder / "texture.npy"
+    if not texture_path.exists():  # a run from before texture statistics: the embedding alone
+        return np.load(folder / "ids.npy"), embeddings
+    return np.load(folder / "ids.npy"), np.concatenate([embeddings * weight, np.load(texture_path)], axis=1)

@@ -1,0 +1,64 @@
+"""The classifier run rebuilt as one module reproduces the app's predictions; validation metrics."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.demo_project import create_demo_project
+from core.jobs import drain
+from core.pixel_cache import open_pixel_cache
+from core.store import Project
+from core.training import ClassifyRequest, PretrainRequest, retrain_job
+from core.training.classify import validation_metrics
+from core.training.model_io import load_classifier
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("classifier") / "project"
+    create_demo_project(root, n_images=42, size=64, workers=1)
+    with Project.open(root) as project, open(root / "truth" / "labels.csv") as handle:
+        rows = list(csv.DictReader(handle))
+        project.labels.apply([(project.images.find(r["file"]).id, r["class"]) for r in rows[:28]],
+                             actor="t", source="test")
+    pretrain = PretrainRequest(project_root=root, encoder="shufflenet", size=48, epochs=1, batch_size=16, workers=1)
+    result = drain(retrain_job(pretrain, ClassifyRequest(project_root=root, epochs=10)))
+    assert result.classify is not None and not result.cancelled
+    return root
+
+
+def test_rebuilt_module_matches_the_stored_predictions(trained: Path) -> None:
+    with Project.open(trained) as project:
+        loaded = load_classifier(project)
+        cache = open_pixel_cache(project, loaded.input_size)
+        ids = cache.ids[:12]
+        stored = np.stack([project.predictions.get(int(i), loaded.run.id).probabilities for i in ids])
+    with torch.no_grad():
+        again = loaded.module(torch.from_numpy(np.array(cache.pixels[:12]))[:, None]).numpy()
+    assert again.shape == stored.shape == (12, len(loaded.class_names))
+    assert np.abs(again - stored).max() < 1e-4
+
+
+def test_classifier_run_records_out_of_fold_validation(trained: Path) -> None:
+    with Project.open(trained) as project:
+        run = load_classifier(project).run
+    validation = run.metrics["validation"]
+    n = len(validation["classes"])
+    matrix = np.array(validation["confusion"])
+    assert matrix.shape == (n, n) and matrix.sum() == validation["n"] > 0
+    assert validation["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+
+
+def test_validation_metrics_by_hand() -> None:
+    truth = np.array([0, 0, 1, 1, 2])
+    predicted = np.array([0, 1, 1, 1, 2])
+    m = validation_metrics(truth, predicted, ["a", "b", "c"])
+    assert m["confusion"] == [[1, 1, 0], [0, 2, 0], [0, 0, 1]]
+    assert m["accuracy"] == pytest.approx(0.8)
+    # F1: a = 2/3, b = 0.8, c = 1
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 0.8 + 1.0) / 3)

@@ -27,6 +27,7 @@ class ClassifyRequest:
     project_root: Path
     epochs: int = 100
     seed: int = 0
+    finetune_steps: int = 0  # > 0: the thorough path, fine-tune the encoder first (core/training/finetune.py)
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,19 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
         classes = [cid for cid, _name, _kind in snapshot.classes if any(c == cid for _i, c in labeled)]
         if len(classes) < 2:
             raise StoreError("label images of at least two classes before training the classifier")
-        config = {"epochs": request.epochs, "pretrain_run": pretrain.id, "classes": classes}
+        config = {"epochs": request.epochs, "pretrain_run": pretrain.id, "classes": classes,
+                  "finetune_steps": request.finetune_steps}
         with RunRecorder(project, method="classifier", config=config, snapshot=snapshot,
                          seed=request.seed) as recorder:
+            if request.finetune_steps > 0:
+                from core.training.finetune import finetune_features
+
+                position = {image_id: k for k, image_id in enumerate(ids.tolist())}
+                index = {cid: k for k, cid in enumerate(classes)}
+                rows = [(position[i], index[c]) for i, c in labeled if i in position and c in index]
+                embeddings, _weight = yield from finetune_features(
+                    project, recorder, pretrain, ids, rows, n_classes=len(classes), steps=request.finetune_steps,
+                    seed=request.seed, cancel=cancel)
             yield Progress(phase="classifier", step=0, total=1, message="training the classifier head")
             metrics = _fit_and_predict(project, recorder, ids, embeddings, labeled, classes, request, cancel)
             validation = metrics.get("validation", {})
@@ -106,7 +117,8 @@ def _fit_and_predict(project: Project, recorder: RunRecorder, ids: np.ndarray, e
     class_ids = np.array(classes, dtype=np.int64)[prediction.class_index]
     project.predictions.save(recorder.run.id, ids, class_ids, prediction.confidence, 1.0 - prediction.margin,
                              probabilities=prediction.probabilities)
-    recorder.save_checkpoint(head.state_dict(), config={"classes": classes,
+    encoder_file = "encoder.pt" if request.finetune_steps > 0 else None
+    recorder.save_checkpoint(head.state_dict(), config={"classes": classes, "encoder_file": encoder_file,
                                                         "pretrain_run": recorder.run.config["pretrain_run"]})
     metrics.update({"labeled": int(len(y)), "classes": len(classes)})
     if head.validation is not None:

@@ -125,7 +125,7 @@ def _train(request: PretrainRequest, cache: PixelCache, cancel: threading.Event 
     batch = min(request.batch_size, len(cache.ids))
     steps_per_epoch = max(1, len(cache.ids) // batch)
     total = steps_per_epoch * request.epochs
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total))
     rng = np.random.default_rng(request.seed)
     generator = torch.Generator().manual_seed(request.seed)
     eta, step, last = Eta(), 0, (float("nan"), 0.0)

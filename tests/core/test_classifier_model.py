@@ -62,3 +62,23 @@ def test_validation_metrics_by_hand() -> None:
     assert m["accuracy"] == pytest.approx(0.8)
     # F1: a = 2/3, b = 0.8, c = 1
     assert m["macro_f1"] == pytest.approx((2 / 3 + 0.8 + 1.0) / 3)
+
+
+def test_the_thorough_path_fine_tunes_the_encoder_and_exports_it(trained: Path) -> None:
+    from core.jobs.runs import load_checkpoint
+    from core.training import classify_job
+
+    records = []
+    result = drain(classify_job(ClassifyRequest(project_root=trained, epochs=5, finetune_steps=3)), records.append)
+    steps = [r for r in records if r.phase == "fine-tuning"]
+    assert [r.step for r in steps] == [1, 2, 3] and all(np.isfinite(r.losses["fine-tune loss"]) for r in steps)
+    with Project.open(trained) as project:
+        loaded = load_classifier(project, result.run)
+        pretrained = load_checkpoint(project, loaded.pretrain_run)["state_dict"]
+        cache = open_pixel_cache(project, loaded.input_size)
+        stored = np.stack([project.predictions.get(int(i), result.run.id).probabilities for i in cache.ids[:6]])
+    tuned = loaded.module.features.encoder.state_dict()
+    assert any(not torch.equal(tuned[k], pretrained[k]) for k in pretrained)  # its own encoder, not the pretrained
+    with torch.no_grad():
+        again = loaded.module(torch.from_numpy(np.array(cache.pixels[:6]))[:, None]).numpy()
+    assert np.abs(again - stored).max() < 1e-4

@@ -1,0 +1,69 @@
+"""The thorough classifier path: fine-tune the pretrained encoder on the labeled images
+(paper 001, ``models.fewshot.finetune``), then re-embed every image.
+
+Measured on X-SDD (benchmarks/fewlabel_bench.py --finetune): a point or less above the
+fast head path at several times its cost, so it is an option, not what Retrain does by
+default.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+
+import numpy as np
+
+from core.jobs.base import Eta, JobCancelled, Progress, check_cancel
+from core.jobs.runs import RunRecorder, load_checkpoint
+from core.pixel_cache import build_pixel_cache
+from core.store import Project, Run
+
+ENCODER_FILE = "encoder.pt"
+
+
+def finetune_features(project: Project, recorder: RunRecorder, pretrain: Run, ids: np.ndarray,
+                      rows: list[tuple[int, int]], *, n_classes: int, steps: int, seed: int,
+                      cancel: threading.Event | None) -> Generator[Progress, None, tuple[np.ndarray, float]]:
+    """Fine-tunes a copy of ``pretrain``'s encoder on ``rows`` (position in ``ids``, class
+    index), saves it in the run's folder and returns (features of every image in ``ids``
+    order, the new embedding weight)."""
+    import torch
+
+    from core.training.model_io import build_feature_extractor
+    from models.features import block_weight
+    from models.fewshot.finetune import FinetuneCancelled, FinetuneConfig, finetune_steps
+
+    checkpoint = load_checkpoint(project, pretrain)
+    extractor = build_feature_extractor(checkpoint)
+    cache = yield from build_pixel_cache(project, int(checkpoint["config"]["cache_size"]), cancel=cancel)
+    order = cache.index_of(ids)
+    positions = np.array([p for p, _ in rows])
+    pixels = torch.from_numpy(np.array(cache.pixels[np.sort(order[positions])]))[:, None]
+    labels = torch.tensor([k for _, k in sorted(rows, key=lambda r: order[r[0]])], dtype=torch.int64)
+    config = FinetuneConfig(steps=steps)
+    eta = Eta()
+    try:
+        for step, loss in enumerate(finetune_steps(extractor.encoder, pixels, labels,
+                                                   size=int(checkpoint["config"]["size"]), n_classes=n_classes,
+                                                   config=config, seed=seed, cancel=cancel.is_set if cancel else None),
+                                    start=1):
+            yield Progress(phase="fine-tuning", step=step, total=steps, eta_s=eta(step / steps),
+                           losses={"fine-tune loss": float(loss.total), "contrastive": float(loss.contrastive),
+                                   "ArcFace": float(loss.arcface)},
+                           message=f"fine-tuning the encoder on {len(labels)} labeled images")
+    except FinetuneCancelled as exc:
+        raise JobCancelled(str(exc)) from exc
+    embeddings = []
+    with torch.no_grad():
+        for start in range(0, len(ids), 256):
+            check_cancel(cancel)
+            part = order[start:start + 256]
+            embeddings.append(extractor.embed(torch.from_numpy(np.array(cache.pixels[part]))[:, None].float() / 255))
+            yield Progress(phase="embedding", step=min(start + 256, len(ids)), total=len(ids))
+    embeddings = torch.cat(embeddings).numpy()
+    texture = np.load(project.runs_dir / str(pretrain.id) / "texture.npy")
+    weight = block_weight(embeddings, texture)
+    recorder.save_checkpoint(extractor.encoder.state_dict(), config={**checkpoint["config"], "encoder_weight": weight,
+                                                                     "finetuned_from": pretrain.id},
+                             name=ENCODER_FILE)
+    return np.concatenate([embeddings * weight, texture], axis=1), weight

@@ -177,8 +177,8 @@ def main() -> None:
     print("\n| pretraining | import s | pixel cache s | pretraining s | embedding + texture s |")
     print("|---|---|---|---|---|")
     for method, imported, phases in timings:
-        print(f"| {method} | {imported:.0f} | {phases.get('decoding images', 0):.0f} | {phases.get('pretraining', 0):.0f} |"
-              f" {phases.get('embedding', 0):.0f} |")
+        decoding, training, embedding = (phases.get(p, 0.0) for p in ("decoding images", "pretraining", "embedding"))
+        print(f"| {method} | {imported:.0f} | {decoding:.0f} | {training:.0f} | {embedding:.0f} |")
 
 
 if __name__ == "__main__":

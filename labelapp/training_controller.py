@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QSettings, Slot
 
 from core.jobs.staleness import StaleCheck
-from core.store import Project, RunStatus, StoreError
+from core.store import Project, Run, RunStatus, StoreError
 
 if TYPE_CHECKING:
     from labelapp.main_window import MainWindow
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 # Per-user training settings (QSettings keys) and their defaults.
 DEFAULTS = {"training/ssl": "simclr", "training/encoder": "shufflenet", "training/size": 96,
-            "training/epochs": 20, "training/batch_size": 64}
+            "training/epochs": 20, "training/batch_size": 64, "training/thorough": False,
+            "training/finetune_steps": 120}
 
 
 class TrainingController(QObject):
@@ -37,6 +38,7 @@ class TrainingController(QObject):
         window.training_panel.run_failed.connect(self._on_panel_run_failed)
         window.project_opened.connect(self._on_window_project_opened)
         window.project_closed.connect(self._on_window_project_closed)
+        window.training_panel.thorough_box.setChecked(bool(self._setting("training/thorough")))
         window.labeling.labels_changed.connect(self._on_labels_changed)
         window.editor.labels_changed.connect(self._on_labels_changed)
         window.editor.mask_saved.connect(self._on_labels_changed)
@@ -63,7 +65,10 @@ class TrainingController(QObject):
             epochs=int(self._setting("training/epochs")), batch_size=int(self._setting("training/batch_size")))
         window.training_dock.show()
         window.training_dock.raise_()
-        classify = ClassifyRequest(project_root=project.root)
+        thorough = window.training_panel.thorough_box.isChecked()
+        self._settings.setValue("training/thorough", thorough)
+        classify = ClassifyRequest(project_root=project.root,
+                                   finetune_steps=int(self._setting("training/finetune_steps")) if thorough else 0)
         window.training_panel.start(lambda cancel: retrain_job(pretrain, classify, cancel), title="Starting…")
 
     # -- stale runs -------------------------------------------------------------------------------
@@ -124,7 +129,7 @@ class TrainingController(QObject):
         if getattr(result, "cancelled", False) or run is None:
             self._window.status.show_info("Training cancelled; nothing was kept.")
         else:
-            self._window.status.show_info(f"Run #{run.id} finished ({result.seconds:.0f} s).")  # type: ignore[attr-defined]
+            self._window.status.show_info(finished_message(run, result.seconds))  # type: ignore[attr-defined]
             self._window.grid.refresh(None)  # predictions appear on the tiles and under the editor
             self._window.refresh_image_info()
         self.show_history(finished_run=None if run is None else run.id)
@@ -134,3 +139,13 @@ class TrainingController(QObject):
         self._window.status.show_error(f"Training failed: {exc}")
         self.show_history()
 
+
+
+def finished_message(run: Run, seconds: float) -> str:
+    """The status line of a finished run, with its cross-validated accuracy when it has one."""
+    text = f"Run #{run.id} finished ({seconds:.0f} s)"
+    validation = (run.metrics or {}).get("validation")
+    if validation:
+        text += (f" · validation accuracy {validation['accuracy']:.0%} (macro-F1 {validation['macro_f1']:.0%})"
+                 f", cross-validated on {validation['n']} labels")
+    return text + "."

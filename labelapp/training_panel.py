@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -59,6 +60,9 @@ class TrainingPanel(QWidget):
         self.retrain_button = QPushButton("Retrain with current labels")
         self.retrain_button.setObjectName("retrain_button")
         self.retrain_button.clicked.connect(self.retrain_requested)
+        self.thorough_box = QCheckBox("Thorough: also fine-tune the encoder (slower)", objectName="thorough_box")
+        self.thorough_box.setToolTip("Trains the encoder itself on the labeled images with the contrastive + ArcFace"
+                                     " loss before fitting the classifier. About a minute more per retrain.")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
@@ -94,6 +98,7 @@ class TrainingPanel(QWidget):
         runs_header.addWidget(self.details_button)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
+        layout.addWidget(self.thorough_box)
         layout.addWidget(self.phase_label)
         layout.addWidget(self.progress)
         layout.addWidget(self.eta_label)

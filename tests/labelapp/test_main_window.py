@@ -222,3 +222,16 @@ def test_retrain_runs_to_completion_while_the_window_stays_usable(qtbot, window:
     with store(window) as project:
         assert project.labels.get(current).class_id == predicted
     assert "finished" in window.status.message_text()
+    # the thorough path: the box persists, the classifier fine-tunes the encoder first
+    settings.setValue("training/finetune_steps", 2)
+    for key in (Qt.Key.Key_1, Qt.Key.Key_2):  # two labels per class: cross-validated accuracy in the message
+        qtbot.keyClick(window, Qt.Key.Key_D)
+        qtbot.keyClick(window, key)
+    window.training_panel.thorough_box.setChecked(True)
+    ended.clear()
+    QTest.keySequence(window, "Ctrl+R")
+    qtbot.waitUntil(lambda: bool(ended), timeout=120000)
+    assert ended[0][0] == "finished", ended
+    assert ended[0][1].run.config["finetune_steps"] == 2
+    assert settings.value("training/thorough", type=bool) is True
+    assert "validation accuracy" in window.status.message_text()

@@ -41,6 +41,14 @@ class PretrainRequest:
     seed: int = 0
     workers: int | None = None
     encoder_kwargs: dict = field(default_factory=dict)
+    max_samples: int = 150_000  # cap on images seen (epochs x images): 100k images get 1 epoch, not 20
+
+    def epochs_for(self, n_images: int) -> int:
+        """Epochs actually run on ``n_images``: ``epochs``, fewer for large projects so the
+        first retrain ends in minutes (``max_samples``), at least 1 when ``epochs`` > 0."""
+        if self.epochs <= 0:
+            return 0
+        return max(1, min(self.epochs, self.max_samples // max(1, n_images)))
 
     def config(self) -> dict:
         data = asdict(self)
@@ -92,6 +100,7 @@ def pretrain_job(request: PretrainRequest, cancel: threading.Event | None = None
             np.save(recorder.partial_dir / "ids.npy", cache.ids)
             run = recorder.finish(metrics={"loss": stats[0], "contrastive_accuracy": stats[1],
                                            "images": int(len(cache.ids)), "encoder_weight": weight,
+                                           "epochs": request.epochs_for(len(cache.ids)),
                                            "seconds": time.perf_counter() - started})
             return PretrainResult(run=run, cancelled=False, seconds=time.perf_counter() - started,
                                   loss=stats[0], contrastive_accuracy=stats[1])
@@ -124,12 +133,13 @@ def _train(request: PretrainRequest, cache: PixelCache, cancel: threading.Event 
     optimizer = torch.optim.Adam(model.parameters(), lr=request.lr, weight_decay=1e-6)
     batch = min(request.batch_size, len(cache.ids))
     steps_per_epoch = max(1, len(cache.ids) // batch)
-    total = steps_per_epoch * request.epochs
+    epochs = request.epochs_for(len(cache.ids))
+    total = steps_per_epoch * epochs
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total))
     rng = np.random.default_rng(request.seed)
     generator = torch.Generator().manual_seed(request.seed)
     eta, step, last = Eta(), 0, (float("nan"), 0.0)
-    for epoch in range(request.epochs):
+    for epoch in range(epochs):
         batches = (augment(torch.from_numpy(np.array(cache.pixels[np.sort(idx)]))[:, None], generator)
                    for idx in _batches(rng, len(cache.ids), batch))
         for stats in ssl_epoch(model, batches, optimizer, cancel=cancel.is_set if cancel else None):
@@ -138,7 +148,7 @@ def _train(request: PretrainRequest, cache: PixelCache, cancel: threading.Event 
             last = (stats.loss, stats.accuracy)
             yield Progress(phase="pretraining", step=step, total=total, losses={"contrastive loss": stats.loss},
                            metrics={"contrastive accuracy": stats.accuracy}, eta_s=eta(step / total),
-                           message=f"pretraining {request.method} · epoch {epoch + 1}/{request.epochs} · "
+                           message=f"pretraining {request.method} · epoch {epoch + 1}/{epochs} · "
                                    f"{stats.images_per_s:.0f} images/s")
         check_cancel(cancel)
     return model, last

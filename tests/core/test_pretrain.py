@@ -107,3 +107,11 @@ def test_retrain_reuses_the_encoder_and_predicts_every_image(demo: Path) -> None
         first = project.predictions.get(project.images.list()[0].id)
         assert first.class_id in result.classify.run.config["classes"]
         assert abs(float(first.probabilities.sum()) - 1.0) < 1e-4 and 0.0 <= first.uncertainty <= 1.0
+
+
+def test_large_projects_get_fewer_epochs_so_the_first_retrain_ends_in_minutes(tmp_path: Path) -> None:
+    base = PretrainRequest(project_root=tmp_path, epochs=20)
+    assert base.epochs_for(1_000) == 20
+    assert base.epochs_for(30_000) == 5
+    assert base.epochs_for(100_000) == 1 and base.epochs_for(10_000_000) == 1
+    assert PretrainRequest(project_root=tmp_path, epochs=0).epochs_for(100) == 0  # the random-init control

@@ -1,0 +1,304 @@
+"""GUI responsiveness while Retrain runs, and embedding / pixel-cache throughput.
+
+    .venv/bin/python benchmarks/responsiveness_bench.py [--images 2000] [--size 200] [--epochs 3]
+        [--labels-per-class 10] [--warm] [--cache /tmp/labelapp-responsiveness]
+
+Builds (once, cached under ``--cache``) a generated demo project, copies it, labels
+``--labels-per-class`` images of each class from the truth, opens the real
+:class:`MainWindow` (offscreen unless ``QT_QPA_PLATFORM`` is set) and triggers the
+``train.retrain`` action. Until the run ends (plus 1 s of post-run refresh) a 5 ms timer
+on the GUI thread records the gaps between its timeouts while a simulated user goes to
+the next image and scrolls the grid every 50 ms. A gap counts in the phase the training
+panel shows at its end ("pixel cache" lasts until the first pretraining record, so it
+includes building the model and optimizer). faulthandler's watchdog dumps all stacks
+100 ms into each stall; the longest stalls are listed with them and with the CPU time
+of the GUI thread and the process during the stall (GUI CPU far below the stall: the
+GUI thread waited for the GIL or a core). ``--warm`` first imports what a session's
+first Retrain imports (torch, its optimizer's lazy imports, lightly, pyqtgraph). Then,
+with the window closed, it times the pixel-cache build and embedding every image with
+the default encoder (shufflenet, 96 px) as the pretraining job does.
+Target: longest stall under 100 ms. Timings are noisy on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import faulthandler
+import importlib
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import models  # noqa: E402,F401  (torchvision hook)
+from core.demo_project import create_demo_project  # noqa: E402
+from core.store import Project  # noqa: E402
+
+PERIOD_MS = 5
+USER_MS = 50
+STALL_S = 0.100
+SETTLE_MS = 1000  # the loop runs on after the end, so the post-run refresh and repaint are measured
+IDLE = ("/threading.py", "/queue.py", "/selectors.py")  # where waiting threads sit
+PHASES = (("decoding", "pixel cache"), ("pretraining", "pretraining"), ("embedding", "embedding"),
+          ("classifier", "classifier"), ("finished", "after the run"))
+
+
+def demo_copy(cache: Path, n: int, size: int, scratch: Path) -> Path:
+    """A fresh copy of the (cached) demo project."""
+    template = cache / f"demo-{n}-{size}"
+    if not (template / "complete").exists():
+        shutil.rmtree(template, ignore_errors=True)
+        print(f"generating {n} demo images of {size} px under {template} (once)…", flush=True)
+        create_demo_project(template, n_images=n, size=size)
+        (template / "complete").touch()
+    root = scratch / "project"
+    shutil.copytree(template, root)
+    return root
+
+
+def label_from_truth(root: Path, per_class: int) -> int:
+    """Labels the first ``per_class`` images of each class as the truth says."""
+    with open(root / "truth" / "labels.csv", newline="") as f:
+        truth = {Path(row["file"]).name: row["class"] for row in csv.DictReader(f)}
+    with Project.open(root) as project:
+        by_class: dict[str, list[int]] = {}
+        for image_id, path in project.db.all("SELECT id, path FROM images ORDER BY id"):
+            by_class.setdefault(truth[Path(path).name], []).append(int(image_id))
+        return sum(project.labels.set_many(ids[:per_class], name, actor="bench", source="bench")
+                   for name, ids in by_class.items())
+
+
+class Probe:
+    """5 ms timer gaps with the phase shown at each gap's end. faulthandler's watchdog
+    (a C thread that needs no GIL) dumps every thread's stack when no tick came for
+    100 ms; a marker after each long gap ties the dump to its stall."""
+
+    def __init__(self, window, dump: Path) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self._window = window
+        self.gaps: list[tuple[float, float, str]] = []  # (end time, gap s, phase)
+        self.cpu: list[tuple[float, float]] = []  # CPU s in each gap: (GUI thread, whole process)
+        self._cpu_last = (0.0, 0.0)
+        self.last = time.perf_counter()
+        self._dump_path = dump
+        self._dump = open(dump, "w")  # noqa: SIM115 - faulthandler writes to its descriptor until stop()
+        self._timer = QTimer(timerType=Qt.TimerType.PreciseTimer, interval=PERIOD_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+
+    def start(self) -> None:
+        self.last = time.perf_counter()
+        self._cpu_last = (time.thread_time(), time.process_time())
+        faulthandler.dump_traceback_later(STALL_S, file=self._dump)
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        faulthandler.cancel_dump_traceback_later()
+        self._dump.close()
+
+    def _on_timer_timeout(self) -> None:
+        now = time.perf_counter()
+        gap = now - self.last
+        if gap > 0.9 * STALL_S:
+            os.write(self._dump.fileno(), f"@@ {len(self.gaps)}\n".encode())
+        faulthandler.dump_traceback_later(STALL_S, file=self._dump)
+        text = self._window.training_panel.phase_label.text().lower()
+        phase = next((name for key, name in PHASES if key in text), "start")
+        self.gaps.append((now, gap, phase))
+        cpu = (time.thread_time(), time.process_time())
+        self.cpu.append((cpu[0] - self._cpu_last[0], cpu[1] - self._cpu_last[1]))
+        self._cpu_last = cpu
+        self.last = time.perf_counter()
+
+    def stacks(self) -> dict[int, dict[int, list[str]]]:
+        """Gap index -> thread id -> frames (innermost first) dumped during that gap."""
+        out: dict[int, dict[int, list[str]]] = {}
+        threads: dict[int, list[str]] = {}
+        frames: list[str] = []
+        for line in self._dump_path.read_text(errors="replace").splitlines():
+            if line.startswith("@@ "):
+                out[int(line[3:])], threads = threads, {}
+            elif line.startswith(("Thread 0x", "Current thread 0x")):
+                frames = threads.setdefault(int(next(t for t in line.split() if t.startswith("0x")), 16), [])
+            elif line.strip().startswith("File "):
+                path, _, rest = line.strip()[6:].partition('", line ')
+                number, _, func = rest.partition(" in ")
+                frames.append(f"{'/'.join(Path(path).parts[-2:])}:{number} {func}")
+        return out
+
+
+def _summary(frames: list[str], depth: int = 5) -> str:
+    """The innermost frames that are not import machinery, inner < outer."""
+    kept = [f for f in frames if "<frozen" not in f]
+    return " < ".join(kept[:depth]) or "(no Python frame)"
+
+
+def warm_up() -> None:
+    """What the first Retrain of a session imports: torch, the optimizer's lazy imports
+    (torch._dynamo, sympy, torch.distributed), lightly and the models, pyqtgraph."""
+    import torch
+
+    for name in ("pyqtgraph", "core.training", "models.encoders", "models.ssl", "models.fewshot.head"):
+        importlib.import_module(name)
+    torch.optim.Adam(torch.nn.Linear(1, 1).parameters())
+
+
+def run_retrain(root: Path, epochs: int, scratch: Path, warm: bool) -> tuple[Probe, float, str]:
+    """Opens the window on ``root``, retrains while a simulated user works; the probe and wall time."""
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+
+    from labelapp.app import create_application, create_main_window
+
+    if warm:
+        warm_up()
+    create_application([sys.argv[0]])
+    settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("training/epochs", epochs)
+    window = create_main_window(root, settings=settings)
+    window.resize(1400, 900)
+    window.show()
+    loop = QEventLoop()
+    QTimer.singleShot(SETTLE_MS, loop.quit)  # first paint, thumbnails
+    loop.exec()
+    probe, outcome = Probe(window, scratch / "stacks.txt"), {"end": 0.0, "status": "timeout"}
+    bar = window.grid.view.verticalScrollBar()
+    next_image = window.window_actions.actions["image.next"]
+
+    def user_step() -> None:
+        next_image.trigger()
+        bar.setValue(0 if bar.value() >= bar.maximum() else bar.value() + 3 * bar.singleStep())
+
+    def ended(status: str) -> None:
+        outcome.update(end=time.perf_counter(), status=status)
+        QTimer.singleShot(SETTLE_MS, loop.quit)
+
+    window.training_panel.run_finished.connect(lambda _result: ended("finished"))
+    window.training_panel.run_failed.connect(lambda exc: ended(f"failed: {exc}"))
+    user = QTimer(interval=USER_MS)
+    user.timeout.connect(user_step)
+    probe.start()
+    user.start()
+    started = time.perf_counter()
+    window.window_actions.actions["train.retrain"].trigger()
+    QTimer.singleShot(30 * 60 * 1000, loop.quit)
+    loop.exec()
+    user.stop()
+    probe.stop()
+    window.close()
+    return probe, (outcome["end"] or time.perf_counter()) - started, outcome["status"]
+
+
+def throughput(root: Path, size: int = 96, repeats: int = 2) -> tuple[int, dict[str, tuple[float, float]]]:
+    """Images and, per measure, (images/s, process CPU s per wall s) of the fastest of ``repeats``."""
+    import torch
+
+    from core.jobs import drain
+    from core.pixel_cache import build_pixel_cache, cache_paths
+    from core.training.pretrain import _cache_size, _embed
+    from models.encoders import create_encoder
+    from models.ssl import embed_images, prepare_images
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    encoder = create_encoder("shufflenet", in_channels=1)
+    times: dict[str, list[tuple[float, float]]] = {"cache": [], "encoder": [], "job": []}
+    with Project.open(root) as project:
+        for _ in range(repeats):
+            for path in cache_paths(project, _cache_size(size), False):
+                path.unlink(missing_ok=True)
+            clock = (time.perf_counter(), _cpu())
+            cache = drain(build_pixel_cache(project, _cache_size(size)))
+            clock = _lap(times["cache"], clock)
+            for start in range(0, len(cache.ids), 256):
+                pixels = torch.from_numpy(np.array(cache.pixels[start:start + 256]))[:, None]
+                embed_images(encoder, prepare_images(pixels, size=size))
+            clock = _lap(times["encoder"], clock)
+            drain(_embed(encoder, cache, size, None))
+            _lap(times["job"], clock)
+    n = len(cache.ids)
+    return n, {name: (n / min(runs)[0], min(runs)[1] / min(runs)[0]) for name, runs in times.items()}
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its ended children (the decoding pool)."""
+    return sum(os.times()[:4])
+
+
+def _lap(into: list[tuple[float, float]], since: tuple[float, float]) -> tuple[float, float]:
+    now = (time.perf_counter(), _cpu())
+    into.append((now[0] - since[0], now[1] - since[1]))
+    return now
+
+
+def _row(name: str, gaps: list[float], seconds: float) -> str:
+    ms = sorted(1000 * g for g in gaps)
+    p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))]
+    stalls = sum(g > 1000 * STALL_S for g in ms)
+    return (f"| {name} | {seconds:.1f} | {len(ms)} | {statistics.median(ms):.1f} | {p99:.1f} | "
+            f"{ms[-1] - PERIOD_MS:.0f} | {stalls} |")
+
+
+def report(probe: Probe, wall_s: float, status: str, args: argparse.Namespace) -> None:
+    print(f"\nRetrain responsiveness, {args.images} images of {args.size} px, {args.epochs} pretraining epochs, "
+          f"{args.labels_per_class} labels per class, {os.cpu_count()} cores, "
+          f"platform {os.environ['QT_QPA_PLATFORM']}, {'warm' if args.warm else 'cold'} imports, "
+          f"load average {os.getloadavg()[0]:.1f}: {status}, wall {wall_s:.1f} s\n")
+    print("| phase | s | timer samples | median gap ms | p99 gap ms | longest stall ms | stalls > 100 ms |")
+    print("|---|---|---|---|---|---|---|")
+    for phase in ["start"] + [name for _key, name in PHASES]:
+        rows = [(t, g) for t, g, p in probe.gaps if p == phase]
+        if rows:
+            print(_row(phase, [g for _t, g in rows], rows[-1][0] - rows[0][0] + rows[0][1]))
+    print(_row("whole run", [g for _t, g, _p in probe.gaps], wall_s))
+    stacks = probe.stacks()
+    main_id = threading.main_thread().ident
+    stalls = sorted((i for i, (_t, g, _p) in enumerate(probe.gaps) if g > STALL_S), key=lambda i: -probe.gaps[i][1])
+    if stalls:
+        print("\nLongest stalls, with the Python stacks 100 ms into each (inner < outer):")
+    for index in stalls[:8]:
+        end, gap, phase = probe.gaps[index]
+        threads = stacks.get(index, {})
+        busy = [f for t, f in threads.items() if t != main_id and f and not f[0].split(":")[0].endswith(IDLE)]
+        others = "; ".join(f"[{f[-1].split(':')[0]}] {_summary(f, 2)}" for f in busy) or "-"
+        gui_cpu, all_cpu = (round(1000 * c) for c in probe.cpu[index])
+        print(f"- {1000 * gap:.0f} ms at {end - probe.gaps[0][0]:.1f} s in {phase} (CPU ms: GUI thread {gui_cpu}, "
+              f"process {all_cpu}): GUI {_summary(threads.get(main_id, []))} | other threads {others}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--size", type=int, default=200)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--labels-per-class", type=int, default=10)
+    parser.add_argument("--warm", action="store_true", help="import torch, its optimizer and pyqtgraph first")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "labelapp-responsiveness")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        root = demo_copy(args.cache, args.images, args.size, scratch)
+        label_from_truth(root, args.labels_per_class)
+        probe, wall_s, status = run_retrain(root, args.epochs, scratch, args.warm)
+        report(probe, wall_s, status, args)
+        n, rates = throughput(root)
+    print(f"\nThroughput, {n} images, {os.cpu_count()} cores, window closed, best of 2 "
+          "(CPU/wall: the cores our process got)\n\n| measure | images/s | CPU/wall |\n|---|---|---|")
+    for name, text in (("cache", "pixel cache build (decode, resize to 128 px gray; process pool, spawn included)"),
+                       ("encoder", "embeddings: shufflenet at 96 px, embed_images(prepare_images) in chunks of 256"),
+                       ("job", "pretraining's embedding phase (_embed: embeddings + texture statistics)")):
+        print(f"| {text} | {rates[name][0]:.0f} | {rates[name][1]:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,export]"
 	@touch $(STAMP)
 
 $(DEMO)/project.sqlite: | $(STAMP)

@@ -73,12 +73,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("export-model", help="export a classifier run as TorchScript or ONNX (checked against the app)")
+    p.add_argument("project", type=Path)
+    p.add_argument("--run", type=int, metavar="ID", help="the classifier run (default: the newest finished one)")
+    p.add_argument("--format", choices=("torchscript", "onnx"), required=True,
+                   help="torchscript: model.pt (needs torch); onnx: model.onnx (needs the 'export' extra)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write into")
+    p.add_argument("--sample", type=_positive_int, default=32, metavar="N",
+                   help="project images the exported model is checked on (default 32)")
+    p.add_argument("--tolerance", type=float, default=1e-4,
+                   help="largest accepted difference in a probability (default 1e-4)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("predict", help="classify image files with an exported model (no project needed)")
+    p.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="a folder written by export-model")
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files or folders of them")
+    p.add_argument("--batch", type=_positive_int, default=32, metavar="N", help="images per batch (default 32)")
+    p.add_argument("--json", action="store_true", help="print every probability as JSON")
+
     p = sub.add_parser("export-labels", help="export labels as a CSV, class folders or mask PNGs")
     p.add_argument("project", type=Path)
     p.add_argument("out", type=Path)
     p.add_argument("--format", choices=("csv", "folders", "masks"), default="csv")
     p.add_argument("--json", action="store_true")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

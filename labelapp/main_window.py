@@ -148,6 +148,7 @@ class MainWindow(QMainWindow):
             "project.new": p.new_project, "project.open": p.open_project_dialog,
             "project.import": p.import_folder, "project.classes": p.edit_classes,
             "train.retrain": self.training.retrain, "train.cancel": self.training_panel.cancel,
+            "model.export": self._export_model,
             "help.shortcuts": self._toggle_help, "app.quit": self.close,
         }
 
@@ -289,6 +290,11 @@ class MainWindow(QMainWindow):
         self._opacity = min(1.0, max(0.0, self._opacity + step))
         self.editor.set_overlay_opacity(self._opacity)
         self.status.show_info(f"Overlay opacity {self._opacity:.0%}")
+
+    def _export_model(self) -> None:
+        from labelapp.dialogs.export_model import show_export_model_dialog  # on first use: a fast start
+
+        show_export_model_dialog(self)
 
     def _toggle_help(self) -> None:
         if self.help_overlay.isVisible():

@@ -13,7 +13,8 @@ from labelapp.shortcuts import ACTIONS, ShortcutMap
 
 # Menu of each action; the order of ACTIONS within a menu is kept.
 MENUS: dict[str, str] = {
-    "project.new": "&File", "project.open": "&File", "project.import": "&File", "app.quit": "&File",
+    "project.new": "&File", "project.open": "&File", "project.import": "&File", "model.export": "&File",
+    "app.quit": "&File",
     "edit.undo": "&Edit", "edit.redo": "&Edit", "mask.save": "&Edit", "project.classes": "&Edit",
     "label.ok": "&Label", "label.clear": "&Label", "label.accept_prediction": "&Label",
     "image.next": "&Go", "image.previous": "&Go", "image.next_unlabeled": "&Go", "grid.search": "&Go",

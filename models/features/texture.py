@@ -38,7 +38,7 @@ def _soft_histogram(x: Tensor, low: float, high: float, bins: int, *, weights: T
     span = bins if circular else bins - 1
     position = (x - low) * (span / (high - low))
     if not circular:
-        position = position.clamp(0.0, span)
+        position = position.clamp(0.0, float(span))
     left = position.floor()
     frac = position - left
     left_index = left.long()

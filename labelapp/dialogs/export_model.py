@@ -1,0 +1,265 @@
+"""Export Model…: choose a classifier run, a format and a folder; the export runs off the GUI thread.
+
+The export is ``core.training.export.export_job`` on a :class:`JobRunner`: it opens its
+own ``Project`` from the folder path, checks the exported model against the app's before
+writing anything, and the dialog shows what it yields, then what was written or why not.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QStandardItemModel
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.store import Run
+from labelapp.jobs import JobRunner
+
+if TYPE_CHECKING:
+    from labelapp.main_window import MainWindow
+
+logger = logging.getLogger(__name__)
+FORMATS = {"torchscript": "TorchScript (model.pt)", "onnx": "ONNX (model.onnx)"}
+ERROR_STYLE = "color: #C5221F;"
+
+
+def run_text(run: Run) -> str:
+    """"Run #4 · 7 classes · 28 labels · accuracy 54 % · 2026-11-21 22:45"."""
+    parts = [f"Run #{run.id}"]
+    validation = run.metrics.get("validation") or {}
+    if run.metrics.get("classes"):
+        parts.append(f"{run.metrics['classes']} classes")
+    if run.label_snapshot.get("labeled") is not None:
+        parts.append(f"{run.label_snapshot['labeled']} labels")
+    if validation.get("accuracy") is not None:
+        parts.append(f"accuracy {validation['accuracy']:.0%}")
+    if run.finished_at:
+        parts.append(run.finished_at[:16].replace("T", " "))
+    return " · ".join(parts)
+
+
+class ExportModelDialog(QDialog):
+    """Exports one of ``runs`` (newest first; the first is chosen) when Export is clicked.
+
+    Signals:
+        export_finished(object): the ``ExportResult``.
+        export_failed(object): the exception (a refused parity check, a missing package, ...).
+    """
+
+    export_finished = Signal(object)
+    export_failed = Signal(object)
+
+    def __init__(self, project_root: Path, runs: list[Run], exports_dir: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export Model")
+        self.setMinimumWidth(560)
+        self._project_root = Path(project_root)
+        self._exports_dir = Path(exports_dir)
+        self._folder_edited = False
+        self._runner: JobRunner | None = None
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self._build(runs)
+        self._update_default_folder()
+
+    def _build(self, runs: list[Run]) -> None:
+        from core.training.exported import missing_packages
+
+        self.run_combo = QComboBox()
+        for run in runs:
+            self.run_combo.addItem(run_text(run), run.id)
+        self.format_combo = QComboBox()
+        for fmt, text in FORMATS.items():
+            self.format_combo.addItem(text, fmt)
+            missing = missing_packages(fmt, to_export=True)
+            if missing:
+                model = self.format_combo.model()
+                assert isinstance(model, QStandardItemModel)
+                row = model.item(self.format_combo.count() - 1)
+                row.setEnabled(False)
+                row.setToolTip(f"needs {', '.join(missing)}: pip install 'labelapp[export]'")
+        self.folder_edit = QLineEdit()
+        self.folder_edit.textEdited.connect(self._on_folder_edit_text_edited)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self._on_browse_button_clicked)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(self.browse_button)
+        form = QFormLayout()
+        form.addRow("Run:", self.run_combo)
+        form.addRow("Format:", self.format_combo)
+        form.addRow("Folder:", folder_row)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 4)
+        self.progress_bar.hide()
+        self.status_label = QLabel("The exported model is checked against the app's on project images before it"
+                                   " is written.")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label.setMinimumHeight(4 * self.status_label.fontMetrics().lineSpacing())  # room for the outcome
+        self.status_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.buttons = QDialogButtonBox()
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.export_button.setDefault(True)
+        self.export_button.clicked.connect(self.start)
+        self.close_button.clicked.connect(self.reject)
+        self.run_combo.currentIndexChanged.connect(self._on_choice_changed)
+        self.format_combo.currentIndexChanged.connect(self._on_choice_changed)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status_label)
+        layout.addStretch(1)
+        layout.addWidget(self.buttons)
+
+    # -- choices -------------------------------------------------------------------------------
+    def run_id(self) -> int:
+        return int(self.run_combo.currentData())
+
+    def format(self) -> str:
+        return str(self.format_combo.currentData())
+
+    def folder(self) -> Path:
+        return Path(self.folder_edit.text().strip()).expanduser()
+
+    def _update_default_folder(self) -> None:
+        if not self._folder_edited and self.run_combo.count():
+            self.folder_edit.setText(str(self._exports_dir / f"model-run{self.run_id()}-{self.format()}"))
+
+    @Slot(int)
+    def _on_choice_changed(self, _index: int) -> None:
+        self._update_default_folder()
+
+    @Slot(str)
+    def _on_folder_edit_text_edited(self, _text: str) -> None:
+        self._folder_edited = True
+
+    @Slot()
+    def _on_browse_button_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export the Model into", str(self._exports_dir))
+        if folder:
+            self.folder_edit.setText(folder)
+            self._folder_edited = True
+
+    # -- running -------------------------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self._runner is not None and self._runner.is_running()
+
+    @Slot()
+    def start(self) -> None:
+        """Starts the export of the chosen run; does nothing while one runs."""
+        from core.training.export import ExportRequest, export_job
+
+        if self.is_running() or not self.run_combo.count():
+            return
+        if not self.folder_edit.text().strip():
+            self._show_message("Choose a folder to export into.", error=True)
+            return
+        request = ExportRequest(project_root=self._project_root, out_dir=self.folder(), fmt=self.format(),
+                                run_id=self.run_id())
+        self.result, self.error = None, None
+        self._runner = JobRunner(lambda cancel: export_job(request, cancel), self)
+        self._runner.progressed.connect(self._on_runner_progressed)
+        self._runner.finished.connect(self._on_runner_finished)
+        self._runner.failed.connect(self._on_runner_failed)
+        self._set_inputs_enabled(False)
+        self.progress_bar.setValue(0)
+        self.progress_bar.show()
+        self._show_message(f"Exporting run #{request.run_id} as {FORMATS[request.fmt]}…", error=False)
+        self._runner.start()
+
+    def _set_inputs_enabled(self, enabled: bool) -> None:
+        for widget in (self.run_combo, self.format_combo, self.folder_edit, self.browse_button, self.export_button):
+            widget.setEnabled(enabled)
+
+    def reject(self) -> None:  # Esc, Close or the title bar while exporting: cancel first
+        if self.is_running():
+            assert self._runner is not None
+            self._runner.cancel()
+            self._show_message("Cancelling after the current step…", error=False)
+            return
+        super().reject()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.is_running():
+            self.reject()
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+    @Slot(object)
+    def _on_runner_progressed(self, progress: Any) -> None:
+        if progress.total == 4:  # the export's own phases (the pixel cache's have other totals)
+            self.progress_bar.setValue(progress.step)
+        if not (self._runner and self._runner.is_cancelled()):
+            self._show_message(f"{progress.phase[:1].upper()}{progress.phase[1:]}…", error=False)
+
+    @Slot(object)
+    def _on_runner_finished(self, result: Any) -> None:
+        self.result = result
+        self.progress_bar.setValue(self.progress_bar.maximum())
+        self._set_inputs_enabled(True)
+        self._show_message(success_text(result), error=False)
+        self.export_finished.emit(result)
+
+    @Slot(object)
+    def _on_runner_failed(self, error: BaseException) -> None:
+        from core.jobs import JobCancelled
+
+        self.error = error
+        self.progress_bar.hide()
+        self._set_inputs_enabled(True)
+        if isinstance(error, JobCancelled):
+            self._show_message("Export cancelled; nothing was written.", error=False)
+            return
+        logger.warning("model export failed: %s", error)
+        self._show_message(f"Export failed: {error}", error=True)
+        self.export_failed.emit(error)
+
+    def _show_message(self, text: str, *, error: bool) -> None:
+        self.status_label.setText(text)
+        self.status_label.setStyleSheet(ERROR_STYLE if error else "")
+
+
+def success_text(result: Any) -> str:
+    parity = result.parity
+    return (f"Exported run #{result.run_id} to {result.out_dir}: {result.model_path.name}"
+            f" ({result.size_bytes / 1e6:.1f} MB), classes.txt and model_card.json, in {result.seconds:.0f} s."
+            f" On {parity.images} project images it matches the app's model within {parity.max_abs_diff:.1g}.")
+
+
+def show_export_model_dialog(window: MainWindow) -> ExportModelDialog | None:
+    """Opens the dialog (window-modal, not blocking) on the window's project; the outcome
+    also goes to the window's status area."""
+    from core.training.export import exportable_runs
+
+    project = window.project
+    if project is None:
+        return None
+    runs = exportable_runs(project)
+    if not runs:
+        window.status.show_error("No classifier run to export yet: label at least two classes and Retrain.")
+        return None
+    dialog = ExportModelDialog(project.root, runs, project.exports_dir, parent=window)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.export_finished.connect(lambda result: window.status.show_info(success_text(result)))
+    dialog.export_failed.connect(lambda error: window.status.show_error(f"Model export failed: {error}"))
+    dialog.open()
+    return dialog

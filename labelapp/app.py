@@ -49,6 +49,11 @@ def run_gui(project_path: Path | None) -> int:
     app = create_application()
     window = create_main_window(project_path)
     window.show()
+    from PySide6.QtCore import QTimer
+
+    from labelapp.warmup import start_warmup
+
+    QTimer.singleShot(500, start_warmup)  # after the first paint: torch & co. load while the user looks
     return app.exec()
 
 

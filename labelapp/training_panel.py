@@ -114,6 +114,9 @@ class TrainingPanel(QWidget):
             raise RuntimeError("a training job is already running")
         self._clear_curves()
         self.show_stale_warning(False)
+        from labelapp.warmup import start_warmup
+
+        start_warmup()  # pyqtgraph (the curves) and torch load off the GUI thread if not yet done
         self.phase_label.setText(title)
         self.progress.setRange(0, 0)
         self.eta_label.setText("")

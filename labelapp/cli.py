@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--thorough", type=int, nargs="?", const=120, default=0, metavar="STEPS",
+                   help="also fine-tune the encoder on the labeled images (paper-001 loss) for STEPS steps"
+                        " (default 120) before fitting the classifier; slower")
+    p.add_argument("--pretrain-again", action="store_true",
+                   help="with --method auto: pretrain a new encoder even if one covers the images")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("export-model", help="export a classifier run as TorchScript or ONNX (checked against the app)")

@@ -190,9 +190,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     pretrain = PretrainRequest(project_root=args.project, method=args.ssl, encoder=args.encoder, size=args.size,
                                epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
-    classify = ClassifyRequest(project_root=args.project, seed=args.seed)
+    classify = ClassifyRequest(project_root=args.project, seed=args.seed, finetune_steps=args.thorough)
     job = {"ssl": lambda: pretrain_job(pretrain), "classifier": lambda: classify_job(classify),
-           "auto": lambda: retrain_job(pretrain, classify)}[args.method]()
+           "auto": lambda: retrain_job(pretrain, classify, pretrain_again=args.pretrain_again)}[args.method]()
     bars = _Bars(quiet=args.json)
     try:
         result = drain(job, lambda p: bars.update(p.phase, p.step, p.total))
@@ -209,6 +209,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         metrics = ", ".join(f"{k} {v:.3g}" for k, v in run.metrics.items() if isinstance(v, float | int))
         print(f"run {run.id} ({run.method}): {run.status.value} in {result.seconds:.0f} s; {metrics}")
+        validation = run.metrics.get("validation")
+        if validation:
+            print(f"cross-validated on {validation['n']} labels: accuracy {validation['accuracy']:.1%},"
+                  f" macro-F1 {validation['macro_f1']:.1%}")
     return 0
 
 

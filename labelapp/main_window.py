@@ -148,6 +148,7 @@ class MainWindow(QMainWindow):
             "project.new": p.new_project, "project.open": p.open_project_dialog,
             "project.import": p.import_folder, "project.classes": p.edit_classes,
             "train.retrain": self.training.retrain, "train.cancel": self.training_panel.cancel,
+            "train.pretrain_again": self.training.pretrain_again,
             "model.export": self._export_model,
             "help.shortcuts": self._toggle_help, "app.quit": self.close,
         }

@@ -69,6 +69,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("app.quit", "Quit", ("Ctrl+Q",), "Project"),
     ActionSpec("train.retrain", "Retrain with current labels", ("Ctrl+R",), "Train"),
     ActionSpec("train.cancel", "Cancel training", ("Ctrl+Shift+R",), "Train"),
+    ActionSpec("train.pretrain_again", "Retrain with a new encoder (pretrain again)", (), "Train"),
     ActionSpec("help.shortcuts", "Keyboard shortcuts", ("?", "F1"), "Help"),
 )
 _BY_ID = {spec.id: spec for spec in ACTIONS}

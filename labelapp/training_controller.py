@@ -48,7 +48,13 @@ class TrainingController(QObject):
         return self._settings.value(key, default, type=type(default))
 
     @Slot()
-    def retrain(self) -> None:
+    def pretrain_again(self) -> None:
+        """Retrain, pretraining a new encoder even if one covers the images (after changing
+        the encoder settings, or to train it longer)."""
+        self.retrain(pretrain_again=True)
+
+    @Slot()
+    def retrain(self, *, pretrain_again: bool = False) -> None:
         window = self._window
         project = window.project
         if project is None:
@@ -69,7 +75,8 @@ class TrainingController(QObject):
         self._settings.setValue("training/thorough", thorough)
         classify = ClassifyRequest(project_root=project.root,
                                    finetune_steps=int(self._setting("training/finetune_steps")) if thorough else 0)
-        window.training_panel.start(lambda cancel: retrain_job(pretrain, classify, cancel), title="Starting…")
+        window.training_panel.start(
+            lambda cancel: retrain_job(pretrain, classify, cancel, pretrain_again=pretrain_again), title="Starting…")
 
     # -- stale runs -------------------------------------------------------------------------------
     def show_history(self, *, finished_run: int | None = None) -> None:

@@ -31,12 +31,12 @@ class RetrainResult:
         return sum(p.seconds for p in (self.pretrain, self.classify) if p is not None)
 
 
-def retrain_job(pretrain: PretrainRequest, classify: ClassifyRequest, cancel: threading.Event | None = None,
-                ) -> Generator[Progress, None, RetrainResult]:
-    """Pretrains only when no finished encoder covers the images (or none exists), then
-    trains the classifier when at least two classes have labels."""
+def retrain_job(pretrain: PretrainRequest, classify: ClassifyRequest, cancel: threading.Event | None = None, *,
+                pretrain_again: bool = False) -> Generator[Progress, None, RetrainResult]:
+    """Pretrains only when no finished encoder covers the images (or none exists, or
+    ``pretrain_again``), then trains the classifier when at least two classes have labels."""
     with Project.open(pretrain.project_root) as project:
-        reuse = latest_pretrain_run(project) is not None
+        reuse = not pretrain_again and latest_pretrain_run(project) is not None
         labeled_classes = int(project.db.scalar("SELECT COUNT(DISTINCT class_id) FROM labels"))
     pretrained = None
     if not reuse:

@@ -115,3 +115,23 @@ def test_large_projects_get_fewer_epochs_so_the_first_retrain_ends_in_minutes(tm
     assert base.epochs_for(30_000) == 5
     assert base.epochs_for(100_000) == 1 and base.epochs_for(10_000_000) == 1
     assert PretrainRequest(project_root=tmp_path, epochs=0).epochs_for(100) == 0  # the random-init control
+
+
+def test_cli_retrain_can_pretrain_again_and_take_the_thorough_path(demo: Path) -> None:
+    import csv
+
+    with Project.open(demo) as project, open(demo / "truth" / "labels.csv") as handle:
+        rows = list(csv.DictReader(handle))
+        project.labels.apply([(project.images.find(r["file"]).id, r["class"]) for r in rows[:20]],
+                             actor="t", source="test")
+        before = [r.method for r in project.runs.list()]
+    result = subprocess.run(
+        [sys.executable, "-m", "labelapp", "train", str(demo), "--pretrain-again", "--thorough", "2",
+         "--epochs", "1", "--size", "48", "--batch-size", "16"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "cross-validated on" in result.stdout
+    with Project.open(demo) as project:
+        runs = project.runs.list()
+        assert [r.method for r in runs] == [*before, "pretrain-simclr", "classifier"]
+        assert runs[-1].config["finetune_steps"] == 2 and runs[-1].config["pretrain_run"] == runs[-2].id

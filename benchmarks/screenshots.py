@@ -61,6 +61,25 @@ def settle(ms: int = SETTLE_MS) -> None:
     loop.exec()
 
 
+def retrain_and_shoot(window, settings: QSettings, out: Path) -> None:
+    """A short real Retrain, then the window with predictions and the run's details."""
+    settings.setValue("training/epochs", 3)
+    loop = QEventLoop()
+    window.training_panel.run_finished.connect(lambda _result: loop.quit())
+    window.training_panel.run_failed.connect(lambda _exc: loop.quit())
+    window.training.retrain()
+    loop.exec()
+    settle()
+    window.grab().save(str(out / "5-after-retrain.png"))
+    panel = window.training_panel
+    panel.history.setCurrentRow(0)
+    panel.details_button.click()
+    settle()
+    if panel.details_dialog is not None:
+        panel.details_dialog.grab().save(str(out / "6-run-details.png"))
+        panel.details_dialog.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/labelapp-shots"))
@@ -90,6 +109,8 @@ def main() -> int:
     window._toggle_help()
     settle()
     window.grab().save(str(args.out / "4-help.png"))
+    window._toggle_help()
+    retrain_and_shoot(window, settings, args.out)
     window.close()
     print("\n".join(str(p) for p in sorted(args.out.glob("*.png"))))
     return 0

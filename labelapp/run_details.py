@@ -144,7 +144,12 @@ class RunDetailsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(520, 520)
+        width = 520
+        if self.confusion is not None:  # wide enough for the whole matrix, within reason
+            table = self.confusion
+            table.resizeColumnsToContents()
+            width = table.verticalHeader().width() + table.horizontalHeader().length() + 60
+        self.resize(min(max(520, width), 1100), 560)
 
     def _header(self, run: Run, stale: bool) -> QLabel:
         snapshot = run.label_snapshot
@@ -172,8 +177,9 @@ class RunDetailsDialog(QDialog):
         if isinstance(validation.get("macro_f1"), int | float):
             parts.append(f"macro F1 {float(validation['macro_f1']):.3f}")
         n = validation.get("n", int(matrix.sum()))
-        self.validation_label.setText(f"Validation on {n} held-out labels: " + ", ".join(parts)
-                                      + "<br>Rows: true class · columns: predicted class (shaded by row share)")
+        self.validation_label.setText(
+            f"Cross-validated on {n} labels (each predicted by a model trained without it): " + ", ".join(parts)
+            + "<br>Rows: true class · columns: predicted class (shaded by row share)")
         self.confusion = confusion_table([str(c) for c in validation["classes"]], matrix, self)
         layout.addWidget(self.confusion, 2)
 

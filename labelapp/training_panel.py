@@ -196,8 +196,7 @@ class TrainingPanel(QWidget):
 
     def _show_item(self, item: QListWidgetItem) -> None:
         run = self._runs[int(item.data(Qt.ItemDataRole.UserRole))]
-        metrics = ", ".join(f"{k} {v:.3f}" for k, v in run.metrics.items() if isinstance(v, float))
-        text = f"#{run.id} {run.method} · {run.status.value}" + (f" · {metrics}" if metrics else "")
+        text = run_summary(run)
         stale = run.id in self._stale
         item.setText(f"{text} · {STALE_MARK}" if stale else text)
         item.setToolTip("Labels changed since this run took its snapshot: retrain to include them." if stale else "")
@@ -286,3 +285,29 @@ class TrainingPanel(QWidget):
             self._plot.clear()
             self._plot.addLegend(offset=(-10, 10))
         self._curves = {}
+
+
+def run_summary(run: Run) -> str:
+    """One line of the run history: what the run was and the figure that matters."""
+    m = run.metrics or {}
+    parts = [f"#{run.id}"]
+    if run.method.startswith("pretrain-"):
+        parts.append(f"encoder ({run.method.removeprefix('pretrain-')})")
+        if "epochs" in m:
+            parts.append(f"{m['epochs']} epochs")
+        if isinstance(m.get("contrastive_accuracy"), float):
+            parts.append(f"contrastive accuracy {m['contrastive_accuracy']:.0%}")
+    elif run.method == "classifier":
+        thorough = (run.config or {}).get("finetune_steps", 0)
+        parts.append("classifier, thorough" if thorough else "classifier")
+        if "labeled" in m:
+            parts.append(f"{m['labeled']} labels")
+        if m.get("validation"):
+            parts.append(f"validation {m['validation']['accuracy']:.0%}")
+    else:
+        parts.append(run.method)
+    if run.status is not RunStatus.DONE:
+        parts.append(run.status.value)
+    elif isinstance(m.get("seconds"), float | int):
+        parts.append(f"{m['seconds']:.0f} s")
+    return " · ".join(parts)

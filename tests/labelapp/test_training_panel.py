@@ -111,6 +111,7 @@ def test_double_clicking_a_run_shows_its_metrics_and_confusion_matrix(qtbot, pan
     without = recorded_run(project, {"labeled": 2})
     panel.show_history(project.runs.list(), stale={without.id})
     assert "stale" in panel.history.item(0).text() and "stale" not in panel.history.item(1).text()
+    assert f"#{with_validation.id} · classifier · 12 labels · validation 80%" in panel.history.item(1).text()
     item = panel.history.item(1)  # newest first
     assert item.data(Qt.ItemDataRole.UserRole) == with_validation.id
     rect = panel.history.visualItemRect(item)

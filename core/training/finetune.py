@@ -1,9 +1,11 @@
 """The thorough classifier path: fine-tune the pretrained encoder on the labeled images
 (paper 001, ``models.fewshot.finetune``), then re-embed every image.
 
-Measured on X-SDD (benchmarks/fewlabel_bench.py --finetune): a point or less above the
-fast head path at several times its cost, so it is an option, not what Retrain does by
-default.
+Measured on X-SDD (benchmarks/fewlabel_bench.py --methods simclr --finetune, 3 seeds):
+80.3 / 81.5 / 88.9 % at 5 / 10 / 20 labels per class against 79.0 / 82.7 / 91.2 % for the
+fast path, at about 50 s instead of 5 s per retrain. The head is then fitted on the very
+images the encoder was tuned on, whose embeddings are cleaner than anyone else's; that
+likely costs the points at 10 and 20. So it is an option, off by default.
 """
 
 from __future__ import annotations

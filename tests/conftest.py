@@ -24,3 +24,42 @@ def demo_folders(tmp_path_factory: pytest.TempPathFactory) -> DemoManifest:
 @pytest.fixture()
 def project_dir(tmp_path: Path) -> Path:
     return tmp_path / "project"
+
+
+def _label_from_truth(root: Path, count: int) -> None:
+    """Labels the first ``count`` images of a generated demo project with their true class."""
+    import csv
+
+    from core.store import Project
+
+    with Project.open(root) as project, open(root / "truth" / "labels.csv") as handle:
+        rows = list(csv.DictReader(handle))[:count]
+        project.labels.apply([(project.images.find(r["file"]).id, r["class"]) for r in rows], actor="t",
+                             source="test")
+
+
+@pytest.fixture(scope="session")
+def label_from_truth():
+    """``label_from_truth(root, count)``: labels the first ``count`` images of a generated
+    demo project with their true class."""
+    return _label_from_truth
+
+
+@pytest.fixture(scope="session")
+def train_small_classifier():
+    """Builds a demo project at a path: 42 images at 64 px, 28 labeled, a 1-epoch encoder
+    (run 1) and a classifier on it (run 2). Returns the project root."""
+    def build(root: Path) -> Path:
+        from core.demo_project import create_demo_project
+        from core.jobs import drain
+        from core.training import ClassifyRequest, PretrainRequest, retrain_job
+
+        create_demo_project(root, n_images=42, size=64, workers=1)
+        _label_from_truth(root, 28)
+        pretrain = PretrainRequest(project_root=root, encoder="shufflenet", size=48, epochs=1, batch_size=16,
+                                   workers=1)
+        result = drain(retrain_job(pretrain, ClassifyRequest(project_root=root, epochs=10)))
+        assert result.classify is not None and not result.cancelled
+        return root
+
+    return build

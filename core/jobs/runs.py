@@ -141,10 +141,13 @@ def recover_interrupted_runs(project: Project) -> list[int]:
     return recovered
 
 
-def load_checkpoint(project: Project, run: Run) -> dict[str, Any]:
-    """The ``{"state_dict", "config"}`` of a finished run (tensors only: weights_only)."""
+def load_checkpoint(project: Project, run: Run, name: str | None = None) -> dict[str, Any]:
+    """The ``{"state_dict", "config"}`` of a finished run (tensors only: weights_only):
+    its main checkpoint, or the file ``name`` it saved besides (``save_checkpoint(name=)``)."""
     import torch
 
+    if name is not None:
+        return torch.load(project.runs_dir / str(run.id) / name, map_location="cpu", weights_only=True)
     if run.checkpoint is None:
         raise StoreError(f"run {run.id} has no checkpoint")
     return torch.load(project.runs_dir / run.checkpoint, map_location="cpu", weights_only=True)

@@ -67,17 +67,15 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
                   "finetune_steps": request.finetune_steps}
         with RunRecorder(project, method="classifier", config=config, snapshot=snapshot,
                          seed=request.seed) as recorder:
+            rows = _labeled_rows(ids, labeled, classes)
             if request.finetune_steps > 0:
                 from core.training.finetune import finetune_features
 
-                position = {image_id: k for k, image_id in enumerate(ids.tolist())}
-                index = {cid: k for k, cid in enumerate(classes)}
-                rows = [(position[i], index[c]) for i, c in labeled if i in position and c in index]
                 embeddings, _weight = yield from finetune_features(
                     project, recorder, pretrain, ids, rows, n_classes=len(classes), steps=request.finetune_steps,
                     seed=request.seed, cancel=cancel)
             yield Progress(phase="classifier", step=0, total=1, message="training the classifier head")
-            metrics = _fit_and_predict(project, recorder, ids, embeddings, labeled, classes, request, cancel)
+            metrics = _fit_and_predict(project, recorder, ids, embeddings, rows, classes, request, cancel)
             validation = metrics.get("validation", {})
             yield Progress(phase="classifier", step=1, total=1,
                            metrics={"validation accuracy": validation.get("accuracy", float("nan"))})
@@ -87,14 +85,18 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
     return ClassifyResult(run=None, cancelled=True, seconds=time.perf_counter() - started, metrics={})
 
 
+def _labeled_rows(ids: np.ndarray, labeled: list[tuple[int, int]], classes: list[int]) -> list[tuple[int, int]]:
+    """(row in ``ids``, class index) of every labeled image the features cover."""
+    position = {image_id: k for k, image_id in enumerate(ids.tolist())}
+    index = {cid: k for k, cid in enumerate(classes)}
+    return [(position[i], index[c]) for i, c in labeled if i in position and c in index]
+
+
 def _fit_and_predict(project: Project, recorder: RunRecorder, ids: np.ndarray, embeddings: np.ndarray,
-                     labeled: list[tuple[int, int]], classes: list[int], request: ClassifyRequest,
+                     rows: list[tuple[int, int]], classes: list[int], request: ClassifyRequest,
                      cancel: threading.Event | None) -> dict:
     from models.fewshot.head import FitCancelled, fit_head
 
-    position = {image_id: k for k, image_id in enumerate(ids.tolist())}
-    index = {cid: k for k, cid in enumerate(classes)}
-    rows = [(position[i], index[c]) for i, c in labeled if i in position and c in index]
     x = embeddings[[r for r, _ in rows]]
     y = np.array([k for _, k in rows], dtype=np.int64)
     is_cancelled = cancel.is_set if cancel is not None else None

@@ -39,9 +39,8 @@ def finetune_features(project: Project, recorder: RunRecorder, pretrain: Run, id
     extractor = build_feature_extractor(checkpoint)
     cache = yield from build_pixel_cache(project, int(checkpoint["config"]["cache_size"]), cancel=cancel)
     order = cache.index_of(ids)
-    positions = np.array([p for p, _ in rows])
-    pixels = torch.from_numpy(np.array(cache.pixels[np.sort(order[positions])]))[:, None]
-    labels = torch.tensor([k for _, k in sorted(rows, key=lambda r: order[r[0]])], dtype=torch.int64)
+    pixels = torch.from_numpy(np.array(cache.pixels[order[[p for p, _ in rows]]]))[:, None]
+    labels = torch.tensor([k for _, k in rows], dtype=torch.int64)
     config = FinetuneConfig(steps=steps)
     eta = Eta()
     try:

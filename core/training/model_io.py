@@ -64,12 +64,9 @@ def load_classifier(project: Project, run: Run | None = None) -> LoadedClassifie
     pretrain = project.runs.get(int(head_checkpoint["config"]["pretrain_run"]))
     if pretrain is None or pretrain.checkpoint is None:
         raise StoreError(f"the encoder of run {run.id} (run {head_checkpoint['config']['pretrain_run']}) is gone")
-    encoder_checkpoint = load_checkpoint(project, pretrain)
-    if head_checkpoint["config"].get("encoder_file"):  # the thorough path: the run's own fine-tuned encoder
-        import torch
-
-        encoder_checkpoint = torch.load(project.runs_dir / str(run.id) / head_checkpoint["config"]["encoder_file"],
-                                        map_location="cpu", weights_only=True)
+    encoder_file = head_checkpoint["config"].get("encoder_file")  # the thorough path: its own fine-tuned encoder
+    encoder_checkpoint = load_checkpoint(project, run, encoder_file) if encoder_file else load_checkpoint(
+        project, pretrain)
     if "cache_size" not in encoder_checkpoint["config"]:
         raise StoreError(f"run {run.id} uses an encoder from an older version; retrain to export it")
     features = build_feature_extractor(encoder_checkpoint)

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from models.fewshot.arcface import ArcFaceHead
-from models.fewshot.losses import FewShotLoss, fewshot_loss
+from models.fewshot.losses import ALPHA, BETA, TEMPERATURE, FewShotLoss, fewshot_loss
 from models.ssl.augment import TwoViewAugment, prepare_images
 
 
@@ -53,9 +53,9 @@ class FinetuneConfig:
     embed_dim: int = 128
     scale: float = 16.0
     margin: float = 0.5
-    alpha: float = 0.75
-    beta: float = 0.25
-    tau: float = 0.5
+    alpha: float = ALPHA
+    beta: float = BETA
+    tau: float = TEMPERATURE
 
 
 def _feature_dim(encoder: nn.Module, size: int) -> int:

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from models.fewshot.arcface import ArcFaceHead
 from models.fewshot.calibration import fit_temperature, heldout_folds
-from models.fewshot.losses import fewshot_loss
+from models.fewshot.losses import ALPHA, BETA, TEMPERATURE, fewshot_loss
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +73,9 @@ class HeadConfig:
     embed_dim: int = 128
     scale: float = 16.0
     margin: float = 0.5
-    alpha: float = 0.75
-    beta: float = 0.25
-    tau: float = 0.5
+    alpha: float = ALPHA
+    beta: float = BETA
+    tau: float = TEMPERATURE
     lr: float = 2e-3
     weight_decay: float = 1e-4
     noise: float = 0.6

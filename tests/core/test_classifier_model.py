@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from core.demo_project import create_demo_project
 from core.jobs import drain
 from core.pixel_cache import open_pixel_cache
 from core.store import Project
-from core.training import ClassifyRequest, PretrainRequest, retrain_job
+from core.training import ClassifyRequest
 from core.training.classify import validation_metrics
 from core.training.model_io import load_classifier
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("classifier") / "project"
-    create_demo_project(root, n_images=42, size=64, workers=1)
-    with Project.open(root) as project, open(root / "truth" / "labels.csv") as handle:
-        rows = list(csv.DictReader(handle))
-        project.labels.apply([(project.images.find(r["file"]).id, r["class"]) for r in rows[:28]],
-                             actor="t", source="test")
-    pretrain = PretrainRequest(project_root=root, encoder="shufflenet", size=48, epochs=1, batch_size=16, workers=1)
-    result = drain(retrain_job(pretrain, ClassifyRequest(project_root=root, epochs=10)))
-    assert result.classify is not None and not result.cancelled
-    return root
+def trained(tmp_path_factory: pytest.TempPathFactory, train_small_classifier) -> Path:
+    return train_small_classifier(tmp_path_factory.mktemp("classifier") / "project")
 
 
 def test_rebuilt_module_matches_the_stored_predictions(trained: Path) -> None:

@@ -3,7 +3,6 @@ not is refused and nothing is written; the folder runs without the project."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from pathlib import Path
@@ -12,11 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.demo_project import create_demo_project
 from core.jobs import drain
 from core.pixel_cache import open_pixel_cache
 from core.store import Project
-from core.training import ClassifyRequest, PretrainRequest, classify_job, retrain_job
+from core.training import ClassifyRequest, classify_job
 from core.training import export as export_module
 from core.training.export import ExportResult, check_parity, export_model, exportable_runs, sample_pixels
 from core.training.exported import (
@@ -33,17 +31,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning") 
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(tmp_path_factory: pytest.TempPathFactory, train_small_classifier) -> Path:
     """42 images at 64 px, 28 labeled; pretraining (1 epoch) + classifier runs 1 and 2,
     and a second classifier run (3) with another seed."""
-    root = tmp_path_factory.mktemp("export") / "project"
-    create_demo_project(root, n_images=42, size=64, workers=1)
-    with Project.open(root) as project, open(root / "truth" / "labels.csv") as handle:
-        rows = list(csv.DictReader(handle))
-        project.labels.apply([(project.images.find(r["file"]).id, r["class"]) for r in rows[:28]],
-                             actor="t", source="test")
-    pretrain = PretrainRequest(project_root=root, encoder="shufflenet", size=48, epochs=1, batch_size=16, workers=1)
-    assert drain(retrain_job(pretrain, ClassifyRequest(project_root=root, epochs=10))).classify is not None
+    root = train_small_classifier(tmp_path_factory.mktemp("export") / "project")
     assert drain(classify_job(ClassifyRequest(project_root=root, epochs=10, seed=1))).run is not None
     return root
 

@@ -86,15 +86,11 @@ def test_train_from_the_command_line(demo: Path) -> None:
         assert project.runs.get(data["run"]).method == "pretrain-nnclr"
 
 
-def test_retrain_reuses_the_encoder_and_predicts_every_image(demo: Path) -> None:
-    import csv
-
+def test_retrain_reuses_the_encoder_and_predicts_every_image(demo: Path, label_from_truth) -> None:
     from core.training import ClassifyRequest, retrain_job
 
-    with Project.open(demo) as project, open(demo / "truth" / "labels.csv") as handle:
-        rows = list(csv.DictReader(handle))
-        project.labels.apply([(project.images.find(r["file"]).id, r["class"]) for r in rows[:20]],
-                             actor="t", source="test")
+    label_from_truth(demo, 20)
+    with Project.open(demo) as project:
         runs_before = len(project.runs.list())
     result = drain(retrain_job(request(demo), ClassifyRequest(project_root=demo, epochs=20)))
     assert result.pretrain is None  # an encoder covering these images exists: reused
@@ -117,13 +113,9 @@ def test_large_projects_get_fewer_epochs_so_the_first_retrain_ends_in_minutes(tm
     assert PretrainRequest(project_root=tmp_path, epochs=0).epochs_for(100) == 0  # the random-init control
 
 
-def test_cli_retrain_can_pretrain_again_and_take_the_thorough_path(demo: Path) -> None:
-    import csv
-
-    with Project.open(demo) as project, open(demo / "truth" / "labels.csv") as handle:
-        rows = list(csv.DictReader(handle))
-        project.labels.apply([(project.images.find(r["file"]).id, r["class"]) for r in rows[:20]],
-                             actor="t", source="test")
+def test_cli_retrain_can_pretrain_again_and_take_the_thorough_path(demo: Path, label_from_truth) -> None:
+    label_from_truth(demo, 20)
+    with Project.open(demo) as project:
         before = [r.method for r in project.runs.list()]
     result = subprocess.run(
         [sys.executable, "-m", "labelapp", "train", str(demo), "--pretrain-again", "--thorough", "2",

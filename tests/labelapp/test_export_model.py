@@ -3,7 +3,6 @@ folder alone (``labelapp predict``): a real project, a real process per command.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -16,10 +15,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
-from core.demo_project import create_demo_project
-from core.jobs import drain
 from core.store import Project
-from core.training import ClassifyRequest, PretrainRequest, retrain_job
 from labelapp.app import create_main_window
 from labelapp.cli import main
 from labelapp.dialogs.export_model import ExportModelDialog
@@ -33,17 +29,9 @@ def labelapp(*args: object) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(tmp_path_factory: pytest.TempPathFactory, train_small_classifier) -> Path:
     """42 images at 64 px, 28 labeled, one classifier run (2) on a 1-epoch encoder (run 1)."""
-    root = tmp_path_factory.mktemp("export-model") / "project"
-    create_demo_project(root, n_images=42, size=64, workers=1)
-    with Project.open(root) as project, open(root / "truth" / "labels.csv") as handle:
-        rows = list(csv.DictReader(handle))
-        project.labels.apply([(project.images.find(r["file"]).id, r["class"]) for r in rows[:28]],
-                             actor="t", source="test")
-    pretrain = PretrainRequest(project_root=root, encoder="shufflenet", size=48, epochs=1, batch_size=16, workers=1)
-    assert drain(retrain_job(pretrain, ClassifyRequest(project_root=root, epochs=10))).classify is not None
-    return root
+    return train_small_classifier(tmp_path_factory.mktemp("export-model") / "project")
 
 
 def test_export_model_then_predict_without_the_project(trained: Path, tmp_path: Path) -> None:

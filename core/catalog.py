@@ -7,9 +7,12 @@ numpy, fast enough to run on every keystroke for 100,000 images. Every sort key 
 permutation (ties are broken by file name, then import order), so sorting is stable
 and a position in a view is well defined even for an image the view hides.
 
-The prediction filters and sorts read the latest run with predictions: "predicted"
-(as one class), "disagree" (labeled, predicted as another class: where label mistakes
-hide), and the confidence sorts, which put images without a prediction last.
+The prediction filters and sorts read the latest classifier run: "predicted" (as one
+class), "disagree" (labeled, predicted as another class: where label mistakes hide), and
+the confidence sorts, which put images without a prediction last. The defect filters and
+sorts read the latest defect-detector run: "defective" (probability at or above the
+run's threshold), "missed" (labeled OK / defective, detected as the other) and the
+defect-probability sorts.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from core.store import ImageClass, Project
 
 logger = logging.getLogger(__name__)
 
-FILTERS = ("all", "unlabeled", "labeled", "class", "ok", "mask", "predicted", "disagree")
+FILTERS = ("all", "unlabeled", "labeled", "class", "ok", "mask", "predicted", "disagree", "defective", "missed")
 CLASS_FILTERS = ("class", "predicted")  # the filters that need a class_id
-SORTS = ("name", "date", "label", "added", "least_sure", "most_sure")
+SORTS = ("name", "date", "label", "added", "least_sure", "most_sure", "defect_first", "defect_last")
 PREDICTION_SORTS = ("least_sure", "most_sure")  # by confidence; images without a prediction last
+DEFECT_FILTERS = ("defective", "missed")  # need a defect-detector run
+DEFECT_SORTS = ("defect_first", "defect_last")  # by defect probability; images without one last
 _CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
 _FIXED_WIDTH_LIMIT = 96  # longest name kept in a fixed-width array (4 bytes a character, every row)
 
@@ -59,6 +64,9 @@ class Catalog:
         pred_class: (N,) int32 predicted class id of the latest finished run, 0 when none.
         pred_conf: (N,) float32 confidence of that prediction (0..1), 0 when none.
         prediction_run: id of the run the predictions come from, None when none.
+        pred_defect: (N,) float32 defect probability of the latest defect-detector run,
+            NaN when none.
+        defect_run: id of that run, None when none; defect_threshold: its threshold.
         classes: the project's classes in display order.
     """
 
@@ -75,10 +83,13 @@ class Catalog:
     pred_class: np.ndarray
     pred_conf: np.ndarray
     prediction_run: int | None = None
+    pred_defect: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    defect_run: int | None = None
+    defect_threshold: float = 0.5
     classes: tuple[ImageClass, ...] = ()
     _name_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     _date_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
-    _confidence_rank: dict[bool, np.ndarray] = field(default_factory=dict, repr=False)  # most_sure -> ranks
+    _confidence_rank: dict = field(default_factory=dict, repr=False)  # most_sure / ("defect", highest) -> ranks
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -102,6 +113,7 @@ class Catalog:
             mask=np.zeros(n, np.int8),
             pred_class=np.zeros(n, np.int32),
             pred_conf=np.zeros(n, np.float32),
+            pred_defect=np.full(n, np.nan, np.float32),
         )
         catalog._name_rank = _ranks(np.argsort(catalog.names_lower, kind="stable"))
         catalog._date_rank = _ranks(np.lexsort((catalog._name_rank, catalog.mtimes)))
@@ -150,10 +162,8 @@ class Catalog:
         self.pred_class[:] = 0
         self.pred_conf[:] = 0.0
         self._confidence_rank = {}
-        self.prediction_run = project.db.scalar(
-            "SELECT r.id FROM runs r WHERE r.status = 'done'"
-            " AND EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = r.id) ORDER BY r.id DESC LIMIT 1"
-        )
+        self._load_defects(project)
+        self.prediction_run = project.predictions.latest_run("class")
         if self.prediction_run is None:
             return
         rows = project.db.all(
@@ -166,6 +176,25 @@ class Catalog:
             found = index >= 0
             self.pred_class[index[found]] = table[found, 1].astype(np.int32)
             self.pred_conf[index[found]] = table[found, 2].astype(np.float32)
+
+    def _load_defects(self, project: Project) -> None:
+        self.pred_defect[:] = np.nan
+        self.defect_run = project.predictions.latest_run("defect")
+        if self.defect_run is None:
+            return
+        run = project.runs.get(self.defect_run)
+        self.defect_threshold = float(run.metrics.get("threshold", 0.5)) if run is not None else 0.5
+        rows = project.db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?",
+                              (self.defect_run,))
+        if rows:
+            table = np.array(rows, dtype=np.float64)
+            index = self.index_of(table[:, 0].astype(np.int64))
+            found = index >= 0
+            self.pred_defect[index[found]] = table[found, 1].astype(np.float32)
+
+    @property
+    def has_defect_predictions(self) -> bool:
+        return self.defect_run is not None
 
     # -- lookups -------------------------------------------------------------------------------
     def index_of(self, image_ids: Iterable[int] | np.ndarray) -> np.ndarray:
@@ -230,6 +259,16 @@ class Catalog:
             keep = self.mask != MaskState.NONE
         elif filter == "disagree":
             keep = (self.label != 0) & (self.pred_class != 0) & (self.label != self.pred_class)
+        elif filter == "defective":
+            with np.errstate(invalid="ignore"):
+                keep = self.pred_defect >= self.defect_threshold
+        elif filter == "missed":
+            ok_ids = [c.id for c in self.classes if c.is_ok]
+            labeled_ok = np.isin(self.label, ok_ids)
+            with np.errstate(invalid="ignore"):
+                detected = self.pred_defect >= self.defect_threshold
+                known = ~np.isnan(self.pred_defect) & (self.label != 0)
+            keep = known & (detected == labeled_ok)
         else:
             raise ValueError(f"unknown filter {filter!r}; expected one of {', '.join(FILTERS)}")
         return np.flatnonzero(keep)
@@ -239,6 +278,8 @@ class Catalog:
         n = len(self.ids)
         if sort in PREDICTION_SORTS:
             return self._confidence_keys(most_sure=(sort == "most_sure") != descending)
+        if sort in DEFECT_SORTS:
+            return self._defect_keys(highest=(sort == "defect_first") != descending)
         if sort == "name":
             keys = self._name_rank
         elif sort == "date":
@@ -261,6 +302,17 @@ class Catalog:
             ranks.flags.writeable = False  # shared by every view until the predictions change
             self._confidence_rank[most_sure] = ranks
         return self._confidence_rank[most_sure]
+
+    def _defect_keys(self, *, highest: bool) -> np.ndarray:
+        """Ranks by defect probability (then name); images without one last."""
+        key = ("defect", highest)
+        if key not in self._confidence_rank:
+            p = np.nan_to_num(self.pred_defect.astype(np.float64), nan=0.0)
+            order = np.lexsort((self._name_rank, -p if highest else p, np.isnan(self.pred_defect)))
+            ranks = _ranks(order)
+            ranks.flags.writeable = False
+            self._confidence_rank[key] = ranks
+        return self._confidence_rank[key]
 
     def _label_positions(self) -> np.ndarray:
         """Class id -> display position of its class; unlabeled (and unknown ids) last."""

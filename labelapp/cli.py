@@ -62,9 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="retrain with the current labels (as the GUI's Retrain button)")
     p.add_argument("project", type=Path)
-    p.add_argument("--method", choices=("auto", "ssl", "classifier"), default="auto",
-                   help="auto: pretrain when the images changed, then the classifier; ssl: contrastive"
-                        " pretraining only; classifier: the few-label classifier on the latest encoder")
+    p.add_argument("--method", choices=("auto", "ssl", "classifier", "segdec"), default="auto",
+                   help="auto: pretrain when the images changed, then the classifier, then the defect detector"
+                        " when OK and defect labels exist; ssl: contrastive pretraining only; classifier: the"
+                        " few-label classifier on the latest encoder; segdec: the defect detector only")
     p.add_argument("--ssl", choices=("simclr", "nnclr"), default="simclr")
     p.add_argument("--encoder", default="shufflenet", help="shufflenet, skip_convnet, convnet, resnet18")
     p.add_argument("--size", type=int, default=96, help="input side in pixels (default 96)")
@@ -76,6 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
                         " (default 120) before fitting the classifier; slower")
     p.add_argument("--pretrain-again", action="store_true",
                    help="with --method auto: pretrain a new encoder even if one covers the images")
+    p.add_argument("--no-segdec", action="store_true", help="with --method auto: skip the defect detector")
+    p.add_argument("--segdec-size", type=int, default=128, metavar="PX",
+                   help="defect detector input side, a multiple of 8 (default 128)")
+    p.add_argument("--segdec-width", choices=("narrow", "full"), default="narrow",
+                   help="narrow: the CPU default; full: paper 002's 1024-channel network (about 3x slower)")
+    p.add_argument("--segdec-epochs", type=int, default=25)
+    p.add_argument("--target-recall", type=float, metavar="R",
+                   help="pick the defect threshold that reaches this recall on validation images"
+                        " (default: the best-F1 threshold)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("export-model", help="export a classifier run as TorchScript or ONNX (checked against the app)")
@@ -95,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files or folders of them")
     p.add_argument("--batch", type=_positive_int, default=32, metavar="N", help="images per batch (default 32)")
     p.add_argument("--json", action="store_true", help="print every probability as JSON")
+
+    p = sub.add_parser("export-heatmaps", help="write the defect detector's heat maps as PNGs, with a CSV of"
+                                               " defect probabilities")
+    p.add_argument("project", type=Path)
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write into")
+    p.add_argument("--run", type=int, metavar="ID", help="the defect-detector run (default: the newest)")
+    p.add_argument("--only", choices=("all", "defective"), default="all",
+                   help="defective: only images at or above the run's threshold")
+    p.add_argument("--overlay", action="store_true",
+                   help="also write the image with the heat map blended in (<name>-overlay.png)")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("export-labels", help="export labels as a CSV, class folders or mask PNGs")
     p.add_argument("project", type=Path)

@@ -186,13 +186,25 @@ def cmd_export_labels(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from core.jobs import drain
-    from core.training import ClassifyRequest, PretrainRequest, classify_job, pretrain_job, retrain_job
+    from core.training import (
+        ClassifyRequest,
+        PretrainRequest,
+        SegDecRequest,
+        classify_job,
+        pretrain_job,
+        retrain_job,
+        segdec_job,
+    )
 
     pretrain = PretrainRequest(project_root=args.project, method=args.ssl, encoder=args.encoder, size=args.size,
                                epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
     classify = ClassifyRequest(project_root=args.project, seed=args.seed, finetune_steps=args.thorough)
+    segdec = SegDecRequest(project_root=args.project, size=args.segdec_size, width=args.segdec_width,
+                           epochs=args.segdec_epochs, target_recall=args.target_recall, seed=args.seed)
     job = {"ssl": lambda: pretrain_job(pretrain), "classifier": lambda: classify_job(classify),
-           "auto": lambda: retrain_job(pretrain, classify, pretrain_again=args.pretrain_again)}[args.method]()
+           "segdec": lambda: segdec_job(segdec),
+           "auto": lambda: retrain_job(pretrain, classify, pretrain_again=args.pretrain_again,
+                                       segdec=None if args.no_segdec else segdec)}[args.method]()
     bars = _Bars(quiet=args.json)
     try:
         result = drain(job, lambda p: bars.update(p.phase, p.step, p.total))
@@ -202,6 +214,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = {"run": run.id if run else None, "method": run.method if run else None,
             "status": run.status.value if run else "cancelled", "metrics": run.metrics if run else {},
             "seconds": result.seconds}
+    detector = getattr(result, "segdec", None)
+    if detector is not None and detector.run is not None and detector.run is not run:
+        data["segdec"] = {"run": detector.run.id, "metrics": detector.run.metrics}
     if args.json:
         _print_json(data)
     elif run is None:
@@ -210,9 +225,37 @@ def cmd_train(args: argparse.Namespace) -> int:
         metrics = ", ".join(f"{k} {v:.3g}" for k, v in run.metrics.items() if isinstance(v, float | int))
         print(f"run {run.id} ({run.method}): {run.status.value} in {result.seconds:.0f} s; {metrics}")
         validation = run.metrics.get("validation")
-        if validation:
+        if validation and run.method == "classifier":
             print(f"cross-validated on {validation['n']} labels: accuracy {validation['accuracy']:.1%},"
                   f" macro-F1 {validation['macro_f1']:.1%}")
+        for detector_run in (r for r in (run, detector.run if detector else None) if r and r.method == "segdec"):
+            print(detection_summary(detector_run))
+    return 0
+
+
+def detection_summary(run: Any) -> str:
+    """One line on a defect-detector run: its validation figures and threshold."""
+    m = run.metrics
+    v = m.get("validation")
+    head = f"defect detector (run {run.id}, {m.get('labeled', 0)} labels, {m.get('masks', 0)} masks)"
+    if not v:
+        return f"{head}: too few labels to hold out validation images; threshold {m.get('threshold', 0.5):.2f}"
+    return (f"{head}: validation AP {v['ap']:.3f}, AUROC {v['auroc']:.3f}, F1 {v['f1']:.3f} at threshold"
+            f" {v['threshold']:.2f} ({v['fp']} false positives, {v['fn']} missed of {v['n']})")
+
+
+def cmd_export_heatmaps(args: argparse.Namespace) -> int:
+    from core.store import Project
+    from core.training.heatmap_export import export_heatmaps
+
+    with Project.open(args.project) as project:
+        result = export_heatmaps(project, args.out, run_id=args.run, only=args.only, overlay=args.overlay)
+    if args.json:
+        _print_json({"run": result.run_id, "out": str(result.out), "images": result.images,
+                     "skipped": result.skipped, "csv": str(result.csv)})
+    else:
+        print(f"wrote {result.images} heat maps of run {result.run_id} to {result.out}"
+              + (f"; {len(result.skipped)} images unreadable, skipped" if result.skipped else ""))
     return 0
 
 
@@ -313,4 +356,5 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": cmd_train,
     "export-model": cmd_export_model,
     "predict": cmd_predict,
+    "export-heatmaps": cmd_export_heatmaps,
 }

@@ -24,13 +24,15 @@ class Predictions:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def save(self, run_id: int, image_ids: np.ndarray, class_ids: np.ndarray, confidence: np.ndarray,
+    def save(self, run_id: int, image_ids: np.ndarray, class_ids: np.ndarray | None, confidence: np.ndarray,
              uncertainty: np.ndarray, probabilities: np.ndarray | None = None,
              defect_probability: np.ndarray | None = None) -> None:
-        """Writes one run's predictions in one transaction (replacing what it had)."""
+        """Writes one run's predictions in one transaction (replacing what it had);
+        ``class_ids`` None for a run that predicts no class (the defect detector)."""
         n = len(image_ids)
         rows = [
-            (run_id, int(image_ids[i]), int(class_ids[i]), float(confidence[i]), float(uncertainty[i]),
+            (run_id, int(image_ids[i]), None if class_ids is None else int(class_ids[i]), float(confidence[i]),
+             float(uncertainty[i]),
              None if defect_probability is None else float(defect_probability[i]),
              None if probabilities is None else np.asarray(probabilities[i], dtype=np.float32).tobytes())
             for i in range(n)
@@ -41,14 +43,18 @@ class Predictions:
                 "INSERT INTO predictions (run_id, image_id, class_id, confidence, uncertainty, defect_probability,"
                 " probabilities) VALUES (?,?,?,?,?,?,?)", rows)
 
-    def latest_run(self) -> int | None:
-        """The newest finished run that has predictions."""
+    def latest_run(self, kind: str = "class") -> int | None:
+        """The newest finished run with predictions of ``kind``: "class" (the classifier)
+        or "defect" (the defect detector)."""
+        column = {"class": "class_id", "defect": "defect_probability"}[kind]
         return self._db.scalar(
             "SELECT r.id FROM runs r WHERE r.status = 'done' AND EXISTS"
-            " (SELECT 1 FROM predictions p WHERE p.run_id = r.id) ORDER BY r.id DESC LIMIT 1")
+            f" (SELECT 1 FROM predictions p WHERE p.run_id = r.id AND p.{column} IS NOT NULL)"
+            " ORDER BY r.id DESC LIMIT 1")
 
-    def get(self, image_id: int, run_id: int | None = None) -> Prediction | None:
-        run_id = self.latest_run() if run_id is None else run_id
+    def get(self, image_id: int, run_id: int | None = None, kind: str = "class") -> Prediction | None:
+        """One image's prediction from ``run_id``, or from the latest run of ``kind``."""
+        run_id = self.latest_run(kind) if run_id is None else run_id
         if run_id is None:
             return None
         row = self._db.one(

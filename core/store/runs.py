@@ -38,6 +38,13 @@ class Runs:
             )
         return self.get(run_id)
 
+    def update_metrics(self, run_id: int, metrics: dict[str, Any]) -> Run:
+        """Replaces a finished run's metrics (e.g. a threshold the user moved)."""
+        with self._db.transaction():
+            self.get(run_id)
+            self._db.execute("UPDATE runs SET metrics = ? WHERE id = ?", (json.dumps(metrics, sort_keys=True), run_id))
+        return self.get(run_id)
+
     def get(self, run_id: int) -> Run:
         row = self._db.one(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (run_id,))
         if row is None:

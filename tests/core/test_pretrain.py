@@ -119,7 +119,7 @@ def test_cli_retrain_can_pretrain_again_and_take_the_thorough_path(demo: Path, l
         before = [r.method for r in project.runs.list()]
     result = subprocess.run(
         [sys.executable, "-m", "labelapp", "train", str(demo), "--pretrain-again", "--thorough", "2",
-         "--epochs", "1", "--size", "48", "--batch-size", "16"],
+         "--epochs", "1", "--size", "48", "--batch-size", "16", "--no-segdec"],
         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "cross-validated on" in result.stdout

@@ -1,0 +1,89 @@
+"""Writes a defect-detector run's heat maps as PNGs the size of each image, with a CSV.
+
+``<out>/<stem>-heatmap.png`` is gray (0 = no defect, 255 = sure), stretched to the image
+as the model saw it; ``--overlay`` adds ``<stem>-overlay.png``, the image with the heat
+map blended in red. ``defect_probabilities.csv`` lists every written image with its
+probability and whether it is at or above the run's threshold.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.files import atomic_writer
+from core.store import Project, StoreError
+from core.training.segdec import HEATMAP_IDS, HEATMAPS, METHOD, latest_segdec_run, upsample_heatmap
+
+
+@dataclass(frozen=True)
+class HeatmapExport:
+    run_id: int
+    out: Path
+    images: int
+    skipped: tuple[str, ...]
+    csv: Path
+
+
+def export_heatmaps(project: Project, out: Path, *, run_id: int | None = None, only: str = "all",
+                    overlay: bool = False) -> HeatmapExport:
+    from PIL import Image as PILImage
+
+    from core.imaging import UnreadableImageError, decode
+
+    run = latest_segdec_run(project) if run_id is None else project.runs.get(run_id)
+    if run is None or run.method != METHOD:
+        raise StoreError("no defect-detector run: train one first (labelapp train PROJECT --method segdec)"
+                         if run_id is None else f"run {run_id} is not a defect-detector run")
+    folder = project.runs_dir / str(run.id)
+    ids, heat = np.load(folder / HEATMAP_IDS), np.load(folder / HEATMAPS, mmap_mode="r")
+    threshold = float(run.metrics.get("threshold", 0.5))
+    probability = dict(project.db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?",
+                                      (run.id,)))
+    out.mkdir(parents=True, exist_ok=True)
+    written, skipped, rows, used = 0, [], [], set()
+    for k, image_id in enumerate(ids.tolist()):
+        p = probability.get(image_id)
+        if p is None or (only == "defective" and p < threshold):
+            continue
+        image = project.images.get(image_id)
+        stem = _unique(Path(image.path).stem, used)
+        heat_image = (upsample_heatmap(heat[k], image.width, image.height) * 255 + 0.5).astype(np.uint8)
+        _save_png(PILImage.fromarray(heat_image, mode="L"), out / f"{stem}-heatmap.png")
+        if overlay:
+            try:
+                pixels = decode(project.images.resolve(image.path).read_bytes()).pixels
+            except (OSError, UnreadableImageError):
+                skipped.append(image.path)
+            else:
+                gray = np.asarray(PILImage.fromarray(pixels).convert("L"), dtype=np.float32)
+                alpha = heat_image.astype(np.float32)[..., None] / 255.0 * 0.6
+                red = np.array([255.0, 40.0, 40.0])
+                blended = gray[..., None] * (1 - alpha) + red * alpha
+                _save_png(PILImage.fromarray(blended.clip(0, 255).astype(np.uint8), mode="RGB"),
+                          out / f"{stem}-overlay.png")
+        rows.append((image.path, f"{stem}-heatmap.png", f"{p:.6f}", int(p >= threshold)))
+        written += 1
+    table = out / "defect_probabilities.csv"
+    with atomic_writer(table, "w") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("image", "heatmap", "defect_probability", f"defective_at_{threshold:.4f}"))
+        writer.writerows(rows)
+    return HeatmapExport(run_id=run.id, out=out, images=written, skipped=tuple(skipped), csv=table)
+
+
+def _unique(stem: str, used: set[str]) -> str:
+    name, n = stem, 1
+    while name in used:
+        n += 1
+        name = f"{stem}-{n}"
+    used.add(name)
+    return name
+
+
+def _save_png(image, path: Path) -> None:
+    with atomic_writer(path, "wb", durable=False) as handle:  # thousands of files: no fsync each
+        image.save(handle, format="PNG")

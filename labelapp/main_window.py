@@ -2,7 +2,8 @@
 
 The window owns the open :class:`Project` (opened on the GUI thread); the labeling
 controller does the work of the keys, the dialogs do theirs; store errors become
-messages in the status area, never tracebacks.
+messages in the status area, never tracebacks. The "Worth a mask" dock lists the
+defective images whose mask would teach the defect detector most.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from labelapp.summary_panel import SummaryPanel
 from labelapp.training_controller import TrainingController
 from labelapp.training_panel import TrainingPanel
 from labelapp.window_actions import WindowActions
+from labelapp.worth_a_mask import WorthAMaskPanel
 
 logger = logging.getLogger(__name__)
 
@@ -123,13 +125,19 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.training_dock)
         self.tabifyDockWidget(self.summary_dock, self.training_dock)
         self.summary_dock.raise_()
+        self.worth_a_mask = WorthAMaskPanel()
+        self.worth_a_mask_dock = QDockWidget("Worth a mask", self)
+        self.worth_a_mask_dock.setObjectName("worth_a_mask_dock")
+        self.worth_a_mask_dock.setWidget(self.worth_a_mask)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.worth_a_mask_dock)
+        self.splitDockWidget(self.training_dock, self.worth_a_mask_dock, Qt.Orientation.Vertical)
         self.status = StatusArea(self.statusBar())
         self.help_overlay = HelpOverlay(self)
         self.help_overlay.hide()
 
     def _handlers(self) -> dict:
         e, lab, p = self.editor, self.labeling, self.project_actions
-        return {
+        handlers = {
             "image.next": lab.go_next, "image.previous": lab.go_previous,
             "image.next_unlabeled": lab.go_next_unlabeled,
             "label.ok": lab.label_ok, "label.clear": lab.clear_label,
@@ -151,7 +159,12 @@ class MainWindow(QMainWindow):
             "train.pretrain_again": self.training.pretrain_again,
             "model.export": self._export_model,
             "help.shortcuts": self._toggle_help, "app.quit": self.close,
+            "mask.worth_next": self.go_to_next_worth_a_mask,
         }
+        heatmap = getattr(e, "toggle_heatmap", None)  # an editor without heat maps leaves J disabled
+        if heatmap is not None:
+            handlers["heatmap.toggle"] = heatmap
+        return handlers
 
     def _build_extra_menu_items(self) -> None:
         menus = self.window_actions.menus
@@ -178,6 +191,7 @@ class MainWindow(QMainWindow):
         menus["&View"].addSeparator()
         menus["&View"].addAction(self.summary_dock.toggleViewAction())
         menus["&View"].addAction(self.training_dock.toggleViewAction())
+        menus["&View"].addAction(self.worth_a_mask_dock.toggleViewAction())
 
     def _connect(self) -> None:
         self.editor.image_shown.connect(self._on_editor_image_shown)
@@ -186,6 +200,11 @@ class MainWindow(QMainWindow):
         self.editor.message.connect(self.status.show_info)
         self.editor.relink_requested.connect(self.project_actions.relink_image)
         self.labeling.labels_changed.connect(self._on_labels_changed)
+        self.editor.mask_saved.connect(self.worth_a_mask.on_mask_saved)
+        self.editor.labels_changed.connect(self.worth_a_mask.on_labels_changed)
+        self.labeling.labels_changed.connect(self.worth_a_mask.on_labels_changed)
+        self.worth_a_mask.image_requested.connect(self.open_for_mask)
+        self.training_panel.image_requested.connect(self.labeling.go_to)
 
     # -- project -------------------------------------------------------------------------------
     @property
@@ -215,6 +234,7 @@ class MainWindow(QMainWindow):
             self.message.setText(NO_IMAGES_HINT)
         self.window_actions.set_project_actions_enabled(True)
         self.training_panel.show_history(project.runs.list())
+        self.worth_a_mask.set_project(project)
         self.recent.add(project.root)
         self.status.show_info(f"Opened {project.root}")
         self.project_opened.emit(project)
@@ -237,6 +257,7 @@ class MainWindow(QMainWindow):
         self.editor.set_project(None)
         self.grid.set_project(None)
         self.labeling.set_project(None)
+        self.worth_a_mask.set_project(None)
         self._project.close()
         self._project = None
         self._show_no_project()
@@ -273,6 +294,30 @@ class MainWindow(QMainWindow):
         self.status.show_error(text)
         if self._project is None:
             self.message.setText(f"{text}\n\n{NO_PROJECT_HINT}")
+
+    # -- defect detector -------------------------------------------------------------------------
+    def detector_updated(self) -> None:
+        """A defect-detector run finished: new heat maps and a new worth-a-mask list."""
+        self.worth_a_mask.reload()
+        if self.worth_a_mask.image_ids():
+            self.worth_a_mask_dock.show()
+        reload_heatmaps = getattr(self.editor, "reload_heatmaps", None)
+        if reload_heatmaps is not None:
+            reload_heatmaps()
+
+    @Slot(object)
+    def open_for_mask(self, image_id: object) -> None:
+        """Shows the image in the editor with the brush, ready to draw its mask."""
+        self.labeling.go_to(int(image_id))  # type: ignore[arg-type]
+        self.editor.set_tool("brush")
+        self.worth_a_mask.select(int(image_id))  # type: ignore[arg-type]
+
+    def go_to_next_worth_a_mask(self) -> None:
+        target = self.worth_a_mask.next_after(self.editor.current_image_id())
+        if target is None:
+            self.status.show_info("No image worth a mask: retrain (Ctrl+R) with the defect detector for a list.")
+            return
+        self.open_for_mask(target)
 
     # -- actions -------------------------------------------------------------------------------
     def _undo(self) -> None:

@@ -8,6 +8,7 @@ back. Everything here is read-only.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from collections.abc import Mapping
@@ -113,6 +114,23 @@ def confusion_table(classes: list[str], matrix: np.ndarray, parent: QWidget | No
     return table
 
 
+def run_header(run: Run, stale: bool, *, title: str | None = None) -> QLabel:
+    """The first lines of a run's details: id, ``title`` (default: the method), status,
+    times, what it trained on."""
+    snapshot = run.label_snapshot
+    lines = [f"<b>#{run.id} {html.escape(title or run.method)}</b> · {run.status.value}",
+             f"started {run.started_at}" + (f", finished {run.finished_at}" if run.finished_at else "")]
+    if snapshot.get("labeled") is not None:
+        lines.append(f"trained on {snapshot['labeled']} labels, {snapshot.get('masks', 0)} masks")
+    if stale:
+        lines.append("<span style='color:#D55E00'>stale — labels changed since this run took its snapshot"
+                     "</span>")
+    label = QLabel("<br>".join(lines), objectName="run_header")
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setWordWrap(True)
+    return label
+
+
 class RunDetailsDialog(QDialog):
     """Metrics of ``run`` and its validation confusion matrix (non-modal, read-only)."""
 
@@ -122,7 +140,7 @@ class RunDetailsDialog(QDialog):
         self.setWindowTitle(f"Run #{run.id} — {run.method}")
         self.run = run
         layout = QVBoxLayout(self)
-        layout.addWidget(self._header(run, stale))
+        layout.addWidget(run_header(run, stale))
         rows = metric_rows(run.metrics)
         self.metrics_table = QTableWidget(len(rows), 2, self)
         self.metrics_table.setObjectName("run_metrics")
@@ -150,20 +168,6 @@ class RunDetailsDialog(QDialog):
             table.resizeColumnsToContents()
             width = table.verticalHeader().width() + table.horizontalHeader().length() + 60
         self.resize(min(max(520, width), 1100), 560)
-
-    def _header(self, run: Run, stale: bool) -> QLabel:
-        snapshot = run.label_snapshot
-        lines = [f"<b>#{run.id} {run.method}</b> · {run.status.value}",
-                 f"started {run.started_at}" + (f", finished {run.finished_at}" if run.finished_at else "")]
-        if snapshot.get("labeled") is not None:
-            lines.append(f"trained on {snapshot['labeled']} labels, {snapshot.get('masks', 0)} masks")
-        if stale:
-            lines.append("<span style='color:#D55E00'>stale — labels changed since this run took its snapshot"
-                         "</span>")
-        label = QLabel("<br>".join(lines), objectName="run_header")
-        label.setTextFormat(Qt.TextFormat.RichText)
-        label.setWordWrap(True)
-        return label
 
     def _add_validation(self, layout: QVBoxLayout, run: Run) -> None:
         found = read_validation(run.metrics)

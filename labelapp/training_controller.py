@@ -1,5 +1,7 @@
 """Retrain with current labels: builds the job from a snapshot of the settings, runs it
-in the training panel, and applies the result on the GUI thread.
+in the training panel, and applies the result on the GUI thread (new predictions in the
+grid, heat maps, the worth-a-mask list). A defect-detector threshold the user moves in a
+run's details is kept as the target recall of the next retrain.
 
 It also keeps the stale marks of the panel: after every label or mask change (the
 labeling controller's and the editor's signals) it asks :class:`StaleCheck`, which
@@ -8,12 +10,14 @@ costs an index lookup unless a run newer than its last digest appeared."""
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSettings, Slot
 
 from core.jobs.staleness import StaleCheck
 from core.store import Project, Run, RunStatus, StoreError
+from core.training.segdec import METHOD as SEGDEC
 
 if TYPE_CHECKING:
     from labelapp.main_window import MainWindow
@@ -22,7 +26,10 @@ logger = logging.getLogger(__name__)
 # Per-user training settings (QSettings keys) and their defaults.
 DEFAULTS = {"training/ssl": "simclr", "training/encoder": "shufflenet", "training/size": 96,
             "training/epochs": 20, "training/batch_size": 64, "training/thorough": False,
-            "training/finetune_steps": 120}
+            "training/finetune_steps": 120, "training/segdec": True}
+TARGET_RECALL_KEY = "training/target_recall"  # absent: the best-F1 threshold
+# Optional overrides of the defect detector's input size and epochs (absent: core's defaults).
+SEGDEC_OVERRIDES = {"training/segdec_size": "size", "training/segdec_epochs": "epochs"}
 
 
 class TrainingController(QObject):
@@ -36,9 +43,11 @@ class TrainingController(QObject):
         window.training_panel.retrain_requested.connect(self.retrain)
         window.training_panel.run_finished.connect(self._on_panel_run_finished)
         window.training_panel.run_failed.connect(self._on_panel_run_failed)
+        window.training_panel.threshold_changed.connect(self._on_panel_threshold_changed)
         window.project_opened.connect(self._on_window_project_opened)
         window.project_closed.connect(self._on_window_project_closed)
         window.training_panel.thorough_box.setChecked(bool(self._setting("training/thorough")))
+        window.training_panel.segdec_box.setChecked(bool(self._setting("training/segdec")))
         window.labeling.labels_changed.connect(self._on_labels_changed)
         window.editor.labels_changed.connect(self._on_labels_changed)
         window.editor.mask_saved.connect(self._on_labels_changed)
@@ -46,6 +55,28 @@ class TrainingController(QObject):
     def _setting(self, key: str) -> object:
         default = DEFAULTS[key]
         return self._settings.value(key, default, type=type(default))
+
+    def target_recall(self) -> float | None:
+        """The target recall of the defect detector's threshold (None: best F1)."""
+        raw = self._settings.value(TARGET_RECALL_KEY)
+        try:
+            value = float(raw) if raw not in (None, "") else None
+        except (TypeError, ValueError):
+            logger.warning("ignoring unreadable setting %s=%r", TARGET_RECALL_KEY, raw)
+            return None
+        return value if value is not None and 0.0 < value <= 1.0 else None
+
+    def segdec_request(self, project: Project):
+        """The defect detector's request, or None when the Defect detector box is off."""
+        panel = self._window.training_panel
+        self._settings.setValue("training/segdec", panel.segdec_box.isChecked())
+        if not panel.segdec_box.isChecked():
+            return None
+        from core.training import SegDecRequest
+
+        overrides = {field: int(self._settings.value(key)) for key, field in SEGDEC_OVERRIDES.items()
+                     if self._settings.contains(key)}
+        return SegDecRequest(project_root=project.root, target_recall=self.target_recall(), **overrides)
 
     @Slot()
     def pretrain_again(self) -> None:
@@ -75,8 +106,10 @@ class TrainingController(QObject):
         self._settings.setValue("training/thorough", thorough)
         classify = ClassifyRequest(project_root=project.root,
                                    finetune_steps=int(self._setting("training/finetune_steps")) if thorough else 0)
+        segdec = self.segdec_request(project)
         window.training_panel.start(
-            lambda cancel: retrain_job(pretrain, classify, cancel, pretrain_again=pretrain_again), title="Starting…")
+            lambda cancel: retrain_job(pretrain, classify, cancel, pretrain_again=pretrain_again, segdec=segdec),
+            title="Starting…")
 
     # -- stale runs -------------------------------------------------------------------------------
     def show_history(self, *, finished_run: int | None = None) -> None:
@@ -118,11 +151,13 @@ class TrainingController(QObject):
     @Slot(object)
     def _on_window_project_opened(self, project: Project) -> None:
         self._stale_check = StaleCheck(project)
+        self._window.training_panel.set_project(project)
         self.show_history()
 
     @Slot()
     def _on_window_project_closed(self) -> None:
         self._stale_check = None
+        self._window.training_panel.set_project(None)
         self._window.training_panel.show_history([])
         self._window.training_panel.show_stale_warning(False)
 
@@ -133,13 +168,35 @@ class TrainingController(QObject):
         if project is None:
             return
         run = getattr(result, "run", None)
-        if getattr(result, "cancelled", False) or run is None:
+        if run is None:
             self._window.status.show_info("Training cancelled; nothing was kept.")
-        else:
-            self._window.status.show_info(finished_message(run, result.seconds))  # type: ignore[attr-defined]
+        else:  # a retrain cancelled in the defect detector keeps the classifier run before it
+            cancelled = "Training cancelled. " if getattr(result, "cancelled", False) else ""
+            self._window.status.show_info(cancelled + finished_message(result))
             self._window.grid.refresh(None)  # predictions appear on the tiles and under the editor
             self._window.refresh_image_info()
+        detector = getattr(result, "segdec", None)
+        if detector is not None and detector.run is not None:
+            self._window.detector_updated()
         self.show_history(finished_run=None if run is None else run.id)
+
+    @Slot(object)
+    def _on_panel_threshold_changed(self, run: object) -> None:
+        """The user moved a defect-detector run's threshold: the next retrain aims at the same
+        recall, and the grid's defect filters read the new threshold."""
+        if not isinstance(run, Run):
+            return
+        target = ((run.metrics or {}).get("validation") or {}).get("target_recall")
+        if isinstance(target, int | float):
+            self._settings.setValue(TARGET_RECALL_KEY, float(target))
+            how = f"target recall {float(target):.2f}"
+        else:
+            self._settings.remove(TARGET_RECALL_KEY)
+            how = "best F1"
+        self._window.grid.refresh(None)
+        self._window.status.show_info(
+            f"Run #{run.id}: defect threshold {_figure(run.metrics.get('threshold'))} ({how}); "
+            "the next retrain aims at the same.")
 
     @Slot(object)
     def _on_panel_run_failed(self, exc: object) -> None:
@@ -147,12 +204,24 @@ class TrainingController(QObject):
         self.show_history()
 
 
-
-def finished_message(run: Run, seconds: float) -> str:
-    """The status line of a finished run, with its cross-validated accuracy when it has one."""
-    text = f"Run #{run.id} finished ({seconds:.0f} s)"
-    validation = (run.metrics or {}).get("validation")
-    if validation:
-        text += (f" · validation accuracy {validation['accuracy']:.0%} (macro-F1 {validation['macro_f1']:.0%})"
-                 f", cross-validated on {validation['n']} labels")
+def finished_message(result: object) -> str:
+    """The status line of a finished retrain: its runs, the classifier's cross-validated
+    accuracy and the defect detector's validation AP / F1 when they have them."""
+    parts = [getattr(result, name, None) for name in ("pretrain", "classify", "segdec")]
+    runs = [p.run for p in parts if p is not None and p.run is not None] or [result.run]  # type: ignore[attr-defined]
+    ids = " and ".join(f"#{r.id}" for r in runs)
+    text = f"Run{'s' if len(runs) > 1 else ''} {ids} finished ({result.seconds:.0f} s)"  # type: ignore[attr-defined]
+    for run in runs:
+        validation = (run.metrics or {}).get("validation")
+        if run.method == SEGDEC:
+            text += (f" · defect detector AP {_figure(validation.get('ap'))}, F1 {_figure(validation.get('f1'))}"
+                     f" on {validation['n']} validation images" if validation
+                     else " · defect detector: no validation (too few labels)")
+        elif validation and "accuracy" in validation:
+            text += (f" · validation accuracy {validation['accuracy']:.0%} (macro-F1 {validation['macro_f1']:.0%})"
+                     f", cross-validated on {validation['n']} labels")
     return text + "."
+
+
+def _figure(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, int | float) and math.isfinite(value) else "–"

@@ -2,13 +2,17 @@
 
 It runs any core job (a generator of :class:`core.jobs.Progress`) through
 :class:`labelapp.jobs.JobRunner`; the job never touches a widget. pyqtgraph is
-imported when the first curve is drawn, not when the window opens. The history marks
-stale runs (the controller tells which) and opens a run's details on double-click.
+imported when the first curve is drawn, not when the window opens. Every loss and
+metric of a Progress becomes a curve named "<phase>: <name>" (losses as lines,
+metrics, which come once per epoch or once per run, as lines with dots). The history
+marks stale runs (the controller tells which) and opens a run's details on
+double-click: a defect-detector run's with its threshold control.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Collection
 from typing import Any
 
@@ -16,6 +20,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -27,17 +32,24 @@ from PySide6.QtWidgets import (
 )
 
 from core.jobs import Progress
-from core.store import Run, RunStatus
+from core.store import Project, Run, RunStatus
+from core.training.segdec import METHOD as SEGDEC
+from labelapp.detection_details import DetectionDetailsDialog
 from labelapp.jobs import Job, JobRunner
 from labelapp.run_details import RunDetailsDialog
 
 logger = logging.getLogger(__name__)
 CURVE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 STALE_COLOR = "#D55E00"
+DOTS_UP_TO = 40  # a metric curve shows its points as dots while it has fewer (once per epoch, once per run)
 STALE_MARK = "stale — labels changed since"
 RUNNING_STALE = ("Labels changed since this run took its snapshot: its result will be stale. "
                  "Retrain again (Ctrl+R) when it finishes.")
 FINISHED_STALE = "Labels changed while this run trained: its result is stale. Retrain (Ctrl+R) to include them."
+SEGDEC_TIP = ("Also trains the defect detector (seg-dec, paper 002) when OK and defective images are labeled: it "
+              "learns from the labels and from the masks there are, and gives every image a defect probability "
+              "and a heat map, a validation AP / F1, and the list of images worth a mask. Adds about a minute per "
+              "few hundred labels on a laptop.")
 
 
 class TrainingPanel(QWidget):
@@ -45,11 +57,15 @@ class TrainingPanel(QWidget):
         retrain_requested(): the user pressed Retrain (the window builds the job).
         run_finished(object): the job's result.
         run_failed(object): the exception the job raised.
+        image_requested(object): an image id clicked in a run's details.
+        threshold_changed(object): a defect-detector run (:class:`Run`) whose threshold the user moved.
     """
 
     retrain_requested = Signal()
     run_finished = Signal(object)
     run_failed = Signal(object)
+    image_requested = Signal(object)
+    threshold_changed = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -64,6 +80,9 @@ class TrainingPanel(QWidget):
         self.thorough_box.setToolTip("Trains the encoder itself on the labeled images with the contrastive + ArcFace"
                                      " loss before fitting the classifier. About a minute more per retrain; on"
                                      " X-SDD it helped at 5 labels per class and not at 10 or 20.")
+        self.segdec_box = QCheckBox("Defect detector: also train it on OK and defective images",
+                                    objectName="segdec_box")
+        self.segdec_box.setToolTip(SEGDEC_TIP)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
@@ -81,7 +100,8 @@ class TrainingPanel(QWidget):
         self.history.setToolTip("Double-click a run for its metrics and confusion matrix")
         self.details_button = QPushButton("Details…", objectName="run_details_button")
         self.details_button.setEnabled(False)
-        self.details_dialog: RunDetailsDialog | None = None
+        self.details_dialog: QDialog | None = None
+        self._project: Project | None = None
         self._runs: dict[int, Run] = {}
         self._stale: set[int] = set()
         self._plot_box = QVBoxLayout()
@@ -100,6 +120,7 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.thorough_box)
+        layout.addWidget(self.segdec_box)
         layout.addWidget(self.phase_label)
         layout.addWidget(self.progress)
         layout.addWidget(self.eta_label)
@@ -153,6 +174,13 @@ class TrainingPanel(QWidget):
         return list(self._curves[name][1])
 
     # -- history ---------------------------------------------------------------------------------
+    def set_project(self, project: Project | None) -> None:
+        """The window's project: a defect-detector run's details read its validation
+        images and move its threshold there."""
+        self._project = project
+        if project is None and self.details_dialog is not None:
+            self.details_dialog.close()
+
     def show_history(self, runs: list[Run], stale: Collection[int] = ()) -> None:
         """Lists ``runs``, newest first; those in ``stale`` are marked stale."""
         self.history.clear()
@@ -186,14 +214,21 @@ class TrainingPanel(QWidget):
         self.stale_label.setText(RUNNING_STALE if self.is_running() else FINISHED_STALE)
         self.stale_label.setVisible(stale)
 
-    def show_run_details(self, run_id: int) -> RunDetailsDialog:
+    def show_run_details(self, run_id: int) -> QDialog:
         """Opens the details of run ``run_id`` (one dialog at a time, non-modal)."""
         if self.details_dialog is not None:
             self.details_dialog.close()
             self.details_dialog.deleteLater()
-        self.details_dialog = RunDetailsDialog(self._runs[run_id], stale=run_id in self._stale, parent=self)
-        self.details_dialog.show()
-        return self.details_dialog
+        run, stale = self._runs[run_id], run_id in self._stale
+        if run.method == SEGDEC and run.status is RunStatus.DONE and self._project is not None:
+            dialog: QDialog = DetectionDetailsDialog(self._project, run, stale=stale, parent=self)
+            dialog.image_requested.connect(self.image_requested)
+            dialog.threshold_changed.connect(self._on_details_threshold_changed)
+        else:
+            dialog = RunDetailsDialog(run, stale=stale, parent=self)
+        self.details_dialog = dialog
+        dialog.show()
+        return dialog
 
     def _show_item(self, item: QListWidgetItem) -> None:
         run = self._runs[int(item.data(Qt.ItemDataRole.UserRole))]
@@ -224,6 +259,16 @@ class TrainingPanel(QWidget):
             self.show_run_details(int(item.data(Qt.ItemDataRole.UserRole)))
 
     @Slot(object)
+    def _on_details_threshold_changed(self, run: object) -> None:
+        if isinstance(run, Run) and run.id in self._runs:
+            self._runs[run.id] = run
+            for row in range(self.history.count()):
+                item = self.history.item(row)
+                if int(item.data(Qt.ItemDataRole.UserRole)) == run.id:
+                    self._show_item(item)
+        self.threshold_changed.emit(run)
+
+    @Slot(object)
     def _on_runner_progressed(self, record: object) -> None:
         if not isinstance(record, Progress):
             return
@@ -235,8 +280,10 @@ class TrainingPanel(QWidget):
             minutes, seconds = divmod(int(record.eta_s), 60)
             self.eta_label.setText(f"about {minutes}:{seconds:02d} left")
         self._tick += 1
-        for name, value in {**record.losses, **record.metrics}.items():
+        for name, value in record.losses.items():
             self._add_point(f"{record.phase}: {name}", float(value))
+        for name, value in record.metrics.items():
+            self._add_point(f"{record.phase}: {name}", float(value), dots=True)
 
     @Slot(object)
     def _on_runner_finished(self, result: object) -> None:
@@ -258,16 +305,21 @@ class TrainingPanel(QWidget):
         self._runner = None
 
     # -- curves ----------------------------------------------------------------------------------
-    def _add_point(self, name: str, value: float) -> None:
+    def _add_point(self, name: str, value: float, *, dots: bool = False) -> None:
+        if not math.isfinite(value):
+            return
         if name not in self._curves:
             plot = self._ensure_plot()
             color = CURVE_COLORS[len(self._curves) % len(CURVE_COLORS)]
-            item = plot.plot([], [], pen=color, name=name)
+            style = {"symbol": "o", "symbolSize": 6, "symbolBrush": color, "symbolPen": color} if dots else {}
+            item = plot.plot([], [], pen=color, name=name, **style)
             self._curves[name] = ([], [], item)
         xs, ys, item = self._curves[name]
         xs.append(float(self._tick))
         ys.append(value)
         item.setData(xs, ys)
+        if dots and len(xs) == DOTS_UP_TO:  # a metric that comes every step (θ) is a plain line
+            item.setSymbol(None)
 
     def _ensure_plot(self) -> Any:
         if self._plot is None:
@@ -305,6 +357,15 @@ def run_summary(run: Run) -> str:
             parts.append(f"{m['labeled']} labels")
         if m.get("validation"):
             parts.append(f"validation {m['validation']['accuracy']:.0%}")
+    elif run.method == SEGDEC:
+        parts.append("defect detector")
+        if "labeled" in m:
+            parts.append(f"{m['labeled']} labels, {m.get('masks', 0)} masks")
+        validation = m.get("validation")
+        if validation:
+            parts.append(f"AP {_figure(validation.get('ap'))}, F1 {_figure(validation.get('f1'))}")
+        elif run.status is RunStatus.DONE:
+            parts.append("no validation (too few labels)")
     else:
         parts.append(run.method)
     if run.status is not RunStatus.DONE:
@@ -312,3 +373,7 @@ def run_summary(run: Run) -> str:
     elif isinstance(m.get("seconds"), float | int):
         parts.append(f"{m['seconds']:.0f} s")
     return " · ".join(parts)
+
+
+def _figure(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, int | float) and math.isfinite(value) else "–"

@@ -18,10 +18,11 @@ MENUS: dict[str, str] = {
     "edit.undo": "&Edit", "edit.redo": "&Edit", "mask.save": "&Edit", "project.classes": "&Edit",
     "label.ok": "&Label", "label.clear": "&Label", "label.accept_prediction": "&Label",
     "image.next": "&Go", "image.previous": "&Go", "image.next_unlabeled": "&Go", "grid.search": "&Go",
+    "mask.worth_next": "&Go",
     "tool.brush": "&Tools", "tool.eraser": "&Tools", "tool.polygon": "&Tools", "tool.fill": "&Tools",
     "tool.pan": "&Tools", "brush.smaller": "&Tools", "brush.larger": "&Tools",
     "view.fit": "&View", "view.actual_size": "&View", "view.zoom_in": "&View", "view.zoom_out": "&View",
-    "overlay.toggle": "&View", "overlay.less": "&View", "overlay.more": "&View",
+    "overlay.toggle": "&View", "overlay.less": "&View", "overlay.more": "&View", "heatmap.toggle": "&View",
     "train.retrain": "T&rain", "train.cancel": "T&rain",
     "help.shortcuts": "&Help",
 }
@@ -37,6 +38,7 @@ class WindowActions:
         self._shortcuts = shortcuts
         self.menus: dict[str, QMenu] = {title: window.menuBar().addMenu(title) for title in MENU_ORDER}
         self.actions: dict[str, QAction] = {}
+        self._unhandled: set[str] = set()  # no handler (a feature this build lacks): stays disabled
         for spec in ACTIONS:
             action = QAction(spec.text, window)
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -45,6 +47,7 @@ class WindowActions:
                 action.triggered.connect(lambda _checked=False, h=handler: h())
             else:
                 action.setEnabled(False)
+                self._unhandled.add(spec.id)
             window.addAction(action)  # shortcuts work with the menu bar hidden too
             self.menus[MENUS.get(spec.id, "&Help")].addAction(action)
             self.actions[spec.id] = action
@@ -79,7 +82,8 @@ class WindowActions:
 
     def set_project_actions_enabled(self, enabled: bool) -> None:
         for action_id, action in self.actions.items():
-            if not action_id.startswith(("project.new", "project.open", "app.", "help.")):
+            if action_id not in self._unhandled and not action_id.startswith(
+                    ("project.new", "project.open", "app.", "help.")):
                 action.setEnabled(enabled)
 
 

@@ -1,0 +1,160 @@
+"""The "worth a mask" list: defective images without a mask whose mask would teach the
+defect detector most, from the latest seg-dec run (:func:`core.training.segdec.load_worth_a_mask`),
+best first, each with the reason.
+
+The panel reads the list when a project opens and after a training run (:meth:`reload`),
+and drops an entry once its image gets a mask or stops being labeled defective, without
+reading the list again. Double-click or Enter asks the window to open the image with the
+brush (:attr:`WorthAMaskPanel.image_requested`); the window's "Next image worth a mask"
+key walks the list (:meth:`next_after`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from core.store import Project, StoreError
+from core.training.segdec import latest_segdec_run, load_worth_a_mask
+from labelapp.thumbnail_icons import image_names, thumbnail_icons
+
+logger = logging.getLogger(__name__)
+ICON = 48
+NO_DETECTOR = ("No defect detector yet. Label OK and defective images, then Retrain (Ctrl+R) with “Defect "
+               "detector” ticked: this list then shows the defective images whose mask would teach it most.")
+EMPTY = "No image left on run #{run}'s list. Retrain (Ctrl+R) for a new one."
+LISTED = ("<b>{n}</b> defective images without a mask, most useful first (run #{run}). "
+          "Double-click, Enter or <b>W</b> opens the next with the brush.")
+
+
+class WorthAMaskPanel(QWidget):
+    """Signals:
+        image_requested(object): image id to open with the brush (double-click or Enter).
+    """
+
+    image_requested = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._project: Project | None = None
+        self._run_id: int | None = None
+        self.summary = QLabel(objectName="worth_a_mask_summary")
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setWordWrap(True)
+        self.list = QListWidget(objectName="worth_a_mask_list")
+        self.list.setIconSize(QSize(ICON, ICON))
+        self.list.setWordWrap(True)
+        self.list.setAlternatingRowColors(True)
+        self.list.setToolTip("Double-click or Enter: open the image with the brush to draw its mask")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.list, 1)
+        self.list.itemActivated.connect(self._on_list_item_activated)
+        self._show_summary()
+
+    # -- project ---------------------------------------------------------------------------------
+    def set_project(self, project: Project | None) -> None:
+        self._project = project
+        self.reload()
+
+    def reload(self) -> None:
+        """Reads the latest defect-detector run's list again (after a run, or a project opened)."""
+        self.list.clear()
+        self._run_id = None
+        project = self._project
+        if project is not None:
+            try:
+                run = latest_segdec_run(project)
+                entries = load_worth_a_mask(project, run) if run is not None else []
+            except (StoreError, OSError, ValueError) as exc:
+                logger.warning("cannot read the worth-a-mask list: %s", exc)
+                run, entries = None, []
+            self._run_id = run.id if run is not None else None
+            self._add(project, entries)
+        self._show_summary()
+
+    def _add(self, project: Project, entries: list[dict]) -> None:
+        ids = [int(e["image_id"]) for e in entries]
+        names = image_names(project, ids)
+        icons = thumbnail_icons(project, ids, ICON)
+        for entry, image_id in zip(entries, ids, strict=True):
+            label = project.labels.get(image_id)
+            kind = f"{label.class_name} · " if label is not None else ""
+            item = QListWidgetItem(icons[image_id], f"{names[image_id]}\n{kind}{entry['reason']}")
+            item.setData(Qt.ItemDataRole.UserRole, image_id)
+            item.setToolTip(f"{names[image_id]} ({kind.removesuffix(' · ') or 'unlabeled'}): {entry['reason']}")
+            self.list.addItem(item)
+
+    def _show_summary(self) -> None:
+        if self._project is None:
+            self.summary.setText("")
+        elif self._run_id is None:
+            self.summary.setText(NO_DETECTOR)
+        elif self.list.count() == 0:
+            self.summary.setText(EMPTY.format(run=self._run_id))
+        else:
+            self.summary.setText(LISTED.format(n=self.list.count(), run=self._run_id))
+
+    # -- queries ---------------------------------------------------------------------------------
+    def image_ids(self) -> list[int]:
+        """The listed image ids, in order."""
+        return [int(self.list.item(r).data(Qt.ItemDataRole.UserRole)) for r in range(self.list.count())]
+
+    def next_after(self, image_id: int | None) -> int | None:
+        """The entry after ``image_id`` (the first when it is not listed or the last); None when empty."""
+        ids = self.image_ids()
+        if not ids:
+            return None
+        if image_id in ids:
+            return ids[(ids.index(image_id) + 1) % len(ids)]
+        return ids[0]
+
+    def select(self, image_id: int) -> None:
+        """Makes ``image_id``'s entry current (when listed)."""
+        for row in range(self.list.count()):
+            if int(self.list.item(row).data(Qt.ItemDataRole.UserRole)) == image_id:
+                self.list.setCurrentRow(row)
+                self.list.scrollToItem(self.list.item(row))
+                return
+
+    # -- changes ---------------------------------------------------------------------------------
+    @Slot(object)
+    def on_mask_saved(self, image_id: object) -> None:
+        """Drops the image once its mask has defect pixels."""
+        project = self._project
+        if project is None or image_id is None:
+            return
+        info = project.masks.info(int(image_id))  # type: ignore[arg-type]
+        if info is not None and info.pixels > 0:
+            self._drop([int(image_id)])  # type: ignore[arg-type]
+
+    @Slot(object)
+    def on_labels_changed(self, image_ids: object) -> None:
+        """Drops images no longer labeled defective (labeled OK, or cleared)."""
+        project = self._project
+        if project is None:
+            return
+        listed = set(self.image_ids())
+        gone = []
+        for image_id in (int(i) for i in image_ids if int(i) in listed):  # type: ignore[attr-defined]
+            label = project.labels.get(image_id)
+            if label is None or label.kind.value == "ok":
+                gone.append(image_id)
+        self._drop(gone)
+
+    def _drop(self, image_ids: Iterable[int]) -> None:
+        drop = set(image_ids)
+        if not drop:
+            return
+        for row in reversed(range(self.list.count())):
+            if int(self.list.item(row).data(Qt.ItemDataRole.UserRole)) in drop:
+                self.list.takeItem(row)
+        self._show_summary()
+
+    @Slot(QListWidgetItem)
+    def _on_list_item_activated(self, item: QListWidgetItem) -> None:
+        self.image_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)))

@@ -51,12 +51,14 @@ class SegDecRequest:
     target_recall: float | None = None  # None: the best-F1 threshold
     seed: int = 0
     workers: int | None = None
+    device: str = "cpu"  # "cuda": benchmarks on a GPU (the app trains on the CPU)
     train: dict = field(default_factory=dict)  # models.segdec.TrainConfig overrides (delta, schedule, seg_loss, ...)
 
     def config(self) -> dict:
         data = asdict(self)
         data.pop("project_root")
         data.pop("workers")
+        data.pop("device")
         return data
 
 
@@ -139,7 +141,7 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None,
                          targets=targets[~val], weights=weights[~val], val_rows=rows[val], val_labels=labels[val])
         with RunRecorder(project, method=METHOD, config=config, snapshot=snapshot, seed=request.seed) as recorder:
             net = SegDecNet(SegDecConfig.named(request.width))
-            summary = yield from _train(net, data, train_config, cancel)
+            summary = yield from _train(net, data, train_config, cancel, request.device)
             metrics = {"labeled": int(len(ids)), "defective": int(labels.sum()), "ok": int((labels == 0).sum()),
                        "masks": int(np.sum(has_mask & (labels == 1))), "epochs": epochs, **summary}
             validation = _validate(net, cache, rows[val], labels[val], ids[val], request.target_recall)
@@ -200,11 +202,11 @@ def _validation_split(labels: np.ndarray, has_mask: np.ndarray, fraction: float,
     return val
 
 
-def _train(net, data, config, cancel: threading.Event | None):
+def _train(net, data, config, cancel: threading.Event | None, device: str = "cpu"):
     from models.segdec import TrainCancelled, train
 
     eta = Eta()
-    job = train(net, data, config, cancel=cancel.is_set if cancel else None)
+    job = train(net, data, config, cancel=cancel.is_set if cancel else None, device=device)
     try:
         while True:
             stats = next(job)

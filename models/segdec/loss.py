@@ -60,9 +60,12 @@ def mixed_loss(decision_logits: torch.Tensor, seg_logits: torch.Tensor, label: t
             ``has_mask`` (B,) is False (γ = 0).
     """
     dec = F.binary_cross_entropy_with_logits(decision_logits, label.float(), reduction="none")
+    known = has_mask[:, None, None, None]
+    # whatever stands in an unmasked image's target never enters the graph (not even as NaN * 0)
+    target = torch.where(known, target, torch.zeros_like(target))
+    weight = torch.where(known, weight, torch.zeros_like(weight))
     seg = segmentation_loss(seg_logits, target, weight, seg_kind)
     gamma = has_mask.float()
-    seg = torch.where(has_mask, seg, torch.zeros_like(seg))  # no NaN or value of an unmasked image reaches the sum
     total = (theta_value * gamma * seg + (1.0 - theta_value) * delta * dec).mean()
     masked = int(has_mask.sum())
     return total, {"decision loss": float(dec.detach().mean()),

@@ -8,7 +8,6 @@ best validation AP is kept (Božič's best-model selection).
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass
@@ -84,12 +83,14 @@ def use_stop_gradient(config: TrainConfig, has_mask: np.ndarray, labels: np.ndar
     return config.stop_gradient == "on"
 
 
-def train(net: SegDecNet, data: TrainData, config: TrainConfig,
-          cancel: Callable[[], bool] | None = None) -> Generator[StepStats, None, dict]:
-    """Trains ``net`` in place (it ends with the best validation state); returns a summary."""
+def train(net: SegDecNet, data: TrainData, config: TrainConfig, cancel: Callable[[], bool] | None = None,
+          device: str = "cpu") -> Generator[StepStats, None, dict]:
+    """Trains ``net`` in place (it ends with the best validation state, on the CPU);
+    returns a summary. ``device``: where to train ("cuda" for benchmarks on a GPU)."""
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     net.stop_gradient = use_stop_gradient(config, data.has_mask, data.labels)
+    net.to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     seen = np.zeros(len(data.rows), np.int64)
     per_epoch = len(epoch_order(data.labels, seen.copy(), np.random.default_rng(0)))
@@ -107,9 +108,9 @@ def train(net: SegDecNet, data: TrainData, config: TrainConfig,
                 raise TrainCancelled("training cancelled")
             began = time.perf_counter()
             index = np.sort(order[start:start + config.batch_size])
-            x, target, w = _batch(data, index, rng, config.flips)
-            label = torch.from_numpy(data.labels[index])
-            has_mask = torch.from_numpy(data.has_mask[index])
+            x, target, w = (t.to(device) for t in _batch(data, index, rng, config.flips))
+            label = torch.from_numpy(data.labels[index]).to(device)
+            has_mask = torch.from_numpy(data.has_mask[index]).to(device)
             decision, seg = net(x)
             loss, parts = mixed_loss(decision, seg, label, target, w, has_mask, weight, config.delta,
                                      config.seg_loss)
@@ -121,15 +122,16 @@ def train(net: SegDecNet, data: TrainData, config: TrainConfig,
             last = step % steps_per_epoch == 0
             ap = None
             if last and len(data.val_rows):
-                probability, _ = predict(net, data.pixels, data.val_rows)
+                probability, _ = predict(net, data.pixels, data.val_rows, device=device)
                 ap = average_precision(data.val_labels, probability)
                 history.append(ap)
                 key = (ap, float(epoch))  # ties: the later epoch
                 if key >= best:
                     best, best_epoch = key, epoch
-                    best_state = copy.deepcopy(net.state_dict())
+                    best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
             yield StepStats(epoch=epoch, step=step, total=total, losses=parts, theta=weight,
                             images_per_s=len(index) / max(time.perf_counter() - began, 1e-6), validation_ap=ap)
+    net.cpu()
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
@@ -152,11 +154,11 @@ def _batch(data: TrainData, index: np.ndarray, rng: np.random.Generator, flips: 
 
 
 @torch.no_grad()
-def predict(net: SegDecNet, pixels: np.ndarray, rows: np.ndarray, batch: int = 32,
+def predict(net: SegDecNet, pixels: np.ndarray, rows: np.ndarray, batch: int = 32, device: str | None = None,
             ) -> tuple[np.ndarray, np.ndarray]:
     """(defect probability (n,) float32, heat map (n, h, w) uint8 0-255) of ``rows``."""
     probabilities, heat = [], []
-    for _done, p, h in predict_chunks(net, pixels, rows, batch):
+    for _done, p, h in predict_chunks(net, pixels, rows, batch, device):
         probabilities.append(p)
         heat.append(h)
     if not probabilities:
@@ -165,18 +167,21 @@ def predict(net: SegDecNet, pixels: np.ndarray, rows: np.ndarray, batch: int = 3
 
 
 @torch.no_grad()
-def predict_chunks(net: SegDecNet, pixels: np.ndarray, rows: np.ndarray, batch: int = 32):
-    """Yields (images done, probabilities, heat maps) chunk by chunk (for progress)."""
+def predict_chunks(net: SegDecNet, pixels: np.ndarray, rows: np.ndarray, batch: int = 32,
+                   device: str | None = None):
+    """Yields (images done, probabilities, heat maps) chunk by chunk (for progress);
+    ``device`` None: where the net's weights are."""
+    device = device or next(net.parameters()).device
     was_training = net.training
     net.eval()
     try:
         for start in range(0, len(rows), batch):
             part = rows[start:start + batch]
-            x = torch.from_numpy(np.asarray(pixels[np.sort(part)], dtype=np.float32) / 255.0)[:, None]
+            x = torch.from_numpy(np.asarray(pixels[np.sort(part)], dtype=np.float32) / 255.0)[:, None].to(device)
             order = np.argsort(np.argsort(part))  # back from sorted reads to the order of ``part``
             logit, seg = net(x)
-            p = torch.sigmoid(logit).numpy().astype(np.float32)[order]
-            h = (torch.sigmoid(seg)[:, 0].numpy() * 255.0 + 0.5).astype(np.uint8)[order]
+            p = torch.sigmoid(logit).cpu().numpy().astype(np.float32)[order]
+            h = (torch.sigmoid(seg)[:, 0].cpu().numpy() * 255.0 + 0.5).astype(np.uint8)[order]
             yield start + len(part), p, h
     finally:
         net.train(was_training)

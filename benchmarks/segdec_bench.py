@@ -2,7 +2,7 @@
 every training image and masks for N of its defective images.
 
     python benchmarks/segdec_bench.py --data ../shared/data/magnetic-tile \
-        [--masks 0 5 10 20 all] [--seeds 0 1 2] [--widths narrow full] [--size 128] [--epochs 25]
+        [--masks 0 5 10 20 all] [--seeds 0 1 2] [--widths narrow full] [--size 128] [--epochs 15]
         [--device cpu|cuda] [--out results.jsonl] [--train KEY=VALUE ...]
 
 Builds one project from the ``MT_*/Imgs/*.jpg`` images (MT_Free -> the OK class, every
@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--widths", nargs="+", default=["narrow", "full"])
     parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--holdout", type=float, default=0.3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (2: the target laptop)")

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="defect detector input side, a multiple of 8 (default 128)")
     p.add_argument("--segdec-width", choices=("narrow", "full"), default="narrow",
                    help="narrow: the CPU default; full: paper 002's 1024-channel network (about 3x slower)")
-    p.add_argument("--segdec-epochs", type=int, default=25)
+    p.add_argument("--segdec-epochs", type=int, default=15)
     p.add_argument("--target-recall", type=float, metavar="R",
                    help="pick the defect threshold that reaches this recall on validation images"
                         " (default: the best-F1 threshold)")

@@ -45,7 +45,7 @@ class SegDecRequest:
     project_root: Path
     size: int = 128  # model input side (gray, squashed), a multiple of 8
     width: str = "narrow"  # "narrow" (CPU default) or "full" (paper 002)
-    epochs: int = 25
+    epochs: int = 15
     max_samples: int = 15_000  # cap on images seen in training (epochs x epoch size): large label sets get fewer epochs
     validation_fraction: float = 0.2
     target_recall: float | None = None  # None: the best-F1 threshold

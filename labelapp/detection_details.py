@@ -125,6 +125,11 @@ class DetectionDetailsDialog(QDialog):
         left.addWidget(self.figures_label)
         left.addWidget(self.threshold_label)
         left.addLayout(control)
+        hint = QLabel("Moving the threshold re-reads the scores of the held-out images; nothing is retrained. "
+                      "The grid's defect filters use it at once, and the next retrain aims at the same target.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: #555555")
+        left.addWidget(hint)
         left.addStretch(1)
         top = QGridLayout()
         top.addLayout(left, 0, 0)
@@ -147,7 +152,7 @@ class DetectionDetailsDialog(QDialog):
         gallery = QListWidget(objectName=name)
         gallery.setViewMode(QListView.ViewMode.IconMode)
         gallery.setIconSize(QSize(THUMB, THUMB))
-        gallery.setGridSize(QSize(THUMB + 44, THUMB + 44))
+        gallery.setGridSize(QSize(THUMB + 72, THUMB + 52))
         gallery.setResizeMode(QListView.ResizeMode.Adjust)
         gallery.setMovement(QListView.Movement.Static)
         gallery.setWordWrap(True)
@@ -228,10 +233,12 @@ class DetectionDetailsDialog(QDialog):
         icons = thumbnail_icons(self._project, shown, THUMB)
         for image_id in shown:
             p = self._probability.get(image_id)
-            probability = f"p {p:.2f}" if p is not None else "p –"
-            item = QListWidgetItem(icons[image_id], f"{names[image_id]}\n{probability}")
+            probability = f"{p:.2f}" if p is not None else "–"
+            label = self._project.labels.get(image_id)
+            labeled = label.class_name if label is not None else "unlabeled"
+            item = QListWidgetItem(icons[image_id], f"{names[image_id]}\n{labeled} · defect {probability}")
             item.setData(Qt.ItemDataRole.UserRole, image_id)
-            item.setToolTip(f"{names[image_id]}: defect probability {probability.removeprefix('p ')}"
+            item.setToolTip(f"{names[image_id]}: labeled {labeled}, defect probability {probability}"
                             " — click to open it in the editor")
             gallery.addItem(item)
 
@@ -249,8 +256,8 @@ class DetectionDetailsDialog(QDialog):
             self._plot.showGrid(x=True, y=True, alpha=0.2)
             self._plot.setLabel("bottom", "recall (share of defective images found)")
             self._plot.setLabel("left", "precision")
-            self._plot.setXRange(0, 1.02, padding=0)
-            self._plot.setYRange(0, 1.02, padding=0)
+            self._plot.setXRange(-0.02, 1.04, padding=0)
+            self._plot.setYRange(-0.02, 1.04, padding=0)
             self._plot.setMouseEnabled(x=False, y=False)
             self._plot.plot(recall, precision, pen=pyqtgraph.mkPen(CURVE_COLOR, width=2))
             self._point = pyqtgraph.ScatterPlotItem(size=12, brush=POINT_COLOR, pen="k")

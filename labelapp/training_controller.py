@@ -209,7 +209,7 @@ def finished_message(result: object) -> str:
     accuracy and the defect detector's validation AP / F1 when they have them."""
     parts = [getattr(result, name, None) for name in ("pretrain", "classify", "segdec")]
     runs = [p.run for p in parts if p is not None and p.run is not None] or [result.run]  # type: ignore[attr-defined]
-    ids = " and ".join(f"#{r.id}" for r in runs)
+    ids = ", ".join(f"#{r.id}" for r in runs[:-1]) + (" and " if len(runs) > 1 else "") + f"#{runs[-1].id}"
     text = f"Run{'s' if len(runs) > 1 else ''} {ids} finished ({result.seconds:.0f} s)"  # type: ignore[attr-defined]
     for run in runs:
         validation = (run.metrics or {}).get("validation")

@@ -3,17 +3,20 @@
 It runs any core job (a generator of :class:`core.jobs.Progress`) through
 :class:`labelapp.jobs.JobRunner`; the job never touches a widget. pyqtgraph is
 imported when the first curve is drawn, not when the window opens. Every loss and
-metric of a Progress becomes a curve named "<phase>: <name>" (losses as lines,
-metrics, which come once per epoch or once per run, as lines with dots). The history
+metric of a Progress becomes a curve named "<phase>: <name>"; the plot shows those of
+the phase in progress (metrics that come now and then, once per epoch or once per run,
+with dots on their points). The history
 marks stale runs (the controller tells which) and opens a run's details on
 double-click: a defect-detector run's with its threshold control.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 import math
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -41,7 +44,6 @@ from labelapp.run_details import RunDetailsDialog
 logger = logging.getLogger(__name__)
 CURVE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 STALE_COLOR = "#D55E00"
-DOTS_UP_TO = 40  # a metric curve shows its points as dots while it has fewer (once per epoch, once per run)
 STALE_MARK = "stale — labels changed since"
 RUNNING_STALE = ("Labels changed since this run took its snapshot: its result will be stale. "
                  "Retrain again (Ctrl+R) when it finishes.")
@@ -71,7 +73,9 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self._runner: JobRunner | None = None
         self._plot: Any = None
-        self._curves: dict[str, tuple[list[float], list[float], Any]] = {}
+        self._curves: dict[str, _Curve] = {}
+        self._phase: str | None = None  # the phase whose curves the plot shows
+        self._records: dict[str, int] = {}  # progress records with curve points, per phase
         self._tick = 0
         self.retrain_button = QPushButton("Retrain with current labels")
         self.retrain_button.setObjectName("retrain_button")
@@ -80,8 +84,7 @@ class TrainingPanel(QWidget):
         self.thorough_box.setToolTip("Trains the encoder itself on the labeled images with the contrastive + ArcFace"
                                      " loss before fitting the classifier. About a minute more per retrain; on"
                                      " X-SDD it helped at 5 labels per class and not at 10 or 20.")
-        self.segdec_box = QCheckBox("Defect detector: also train it on OK and defective images",
-                                    objectName="segdec_box")
+        self.segdec_box = QCheckBox("Defect detector: train it too", objectName="segdec_box")
         self.segdec_box.setToolTip(SEGDEC_TIP)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -105,6 +108,10 @@ class TrainingPanel(QWidget):
         self._runs: dict[int, Run] = {}
         self._stale: set[int] = set()
         self._plot_box = QVBoxLayout()
+        self.legend = QLabel(objectName="curve_legend")  # under the plot: a legend inside would hide curves
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
+        self.legend.hide()
         self._layout()
         self.history.itemActivated.connect(self._on_history_item_activated)
         self.history.currentItemChanged.connect(self._on_history_current_item_changed)
@@ -171,7 +178,11 @@ class TrainingPanel(QWidget):
         return sorted(self._curves)
 
     def curve_values(self, name: str) -> list[float]:
-        return list(self._curves[name][1])
+        return list(self._curves[name].ys)
+
+    def shown_curve_names(self) -> list[str]:
+        """The curves the plot shows now (those of the phase in progress, or the last one)."""
+        return sorted(name for name, curve in self._curves.items() if curve.item is not None)
 
     # -- history ---------------------------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
@@ -235,7 +246,8 @@ class TrainingPanel(QWidget):
         text = run_summary(run)
         stale = run.id in self._stale
         item.setText(f"{text} · {STALE_MARK}" if stale else text)
-        item.setToolTip("Labels changed since this run took its snapshot: retrain to include them." if stale else "")
+        stale_tip = "\nLabels changed since this run took its snapshot: retrain to include them." if stale else ""
+        item.setToolTip(f"{text}{stale_tip}\nDouble-click for the details.")
         if stale:
             item.setForeground(QColor(STALE_COLOR))
         elif run.status is not RunStatus.DONE:
@@ -280,10 +292,13 @@ class TrainingPanel(QWidget):
             minutes, seconds = divmod(int(record.eta_s), 60)
             self.eta_label.setText(f"about {minutes}:{seconds:02d} left")
         self._tick += 1
+        if record.losses or record.metrics:
+            self._show_phase(record.phase)
+            self._records[record.phase] = self._records.get(record.phase, 0) + 1
         for name, value in record.losses.items():
-            self._add_point(f"{record.phase}: {name}", float(value))
+            self._add_point(record.phase, name, float(value))
         for name, value in record.metrics.items():
-            self._add_point(f"{record.phase}: {name}", float(value), dots=True)
+            self._add_point(record.phase, name, float(value), dots=True)
 
     @Slot(object)
     def _on_runner_finished(self, result: object) -> None:
@@ -305,39 +320,87 @@ class TrainingPanel(QWidget):
         self._runner = None
 
     # -- curves ----------------------------------------------------------------------------------
-    def _add_point(self, name: str, value: float, *, dots: bool = False) -> None:
+    def _show_phase(self, phase: str) -> None:
+        """The plot shows the curves of one phase at a time (the one in progress): the
+        detector's losses near 0.5 stay readable after a contrastive loss near 5."""
+        if phase == self._phase:
+            return
+        self._phase = phase
+        if self._plot is None:
+            return
+        for curve in self._curves.values():
+            if curve.phase != phase and curve.item is not None:
+                self._plot.removeItem(curve.item)
+                curve.item = None
+        self._plot.setTitle(phase, size="9pt")
+        self._show_legend()
+
+    def _add_point(self, phase: str, name: str, value: float, *, dots: bool = False) -> None:
         if not math.isfinite(value):
             return
-        if name not in self._curves:
+        key = f"{phase}: {name}"
+        curve = self._curves.get(key)
+        if curve is None:
             plot = self._ensure_plot()
-            color = CURVE_COLORS[len(self._curves) % len(CURVE_COLORS)]
-            style = {"symbol": "o", "symbolSize": 6, "symbolBrush": color, "symbolPen": color} if dots else {}
-            item = plot.plot([], [], pen=color, name=name, **style)
-            self._curves[name] = ([], [], item)
-        xs, ys, item = self._curves[name]
-        xs.append(float(self._tick))
-        ys.append(value)
-        item.setData(xs, ys)
-        if dots and len(xs) == DOTS_UP_TO:  # a metric that comes every step (θ) is a plain line
-            item.setSymbol(None)
+            color = CURVE_COLORS[sum(c.phase == phase for c in self._curves.values()) % len(CURVE_COLORS)]
+            curve = self._curves[key] = _Curve(phase=phase, name=name, color=color, dots=dots, item=plot.plot(
+                [], [], pen=color, symbol=None, symbolBrush=color, symbolPen=color, symbolSize=6))
+            self._show_legend()
+        curve.xs.append(float(self._tick))
+        curve.ys.append(value)
+        if curve.item is not None:
+            curve.item.setData(curve.xs, curve.ys)
+            # a metric that comes now and then (once per epoch, once per run) shows its points
+            sparse = curve.dots and (len(curve.xs) == 1 or len(curve.xs) < self._records.get(phase, 0))
+            if sparse != curve.sparse:
+                curve.sparse = sparse
+                curve.item.setSymbol("o" if sparse else None)
+                self._show_legend()
 
     def _ensure_plot(self) -> Any:
         if self._plot is None:
             import pyqtgraph
 
             self._plot = pyqtgraph.PlotWidget(background="w")
-            self._plot.addLegend(offset=(-10, 10))
             self._plot.showGrid(x=True, y=True, alpha=0.2)
             self._plot.setLabel("bottom", "progress updates")
-            self._plot_box.addWidget(self._plot)
+            if self._phase is not None:
+                self._plot.setTitle(self._phase, size="9pt")
+            self._plot_box.addWidget(self._plot, 1)
+            self._plot_box.addWidget(self.legend)
         return self._plot
+
+    def _show_legend(self) -> None:
+        """Names of the shown curves in their colours (dotted: a metric that comes now and then)."""
+        entries = [f"<span style='color:{c.color}'>{'●' if c.sparse else '━'}</span>&nbsp;"
+                   + html.escape(c.name).replace(" ", "&nbsp;")
+                   for c in self._curves.values() if c.item is not None]
+        self.legend.setText(" &nbsp; ".join(entries))
+        self.legend.setVisible(bool(entries))
 
     def _clear_curves(self) -> None:
         self._tick = 0
+        self._phase = None
+        self._records = {}
         if self._plot is not None:
             self._plot.clear()
-            self._plot.addLegend(offset=(-10, 10))
+            self._plot.setTitle(None)
+        self.legend.hide()
         self._curves = {}
+
+
+@dataclass
+class _Curve:
+    """One live curve: its points, and its plot item while its phase is shown."""
+
+    phase: str
+    name: str
+    color: str
+    dots: bool
+    item: Any
+    sparse: bool = False  # drawn with dots
+    xs: list[float] = field(default_factory=list)
+    ys: list[float] = field(default_factory=list)
 
 
 def run_summary(run: Run) -> str:

@@ -3,6 +3,7 @@ worth-a-mask list and its key, and a retrain that trains the detector."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,6 +203,11 @@ def test_retrain_trains_the_detector_with_live_curves_unless_switched_off(qtbot,
     names = panel.curve_names()
     for name in ("decision loss", "segmentation loss", "validation AP"):
         assert f"defect detector: {name}" in names
+    assert "pretraining: contrastive loss" in names  # kept, but the plot shows the last phase only
+    assert panel.shown_curve_names() and all(n.startswith("defect detector: ") for n in panel.shown_curve_names())
+    legend = re.sub("<[^>]+>", "", panel.legend.text()).replace("&nbsp;", " ")
+    assert "● validation AP" in legend and "━ θ (segmentation weight)" in legend  # dots: once per epoch only
+    assert "━ decision loss" in legend and "contrastive" not in legend
     assert panel.curve_values("defect detector: validation AP") == [
         pytest.approx(ap) for ap in detector.metrics["validation_ap_by_epoch"]]
     message = window.status.message_text()

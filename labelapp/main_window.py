@@ -303,7 +303,16 @@ class MainWindow(QMainWindow):
         self.worth_a_mask.reload()
         if self.worth_a_mask.image_ids():
             self.worth_a_mask_dock.show()
-        reload_heatmaps = getattr(self.editor, "reload_heatmaps", None)
+        self._reload_heatmaps()
+
+    def defect_threshold_moved(self) -> None:
+        """The user moved a defect-detector run's threshold: the grid's defect filters and
+        the editor's defect line read it again."""
+        self.grid.refresh(None)
+        self._reload_heatmaps()
+
+    def _reload_heatmaps(self) -> None:
+        reload_heatmaps = getattr(self.editor, "reload_heatmaps", None)  # an editor with heat maps
         if reload_heatmaps is not None:
             reload_heatmaps()
 

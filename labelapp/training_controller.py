@@ -193,7 +193,7 @@ class TrainingController(QObject):
         else:
             self._settings.remove(TARGET_RECALL_KEY)
             how = "best F1"
-        self._window.grid.refresh(None)
+        self._window.defect_threshold_moved()
         self._window.status.show_info(
             f"Run #{run.id}: defect threshold {_figure(run.metrics.get('threshold'))} ({how}); "
             "the next retrain aims at the same.")

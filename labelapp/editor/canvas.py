@@ -1,4 +1,4 @@
-"""The canvas: draws the image and its mask overlay, zooms, pans, and runs the tools.
+"""The canvas: draws the image, the heat map and the mask overlay, zooms, pans, and runs the tools.
 
 Painting touches only the exposed region: the widget rectangle Qt asks for is mapped to
 the image pixels under it, and only those are drawn (from the mip level that matches
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QWidget
 
 from labelapp.editor.document import ImageDocument
 from labelapp.editor.geometry import Box, ViewTransform
+from labelapp.editor.heatmap import HeatmapLayer
 from labelapp.editor.history import MaskEdit
 from labelapp.editor.painting import draw_brush_outline, draw_layers, draw_polygon
 from labelapp.editor.tools import Stroke, fill_polygon, flood_fill, pixel_center
@@ -61,6 +62,8 @@ class Canvas(QWidget):
         self._paint_value: int | None = None
         self._brush = 16
         self._overlay_visible = True
+        self._heatmap: HeatmapLayer | None = None
+        self._heatmap_visible = False
         self._pan_from: QPointF | None = None
         self._stroke: Stroke | None = None
         self._polygon: list[tuple[float, float]] = []
@@ -74,9 +77,11 @@ class Canvas(QWidget):
         return self._doc
 
     def set_document(self, doc: ImageDocument | None, *, text: str = "") -> None:
-        """Shows ``doc`` fitted to the view, or ``text`` on an empty canvas."""
+        """Shows ``doc`` fitted to the view, or ``text`` on an empty canvas; drops the
+        heat map (it belongs to the previous image)."""
         self.finish_interaction()
         self._doc, self._text = doc, text
+        self._heatmap = None
         if doc is not None:
             self.fit()
         self.update()
@@ -109,6 +114,26 @@ class Canvas(QWidget):
 
     def overlay_visible(self) -> bool:
         return self._overlay_visible
+
+    def set_heatmap(self, layer: HeatmapLayer | None) -> None:
+        """The heat map of the document's image (None: none), drawn while switched on."""
+        self._heatmap = layer
+        if self._heatmap_visible:
+            self.update()
+
+    def heatmap(self) -> HeatmapLayer | None:
+        return self._heatmap
+
+    def set_heatmap_visible(self, visible: bool) -> None:
+        self._heatmap_visible = visible
+        self.update()
+
+    def heatmap_visible(self) -> bool:
+        return self._heatmap_visible
+
+    def heatmap_shown(self) -> bool:
+        """Whether a heat map is drawn now (switched on, and the image has one)."""
+        return self._heatmap_visible and self._heatmap is not None and self._doc is not None
 
     def is_stroking(self) -> bool:
         return self._stroke is not None
@@ -174,7 +199,8 @@ class Canvas(QWidget):
         else:
             box = self._view.image_box(rect, doc.width, doc.height)
             if not box.empty:
-                draw_layers(painter, self._view, doc, box, overlay=self._overlay_visible)
+                heat = self._heatmap.image if self.heatmap_shown() else None
+                draw_layers(painter, self._view, doc, box, overlay=self._overlay_visible, heatmap=heat)
             if self._polygon:
                 draw_polygon(painter, [self._view.to_widget(x, y) for x, y in self._polygon], self._hover)
             outline = self._cursor_rect(self._hover, margin=0)

@@ -4,20 +4,27 @@ The editor is a view: it shows the image the main window asks for, edits its mas
 writes only masks (and, for undo of a label change, the label the main window recorded).
 Masks save themselves: about a second after the last edit, when another image is shown,
 and on :meth:`ImageEditor.flush`.
+
+When the project has a finished defect-detector (seg-dec) run, the editor can draw the
+run's heat map of the image under the mask (:meth:`ImageEditor.toggle_heatmap`) and
+shows the image's defect probability under the canvas. After a run the window calls
+:meth:`ImageEditor.reload_heatmaps`.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QTimer, Signal, Slot
-from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-from core.store import ImageClass, Project, StoreError
+from core.store import ImageClass, Project, Run, StoreError
 from labelapp.editor.canvas import Canvas
 from labelapp.editor.document import ImageDocument, overlay_color_table
+from labelapp.editor.heatmap import NO_RUN_TIP, DefectReading, HeatmapLayer, read_defect
 from labelapp.editor.history import MaskEdit
 from labelapp.editor.loader import LoadFailure
 from labelapp.editor.placeholder import Placeholder
@@ -31,6 +38,8 @@ logger = logging.getLogger(__name__)
 AUTOSAVE_MS = 1000
 DEFAULT_BRUSH = 16
 DEFAULT_OPACITY = 0.5
+DEFAULT_HEATMAP_OPACITY = 0.5
+DETECTED_COLOR = "#e0402a"
 NO_IMAGE_TEXT = "No image selected."
 
 
@@ -52,11 +61,17 @@ class ImageEditor(QWidget):
         self._stack = QStackedWidget()
         self._stack.addWidget(self.canvas)
         self._stack.addWidget(self.placeholder)
+        self.defect_info = QLabel()
+        self.defect_info.setObjectName("defect_info")
+        self.defect_info.setTextFormat(Qt.TextFormat.RichText)
+        self.defect_info.setContentsMargins(8, 2, 8, 2)
+        self.defect_info.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)
         layout.addWidget(self._stack, 1)
+        layout.addWidget(self.defect_info)
         self.setFocusProxy(self.canvas)
         self._current: int | None = None
         self._prefetch: tuple[int, ...] = ()
@@ -64,6 +79,9 @@ class ImageEditor(QWidget):
         self._paint_class: int | None = None
         self._opacity = DEFAULT_OPACITY
         self._colors = overlay_color_table([], DEFAULT_OPACITY)
+        self._segdec_run: Run | None = None
+        self._heatmap_opacity = DEFAULT_HEATMAP_OPACITY
+        self._reading: DefectReading | None = None
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)
         self._idle.setInterval(AUTOSAVE_MS)
@@ -73,6 +91,7 @@ class ImageEditor(QWidget):
         self.canvas.set_brush_size(DEFAULT_BRUSH)
         self.toolbar.set_brush_size(DEFAULT_BRUSH)
         self.toolbar.set_overlay(True, DEFAULT_OPACITY)
+        self._sync_heatmap_controls()
         self._show_placeholder("No project open.")
 
     def _connect(self) -> None:
@@ -91,6 +110,8 @@ class ImageEditor(QWidget):
         bar.brush_size_changed.connect(self._on_toolbar_brush_size_changed)
         bar.opacity_changed.connect(self.set_overlay_opacity)
         bar.overlay_toggled.connect(self._on_toolbar_overlay_toggled)
+        bar.heatmap_toggled.connect(self.set_heatmap_visible)
+        bar.heatmap_opacity_changed.connect(self.set_heatmap_opacity)
         bar.fit_requested.connect(self.fit)
         bar.actual_size_requested.connect(self.actual_size)
         bar.window_changed.connect(self._on_toolbar_window_changed)
@@ -105,6 +126,7 @@ class ImageEditor(QWidget):
         self._session.set_project(project)
         self._current, self._prefetch = None, ()
         self.refresh_classes()
+        self.reload_heatmaps()
         self._show_placeholder(NO_IMAGE_TEXT if project is not None else "No project open.")
 
     def show_image(self, image_id: int | None) -> None:
@@ -157,9 +179,11 @@ class ImageEditor(QWidget):
         self._stack.setCurrentWidget(self.canvas)
         self.toolbar.set_window(doc.value_range if doc.high_depth else None, doc.window)
         self.toolbar.set_zoom(self.canvas.scale())
+        self._show_defect(doc)
         self.image_shown.emit(doc.image_id)
 
     def _show_placeholder(self, text: str, *, relink: bool = False) -> None:
+        self._show_defect(None)
         self.placeholder.show_message(text, relink=relink)
         self._stack.setCurrentWidget(self.placeholder)
         self.toolbar.set_window(None)
@@ -204,6 +228,75 @@ class ImageEditor(QWidget):
     def toggle_overlay(self) -> None:
         self.canvas.set_overlay_visible(not self.canvas.overlay_visible())
         self.toolbar.set_overlay(self.canvas.overlay_visible(), self._opacity)
+
+    # -- defect detector ------------------------------------------------------------------------
+    def reload_heatmaps(self) -> None:
+        """Re-reads the latest defect-detector run (call after a training run or a
+        threshold change), then the heat map and defect probability of the image shown."""
+        project, self._segdec_run = self._session.project, None
+        if project is not None:
+            from core.training.segdec import latest_segdec_run
+
+            try:
+                self._segdec_run = latest_segdec_run(project)
+            except StoreError as exc:
+                self.message.emit(f"Cannot read the defect detector's runs: {exc}")
+        self._sync_heatmap_controls()
+        doc = self.canvas.document()
+        self._show_defect(doc if doc is not None and doc.image_id == self._current else None)
+
+    def set_heatmap_visible(self, visible: bool) -> None:
+        """Draws the defect detector's heat map over the image (under the mask) or not."""
+        self.canvas.set_heatmap_visible(bool(visible))
+        self._sync_heatmap_controls()
+
+    def heatmap_visible(self) -> bool:
+        """Whether the heat map is switched on (it is drawn when the image has one)."""
+        return self.canvas.heatmap_visible()
+
+    def toggle_heatmap(self) -> None:
+        if self._segdec_run is None:
+            self.message.emit(f"No heat map: {NO_RUN_TIP[0].lower()}{NO_RUN_TIP[1:]}.")
+            return
+        self.set_heatmap_visible(not self.heatmap_visible())
+        if self.heatmap_visible() and self.canvas.document() is not None and self.canvas.heatmap() is None:
+            self.message.emit(f"Defect detector run #{self._segdec_run.id} has no heat map of this image "
+                              "(imported after the run).")
+
+    def set_heatmap_opacity(self, value: float) -> None:
+        """Opacity of the heat map at its hottest (0..1); separate from the mask overlay's."""
+        self._heatmap_opacity = max(0.0, min(1.0, float(value)))
+        layer = self.canvas.heatmap()
+        if layer is not None:
+            layer.set_opacity(self._heatmap_opacity)
+            self.canvas.update()
+        self._sync_heatmap_controls()
+
+    def heatmap_opacity(self) -> float:
+        return self._heatmap_opacity
+
+    def defect_reading(self) -> DefectReading | None:
+        """What the latest defect-detector run says about the image shown (None: no run)."""
+        return self._reading
+
+    def _sync_heatmap_controls(self) -> None:
+        self.toolbar.set_heatmap(None if self._segdec_run is None else self._segdec_run.id,
+                                 visible=self.canvas.heatmap_visible(), opacity=self._heatmap_opacity)
+
+    def _show_defect(self, doc: ImageDocument | None) -> None:
+        """Reads the shown image's defect probability and heat map (about 0.3 ms: a
+        few rows of a memmap) and puts them on the canvas and under it."""
+        project, run = self._session.project, self._segdec_run
+        reading = None
+        if doc is not None and project is not None and run is not None:
+            reading = read_defect(project, run, doc.image_id)
+        self._reading = reading
+        if reading is not None and reading.heat is not None:
+            self.canvas.set_heatmap(HeatmapLayer(reading.heat, doc.width, doc.height, self._heatmap_opacity))
+        else:
+            self.canvas.set_heatmap(None)
+        self.defect_info.setVisible(reading is not None)
+        self.defect_info.setText("" if reading is None else defect_info_html(reading))
 
     def refresh_classes(self) -> None:
         """Re-reads class names and colours (after they changed)."""
@@ -329,3 +422,16 @@ class ImageEditor(QWidget):
             doc.set_window(*doc.auto_window)
             self.toolbar.set_window(doc.value_range, doc.window)
             self.canvas.update()
+
+
+def defect_info_html(reading: DefectReading) -> str:
+    """The line under the canvas: ``defect 0.87 (threshold 0.42)``, flagged when detected."""
+    if reading.probability is None:
+        return f"<span style='color:gray'>{html.escape(reading.text())}</span>"
+    text = html.escape(reading.text())
+    if reading.detected:
+        text = f"<span style='color:{DETECTED_COLOR}'><b>&#9888; {text}</b></span>"
+    source = f"defect detector run #{reading.run_id}"
+    if reading.heat is None:
+        source += ", no heat map of this image"
+    return f"{text} &nbsp;·&nbsp; <span style='color:gray'>{source}</span>"

@@ -1,5 +1,5 @@
-"""Drawing the canvas layers: the image from its mip level, the mask overlay, the
-polygon being drawn and the brush outline. Only the exposed part is drawn."""
+"""Drawing the canvas layers: the image from its mip level, the heat map, the mask
+overlay, the polygon being drawn and the brush outline. Only the exposed part is drawn."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ _OUTLINE = ((QColor(0, 0, 0, 170), 3), (QColor(255, 255, 255), 1))  # dark halo,
 VERTEX_COLOR = QColor(255, 200, 0)
 
 
-def draw_layers(painter: QPainter, view: ViewTransform, doc: ImageDocument, box: Box, *, overlay: bool) -> None:
-    """Draws image pixels ``box`` (and the mask over them) in image coordinates.
+def draw_layers(painter: QPainter, view: ViewTransform, doc: ImageDocument, box: Box, *, overlay: bool,
+                heatmap: QImage | None = None) -> None:
+    """Draws image pixels ``box`` (then the heat map and the mask over them) in image
+    coordinates.
 
-    Both come from the mip level that matches the zoom; the image is smoothed when
-    shown smaller than 1:1, the mask never (labels stay crisp).
+    Image and mask come from the mip level that matches the zoom; the image is smoothed
+    when shown smaller than 1:1, the mask never (labels stay crisp). ``heatmap`` is
+    stretched over the whole image, smoothly (its pixel centres on the centres of the
+    image blocks they cover), under the mask.
     """
     painter.save()
     painter.setTransform(view.qtransform())
@@ -25,6 +29,9 @@ def draw_layers(painter: QPainter, view: ViewTransform, doc: ImageDocument, box:
     level = view.level(len(doc.levels))
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, view.scale < 1.0)
     _draw_level(painter, doc.level_image(level), level, box)
+    if heatmap is not None:
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        painter.drawImage(QRectF(0, 0, doc.width, doc.height), heatmap, QRectF(heatmap.rect()))
     if overlay:
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         _draw_level(painter, doc.mask_level_image(level), level, box)

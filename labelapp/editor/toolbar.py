@@ -1,15 +1,20 @@
-"""The editor's tool bar: tools, paint class, brush size, overlay, zoom, window/level.
+"""The editor's tool bar: tools, paint class, brush size, overlay, heat map, zoom, window/level.
 
 Its controls never take keyboard focus, so the main window's single-key shortcuts keep
 working after a click on them. It only reports what the user chose; the editor acts.
+
+The mask controls and the view controls (heat map, fit, zoom) are two tool bars side
+by side; when the editor is too narrow for both, the view controls wrap to a second
+row rather than hide behind the overflow button.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPixmap
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -22,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.store import ImageClass
+from labelapp.editor.heatmap import NO_RUN_TIP
 from labelapp.editor.tools import BRUSH_SIZES
 
 TOOL_TITLES = {"brush": "Brush", "eraser": "Eraser", "polygon": "Polygon", "fill": "Fill", "pan": "Pan"}
@@ -47,13 +53,16 @@ def _unfocused(widget: QWidget) -> QWidget:
 
 
 class EditorToolBar(QWidget):
-    """Two rows: the tools, and the window/level controls shown for high bit depths."""
+    """The tools and view controls (one row, or two when narrow), and the window/level
+    controls shown for high bit depths."""
 
     tool_selected = Signal(str)
     paint_class_selected = Signal(int)
     brush_size_changed = Signal(int)
     opacity_changed = Signal(float)
     overlay_toggled = Signal(bool)
+    heatmap_toggled = Signal(bool)
+    heatmap_opacity_changed = Signal(float)
     fit_requested = Signal()
     actual_size_requested = Signal()
     window_changed = Signal(object)  # (low, high) in sample values
@@ -62,23 +71,51 @@ class EditorToolBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._range = (0.0, 1.0)
-        self.bar = QToolBar()
-        self.bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.bar = QToolBar()  # mask tools
+        self.view_bar = QToolBar()  # heat map and zoom
+        for bar in (self.bar, self.view_bar):
+            bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.tool_actions = self._build_tools()
         self.bar.addSeparator()
         self._build_paint_controls()
-        self.bar.addSeparator()
+        self._view_separator = self.view_bar.addSeparator()
+        self._build_heatmap_controls()
+        self.view_bar.addSeparator()
         self._build_view_controls()
         self.window_row = self._build_window_row()
         self.window_row.hide()
+        self._bars = QGridLayout()
+        self._bars.setContentsMargins(0, 0, 0, 0)
+        self._bars.setSpacing(0)
+        self._wide: bool | None = None
+        self._place_bars(wide=True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.bar)
+        layout.addLayout(self._bars)
         layout.addWidget(self.window_row)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        for button in self.bar.findChildren(QToolButton):
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for bar in (self.bar, self.view_bar):
+            for button in bar.findChildren(QToolButton):
+                button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+    def _place_bars(self, *, wide: bool) -> None:
+        """Mask tools and view controls side by side, or the view controls below."""
+        if wide == self._wide:
+            return
+        self._wide = wide
+        self._bars.removeWidget(self.bar)
+        self._bars.removeWidget(self.view_bar)
+        self._bars.addWidget(self.bar, 0, 0, 1, 1 if wide else 2)
+        self._bars.addWidget(self.view_bar, 0 if wide else 1, 1 if wide else 0, 1, 1 if wide else 2)
+        self._bars.setColumnStretch(0, 0)
+        self._bars.setColumnStretch(1, 1)
+        self._view_separator.setVisible(wide)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        needed = self.bar.sizeHint().width() + self.view_bar.sizeHint().width()
+        self._place_bars(wide=event.size().width() >= needed)
+        super().resizeEvent(event)
 
     def _build_tools(self) -> dict[str, QAction]:
         group = QActionGroup(self)
@@ -118,17 +155,31 @@ class EditorToolBar(QWidget):
         self.opacity_slider.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
         self.bar.addWidget(self.opacity_slider)
 
+    def _build_heatmap_controls(self) -> None:
+        self.heatmap_action = QAction("Heat map", self, checkable=True)
+        self.heatmap_action.setObjectName("heatmap_toggle")
+        self.heatmap_action.toggled.connect(self.heatmap_toggled)
+        self.view_bar.addAction(self.heatmap_action)
+        self.heatmap_slider = _unfocused(QSlider(Qt.Orientation.Horizontal))
+        self.heatmap_slider.setObjectName("heatmap_opacity")
+        self.heatmap_slider.setRange(0, 100)
+        self.heatmap_slider.setFixedWidth(70)
+        self.heatmap_slider.setToolTip("Heat map opacity")
+        self.heatmap_slider.valueChanged.connect(lambda v: self.heatmap_opacity_changed.emit(v / 100.0))
+        self.view_bar.addWidget(self.heatmap_slider)
+        self.set_heatmap(None, visible=False, opacity=0.5)
+
     def _build_view_controls(self) -> None:
-        fit = self.bar.addAction("Fit")
+        fit = self.view_bar.addAction("Fit")
         fit.setToolTip("Fit the image to the window")
         fit.triggered.connect(self.fit_requested)
-        actual = self.bar.addAction("1:1")
+        actual = self.view_bar.addAction("1:1")
         actual.setToolTip("One image pixel per screen pixel")
         actual.triggered.connect(self.actual_size_requested)
         self.zoom_label = QLabel("")
         self.zoom_label.setMinimumWidth(48)
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.bar.addWidget(self.zoom_label)
+        self.view_bar.addWidget(self.zoom_label)
 
     def _build_window_row(self) -> QWidget:
         row = QWidget()
@@ -178,6 +229,18 @@ class EditorToolBar(QWidget):
         with QSignalBlocker(self.overlay_action), QSignalBlocker(self.opacity_slider):
             self.overlay_action.setChecked(visible)
             self.opacity_slider.setValue(round(opacity * 100))
+
+    def set_heatmap(self, run_id: int | None, *, visible: bool, opacity: float) -> None:
+        """The heat-map toggle and opacity; both disabled while there is no seg-dec run
+        (``run_id`` None)."""
+        with QSignalBlocker(self.heatmap_action), QSignalBlocker(self.heatmap_slider):
+            self.heatmap_action.setChecked(visible)
+            self.heatmap_slider.setValue(round(opacity * 100))
+        self.heatmap_action.setEnabled(run_id is not None)
+        self.heatmap_slider.setEnabled(run_id is not None)
+        self.heatmap_action.setToolTip(
+            NO_RUN_TIP if run_id is None else
+            f"Show where the defect detector (run #{run_id}) sees a defect: yellow unsure, red defective")
 
     def set_zoom(self, scale: float | None) -> None:
         self.zoom_label.setText("" if scale is None else f"{scale * 100:.0f}%")

@@ -1,13 +1,17 @@
-"""Paints one grid tile: thumbnail, file name, label chip, mask badge, prediction chip.
+"""Paints one grid tile: thumbnail, file name, label chip, mask badge, prediction chip,
+defect badge.
 
 ```
 +--------------------------+
-|   [ thumbnail    [M] ]   |  the gray placeholder has the image's aspect until the
-|   [                  ]   |  thumbnail arrives; [M] filled: mask with defect pixels,
-|   cam1_0…001.png         |  outlined: an empty mask ("no defect here")
-|   [■ crazing]    (87 %)  |  label chip in the class colour; prediction: outline
-+--------------------------+  in the predicted class colour and its confidence
+|   [⚠ 87%         [M] ]   |  the gray placeholder has the image's aspect until the
+|   [   thumbnail      ]   |  thumbnail arrives; [M] filled: mask with defect pixels,
+|   cam1_0…001.png         |  outlined: an empty mask ("no defect here"); label chip
+|   [■ crazing]    (87 %)  |  in the class colour; prediction: outline in the
++--------------------------+  predicted class colour and its confidence
 ```
+
+[⚠ 87%] (red): the defect detector calls the image defective, its probability at or
+above the run's threshold; below it the probability is only in the tooltip.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ RADIUS = 5.0
 PLACEHOLDER = QColor("#8f8f8f")
 BADGE_FILL = QColor(20, 20, 20, 200)
 BADGE_EDGE = QColor(255, 255, 255, 235)
+DEFECT_FILL = QColor(200, 40, 25, 230)
 
 
 def text_color_on(background: QColor) -> QColor:
@@ -68,6 +73,8 @@ class TileDelegate(QStyledItemDelegate):
         self._paint_frame(painter, option, rect)
         thumb = self._paint_thumbnail(painter, rect, tile, pixmap)
         self._paint_mask_badge(painter, thumb, tile.mask)
+        if tile.detected:
+            self._paint_defect_badge(painter, thumb, tile.defect)
         self._paint_name(painter, option, rect, tile.name)
         self._paint_chips(painter, option, rect, tile)
         painter.restore()
@@ -133,6 +140,18 @@ class TileDelegate(QStyledItemDelegate):
             painter.setBrush(BADGE_FILL)
             painter.drawRoundedRect(badge, 3, 3)
             painter.setPen(BADGE_EDGE)
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_defect_badge(self, painter: QPainter, thumb: QRect, probability: float) -> None:
+        """A red "⚠ 87%" at the top left: the defect detector calls the image defective."""
+        text = f"\u26a0 {probability:.0%}"
+        painter.setFont(self._small)
+        badge = QRectF(thumb.left() + 3, thumb.top() + 4, self._small_metrics.horizontalAdvance(text) + 8,
+                       self._small_metrics.height() + 2)
+        painter.setPen(QPen(BADGE_EDGE, 1))
+        painter.setBrush(DEFECT_FILL)
+        painter.drawRoundedRect(badge, 3, 3)
+        painter.setPen(QColor("#ffffff"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_name(self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, name: str) -> None:

@@ -1,7 +1,9 @@
 """The bar above the grid: filter, file-name search, sort order and the image count.
 
 The prediction entries (predicted as a class, prediction disagrees with the label,
-the confidence sorts) are listed only while the project has a run with predictions.
+the confidence sorts) are listed only while the project has a run with predictions; the
+defect entries (detected defective, detection disagrees with the label, the
+defect-probability sorts) only while it has a defect-detector run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ FIXED_FILTERS = (("All images", "all"), ("Unlabeled", "unlabeled"), ("Labeled", 
 SORTS = (("Name", "name"), ("Date", "date"), ("Label", "label"), ("Import order", "added"))
 PREDICTION_SORTS = (("Confidence (least sure first)", "least_sure"), ("Confidence (most sure first)", "most_sure"))
 DISAGREE_TEXT = "Prediction disagrees with label"
+DEFECT_FILTERS = (("Detected defective", "defective"), ("Detection disagrees with label", "missed"))
+DEFECT_SORTS = (("Most likely defective first", "defect_first"), ("Least likely defective first", "defect_last"))
+DEFECT_TIPS = {
+    "defective": "Images the defect detector calls defective (probability at or above its threshold)",
+    "missed": "Labeled OK but detected defective, or labeled defective but not detected",
+}
 
 
 def color_icon(color: str, size: int = 12) -> QIcon:
@@ -113,11 +121,14 @@ class FilterBar(QWidget):
         self._search_timer.stop()
         self._show_sort(query.sort, query.descending)
 
-    def set_classes(self, classes: Sequence[ImageClass], *, predictions: bool = False) -> None:
-        """Rebuilds the filter and sort entries: the fixed ones, one per class, and with
+    def set_classes(self, classes: Sequence[ImageClass], *, predictions: bool = False,
+                    defects: bool = False) -> None:
+        """Rebuilds the filter and sort entries: the fixed ones, one per class; with
         ``predictions`` (the project has a run with predictions) one "predicted as" per
-        class, the disagreement filter and the confidence sorts. A query whose entry
-        is gone falls back to all images (or to the name order), without emitting."""
+        class, the disagreement filter and the confidence sorts; with ``defects`` (it
+        has a defect-detector run) the two defect filters and the defect-probability
+        sorts. A query whose entry is gone falls back to all images (or to the name
+        order), without emitting."""
         self.filter_combo.clear()
         for text, kind in FIXED_FILTERS:
             self.filter_combo.addItem(text, kind)
@@ -131,8 +142,14 @@ class FilterBar(QWidget):
             self.filter_combo.addItem(DISAGREE_TEXT, "disagree")
             for cls in classes:
                 self.filter_combo.addItem(color_icon(cls.color), f"Predicted as {cls.name}", f"predicted:{cls.id}")
+        if defects:
+            self.filter_combo.insertSeparator(self.filter_combo.count())
+            for text, kind in DEFECT_FILTERS:
+                self.filter_combo.addItem(text, kind)
+                self.filter_combo.setItemData(self.filter_combo.count() - 1, DEFECT_TIPS[kind],
+                                              Qt.ItemDataRole.ToolTipRole)
         self.sort_combo.clear()
-        for text, key in SORTS + (PREDICTION_SORTS if predictions else ()):
+        for text, key in SORTS + (PREDICTION_SORTS if predictions else ()) + (DEFECT_SORTS if defects else ()):
             self.sort_combo.addItem(text, key)
         if not self._select_filter(self._query.filter, self._query.class_id):
             self._query = ViewQuery(search=self._query.search, sort=self._query.sort,

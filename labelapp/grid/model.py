@@ -44,6 +44,13 @@ class Tile:
     mask: MaskState
     prediction: ImageClass | None
     confidence: float
+    defect: float | None = None  # defect probability of the latest defect-detector run
+    defect_threshold: float = 0.5  # that run's decision threshold
+
+    @property
+    def detected(self) -> bool:
+        """The defect detector calls this image defective."""
+        return self.defect is not None and self.defect >= self.defect_threshold
 
 
 class GridModel(QAbstractListModel):
@@ -162,11 +169,13 @@ class GridModel(QAbstractListModel):
     def tile(self, row: int) -> Tile:
         catalog = self.catalog
         i = int(self._rows[row])
+        defect = float(catalog.pred_defect[i])
         return Tile(
             image_id=int(catalog.ids[i]), name=catalog.names[i], hash=catalog.hashes[i],
             width=int(catalog.widths[i]), height=int(catalog.heights[i]),
             label=self._classes.get(int(catalog.label[i])), mask=MaskState(int(catalog.mask[i])),
             prediction=self._classes.get(int(catalog.pred_class[i])), confidence=float(catalog.pred_conf[i]),
+            defect=None if np.isnan(defect) else defect, defect_threshold=catalog.defect_threshold,
         )
 
     # -- thumbnails ----------------------------------------------------------------------------
@@ -224,4 +233,7 @@ class GridModel(QAbstractListModel):
         text = f"{path}\n{tile.width} × {tile.height} · {label}{mask}"
         if tile.prediction is not None:
             text += f"\npredicted {tile.prediction.name} ({tile.confidence:.0%})"
+        if tile.defect is not None:
+            verdict = "detected defective" if tile.detected else "not detected"
+            text += f"\ndefect probability {tile.defect:.2f} (threshold {tile.defect_threshold:.2f}: {verdict})"
         return text

@@ -53,7 +53,7 @@ def setup(qtbot, tmp_path: Path) -> Iterator[Setup]:
     project = Project.open(root)
     editor = ImageEditor()
     qtbot.addWidget(editor)
-    editor.resize(760, 560)
+    editor.resize(1000, 560)  # wide enough for the tool bar on one row
     editor.show()
     editor.set_project(project)
     ids = [image.id for image in project.images.list()]

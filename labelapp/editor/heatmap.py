@@ -26,17 +26,21 @@ from core.store import Project, Run, StoreError
 logger = logging.getLogger(__name__)
 
 UPSAMPLE = 16  # intermediate pixels per heat-map cell (the painter interpolates the rest)
+FLOOR = 0.2  # heat below this is drawn fully transparent
 NO_RUN_TIP = "Train the defect detector first (needs OK and defect labels)"
 
 
 def heatmap_color_table(opacity: float) -> list[int]:
-    """256 ARGB entries: transparent at 0, yellow at 0.5, red at 1; alpha = value x opacity."""
+    """256 ARGB entries: transparent up to ``FLOOR``, yellow at 0.5, red at 1; alpha
+    rises from 0 at ``FLOOR`` to ``opacity`` at 1 (low values would otherwise lay a haze
+    over the whole surface)."""
     opacity = max(0.0, min(1.0, float(opacity)))
     table = []
     for v in range(256):
         t = v / 255.0
         green = round(255 * min(1.0, 2.0 * (1.0 - t)))  # yellow up to the middle, then to red
-        table.append(QColor(255, green, 0, round(255 * t * opacity)).rgba())
+        alpha = max(0.0, (t - FLOOR) / (1.0 - FLOOR))
+        table.append(QColor(255, green, 0, round(255 * alpha * opacity)).rgba())
     return table
 
 

@@ -23,7 +23,7 @@ from core.store import NewImage, Project
 from core.training import SegDecRequest, segdec_job
 from core.training.segdec import HEATMAP_IDS, HEATMAPS, latest_segdec_run, load_heatmap, upsample_heatmap
 from labelapp.editor import ImageEditor
-from labelapp.editor.heatmap import heatmap_color_table
+from labelapp.editor.heatmap import FLOOR, heatmap_color_table
 from labelapp.grid import ImageGrid
 from labelapp.grid.delegate import PAD, THUMB
 from labelapp.grid.filter_bar import FilterBar
@@ -172,7 +172,8 @@ def test_heat_map_lines_up_with_the_image(qtbot: QtBot, editor: ImageEditor, pro
     assert f"defect 0.91 (threshold {threshold:.2f})" in editor.defect_info.text()
 
     view, grabbed = editor.canvas.view(), editor.canvas.grab().toImage()
-    expected = upsample_heatmap(heat, width, height)  # the core alignment rule
+    value = upsample_heatmap(heat, width, height)  # the core alignment rule
+    expected = np.clip((value - FLOOR) / (1.0 - FLOOR), 0.0, 1.0)  # the drawn alpha
     alpha = np.zeros((height, width))
     for y in range(height):
         for x in range(width):

@@ -154,7 +154,7 @@ def main() -> None:
             for seed in args.seeds:
                 given = set_masks(setup["root"], setup, n, seed)
                 request = SegDecRequest(project_root=setup["root"], size=args.size, width=width, epochs=args.epochs,
-                                        seed=seed, device=args.device, train=overrides)
+                                        seed=seed, device=args.device, threads=args.threads, train=overrides)
                 drain(segdec_job(request))  # the pixel cache is built by the first run (not timed again)
                 with Project.open(setup["root"]) as project:
                     run_id = project.predictions.latest_run("defect")

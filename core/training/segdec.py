@@ -52,6 +52,7 @@ class SegDecRequest:
     seed: int = 0
     workers: int | None = None
     device: str = "cpu"  # "cuda": benchmarks on a GPU (the app trains on the CPU)
+    threads: int | None = None  # torch threads; None: every core
     train: dict = field(default_factory=dict)  # models.segdec.TrainConfig overrides (delta, schedule, seg_loss, ...)
 
     def config(self) -> dict:
@@ -59,6 +60,7 @@ class SegDecRequest:
         data.pop("project_root")
         data.pop("workers")
         data.pop("device")
+        data.pop("threads")
         return data
 
 
@@ -116,7 +118,8 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None,
     if request.size % STRIDE or request.size < 64:
         raise ValueError(f"the seg-dec input size must be a multiple of {STRIDE} and at least 64, not {request.size}")
     started = time.perf_counter()
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    # more threads than free cores makes OpenMP spin: 2 jobs x 2 threads on 2 cores ran 5x slower
+    torch.set_num_threads(request.threads or max(1, os.cpu_count() or 1))
     with Project.open(request.project_root) as project:
         snapshot = take_snapshot(project)
         known = defect_labels(project, snapshot)

@@ -23,6 +23,7 @@ from labelapp.thumbnail_icons import image_names, thumbnail_icons
 
 logger = logging.getLogger(__name__)
 ICON = 48
+SHOWN = 100  # entries listed at once (thumbnails are read on the GUI thread); the rest after a retrain
 NO_DETECTOR = ("No defect detector yet. Label OK and defective images, then Retrain (Ctrl+R) with “Defect "
                "detector” ticked: this list then shows the defective images whose mask would teach it most.")
 EMPTY = "No image left on run #{run}'s list. Retrain (Ctrl+R) for a new one."
@@ -41,6 +42,7 @@ class WorthAMaskPanel(QWidget):
         super().__init__(parent)
         self._project: Project | None = None
         self._run_id: int | None = None
+        self._total = 0  # entries on the run's list (only the first SHOWN are listed)
         self.summary = QLabel(objectName="worth_a_mask_summary")
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setWordWrap(True)
@@ -65,6 +67,7 @@ class WorthAMaskPanel(QWidget):
         """Reads the latest defect-detector run's list again (after a run, or a project opened)."""
         self.list.clear()
         self._run_id = None
+        self._total = 0
         project = self._project
         if project is not None:
             try:
@@ -74,7 +77,8 @@ class WorthAMaskPanel(QWidget):
                 logger.warning("cannot read the worth-a-mask list: %s", exc)
                 run, entries = None, []
             self._run_id = run.id if run is not None else None
-            self._add(project, entries)
+            self._total = len(entries)
+            self._add(project, entries[:SHOWN])
         self._show_summary()
 
     def _add(self, project: Project, entries: list[dict]) -> None:
@@ -97,7 +101,9 @@ class WorthAMaskPanel(QWidget):
         elif self.list.count() == 0:
             self.summary.setText(EMPTY.format(run=self._run_id))
         else:
-            self.summary.setText(LISTED.format(n=self.list.count(), run=self._run_id))
+            more = self._total - SHOWN if self._total > SHOWN else 0
+            self.summary.setText(LISTED.format(n=self.list.count(), run=self._run_id)
+                                 + (f" {more} more after the next retrain." if more else ""))
 
     # -- queries ---------------------------------------------------------------------------------
     def image_ids(self) -> list[int]:

@@ -264,10 +264,11 @@ def _predict_all(net, cache: PixelCache, recorder: RunRecorder, cancel: threadin
 
 
 def worth_a_mask(all_ids: np.ndarray, probability: np.ndarray, heat: np.ndarray, ids: np.ndarray,
-                 labels: np.ndarray, has_mask: np.ndarray, limit: int = 100) -> list[dict]:
+                 labels: np.ndarray, has_mask: np.ndarray, limit: int | None = None) -> list[dict]:
     """Defective images without a mask, ranked by how much a mask would teach: the model
     missed them (low defect probability), decision and heat map disagree, or the heat map
-    is unsure (many cells near 0.5). Each entry: image_id, score, reason."""
+    is unsure (many cells near 0.5). Each entry: image_id, score, reason; all of them
+    unless ``limit`` (the list shrinks as masks are drawn, so it must not run dry early)."""
     position = {int(i): k for k, i in enumerate(all_ids.tolist())}
     entries = []
     for image_id in ids[(labels == 1) & ~has_mask].tolist():
@@ -292,7 +293,7 @@ def worth_a_mask(all_ids: np.ndarray, probability: np.ndarray, heat: np.ndarray,
             reason = f"found (defect probability {p:.2f}); a mask sharpens where"
         entries.append({"image_id": int(image_id), "score": round(score, 4), "reason": reason})
     entries.sort(key=lambda e: (-e["score"], e["image_id"]))
-    return entries[:limit]
+    return entries if limit is None else entries[:limit]
 
 
 def latest_segdec_run(project: Project) -> Run | None:

@@ -3,7 +3,8 @@ every training image and masks for N of its defective images.
 
     python benchmarks/segdec_bench.py --data ../shared/data/magnetic-tile \
         [--masks 0 5 10 20 all] [--seeds 0 1 2] [--widths narrow full] [--size 128] [--epochs 15]
-        [--device cpu|cuda] [--out results.jsonl] [--train KEY=VALUE ...]
+        [--device cpu|cuda] [--out results.jsonl] [--train KEY=VALUE ...] [--tag NAME]
+    python benchmarks/segdec_bench.py --table results.jsonl [more.jsonl ...]
 
 Builds one project from the ``MT_*/Imgs/*.jpg`` images (MT_Free -> the OK class, every
 other category a defect class), holds out a fixed stratified 30 % that is never labeled,
@@ -134,7 +135,12 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="project folder to reuse (default: a temp folder)")
     parser.add_argument("--out", type=Path, help="append one JSON line per run")
     parser.add_argument("--tag", default="", help="a name for this configuration in the table")
+    parser.add_argument("--table", nargs="+", type=Path, metavar="JSONL",
+                        help="only print the table of results saved with --out (several files merge)")
     args = parser.parse_args()
+    if args.table:
+        print_table([json.loads(line) for path in args.table for line in path.read_text().splitlines() if line])
+        return
     overrides = {k: json.loads(v) if v[:1] in "0123456789-[{tn" else v
                  for k, v in (item.split("=", 1) for item in args.train)}
     work = args.work or Path(tempfile.mkdtemp(prefix="segdec-bench-"))
@@ -173,16 +179,17 @@ def print_table(results: list[dict]) -> None:
         values = [v for v in values if v is not None and v == v]
         return f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}" if values else "-"
 
-    print("\n| width | masks | AP | AUROC | F1 (own threshold) | F1 (best on test) | s / run |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| width | masks | runs | AP | AUROC | F1 (own threshold) | F1 (best on test) | s / run |")
+    print("|---|---|---|---|---|---|---|---|")
     keys = []
-    for r in results:
+    order = {"0": 0, "5": 1, "10": 2, "20": 3, "all": 9}
+    for r in sorted(results, key=lambda r: (r["tag"], r["width"] != "narrow", order.get(r["masks"], 5))):
         if (r["tag"], r["width"], r["masks"]) not in keys:
             keys.append((r["tag"], r["width"], r["masks"]))
     for tag, width, masks in keys:
         rows = [r for r in results if (r["tag"], r["width"], r["masks"]) == (tag, width, masks)]
         seconds = [r["train_seconds"] for r in rows]
-        print(f"| {(tag + ' ') if tag else ''}{width} | {masks} | {cell([r['ap'] for r in rows])} |"
+        print(f"| {(tag + ' ') if tag else ''}{width} | {masks} | {len(rows)} | {cell([r['ap'] for r in rows])} |"
               f" {cell([r['auroc'] for r in rows])} | {cell([r['f1'] for r in rows])} |"
               f" {cell([r['f1_best'] for r in rows])} | {np.mean(seconds):.0f} |")
 

@@ -5,7 +5,8 @@ pixels are known (a mask, or an OK image: an empty mask) and 0 for defective ima
 an image label only, so the segmentation term never sees a guess for them.
 
 θ follows paper 002's decay θ_n = (1 − β)^n per epoch (its Eq. 4 read as a per-epoch
-multiplicative decay; see brief A8) or Božič's linear 1 − n / N. With ``beta=None`` β
+multiplicative decay; see brief A8), Božič's linear 1 − n / N, or constant (Božič's
+runs without pixel labels switch the balancing off). With ``beta=None`` β
 is derived from the number of epochs so that θ ends at 0.42, where the paper's own
 (β, epochs) pairs end (0.40 - 0.45): runs shorter than the paper's keep its shape.
 """
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-SCHEDULES = ("decay", "linear")
+SCHEDULES = ("decay", "linear", "constant")
 SEG_LOSSES = ("bce", "mse")
 THETA_END = 0.42
 
@@ -33,6 +34,8 @@ def theta(epoch: int, epochs: int, schedule: str = "decay", beta: float | None =
         return float((1.0 - b) ** epoch)
     if schedule == "linear":
         return 1.0 - epoch / max(1, epochs)
+    if schedule == "constant":  # Božič without dynamic balancing (his setting with no pixel labels)
+        return 0.5
     raise ValueError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
 
 

@@ -79,7 +79,9 @@ def test_trains_with_no_few_or_all_masks(demo: Path, masks: int | None):
     run = result.run
     assert run is not None and run.method == "segdec"
     assert run.metrics["masks"] == len(masked)
-    assert run.metrics["stop_gradient"] == (len(masked) > 0)  # gradient-flow adjustment only with masks
+    # mixed mode (paper-002 decay, gradient-flow stop) only when most defective images have masks
+    assert run.metrics["stop_gradient"] == (masks is None)
+    assert run.metrics["schedule"] == ("decay" if masks is None else "constant")
     assert {"defect detector", "predicting defects"} <= {r.phase for r in records}
     assert any("decision loss" in r.losses for r in records)
     with Project.open(demo) as project:

@@ -37,6 +37,7 @@ def test_theta_decay_matches_the_paper_schedule_and_the_derived_beta():
     assert all(a > b for a, b in zip(values, values[1:], strict=False))
     # Božič's linear schedule
     assert [theta(n, 4, "linear") for n in range(5)] == [1.0, 0.75, 0.5, 0.25, 0.0]
+    assert {theta(n, 4, "constant") for n in range(5)} == {0.5}  # no balancing (Božič without pixel labels)
     with pytest.raises(ValueError, match="schedule"):
         theta(0, 10, "cosine")
 

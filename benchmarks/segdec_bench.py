@@ -55,12 +55,14 @@ def build_project(data: Path, root: Path, holdout: float, split_seed: int) -> di
                 link.symlink_to(jpg.resolve())
             truth[f"{folder.name}/{jpg.name}"] = (folder.name, jpg.with_suffix(".png"))
     project_root = root / "project"
-    with Project.create(project_root) as project:
-        project.classes.add("ok", kind=ClassKind.OK, actor="bench", source="bench")
-        for name in sorted({c for c, _ in truth.values()} - {OK_FOLDER}):
-            project.classes.add(name.removeprefix("MT_").lower(), kind=ClassKind.DEFECT, actor="bench",
-                                source="bench")
-        report = import_folder(project, staging, ImportOptions(actor="bench"))
+    fresh = not (project_root / "project.sqlite").exists()  # else reuse it (and its pixel cache)
+    with (Project.create(project_root) if fresh else Project.open(project_root)) as project:
+        if fresh:
+            project.classes.add("ok", kind=ClassKind.OK, actor="bench", source="bench")
+            for name in sorted({c for c, _ in truth.values()} - {OK_FOLDER}):
+                project.classes.add(name.removeprefix("MT_").lower(), kind=ClassKind.DEFECT, actor="bench",
+                                    source="bench")
+            import_folder(project, staging, ImportOptions(actor="bench"))
         rows = {}
         for image in project.images.list():
             key = "/".join(Path(image.path).parts[-2:])
@@ -75,8 +77,7 @@ def build_project(data: Path, root: Path, holdout: float, split_seed: int) -> di
     with Project.open(project_root) as project:
         project.labels.apply([(int(i), "ok" if rows[i][0] == OK_FOLDER else rows[i][0].removeprefix("MT_").lower())
                               for i in ids[~test]], actor="bench", source="bench")
-    return {"root": project_root, "rows": rows, "train": ids[~test], "test": ids[test],
-            "imported": report.added if hasattr(report, "added") else len(ids)}
+    return {"root": project_root, "rows": rows, "train": ids[~test], "test": ids[test]}
 
 
 def set_masks(project_root: Path, setup: dict, n_masks: int | None, seed: int) -> int:

@@ -106,6 +106,11 @@ def test_toggle_shows_and_hides_the_heat_map_under_the_mask(qtbot: QtBot, editor
     cells_h, cells_w = heat.shape
     point = editor.canvas.view().to_widget((col + 0.5) * doc.width / cells_w, (row + 0.5) * doc.height / cells_h)
     point = point.toPoint()
+    # the value drawn there: the heat map stretched over the image (a cell centre can fall
+    # between two image pixels, where the neighbouring cells blend in)
+    stretched = upsample_heatmap(heat, doc.width, doc.height)
+    value = int(round(255 * stretched[int((row + 0.5) * doc.height / cells_h),
+                                      int((col + 0.5) * doc.width / cells_w)]))
     off = pixel(editor, point)
     editor.toolbar.heatmap_slider.setValue(100)  # the heat map's own opacity slider
     assert editor.heatmap_opacity() == 1.0 and pixel(editor, point) == off  # still hidden
@@ -113,11 +118,11 @@ def test_toggle_shows_and_hides_the_heat_map_under_the_mask(qtbot: QtBot, editor
     assert editor.heatmap_visible() and editor.canvas.heatmap_shown()
     on = pixel(editor, point)
     assert on != off
-    assert np.abs(np.subtract(rgb(on), blend(off, int(heat[row, col])))).max() <= 6
+    assert np.abs(np.subtract(rgb(on), blend(off, value))).max() <= 6
     editor.set_heatmap_opacity(0.5)
     assert editor.toolbar.heatmap_slider.value() == 50
     half = pixel(editor, point)
-    assert np.abs(np.subtract(rgb(half), blend(off, int(heat[row, col]), 0.5))).max() <= 6
+    assert np.abs(np.subtract(rgb(half), blend(off, value, 0.5))).max() <= 6
     assert editor.toolbar.opacity_slider.value() == 50  # the mask overlay keeps its own opacity
 
     y, x = int((row + 0.5) * doc.height / cells_h), int((col + 0.5) * doc.width / cells_w)

@@ -63,3 +63,19 @@ def train_small_classifier():
         return root
 
     return build
+
+
+@pytest.fixture(scope="session")
+def segdec_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template project (copy it before changing it): 42 demo images at 64 px, all
+    labeled from the truth, no masks, and one 1-epoch defect-detector run (run 1)."""
+    from core.demo_project import create_demo_project
+    from core.jobs import drain
+    from core.training import SegDecRequest, segdec_job
+
+    root = tmp_path_factory.mktemp("segdec") / "project"
+    create_demo_project(root, n_images=42, size=64, workers=1)
+    _label_from_truth(root, 42)
+    result = drain(segdec_job(SegDecRequest(project_root=root, size=64, epochs=1, workers=1)))
+    assert result.run is not None and result.run.id == 1 and "validation" in result.metrics
+    return root

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from core.jobs import RunRecorder, take_snapshot
 from core.store import Project
-from labelapp.app import create_main_window
 from labelapp.detection_details import DetectionDetailsDialog
 from labelapp.main_window import MainWindow
 from labelapp.training_controller import TARGET_RECALL_KEY
@@ -24,35 +22,9 @@ LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.KeyboardModifier.NoModifier
 
 
-@pytest.fixture(scope="module")
-def segdec_template(tmp_path_factory: pytest.TempPathFactory, label_from_truth) -> Path:
-    """42 demo images at 64 px, all labeled from the truth, no masks, and one seg-dec run (#1)."""
-    from core.demo_project import create_demo_project
-    from core.jobs import drain
-    from core.training import SegDecRequest, segdec_job
-
-    root = tmp_path_factory.mktemp("segdec") / "project"
-    create_demo_project(root, n_images=42, size=64, workers=1)
-    label_from_truth(root, 42)
-    result = drain(segdec_job(SegDecRequest(project_root=root, size=64, epochs=1, workers=1)))
-    assert result.run is not None and "validation" in result.metrics
-    return root
-
-
 @pytest.fixture
-def window(qtbot, tmp_path: Path, segdec_template: Path) -> Iterator[MainWindow]:
-    root = tmp_path / "project"
-    shutil.copytree(segdec_template, root)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = create_main_window(root, settings=settings)
-    qtbot.addWidget(win)
-    win.resize(1300, 860)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    qtbot.waitUntil(lambda: win.editor.current_image_id() is not None)
-    yield win
-    win.close()
+def window(open_window, segdec_project: Path) -> MainWindow:
+    return open_window(segdec_project, height=860)
 
 
 def store(window: MainWindow) -> Project:
@@ -173,9 +145,9 @@ def test_double_click_in_the_list_opens_the_image_and_the_heat_map_key_follows_t
     assert [k.toString() for k in toggle.shortcuts()] == ["J"]
 
 
-def test_run_summary_of_a_detector_run_without_validation(tmp_path: Path, segdec_template: Path) -> None:
+def test_run_summary_of_a_detector_run_without_validation(tmp_path: Path, segdec_project: Path) -> None:
     root = tmp_path / "project"
-    shutil.copytree(segdec_template, root)
+    shutil.copytree(segdec_project, root)
     with Project.open(root) as project, RunRecorder(project, method="segdec", config={},
                                                     snapshot=take_snapshot(project), seed=0) as recorder:
         run = recorder.finish(metrics={"labeled": 8, "masks": 2, "seconds": 4.2, "threshold": 0.5})

@@ -49,15 +49,8 @@ def project(tmp_path: Path) -> Iterator[Project]:
 
 
 @pytest.fixture()
-def grid(qtbot: QtBot, project: Project) -> Iterator[ImageGrid]:
-    widget = ImageGrid()
-    qtbot.addWidget(widget)
-    widget.resize(900, 640)
-    with qtbot.waitExposed(widget):
-        widget.show()
-    widget.set_project(project)
-    yield widget
-    widget.shutdown()
+def grid(open_grid, project: Project) -> ImageGrid:
+    return open_grid(project)
 
 
 def names_by_id(project: Project) -> dict[int, str]:

@@ -16,11 +16,8 @@ from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
 from core.catalog import Catalog
-from core.demo_project import create_demo_project
 from core.imaging import content_hash
-from core.jobs import drain
 from core.store import NewImage, Project
-from core.training import SegDecRequest, segdec_job
 from core.training.segdec import HEATMAP_IDS, HEATMAPS, latest_segdec_run, load_heatmap, upsample_heatmap
 from labelapp.editor import ImageEditor
 from labelapp.editor.heatmap import FLOOR, heatmap_color_table
@@ -32,21 +29,10 @@ LEFT = Qt.MouseButton.LeftButton
 N_IMAGES = 42
 
 
-@pytest.fixture(scope="module")
-def segdec_root(tmp_path_factory: pytest.TempPathFactory, label_from_truth) -> Path:
-    """42 demo images at 64 px, all labeled from the truth, and a 1-epoch seg-dec run (run 1)."""
-    root = tmp_path_factory.mktemp("segdec") / "project"
-    create_demo_project(root, n_images=N_IMAGES, size=64, workers=1)
-    label_from_truth(root, N_IMAGES)
-    result = drain(segdec_job(SegDecRequest(project_root=root, size=64, epochs=1, workers=1)))
-    assert result.run is not None
-    return root
-
-
 @pytest.fixture()
-def project(segdec_root: Path, tmp_path: Path) -> Iterator[Project]:
+def project(segdec_project: Path, tmp_path: Path) -> Iterator[Project]:
     root = tmp_path / "project"
-    shutil.copytree(segdec_root, root)
+    shutil.copytree(segdec_project, root)
     project = Project.open(root)
     yield project
     project.close()
@@ -228,15 +214,8 @@ def test_heat_map_toggle_is_disabled_without_a_segdec_run_and_reload_finds_one(
 
 
 @pytest.fixture()
-def grid(qtbot: QtBot, project: Project) -> Iterator[ImageGrid]:
-    widget = ImageGrid()
-    qtbot.addWidget(widget)
-    widget.resize(900, 640)
-    with qtbot.waitExposed(widget):
-        widget.show()
-    widget.set_project(project)
-    yield widget
-    widget.shutdown()
+def grid(open_grid, project: Project) -> ImageGrid:
+    return open_grid(project)
 
 
 def combo_entries(combo) -> dict[str, object]:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog
 
 from core.demo_project import create_demo_project
 from core.store import Project
-from labelapp.app import create_main_window
 from labelapp.main_window import MainWindow
 
 LEFT = Qt.MouseButton.LeftButton
@@ -30,19 +28,8 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path, demo_template: Path) -> Iterator[MainWindow]:
-    root = tmp_path / "project"
-    shutil.copytree(demo_template, root)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = create_main_window(root, settings=settings)
-    qtbot.addWidget(win)
-    win.resize(1300, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    qtbot.waitUntil(lambda: win.editor.current_image_id() is not None)
-    yield win
-    win.close()
+def window(open_window, demo_template: Path) -> MainWindow:
+    return open_window(demo_template)
 
 
 def store(window: MainWindow) -> Project:

@@ -147,13 +147,15 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None,
             summary = yield from _train(net, data, train_config, cancel, request.device)
             metrics = {"labeled": int(len(ids)), "defective": int(labels.sum()), "ok": int((labels == 0).sum()),
                        "masks": int(np.sum(has_mask & (labels == 1))), "epochs": epochs, **summary}
-            validation = _validate(net, cache, rows[val], labels[val], ids[val], request.target_recall)
-            if validation is not None:
-                metrics["validation"] = validation["metrics"]
-                recorder.write_json(VALIDATION, validation["scores"])
-            threshold = validation["metrics"]["threshold"] if validation is not None else 0.5
-            metrics["threshold"] = threshold
             probability = yield from _predict_all(net, cache, recorder, cancel)
+            threshold = 0.5
+            if np.any(val):  # the held-out images' scores come with every image's
+                scores = {"ids": ids[val].tolist(), "truth": labels[val].tolist(),
+                          "probability": probability[rows[val]].round(6).tolist()}
+                metrics["validation"] = validation_figures(scores, request.target_recall)
+                recorder.write_json(VALIDATION, scores)
+                threshold = metrics["validation"]["threshold"]
+            metrics["threshold"] = threshold
             confidence = np.maximum(probability, 1.0 - probability)
             project.predictions.save(recorder.run.id, cache.ids, None, confidence, 1.0 - np.abs(2 * probability - 1),
                                      defect_probability=probability)
@@ -227,18 +229,14 @@ def _train(net, data, config, cancel: threading.Event | None, device: str = "cpu
         raise JobCancelled(str(exc)) from exc
 
 
-def _validate(net, cache: PixelCache, rows: np.ndarray, labels: np.ndarray, ids: np.ndarray,
-              target_recall: float | None) -> dict | None:
-    from models.segdec import predict
-
-    if len(rows) == 0:
-        return None
-    probability, _heat = predict(net, cache.pixels, rows)
-    threshold = choose_threshold(labels, probability, target_recall)
-    metrics = detection_metrics(labels, probability, ids, threshold)
-    metrics["target_recall"] = target_recall
-    return {"metrics": metrics, "scores": {"ids": ids.tolist(), "truth": labels.tolist(),
-                                           "probability": probability.round(6).tolist()}}
+def validation_figures(scores: dict, target_recall: float | None) -> dict:
+    """AP, AUROC, the threshold (best F1, or reaching ``target_recall``) and the figures at
+    it, from a run's validation scores (``ids``, ``truth``, ``probability``)."""
+    truth, probability = np.array(scores["truth"]), np.array(scores["probability"], dtype=np.float64)
+    threshold = choose_threshold(truth, probability, target_recall)
+    figures = detection_metrics(truth, probability, np.array(scores["ids"]), threshold)
+    figures["target_recall"] = target_recall
+    return figures
 
 
 def _predict_all(net, cache: PixelCache, recorder: RunRecorder, cancel: threading.Event | None):
@@ -349,11 +347,8 @@ def set_threshold(project: Project, run: Run, target_recall: float | None) -> Ru
         raise StoreError("this run held out no validation images (too few labels): its threshold stays 0.5")
     if target_recall is not None and not 0.0 < target_recall <= 1.0:
         raise ValueError(f"the target recall must be in (0, 1], not {target_recall}")
-    truth, probability = np.array(scores["truth"]), np.array(scores["probability"], dtype=np.float64)
-    threshold = choose_threshold(truth, probability, target_recall)
-    validation = detection_metrics(truth, probability, np.array(scores["ids"]), threshold)
-    validation["target_recall"] = target_recall
-    metrics = {**run.metrics, "threshold": threshold, "validation": validation}
+    validation = validation_figures(scores, target_recall)
+    metrics = {**run.metrics, "threshold": validation["threshold"], "validation": validation}
     path = project.runs_dir / str(run.id) / "metrics.json"
     if path.parent.exists():
         from core.files import write_text_atomic

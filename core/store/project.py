@@ -28,6 +28,7 @@ from core.store.masks import Masks
 from core.store.predictions import Predictions
 from core.store.records import ProjectSummary
 from core.store.runs import Runs
+from core.store.suggestions import Suggestions
 
 logger = logging.getLogger(__name__)
 DB_NAME = "project.sqlite"
@@ -48,6 +49,7 @@ class Project:
         self.masks = Masks(db, root, self.images, self.classes, self.events)
         self.runs = Runs(db)
         self.predictions = Predictions(db)
+        self.suggestions = Suggestions(db)
 
     # -- opening ---------------------------------------------------------------------
     @classmethod

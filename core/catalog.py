@@ -13,6 +13,12 @@ the confidence sorts, which put images without a prediction last. The defect fil
 sorts read the latest defect-detector run: "defective" (probability at or above the
 run's threshold), "missed" (labeled OK / defective, detected as the other) and the
 defect-probability sorts.
+
+The suggestion filter and sort read the current suggestions (:mod:`core.store.suggestions`):
+"suggested" keeps the images still to label that a suggestion names, and the
+"suggested" sort puts them first by rank, the other images after them by name. An image
+labeled since counts as no longer suggested as soon as :meth:`Catalog.refresh` reads
+its label, without reading the suggestions again.
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ from core.store import ImageClass, Project
 
 logger = logging.getLogger(__name__)
 
-FILTERS = ("all", "unlabeled", "labeled", "class", "ok", "mask", "predicted", "disagree", "defective", "missed")
+FILTERS = ("all", "unlabeled", "labeled", "class", "ok", "mask", "predicted", "disagree", "defective", "missed",
+           "suggested")
 CLASS_FILTERS = ("class", "predicted")  # the filters that need a class_id
-SORTS = ("name", "date", "label", "added", "least_sure", "most_sure", "defect_first", "defect_last")
+SORTS = ("name", "date", "label", "added", "least_sure", "most_sure", "defect_first", "defect_last", "suggested")
 PREDICTION_SORTS = ("least_sure", "most_sure")  # by confidence; images without a prediction last
 DEFECT_FILTERS = ("defective", "missed")  # need a defect-detector run
 DEFECT_SORTS = ("defect_first", "defect_last")  # by defect probability; images without one last
@@ -67,6 +74,10 @@ class Catalog:
         pred_defect: (N,) float32 defect probability of the latest defect-detector run,
             NaN when none.
         defect_run: id of that run, None when none; defect_threshold: its threshold.
+        suggestion_rank: (N,) int64 rank of the image's open label suggestion (1 = label
+            first), 0 when none; an image labeled since keeps its rank here but
+            :meth:`suggested` leaves it out.
+        suggestions_at: when the current suggestions were computed, None when never.
         classes: the project's classes in display order.
     """
 
@@ -86,6 +97,8 @@ class Catalog:
     pred_defect: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     defect_run: int | None = None
     defect_threshold: float = 0.5
+    suggestion_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    suggestions_at: str | None = None
     classes: tuple[ImageClass, ...] = ()
     _name_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     _date_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
@@ -114,6 +127,7 @@ class Catalog:
             pred_class=np.zeros(n, np.int32),
             pred_conf=np.zeros(n, np.float32),
             pred_defect=np.full(n, np.nan, np.float32),
+            suggestion_rank=np.zeros(n, np.int64),
         )
         catalog._name_rank = _ranks(np.argsort(catalog.names_lower, kind="stable"))
         catalog._date_rank = _ranks(np.lexsort((catalog._name_rank, catalog.mtimes)))
@@ -124,13 +138,14 @@ class Catalog:
         return len(self.ids)
 
     def reload_labels(self, project: Project) -> None:
-        """Reads classes, labels, masks and predictions of every image again."""
+        """Reads classes, labels, masks, predictions and suggestions of every image again."""
         self.classes = tuple(project.classes.list())
         self.label[:] = 0
         self.mask[:] = MaskState.NONE
         self._set_labels(project.db.all("SELECT image_id, class_id FROM labels"))
         self._set_masks(project.db.all("SELECT image_id, pixels FROM masks"))
         self._load_predictions(project)
+        self._load_suggestions(project)
 
     def refresh(self, project: Project, image_ids: Iterable[int]) -> None:
         """Reads the labels and masks of a few images again (after they changed)."""
@@ -196,6 +211,24 @@ class Catalog:
     def has_defect_predictions(self) -> bool:
         return self.defect_run is not None
 
+    def _load_suggestions(self, project: Project) -> None:
+        self.suggestion_rank[:] = 0
+        self.suggestions_at = project.suggestions.created_at()
+        ranks = project.suggestions.ranks()
+        if ranks:
+            table = np.array(list(ranks.items()), dtype=np.int64)
+            index = self.index_of(table[:, 0])
+            self.suggestion_rank[index[index >= 0]] = table[index >= 0, 1]
+
+    @property
+    def has_suggestions(self) -> bool:
+        """Whether suggestions were ever computed (open ones or not)."""
+        return self.suggestions_at is not None
+
+    def suggested(self) -> np.ndarray:
+        """(N,) bool: the image is named by a suggestion and still unlabeled."""
+        return (self.suggestion_rank > 0) & (self.label == 0)
+
     # -- lookups -------------------------------------------------------------------------------
     def index_of(self, image_ids: Iterable[int] | np.ndarray) -> np.ndarray:
         """The catalog index of each image id, -1 for ids the catalog does not hold."""
@@ -223,11 +256,13 @@ class Catalog:
             filter: one of :data:`FILTERS`; "class" (labeled as) and "predicted"
                 (predicted as) need ``class_id``; "ok" is any class of kind OK, "mask"
                 any image with a mask (empty or not), "disagree" a labeled image
-                predicted as another class.
+                predicted as another class, "suggested" an unlabeled image a suggestion
+                names.
             search: case-insensitive substring of the file name ("" matches all).
             sort: one of :data:`SORTS`; "added" is import order; "least_sure" and
                 "most_sure" order by confidence, images without a prediction last
-                (``descending`` swaps the two).
+                (``descending`` swaps the two); "suggested" puts the suggested
+                images first by rank (``descending``: last rank first), the others after.
         """
         return self.ids[self.view_indices(filter, class_id, search, sort, descending)]
 
@@ -262,6 +297,8 @@ class Catalog:
         elif filter == "defective":
             with np.errstate(invalid="ignore"):
                 keep = self.pred_defect >= self.defect_threshold
+        elif filter == "suggested":
+            keep = self.suggested()
         elif filter == "missed":
             ok_ids = [c.id for c in self.classes if c.is_ok]
             labeled_ok = np.isin(self.label, ok_ids)
@@ -280,6 +317,8 @@ class Catalog:
             return self._confidence_keys(most_sure=(sort == "most_sure") != descending)
         if sort in DEFECT_SORTS:
             return self._defect_keys(highest=(sort == "defect_first") != descending)
+        if sort == "suggested":
+            return self._suggestion_keys(reverse=descending)
         if sort == "name":
             keys = self._name_rank
         elif sort == "date":
@@ -313,6 +352,14 @@ class Catalog:
             ranks.flags.writeable = False
             self._confidence_rank[key] = ranks
         return self._confidence_rank[key]
+
+    def _suggestion_keys(self, *, reverse: bool) -> np.ndarray:
+        """Suggested images first by rank (``reverse``: last rank first), then the others;
+        ties by name. Computed on each call (O(N), no sort): labels change it."""
+        last = int(self.suggestion_rank.max(initial=0)) + 1
+        rank = last - self.suggestion_rank if reverse else self.suggestion_rank
+        group = np.where(self.suggested(), rank, last)
+        return group * max(len(self.ids), 1) + self._name_rank
 
     def _label_positions(self) -> np.ndarray:
         """Class id -> display position of its class; unlabeled (and unknown ids) last."""

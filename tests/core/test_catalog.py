@@ -186,7 +186,7 @@ def test_invalid_queries_raise(project: Project) -> None:
     with pytest.raises(ValueError, match="class_id"):
         catalog.view("class")
     with pytest.raises(ValueError, match="unknown filter"):
-        catalog.view("suggested")
+        catalog.view("starred")
     with pytest.raises(ValueError, match="unknown sort"):
         catalog.view("all", sort="size")
 
@@ -197,3 +197,35 @@ def test_empty_project(tmp_path: Path) -> None:
         assert len(catalog) == 0
         assert catalog.view("all", search="x", sort="label").size == 0
         assert catalog.index_of([1, 2]).tolist() == [-1, -1]
+
+
+def test_suggested_filter_and_sort_follow_the_open_suggestions(project: Project) -> None:
+    from core.store.suggestions import Suggestion
+
+    ids = [im.id for im in project.images.list()]
+    names = {im.id: Path(im.path).name.lower() for im in project.images.list()}
+    catalog = Catalog.load(project)
+    assert not catalog.has_suggestions and catalog.view("suggested").size == 0
+    assert catalog.view("all", sort="suggested").tolist() == catalog.view("all", sort="name").tolist()
+    # ranks 1..4 on unlabeled images, rank 5 on an image labeled before the refresh (never open)
+    picked = {ids[15]: 1, ids[9]: 2, ids[12]: 3, ids[18]: 4, ids[0]: 5}
+    project.suggestions.replace([Suggestion(image_id=i, rank=r, score=1.0 / r, strategy="typicality", reason="r")
+                                 for i, r in picked.items()])
+    catalog.reload_labels(project)
+    assert catalog.has_suggestions
+    assert catalog.view("suggested").tolist() == sorted([ids[15], ids[9], ids[12], ids[18]], key=names.get)
+    rest = sorted((i for i in ids if i not in (ids[15], ids[9], ids[12], ids[18])), key=names.get)
+    assert catalog.view("all", sort="suggested").tolist() == [ids[15], ids[9], ids[12], ids[18], *rest]
+    assert catalog.view("all", sort="suggested", descending=True).tolist() == [
+        ids[18], ids[12], ids[9], ids[15], *rest]  # last rank first, the others still after
+    assert catalog.view("suggested", sort="suggested", search=names[ids[12]]).tolist() == [ids[12]]
+    keys = catalog.sort_keys("suggested")
+    assert len(np.unique(keys)) == len(ids)  # a total order, as every sort
+    project.labels.set(ids[9], project.classes.get("crazing"), actor=ACTOR, source=SOURCE)
+    catalog.refresh(project, [ids[9]])  # labeled: out of the filter and back among the others at once
+    assert ids[9] not in catalog.view("suggested").tolist()
+    after = catalog.view("all", sort="suggested").tolist()
+    assert after[:3] == [ids[15], ids[12], ids[18]] and after[3:] == sorted(after[3:], key=names.get)
+    project.suggestions.replace([])
+    catalog.reload_labels(project)
+    assert catalog.view("suggested").size == 0 and not catalog.suggestion_rank.any()

@@ -88,6 +88,50 @@ def build_parser() -> argparse.ArgumentParser:
                         " (default: the best-F1 threshold)")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("suggest", help="the images to label next, each with its reason")
+    p.add_argument("project", type=Path)
+    p.add_argument("--n", type=_positive_int, default=20, help="how many (default 20)")
+    p.add_argument("--strategy", default="default", metavar="S",
+                   help="default (the schedule), random, typicality, kcenter, margin, entropy, least_confidence,"
+                        " badge, balance, or mask (defective images worth a mask)")
+    p.add_argument("--no-store", action="store_true",
+                   help="only print: keep the project's stored suggestions as they are")
+    p.add_argument("--json", action="store_true", help="a JSON list of {path, score, strategy, reason, rank}")
+
+    p = sub.add_parser("simulate", help="play the labeler on a folder with known classes: learning curves of"
+                                        " suggestion strategies (CSV + PNG)")
+    p.add_argument("--images", type=Path, required=True, metavar="FOLDER",
+                   help="one sub-folder per class (the truth); images never get copied")
+    p.add_argument("--truth", choices=("folders",), default="folders",
+                   help="where the answers come from: the first-level sub-folder of each image")
+    p.add_argument("--masks", metavar="auto|DIR", help="reveal masks too (as `import --masks` finds them);"
+                                                        " only used with --detector")
+    p.add_argument("--strategy", nargs="+", default=None, metavar="S",
+                   help="strategies to compare (default: random typicality margin default); 'all' for every one")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--per-class", type=_positive_int, nargs="+", metavar="K",
+                        help="cumulative labels per class after each round (default 1 2 3 5 8 12 16 20)")
+    budget.add_argument("--rounds", type=_positive_int, metavar="R", help="R rounds of --per-round K labels")
+    budget.add_argument("--budget", type=_positive_int, metavar="B",
+                        help="8 rounds growing geometrically up to B labels in all")
+    p.add_argument("--per-round", type=_positive_int, metavar="K", help="labels per round, with --rounds")
+    p.add_argument("--seeds", type=_positive_int, default=3, metavar="N", help="seeds 0 .. N-1 (default 3)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="rounds.csv, learning_curves.png and a work folder (reused to resume)")
+    p.add_argument("--held-out", type=float, default=0.3, metavar="F",
+                   help="fraction of each class scored and never suggested (default 0.3)")
+    p.add_argument("--ok-class", metavar="NAME", help="the sub-folder of defect-free images (default: guessed)")
+    p.add_argument("--detector", action="store_true",
+                   help="also train the defect detector every round (AP from it; slow on a CPU)")
+    p.add_argument("--ssl-epochs", type=int, default=20, help="encoder pretraining epochs, once (default 20)")
+    p.add_argument("--size", type=int, default=96, help="encoder input side (default 96)")
+    p.add_argument("--workers", type=_positive_int, default=1,
+                   help="runs in parallel processes, one thread each (default 1; 2 on a 2-core machine)")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="torch threads of the one-off pretraining (default: every core; 1 on a busy machine)")
+    p.add_argument("--keep-projects", action="store_true", help="keep each run's project in the work folder")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("export-model", help="export a classifier run as TorchScript or ONNX (checked against the app)")
     p.add_argument("project", type=Path)
     p.add_argument("--run", type=int, metavar="ID", help="the classifier run (default: the newest finished one)")

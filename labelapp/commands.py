@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,74 @@ def detection_summary(run: Any) -> str:
             f" {v['threshold']:.2f} ({v['fp']} false positives, {v['fn']} missed of {v['n']})")
 
 
+def cmd_suggest(args: argparse.Namespace) -> int:
+    from core.active import STRATEGIES, compute_suggestions, refresh_suggestions
+    from core.store import Project
+
+    if args.strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {args.strategy!r}; choose from {', '.join(STRATEGIES)}")
+    if args.no_store:
+        with Project.open(args.project) as project:
+            suggestions = compute_suggestions(project, args.strategy, args.n)
+    else:
+        suggestions = refresh_suggestions(args.project, strategy=args.strategy,
+                                          n=max(args.n, 200 if args.strategy != "mask" else args.n))[: args.n]
+    with Project.open(args.project) as project:
+        paths = {s.image_id: str(project.images.resolve(project.images.get(s.image_id))) for s in suggestions}
+    items = [{"rank": s.rank, "path": paths[s.image_id], "image_id": s.image_id, "score": round(s.score, 4),
+              "strategy": s.strategy, "reason": s.reason} for s in suggestions]
+    if args.json:
+        print(json.dumps(items, indent=2))
+    elif not items:
+        print("nothing to suggest: every image is labeled" if args.strategy != "mask"
+              else "nothing to suggest: no defect-detector run, or every defective image has a mask")
+    else:
+        for item in items:
+            print(f"{item['rank']:>4}  {item['path']}\n      {item['strategy']}: {item['reason']}")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from core.active.simulate import COMPARED, SimulationConfig, simulate, summary_table
+    from core.active.suggest import STRATEGIES
+    from core.jobs import drain
+
+    if args.rounds and not args.per_round:
+        raise ValueError("--rounds needs --per-round K")
+    strategies = tuple(args.strategy or COMPARED)
+    if strategies == ("all",):
+        strategies = tuple(s for s in STRATEGIES if s != "mask")
+    config = SimulationConfig(
+        images=args.images, out=args.out, strategies=strategies, seeds=tuple(range(args.seeds)),
+        per_class=tuple(args.per_class) if args.per_class else SimulationConfig.per_class,
+        rounds=args.rounds, per_round=args.per_round, budget=args.budget, held_out=args.held_out,
+        ok_class=args.ok_class, masks=args.masks, detector=args.detector, workers=args.workers,
+        pretrain={"epochs": args.ssl_epochs, "size": args.size, "threads": args.threads},
+        keep_projects=args.keep_projects)
+    started = time.perf_counter()
+    bars = _Bars(quiet=args.json)
+    try:
+        csv_path = drain(simulate(config), lambda p: bars.update(p.phase, p.step, p.total))
+    finally:
+        bars.close()
+    seconds = time.perf_counter() - started
+    png = csv_path.with_name("learning_curves.png")
+    if args.json:
+        _print_json({"csv": str(csv_path), "png": str(png), "seconds": round(seconds, 1)})
+        return 0
+    for metric in ("accuracy", "macro_f1", "ap_defect"):
+        names, table = summary_table(csv_path, metric)
+        if not table:
+            continue
+        print(f"\n{metric} (mean ± std over seeds)\n| labels/class | " + " | ".join(names) + " |")
+        print("|---" * (len(names) + 1) + "|")
+        for budget, cells in table:
+            print(f"| {budget:g} | " + " | ".join(
+                f"{cells[n][0]:.3f} ± {cells[n][1]:.3f}" if n in cells else "" for n in names) + " |")
+    print(f"\nwrote {csv_path} and {png} in {seconds:.0f} s")
+    return 0
+
+
 def cmd_export_heatmaps(args: argparse.Namespace) -> int:
     from core.store import Project
     from core.training.heatmap_export import export_heatmaps
@@ -357,4 +426,6 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export-model": cmd_export_model,
     "predict": cmd_predict,
     "export-heatmaps": cmd_export_heatmaps,
+    "suggest": cmd_suggest,
+    "simulate": cmd_simulate,
 }

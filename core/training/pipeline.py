@@ -1,5 +1,5 @@
 """Retrain with current labels: pretrain when the images changed, then the classifier,
-then the defect detector."""
+then the defect detector, then fresh suggestions of what to label next."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 from collections.abc import Generator
 from dataclasses import dataclass
 
+from core.active.suggest import SuggestRequest, suggest_job
 from core.jobs.base import Progress
 from core.store import Project
 from core.training.classify import ClassifyRequest, ClassifyResult, classify_job, latest_pretrain_run
@@ -20,6 +21,7 @@ class RetrainResult:
     classify: ClassifyResult | None  # None: fewer than two classes labeled, or cancelled before
     cancelled: bool
     segdec: SegDecResult | None = None  # None: no OK and defect labels, switched off, or cancelled before
+    suggestions: int = 0  # label suggestions stored at the end (0: switched off, cancelled or none left)
 
     @property
     def run(self):
@@ -36,10 +38,12 @@ class RetrainResult:
 
 def retrain_job(pretrain: PretrainRequest, classify: ClassifyRequest, cancel: threading.Event | None = None, *,
                 pretrain_again: bool = False, segdec: SegDecRequest | None = None,
-                ) -> Generator[Progress, None, RetrainResult]:
+                suggest: SuggestRequest | bool = True) -> Generator[Progress, None, RetrainResult]:
     """Pretrains only when no finished encoder covers the images (or none exists, or
     ``pretrain_again``), trains the classifier when at least two classes have labels, and
-    the defect detector (``segdec``; None: not at all) when OK and defect labels exist."""
+    the defect detector (``segdec``; None: not at all) when OK and defect labels exist.
+    Then stores fresh suggestions (``suggest``: True = the default schedule, a request
+    for another strategy, False = keep the old ones)."""
     with Project.open(pretrain.project_root) as project:
         reuse = not pretrain_again and latest_pretrain_run(project) is not None
         labeled_classes = int(project.db.scalar("SELECT COUNT(DISTINCT class_id) FROM labels"))
@@ -57,5 +61,11 @@ def retrain_job(pretrain: PretrainRequest, classify: ClassifyRequest, cancel: th
     detected = None
     if detect:
         detected = yield from segdec_job(segdec, cancel)
-    return RetrainResult(pretrain=pretrained, classify=classified, segdec=detected,
-                         cancelled=detected is not None and detected.cancelled)
+        if detected.cancelled:
+            return RetrainResult(pretrain=pretrained, classify=classified, segdec=detected, cancelled=True)
+    stored = 0
+    if suggest is not False and not (cancel is not None and cancel.is_set()):
+        request = SuggestRequest(project_root=pretrain.project_root) if suggest is True else suggest
+        stored = len((yield from suggest_job(request, cancel)))
+    return RetrainResult(pretrain=pretrained, classify=classified, segdec=detected, cancelled=False,
+                         suggestions=stored)

@@ -42,6 +42,7 @@ class PretrainRequest:
     workers: int | None = None
     encoder_kwargs: dict = field(default_factory=dict)
     max_samples: int = 150_000  # cap on images seen (epochs x images): 100k images get 1 epoch, not 20
+    threads: int | None = None  # torch threads; None: every core (1 when other jobs share the machine)
 
     def epochs_for(self, n_images: int) -> int:
         """Epochs actually run on ``n_images``: ``epochs``, fewer for large projects so the
@@ -54,6 +55,7 @@ class PretrainRequest:
         data = asdict(self)
         data.pop("project_root")
         data.pop("workers")
+        data.pop("threads")
         return data
 
 
@@ -75,7 +77,7 @@ def pretrain_job(request: PretrainRequest, cancel: threading.Event | None = None
         raise ValueError(f"unknown method {request.method!r}; choose from {', '.join(METHODS)}")
     started = time.perf_counter()
     torch.manual_seed(request.seed)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(request.threads or max(1, os.cpu_count() or 1))
     with Project.open(request.project_root) as project:
         if project.images.count() < 2:
             raise StoreError("pretraining needs at least two images in the project")

@@ -1,0 +1,361 @@
+"""Active-learning strategies on embeddings and classifier probabilities (numpy / scikit-learn).
+
+Every strategy takes a :class:`Pool` (all images of a project: reduced features, which
+are labeled, which may be suggested, the classifier's probabilities when there is one)
+and returns up to ``n`` :class:`Pick` s, best first, each with a reason in words.
+
+- ``random``: the baseline every curve is compared with.
+- ``typicality`` (TypiClust, Hacohen et al. 2022): k-means into labeled + n clusters,
+  then the densest image of the largest clusters that hold no label. For a cold start.
+- ``kcenter``: greedy k-center (Sener & Savarese 2018), the image farthest from every
+  labeled or already picked image.
+- ``margin`` / ``entropy`` / ``least_confidence``: uncertainty of the classifier.
+- ``badge`` (Ash et al. 2020): k-means++ seeding on gradient embeddings
+  ``(p - onehot(argmax p)) x features``: uncertain and diverse in one step.
+- ``balance``: the most likely images of the classes with the fewest labels, so rare
+  classes get labels early.
+
+Uncertainty picks are de-duplicated (:func:`deduplicate`): a batch of ten near-copies
+teaches what one of them does. Without a classifier the uncertainty strategies fall back
+to random picks (the usual start of uncertainty sampling), ``balance`` and ``badge`` to
+typicality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+NEIGHBOURS = 20  # typicality: mean distance to this many neighbours in the cluster (TypiClust)
+MAX_CLUSTERS = 600  # k-means cost grows with k; beyond this, clusters are merged (100k images)
+NN_RANK = 5  # the "usual distance between neighbours" is the median distance to the 5th nearest one
+DEDUP_FACTOR = 0.25  # near-copy: closer than a quarter of that (robust to data full of near-copies)
+
+
+@dataclass
+class Pool:
+    """The images a strategy chooses from; row ``i`` is image ``ids[i]``.
+
+    Attributes:
+        ids: (N,) image ids.
+        x: (N, d) float32 features for geometry (PCA-reduced classifier features).
+        labeled: (N,) bool, the image has a label.
+        candidate: (N,) bool, the image may be suggested (unlabeled, not held out).
+        label: (N,) int class index into ``class_names`` for labeled images, -1 otherwise.
+        class_names: names of every class of the project.
+        probabilities: (N, K) classifier probabilities, or None without a classifier.
+        prob_classes: (K,) class index (into ``class_names``) of each probability column.
+        run_id: the classifier run the probabilities come from.
+    """
+
+    ids: np.ndarray
+    x: np.ndarray
+    labeled: np.ndarray
+    candidate: np.ndarray
+    label: np.ndarray
+    class_names: list[str]
+    probabilities: np.ndarray | None = None
+    prob_classes: np.ndarray | None = None
+    run_id: int | None = None  # the classifier run the probabilities come from
+    _nn_distance: float | None = None
+
+    @property
+    def n_labeled(self) -> int:
+        return int(self.labeled.sum())
+
+    def label_counts(self) -> np.ndarray:
+        """(C,) labels per class."""
+        return np.bincount(self.label[self.labeled], minlength=len(self.class_names))
+
+    def nn_distance(self) -> float:
+        """The usual distance between neighbours: the median distance from an image to its
+        :data:`NN_RANK`-th nearest one, on a sample (the 1st would be ~0 in data with many
+        near-copies)."""
+        if self._nn_distance is None:
+            rng = np.random.default_rng(0)
+            sample = rng.choice(len(self.x), size=min(len(self.x), 2000), replace=False)
+            if len(sample) < 2:
+                self._nn_distance = 1.0
+            else:
+                d = np.sqrt(_sq_distances(self.x[sample], self.x[sample]))
+                d.sort(axis=1)
+                self._nn_distance = float(np.median(d[:, min(NN_RANK, len(sample) - 1)]))
+        return max(self._nn_distance, 1e-9)
+
+
+@dataclass(frozen=True)
+class Pick:
+    index: int  # row in the pool
+    score: float  # higher = more worth labeling, within one strategy
+    reason: str
+    strategy: str
+
+
+def _sq_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) squared Euclidean distances."""
+    d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+    return np.maximum(d, 0.0)
+
+
+def _min_distances(x: np.ndarray, centres: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Distance from every row of ``x`` to its nearest row of ``centres`` (inf when none)."""
+    if len(centres) == 0:
+        return np.full(len(x), np.inf)
+    out = np.empty(len(x))
+    for start in range(0, len(x), chunk):
+        out[start:start + chunk] = _sq_distances(x[start:start + chunk], centres).min(axis=1)
+    return np.sqrt(out)
+
+
+def _names(pool: Pool, columns: np.ndarray) -> list[str]:
+    return [pool.class_names[int(pool.prob_classes[c])] for c in columns]
+
+
+# -- strategies ------------------------------------------------------------------------------
+def random_picks(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
+    candidates = np.flatnonzero(pool.candidate)
+    chosen = rng.choice(candidates, size=min(n, len(candidates)), replace=False)
+    return [Pick(int(i), 0.0, "drawn at random (the baseline)", "random") for i in chosen]
+
+
+def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    seed = int(rng.integers(2**31 - 1))
+    if len(x) <= 20_000:
+        model = KMeans(n_clusters=k, n_init=1, random_state=seed, max_iter=100)
+    else:
+        model = MiniBatchKMeans(n_clusters=k, n_init=1, random_state=seed, batch_size=4096, max_iter=50)
+    return model.fit_predict(x)
+
+
+def _typical_member(x: np.ndarray, members: np.ndarray, allowed: np.ndarray, rng: np.random.Generator) -> int:
+    """The allowed member of a cluster with the highest typicality: the inverse of the
+    mean distance to its nearest neighbours inside the cluster."""
+    if len(members) > 3000:  # density from a sample of the cluster: enough to rank
+        reference = rng.choice(members, size=3000, replace=False)
+    else:
+        reference = members
+    options = members[allowed[members]]
+    if len(options) == 1:
+        return int(options[0])
+    k = min(NEIGHBOURS, len(reference) - 1)
+    if k < 1:
+        return int(options[0])
+    d = np.sqrt(_sq_distances(x[options], x[reference]))
+    d.sort(axis=1)
+    mean_nn = d[:, 1:k + 1].mean(axis=1)  # column 0 is the image itself (when it is in the reference)
+    return int(options[int(np.argmin(mean_nn))])
+
+
+def typicality(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
+    """TypiClust: clusters the whole pool into (labeled + n) clusters and picks the most
+    typical candidate of each large cluster without labels; when clusters run out, the
+    clusters with the most images per label get a second pick."""
+    candidates = np.flatnonzero(pool.candidate)
+    if len(candidates) == 0 or n <= 0:
+        return []
+    k = int(min(pool.n_labeled + n, MAX_CLUSTERS, len(pool.x)))
+    cluster = _kmeans(pool.x, max(1, k), rng)
+    sizes = np.bincount(cluster, minlength=k)
+    covered = np.bincount(cluster[pool.labeled], minlength=k).astype(float)
+    allowed = pool.candidate.copy()
+    members_of = {c: np.flatnonzero(cluster == c) for c in range(k)}
+    picks: list[Pick] = []
+    while len(picks) < n:
+        open_count = np.array([allowed[members_of[c]].sum() for c in range(k)])
+        worth = np.where(open_count > 0, sizes / (1.0 + covered), -1.0)
+        c = int(np.argmax(worth))
+        if worth[c] < 0:
+            break
+        index = _typical_member(pool.x, members_of[c], allowed, rng)
+        labels_in = int(covered[c])
+        if labels_in == 0:
+            reason = f"typical of an unlabeled cluster of {sizes[c]} images"
+        else:
+            reason = f"typical of a cluster of {sizes[c]} images with only {labels_in} label{'s' * (labels_in > 1)}"
+        picks.append(Pick(index, float(worth[c]), reason, "typicality"))
+        covered[c] += 1
+        allowed[index] = False
+    return picks
+
+
+def kcenter(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
+    """Greedy k-center: again and again the candidate farthest from every labeled or picked image."""
+    candidates = np.flatnonzero(pool.candidate)
+    if len(candidates) == 0 or n <= 0:
+        return []
+    x = pool.x[candidates]
+    gap = _min_distances(x, pool.x[pool.labeled])
+    typical = pool.nn_distance()
+    picks: list[Pick] = []
+    for _ in range(min(n, len(candidates))):
+        if np.isinf(gap).all():  # nothing labeled yet: start from the image nearest the centre
+            j = int(np.argmin(_min_distances(x, x.mean(axis=0, keepdims=True))))
+            reason, score = "the most central image (nothing is labeled yet)", 0.0
+        else:
+            j = int(np.argmax(gap))
+            score = float(gap[j])
+            if score <= 0:
+                break
+            reason = (f"far from every labeled image: {score / typical:.1f}× the usual distance "
+                      f"between neighbours")
+        picks.append(Pick(int(candidates[j]), score, reason, "kcenter"))
+        gap = np.minimum(gap, _min_distances(x, x[j:j + 1]))
+        gap[j] = -np.inf
+    return picks
+
+
+def _uncertainty(pool: Pool, kind: str) -> tuple[np.ndarray, list[str]]:
+    """(score per candidate row, reason per candidate row) of one uncertainty measure."""
+    candidates = np.flatnonzero(pool.candidate)
+    p = pool.probabilities[candidates]
+    order = np.argsort(-p, axis=1)
+    top = np.take_along_axis(p, order[:, :3], axis=1)
+    if kind == "margin":
+        second = top[:, 1] if p.shape[1] > 1 else np.zeros(len(p))
+        score = 1.0 - (top[:, 0] - second)
+    elif kind == "entropy":
+        score = -(p * np.log(np.clip(p, 1e-12, 1.0))).sum(axis=1) / np.log(max(p.shape[1], 2))
+    else:
+        score = 1.0 - top[:, 0]
+    reasons = []
+    for row in range(len(candidates)):
+        names = _names(pool, order[row, :3])
+        if kind == "margin" and p.shape[1] > 1:
+            reasons.append(f"undecided between {names[0]} and {names[1]}: {top[row, 0]:.2f} / {top[row, 1]:.2f}")
+        elif kind == "entropy":
+            spread = ", ".join(f"{name} {top[row, k]:.2f}" for k, name in enumerate(names))
+            reasons.append(f"the classifier spreads its belief: {spread}")
+        else:
+            reasons.append(f"the classifier's best guess, {names[0]}, has only {top[row, 0]:.2f}")
+    return score, reasons
+
+
+def deduplicate(pool: Pool, ranked: list[int], n: int, factor: float = DEDUP_FACTOR) -> list[int]:
+    """The first ``n`` of ``ranked`` (pool rows, best first), skipping any closer than
+    ``factor`` × the typical nearest-neighbour distance to one already taken."""
+    limit = factor * pool.nn_distance()
+    taken: list[int] = []
+    for index in ranked:
+        if taken and _min_distances(pool.x[index:index + 1], pool.x[taken])[0] < limit:
+            continue
+        taken.append(index)
+        if len(taken) == n:
+            break
+    return taken
+
+
+def _uncertainty_strategy(kind: str) -> Callable[[Pool, int, np.random.Generator], list[Pick]]:
+    def pick(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
+        if pool.probabilities is None:
+            return [Pick(p.index, p.score, "no classifier yet: " + p.reason, kind) for p in random_picks(pool, n, rng)]
+        candidates = np.flatnonzero(pool.candidate)
+        score, reasons = _uncertainty(pool, kind)
+        order = np.argsort(-score, kind="stable")
+        rows = deduplicate(pool, [int(candidates[j]) for j in order[: max(n * 20, 200)]], n)
+        where = {int(candidates[j]): j for j in order[: max(n * 20, 200)]}
+        return [Pick(r, float(score[where[r]]), reasons[where[r]], kind) for r in rows]
+
+    pick.__name__ = kind
+    return pick
+
+
+margin = _uncertainty_strategy("margin")
+entropy = _uncertainty_strategy("entropy")
+least_confidence = _uncertainty_strategy("least_confidence")
+
+
+def badge(pool: Pool, n: int, rng: np.random.Generator, max_pool: int = 20_000) -> list[Pick]:
+    """BADGE: k-means++ seeding on the last-layer gradient embeddings of the candidates
+    (on a random subset of ``max_pool`` for very large projects)."""
+    if pool.probabilities is None:
+        return [Pick(p.index, p.score, p.reason, "badge") for p in typicality(pool, n, rng)]
+    candidates = np.flatnonzero(pool.candidate)
+    if len(candidates) > max_pool:
+        candidates = np.sort(rng.choice(candidates, size=max_pool, replace=False))
+    p = pool.probabilities[candidates]
+    guess = p.argmax(axis=1)
+    residual = p.copy()
+    residual[np.arange(len(p)), guess] -= 1.0
+    x = pool.x[candidates]
+    # the last layer's gradient for weights and bias: the bias column keeps images near the
+    # centre of the (centred) features from looking certain just because their features are small
+    x = np.concatenate([x, np.full((len(x), 1), np.median(np.linalg.norm(x, axis=1)) + 1e-6)], axis=1)
+    g = (residual[:, :, None] * x[:, None, :]).reshape(len(p), -1).astype(np.float32)
+    norms = np.sqrt((g * g).sum(axis=1))
+    picks: list[Pick] = []
+    first = int(np.argmax(norms))
+    chosen = [first]
+    gap = _min_distances(g, g[first:first + 1]) ** 2
+    while len(chosen) < min(n, len(candidates)):
+        total = gap.sum()
+        if total <= 0:
+            break
+        j = int(rng.choice(len(g), p=gap / total))
+        chosen.append(j)
+        gap = np.minimum(gap, _min_distances(g, g[j:j + 1]) ** 2)
+    top2 = np.sort(p, axis=1)[:, ::-1]
+    for rank, j in enumerate(chosen):
+        m = float(top2[j, 0] - (top2[j, 1] if p.shape[1] > 1 else 0.0))
+        name = _names(pool, np.array([guess[j]]))[0]
+        note = "the most uncertain" if rank == 0 else "uncertain"
+        picks.append(Pick(int(candidates[j]), float(norms[j]), f"{note} ({name}? margin {m:.2f}) and unlike the "
+                                                               f"other picks", "badge"))
+    return picks
+
+
+def balance(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
+    """Round-robin over the classes with the fewest labels: each time the candidate most
+    likely of the class that has the fewest labels (counting the picks so far)."""
+    if pool.probabilities is None:
+        return [Pick(p.index, p.score, p.reason, "balance") for p in typicality(pool, n, rng)]
+    candidates = np.flatnonzero(pool.candidate)
+    counts = pool.label_counts()[pool.prob_classes].astype(float)
+    p = pool.probabilities[candidates]
+    guess = p.argmax(axis=1)
+    available = np.ones(len(candidates), dtype=bool)
+    picks: list[Pick] = []
+    while len(picks) < n and available.any():
+        column = int(np.argmin(counts))
+        own = available & (guess == column)
+        pool_rows = np.flatnonzero(own) if own.any() else np.flatnonzero(available)
+        j = int(pool_rows[np.argmax(p[pool_rows, column])])
+        name = pool.class_names[int(pool.prob_classes[column])]
+        have = int(pool.label_counts()[pool.prob_classes[column]])
+        picks.append(Pick(int(candidates[j]), float(p[j, column]),
+                          f"likely {name} ({p[j, column]:.2f}), a class with only {have} label{'s' * (have != 1)}",
+                          "balance"))
+        available[j] = False
+        counts[column] += 1
+    return picks
+
+
+STRATEGY_FUNCTIONS: dict[str, Callable[[Pool, int, np.random.Generator], list[Pick]]] = {
+    "random": random_picks,
+    "typicality": typicality,
+    "kcenter": kcenter,
+    "margin": margin,
+    "entropy": entropy,
+    "least_confidence": least_confidence,
+    "badge": badge,
+    "balance": balance,
+}
+
+
+def interleave(parts: list[list[Pick]], n: int) -> list[Pick]:
+    """Takes picks from each list in turn (best first), skipping images already taken."""
+    out: list[Pick] = []
+    seen: set[int] = set()
+    cursors = [0] * len(parts)
+    while len(out) < n and any(c < len(p) for c, p in zip(cursors, parts, strict=True)):
+        for k, part in enumerate(parts):
+            while cursors[k] < len(part) and part[cursors[k]].index in seen:
+                cursors[k] += 1
+            if cursors[k] < len(part) and len(out) < n:
+                out.append(part[cursors[k]])
+                seen.add(part[cursors[k]].index)
+                cursors[k] += 1
+    return out

@@ -1,0 +1,212 @@
+"""Suggestions for a project: builds the pool from the store, runs a strategy or the
+default schedule, and stores the ranked suggestions with their reasons.
+
+The geometry is the classifier's own features (``[w * embedding, texture statistics]``
+of the latest pretraining run), reduced by PCA to :data:`DIMS` dimensions and cached in
+``cache/`` per pretraining run. The probabilities are the latest classifier run's.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.active.strategies import STRATEGY_FUNCTIONS, Pick, Pool, interleave
+from core.jobs.base import Progress
+from core.store import Project, StoreError
+from core.store.suggestions import MASK_STRATEGY, Suggestion
+
+DIMS = 32
+DEFAULT_COUNT = 200  # suggestions stored per refresh: a labeling session's worth
+COLD_START_PER_CLASS = 2  # the default schedule clusters until this many labels per class
+
+STRATEGIES = ("default", *STRATEGY_FUNCTIONS, MASK_STRATEGY)
+_DESCRIPTIONS = {
+    "default": "typical images of unlabeled clusters first; once every class has a few labels, images the "
+               "classifier is undecided about, mixed with typical images of clusters still short of labels",
+    "random": "images drawn at random (the baseline)",
+    "typicality": "the most typical image of each large cluster without labels (cold start)",
+    "kcenter": "the images farthest from everything labeled (coverage)",
+    "margin": "images the classifier is undecided about between its two best classes",
+    "entropy": "images whose predicted probabilities are spread over many classes",
+    "least_confidence": "images whose best class has the lowest probability",
+    "badge": "uncertain images that are also unlike each other (BADGE)",
+    "balance": "likely members of the classes with the fewest labels",
+    MASK_STRATEGY: "defective images whose mask would teach the defect detector most",
+}
+
+
+def describe(strategy: str) -> str:
+    """One line on what ``strategy`` picks."""
+    return _DESCRIPTIONS[strategy]
+
+
+@dataclass(frozen=True)
+class SuggestRequest:
+    project_root: Path
+    strategy: str = "default"
+    n: int = DEFAULT_COUNT
+    exclude: frozenset[int] = field(default_factory=frozenset)  # image ids never to suggest (held out)
+    seed: int = 0
+
+
+# -- the pool ----------------------------------------------------------------------------------
+def reduced_features(project: Project, pretrain_run, dims: int = DIMS) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, PCA-reduced features) of a pretraining run, cached in ``cache/``."""
+    from core.training.pretrain import load_features
+
+    path = project.cache_dir / f"suggest-features-{pretrain_run.id}-{dims}.npz"
+    ids_path = project.runs_dir / str(pretrain_run.id) / "ids.npy"
+    if path.exists():
+        try:
+            with np.load(path) as stored:
+                if np.array_equal(stored["ids"], np.load(ids_path)):
+                    return stored["ids"], stored["x"]
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache file is recomputed
+    ids, features = load_features(project, pretrain_run)
+    x = pca(features, dims)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, ids=ids, x=x)
+    os.replace(tmp, path)
+    return ids, x
+
+
+def pca(features: np.ndarray, dims: int, fit_rows: int = 20_000, seed: int = 0) -> np.ndarray:
+    """Centred projection on the first ``dims`` principal axes (fitted on a sample)."""
+    from sklearn.decomposition import PCA
+
+    features = np.asarray(features, dtype=np.float32)
+    dims = int(min(dims, features.shape[1], max(1, len(features) - 1)))
+    rng = np.random.default_rng(seed)
+    sample = features if len(features) <= fit_rows else features[rng.choice(len(features), fit_rows, replace=False)]
+    model = PCA(n_components=dims, svd_solver="randomized" if dims < min(sample.shape) // 2 else "full",
+                random_state=seed).fit(sample)
+    return model.transform(features).astype(np.float32)
+
+
+def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
+    """Every image of the project with its reduced features, labels and the latest
+    classifier's probabilities. Raises StoreError without a pretrained encoder."""
+    from core.training.classify import latest_pretrain_run
+
+    pretrain = latest_pretrain_run(project)
+    if pretrain is None:
+        raise StoreError("no pretrained encoder covers the images yet: press Retrain (or `labelapp train`) first")
+    ids, x = reduced_features(project, pretrain)
+    position = {int(i): k for k, i in enumerate(ids.tolist())}
+    classes = project.classes.list()
+    class_index = {c.id: k for k, c in enumerate(classes)}
+    label = np.full(len(ids), -1, dtype=np.int64)
+    for image_id, class_id in project.db.all("SELECT image_id, class_id FROM labels"):
+        if image_id in position:
+            label[position[image_id]] = class_index.get(class_id, -1)
+    labeled = label >= 0
+    candidate = ~labeled
+    for image_id in exclude:
+        if int(image_id) in position:
+            candidate[position[int(image_id)]] = False
+    pool = Pool(ids=ids, x=x, labeled=labeled, candidate=candidate, label=label,
+                class_names=[c.name for c in classes])
+    run_id = project.predictions.latest_run("class")
+    if run_id is not None:
+        run_classes = project.runs.get(run_id).config.get("classes", [])
+        if run_classes and all(c in class_index for c in run_classes):
+            rows = project.db.all("SELECT image_id, probabilities FROM predictions WHERE run_id = ?"
+                                  " AND probabilities IS NOT NULL", (run_id,))
+            if rows:
+                p = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+                where = np.array([position.get(int(r[0]), -1) for r in rows])
+                if (where >= 0).sum() >= candidate.sum() and p.shape[1] == len(run_classes):
+                    probabilities = np.full((len(ids), p.shape[1]), 1.0 / p.shape[1], dtype=np.float32)
+                    probabilities[where[where >= 0]] = p[where >= 0]
+                    pool.probabilities = probabilities
+                    pool.prob_classes = np.array([class_index[c] for c in run_classes])
+                    pool.run_id = run_id
+    return pool
+
+
+# -- the default schedule ---------------------------------------------------------------------
+def default_schedule(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
+    """Typicality while any class has fewer than :data:`COLD_START_PER_CLASS` labels (or
+    there is no classifier); then half margin (de-duplicated), half typicality."""
+    n_classes = max(2, len(pool.class_names))
+    cold = pool.probabilities is None or pool.n_labeled < COLD_START_PER_CLASS * n_classes
+    if cold:
+        picks = STRATEGY_FUNCTIONS["typicality"](pool, n, rng)
+    else:
+        picks = interleave([STRATEGY_FUNCTIONS["margin"](pool, n, rng),
+                            STRATEGY_FUNCTIONS["typicality"](pool, n, rng)], n)
+    return picks
+
+
+def select(pool: Pool, strategy: str, n: int, seed: int = 0) -> list[Pick]:
+    """Up to ``n`` picks of ``strategy`` ("default" = the schedule), best first."""
+    rng = np.random.default_rng(seed)
+    if strategy == "default":
+        return default_schedule(pool, n, rng)
+    if strategy not in STRATEGY_FUNCTIONS:
+        raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    return STRATEGY_FUNCTIONS[strategy](pool, n, rng)
+
+
+def _to_suggestions(pool: Pool, picks: list[Pick]) -> list[Suggestion]:
+    run_id = pool.run_id
+    return [Suggestion(image_id=int(pool.ids[p.index]), rank=rank, score=p.score, strategy=p.strategy,
+                       reason=p.reason, run_id=run_id) for rank, p in enumerate(picks, start=1)]
+
+
+def mask_suggestions(project: Project, n: int = DEFAULT_COUNT) -> list[Suggestion]:
+    """The latest defect detector's "worth a mask" ranking as suggestions (empty without one)."""
+    from core.training.segdec import latest_segdec_run, load_worth_a_mask
+
+    run = latest_segdec_run(project)
+    if run is None:
+        return []
+    entries = load_worth_a_mask(project, run)[:n]
+    return [Suggestion(image_id=int(e["image_id"]), rank=k, score=float(e["score"]), strategy=MASK_STRATEGY,
+                       reason=e["reason"], run_id=run.id) for k, e in enumerate(entries, start=1)]
+
+
+def compute_suggestions(project: Project, strategy: str = "default", n: int = DEFAULT_COUNT,
+                        exclude: Iterable[int] = (), seed: int = 0) -> list[Suggestion]:
+    """Suggestions of ``strategy`` for ``project`` (not stored)."""
+    if strategy == MASK_STRATEGY:
+        excluded = {int(i) for i in exclude}
+        return [s for s in mask_suggestions(project, n + len(excluded)) if s.image_id not in excluded][:n]
+    pool = build_pool(project, exclude)
+    return _to_suggestions(pool, select(pool, strategy, n, seed))
+
+
+def refresh_suggestions(project_root: Path | str, *, strategy: str = "default", n: int = DEFAULT_COUNT,
+                        exclude: Iterable[int] = (), seed: int = 0) -> list[Suggestion]:
+    """Computes and stores the suggestions of ``strategy`` (opens its own connection: call
+    it on any thread). The mask suggestions are refreshed alongside from the latest
+    defect detector. Returns the label (or, for ``mask``, mask) suggestions stored."""
+    with Project.open(project_root) as project:
+        masks = mask_suggestions(project, n)
+        if strategy == MASK_STRATEGY:
+            project.suggestions.replace(masks, kind="mask")
+            return masks
+        suggestions = compute_suggestions(project, strategy, n, exclude, seed)
+        project.suggestions.replace(suggestions, kind="label")
+        project.suggestions.replace(masks, kind="mask")
+        return suggestions
+
+
+def suggest_job(request: SuggestRequest, cancel: threading.Event | None = None,
+                ) -> Generator[Progress, None, list[Suggestion]]:
+    """The last step of a retrain: fresh suggestions for the labels and models as they are."""
+    started = time.perf_counter()
+    yield Progress(phase="suggestions", step=0, total=1, message=f"choosing images to label next ({request.strategy})")
+    stored = refresh_suggestions(request.project_root, strategy=request.strategy, n=request.n,
+                                 exclude=request.exclude, seed=request.seed)
+    yield Progress(phase="suggestions", step=1, total=1,
+                   message=f"{len(stored)} suggestions in {time.perf_counter() - started:.1f} s")
+    return stored

@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=_positive_int, default=20, help="how many (default 20)")
     p.add_argument("--strategy", default="default", metavar="S",
                    help="default (the schedule), random, typicality, kcenter, margin, entropy, least_confidence,"
-                        " badge, balance, or mask (defective images worth a mask)")
+                        " badge, balance, mask (defective images worth a mask), or a schedule COLD>WARM such as"
+                        " typicality>margin+balance ('+' interleaves)")
     p.add_argument("--no-store", action="store_true",
                    help="only print: keep the project's stored suggestions as they are")
     p.add_argument("--json", action="store_true", help="a JSON list of {path, score, strategy, reason, rank}")
@@ -107,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--masks", metavar="auto|DIR", help="reveal masks too (as `import --masks` finds them);"
                                                         " only used with --detector")
     p.add_argument("--strategy", nargs="+", default=None, metavar="S",
-                   help="strategies to compare (default: random typicality margin default); 'all' for every one")
+                   help="strategies or schedules (COLD>WARM, '+' interleaves) to compare (default: random"
+                        " typicality margin default); 'all' for every single strategy")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--per-class", type=_positive_int, nargs="+", metavar="K",
                         help="cumulative labels per class after each round (default 1 2 3 5 8 12 16 20)")

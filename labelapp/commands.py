@@ -246,11 +246,11 @@ def detection_summary(run: Any) -> str:
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:
-    from core.active import STRATEGIES, compute_suggestions, refresh_suggestions
+    from core.active import compute_suggestions, refresh_suggestions
+    from core.active.suggest import check_strategy
     from core.store import Project
 
-    if args.strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {args.strategy!r}; choose from {', '.join(STRATEGIES)}")
+    check_strategy(args.strategy)
     if args.no_store:
         with Project.open(args.project) as project:
             suggestions = compute_suggestions(project, args.strategy, args.n)

@@ -340,11 +340,12 @@ def _worker(args: tuple) -> list[dict]:
 def simulate(config: SimulationConfig, cancel: threading.Event | None = None,
              ) -> Generator[Progress, None, Path]:
     """Runs every strategy and seed; returns the CSV path (the PNG lies beside it)."""
-    from core.active.suggest import STRATEGIES
+    from core.active.suggest import MASK_STRATEGY, check_strategy
 
     for s in config.strategies:
-        if s not in STRATEGIES or s == "mask":
-            raise ValueError(f"unknown strategy {s!r}; choose from {', '.join(x for x in STRATEGIES if x != 'mask')}")
+        if s == MASK_STRATEGY:
+            raise ValueError("the simulator compares label suggestions; 'mask' suggests masks")
+        check_strategy(s)
     config.out.mkdir(parents=True, exist_ok=True)
     base, truth = yield from prepare(config, cancel)
     n_rounds = len(budgets_for(config, len(truth.classes)))

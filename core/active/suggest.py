@@ -132,28 +132,53 @@ def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
     return pool
 
 
-# -- the default schedule ---------------------------------------------------------------------
-def default_schedule(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
-    """Typicality while any class has fewer than :data:`COLD_START_PER_CLASS` labels (or
-    there is no classifier); then half margin (de-duplicated), half typicality."""
+# -- schedules ----------------------------------------------------------------------------------
+DEFAULT_SCHEDULE = "typicality>margin+typicality"
+
+
+def parse_schedule(spec: str) -> tuple[list[str], list[str]]:
+    """``"cold>warm1+warm2"``: the strategies interleaved before every class has
+    :data:`COLD_START_PER_CLASS` labels (and a classifier), and after. Without ``>`` the
+    same strategies throughout. Raises ValueError for an unknown name."""
+    cold_text, _, warm_text = spec.partition(">")
+    cold = [s for s in cold_text.split("+") if s]
+    warm = [s for s in (warm_text or cold_text).split("+") if s]
+    for name in cold + warm:
+        if name not in STRATEGY_FUNCTIONS:
+            raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    if not cold:
+        raise ValueError(f"empty schedule {spec!r}")
+    return cold, warm
+
+
+def is_cold(pool: Pool) -> bool:
+    """Too few labels for the classifier's doubts to mean much: no classifier yet, or
+    fewer than :data:`COLD_START_PER_CLASS` labels per class on average."""
     n_classes = max(2, len(pool.class_names))
-    cold = pool.probabilities is None or pool.n_labeled < COLD_START_PER_CLASS * n_classes
-    if cold:
-        picks = STRATEGY_FUNCTIONS["typicality"](pool, n, rng)
-    else:
-        picks = interleave([STRATEGY_FUNCTIONS["margin"](pool, n, rng),
-                            STRATEGY_FUNCTIONS["typicality"](pool, n, rng)], n)
-    return picks
+    return pool.probabilities is None or pool.n_labeled < COLD_START_PER_CLASS * n_classes
+
+
+def run_schedule(pool: Pool, spec: str, n: int, rng: np.random.Generator) -> list[Pick]:
+    cold, warm = parse_schedule(spec)
+    names = cold if is_cold(pool) else warm
+    return interleave([STRATEGY_FUNCTIONS[name](pool, n, rng) for name in names], n)
 
 
 def select(pool: Pool, strategy: str, n: int, seed: int = 0) -> list[Pick]:
-    """Up to ``n`` picks of ``strategy`` ("default" = the schedule), best first."""
+    """Up to ``n`` picks of ``strategy`` ("default" = :data:`DEFAULT_SCHEDULE`, or a
+    schedule such as ``"typicality>margin+balance"``), best first."""
     rng = np.random.default_rng(seed)
     if strategy == "default":
-        return default_schedule(pool, n, rng)
-    if strategy not in STRATEGY_FUNCTIONS:
-        raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
-    return STRATEGY_FUNCTIONS[strategy](pool, n, rng)
+        return run_schedule(pool, DEFAULT_SCHEDULE, n, rng)
+    if strategy in STRATEGY_FUNCTIONS:
+        return STRATEGY_FUNCTIONS[strategy](pool, n, rng)
+    return run_schedule(pool, strategy, n, rng)
+
+
+def check_strategy(strategy: str) -> None:
+    """Raises ValueError unless ``strategy`` is a known name or a valid schedule."""
+    if strategy not in STRATEGIES:
+        parse_schedule(strategy)
 
 
 def _to_suggestions(pool: Pool, picks: list[Pick]) -> list[Suggestion]:

@@ -2,11 +2,17 @@
 
 The controller is the one place where grid and editor meet: the grid's current image
 is the editor's image; labels go through the store and then refresh both views.
+
+After a label, "go to the next image" follows the grid's order, unless the image was
+opened with a route of its own (:meth:`LabelingController.go_to` with ``then``, e.g. from
+the suggestions queue): then it goes where the route says, and keeps the route. Any
+other way to another image (grid, next / previous keys) drops the route.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -31,6 +37,8 @@ class LabelingController(QObject):
         self._status = status
         self._project: Project | None = None
         self.auto_advance = True
+        self._route: Callable[[int], int | None] | None = None  # where a label advances from _route_image
+        self._route_image: int | None = None
         grid.current_changed.connect(self._on_grid_current_changed)
         grid.activated.connect(self._on_grid_current_changed)
 
@@ -42,9 +50,12 @@ class LabelingController(QObject):
         editor_id = self._editor.current_image_id()
         return editor_id if editor_id is not None else self._grid.current_id()
 
-    def go_to(self, image_id: int | None) -> None:
+    def go_to(self, image_id: int | None, *, then: Callable[[int], int | None] | None = None) -> None:
+        """Shows ``image_id``. ``then`` maps the image to the one that labeling it advances
+        to (instead of the grid's next image); None: the grid's order."""
         if image_id is None:
             return
+        self._route, self._route_image = (then, image_id) if then is not None else (None, None)
         if not self._grid.set_current(image_id):  # hidden by the filter: show it anyway
             self._show(image_id)
 
@@ -73,6 +84,8 @@ class LabelingController(QObject):
 
     @Slot(object)
     def _on_grid_current_changed(self, image_id: object) -> None:
+        if image_id != self._route_image:  # the user went elsewhere: the grid's order again
+            self._route, self._route_image = None, None
         if image_id is not None and image_id != self._editor.current_image_id():
             self._show(int(image_id))
 
@@ -133,7 +146,10 @@ class LabelingController(QObject):
         if project is None or not ids:
             self._status.show_info("Open an image first.")
             return
-        following = self._grid.neighbour(ids[0], +1) if len(ids) == 1 and self.auto_advance else None
+        route = self._route if len(ids) == 1 and ids[0] == self._route_image else None
+        following = None
+        if len(ids) == 1 and self.auto_advance:
+            following = route(ids[0]) if route is not None else self._grid.neighbour(ids[0], +1)
         before = {i: _class_id(project, i) for i in ids}
         try:
             project.labels.apply([(i, class_id) for i in ids], actor=default_actor(), source=SOURCE)
@@ -150,7 +166,9 @@ class LabelingController(QObject):
         if len(ids) > 1:
             self._status.show_info(f"{len(changed)} of {len(ids)} images relabeled.")
         if following is not None and class_id is not None:
-            self.go_to(following)
+            self.go_to(following, then=route)
+        elif route is not None and class_id is not None and self.auto_advance:
+            self._status.show_info("That was the last open suggestion: Refresh the suggestions for more.")
 
 
 def _class_id(project: Project, image_id: int) -> int | None:

@@ -40,6 +40,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("image.next", "Next image", ("D", "Right"), "Navigate"),
     ActionSpec("image.previous", "Previous image", ("A", "Left"), "Navigate"),
     ActionSpec("image.next_unlabeled", "Next unlabeled image", ("U",), "Navigate"),
+    ActionSpec("image.next_suggested", "Next suggested image", ("N",), "Navigate"),
     ActionSpec("grid.search", "Search images", ("Ctrl+F",), "Navigate"),
     ActionSpec("label.ok", "Label OK", ("Space",), "Label"),
     ActionSpec("label.clear", "Clear label", ("Delete", "Backspace"), "Label"),

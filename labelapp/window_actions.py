@@ -18,6 +18,7 @@ MENUS: dict[str, str] = {
     "edit.undo": "&Edit", "edit.redo": "&Edit", "mask.save": "&Edit", "project.classes": "&Edit",
     "label.ok": "&Label", "label.clear": "&Label", "label.accept_prediction": "&Label",
     "image.next": "&Go", "image.previous": "&Go", "image.next_unlabeled": "&Go", "grid.search": "&Go",
+    "image.next_suggested": "&Go",
     "mask.worth_next": "&Go",
     "tool.brush": "&Tools", "tool.eraser": "&Tools", "tool.polygon": "&Tools", "tool.fill": "&Tools",
     "tool.pan": "&Tools", "brush.smaller": "&Tools", "brush.larger": "&Tools",

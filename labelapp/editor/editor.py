@@ -9,6 +9,10 @@ When the project has a finished defect-detector (seg-dec) run, the editor can dr
 run's heat map of the image under the mask (:meth:`ImageEditor.toggle_heatmap`) and
 shows the image's defect probability under the canvas. After a run the window calls
 :meth:`ImageEditor.reload_heatmaps`.
+
+When the image shown is an open suggestion, a line under the canvas says its rank,
+strategy and reason (``Suggested #3 · typicality: …``); the window calls
+:meth:`ImageEditor.refresh_suggestion` after labels or the suggestions changed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from core.store import ImageClass, Project, Run, StoreError
+from core.store.suggestions import Suggestion
 from labelapp.editor.canvas import Canvas
 from labelapp.editor.document import ImageDocument, overlay_color_table
 from labelapp.editor.heatmap import NO_RUN_TIP, DefectReading, HeatmapLayer, read_defect
@@ -40,6 +45,7 @@ DEFAULT_BRUSH = 16
 DEFAULT_OPACITY = 0.5
 DEFAULT_HEATMAP_OPACITY = 0.5
 DETECTED_COLOR = "#e0402a"
+SUGGESTED_COLOR = "#2a7de1"
 NO_IMAGE_TEXT = "No image selected."
 
 
@@ -66,12 +72,19 @@ class ImageEditor(QWidget):
         self.defect_info.setTextFormat(Qt.TextFormat.RichText)
         self.defect_info.setContentsMargins(8, 2, 8, 2)
         self.defect_info.hide()
+        self.suggestion_info = QLabel()
+        self.suggestion_info.setObjectName("suggestion_info")
+        self.suggestion_info.setTextFormat(Qt.TextFormat.RichText)
+        self.suggestion_info.setContentsMargins(8, 2, 8, 2)
+        self.suggestion_info.setWordWrap(True)
+        self.suggestion_info.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)
         layout.addWidget(self._stack, 1)
         layout.addWidget(self.defect_info)
+        layout.addWidget(self.suggestion_info)
         self.setFocusProxy(self.canvas)
         self._current: int | None = None
         self._prefetch: tuple[int, ...] = ()
@@ -125,6 +138,7 @@ class ImageEditor(QWidget):
         self.canvas.set_document(None)
         self._session.set_project(project)
         self._current, self._prefetch = None, ()
+        self.refresh_suggestion()
         self.refresh_classes()
         self.reload_heatmaps()
         self._show_placeholder(NO_IMAGE_TEXT if project is not None else "No project open.")
@@ -137,6 +151,7 @@ class ImageEditor(QWidget):
         self.canvas.finish_interaction()
         self._save_changes()
         self._current = image_id
+        self.refresh_suggestion()
         if image_id is None or self._session.project is None:
             self.canvas.set_document(None)
             self._show_placeholder(NO_IMAGE_TEXT if self._session.project is not None else "No project open.")
@@ -298,6 +313,19 @@ class ImageEditor(QWidget):
         self.defect_info.setVisible(reading is not None)
         self.defect_info.setText("" if reading is None else defect_info_html(reading))
 
+    # -- suggestions ----------------------------------------------------------------------------
+    def refresh_suggestion(self) -> None:
+        """Shows under the canvas whether the image shown is an open suggestion (one
+        query); call after labels changed or a new set of suggestions was stored."""
+        project, suggestion = self._session.project, None
+        if project is not None and self._current is not None:
+            try:
+                suggestion = project.suggestions.get(self._current)
+            except StoreError as exc:
+                logger.warning("cannot read the suggestion of image %s: %s", self._current, exc)
+        self.suggestion_info.setVisible(suggestion is not None)
+        self.suggestion_info.setText("" if suggestion is None else suggestion_info_html(suggestion))
+
     def refresh_classes(self) -> None:
         """Re-reads class names and colours (after they changed)."""
         project = self._session.project
@@ -435,3 +463,9 @@ def defect_info_html(reading: DefectReading) -> str:
     if reading.heat is None:
         source += ", no heat map of this image"
     return f"{text} &nbsp;·&nbsp; <span style='color:gray'>{source}</span>"
+
+
+def suggestion_info_html(suggestion: Suggestion) -> str:
+    """The line under the canvas: ``★ Suggested #3 · typicality: typical of …``."""
+    return (f"<span style='color:{SUGGESTED_COLOR}'><b>&#9733; Suggested #{suggestion.rank}</b></span>"
+            f" &nbsp;·&nbsp; {html.escape(suggestion.strategy)}: {html.escape(suggestion.reason)}")

@@ -1,17 +1,19 @@
 """Paints one grid tile: thumbnail, file name, label chip, mask badge, prediction chip,
-defect badge.
+defect badge, suggestion badge.
 
 ```
 +--------------------------+
 |   [⚠ 87%         [M] ]   |  the gray placeholder has the image's aspect until the
 |   [   thumbnail      ]   |  thumbnail arrives; [M] filled: mask with defect pixels,
-|   cam1_0…001.png         |  outlined: an empty mask ("no defect here"); label chip
+|   [★3                ]   |  outlined: an empty mask ("no defect here"); label chip
+|   cam1_0…001.png         |
 |   [■ crazing]    (87 %)  |  in the class colour; prediction: outline in the
 +--------------------------+  predicted class colour and its confidence
 ```
 
 [⚠ 87%] (red): the defect detector calls the image defective, its probability at or
 above the run's threshold; below it the probability is only in the tooltip.
+[★3] (blue): an unlabeled image the suggestions queue names, with its rank.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ PLACEHOLDER = QColor("#8f8f8f")
 BADGE_FILL = QColor(20, 20, 20, 200)
 BADGE_EDGE = QColor(255, 255, 255, 235)
 DEFECT_FILL = QColor(200, 40, 25, 230)
+SUGGESTION_FILL = QColor(42, 125, 225, 230)  # the editor's "Suggested #3" colour
 
 
 def text_color_on(background: QColor) -> QColor:
@@ -75,6 +78,8 @@ class TileDelegate(QStyledItemDelegate):
         self._paint_mask_badge(painter, thumb, tile.mask)
         if tile.detected:
             self._paint_defect_badge(painter, thumb, tile.defect)
+        if tile.suggestion:
+            self._paint_suggestion_badge(painter, thumb, tile.suggestion)
         self._paint_name(painter, option, rect, tile.name)
         self._paint_chips(painter, option, rect, tile)
         painter.restore()
@@ -150,6 +155,19 @@ class TileDelegate(QStyledItemDelegate):
                        self._small_metrics.height() + 2)
         painter.setPen(QPen(BADGE_EDGE, 1))
         painter.setBrush(DEFECT_FILL)
+        painter.drawRoundedRect(badge, 3, 3)
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_suggestion_badge(self, painter: QPainter, thumb: QRect, rank: int) -> None:
+        """A blue "★3" at the bottom left: the image is suggested, with its rank."""
+        text = f"\u2605{rank}"
+        painter.setFont(self._small)
+        height = self._small_metrics.height() + 2
+        badge = QRectF(thumb.left() + 3, thumb.bottom() - height - 3, self._small_metrics.horizontalAdvance(text) + 8,
+                       height)
+        painter.setPen(QPen(BADGE_EDGE, 1))
+        painter.setBrush(SUGGESTION_FILL)
         painter.drawRoundedRect(badge, 3, 3)
         painter.setPen(QColor("#ffffff"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)

@@ -3,7 +3,8 @@
 The prediction entries (predicted as a class, prediction disagrees with the label,
 the confidence sorts) are listed only while the project has a run with predictions; the
 defect entries (detected defective, detection disagrees with the label, the
-defect-probability sorts) only while it has a defect-detector run.
+defect-probability sorts) only while it has a defect-detector run; the suggestion entries
+(suggested to label next, the suggestion-rank sort) once suggestions were computed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ FIXED_FILTERS = (("All images", "all"), ("Unlabeled", "unlabeled"), ("Labeled", 
 SORTS = (("Name", "name"), ("Date", "date"), ("Label", "label"), ("Import order", "added"))
 PREDICTION_SORTS = (("Confidence (least sure first)", "least_sure"), ("Confidence (most sure first)", "most_sure"))
 DISAGREE_TEXT = "Prediction disagrees with label"
+SUGGESTED_FILTER = ("Suggested to label next", "suggested")
+SUGGESTED_SORT = ("Suggestion rank (suggested first)", "suggested")
+SUGGESTED_TIP = "Unlabeled images the suggestions queue names (N opens the next)"
 DEFECT_FILTERS = (("Detected defective", "defective"), ("Detection disagrees with label", "missed"))
 DEFECT_SORTS = (("Most likely defective first", "defect_first"), ("Least likely defective first", "defect_last"))
 DEFECT_TIPS = {
@@ -122,16 +126,20 @@ class FilterBar(QWidget):
         self._show_sort(query.sort, query.descending)
 
     def set_classes(self, classes: Sequence[ImageClass], *, predictions: bool = False,
-                    defects: bool = False) -> None:
+                    defects: bool = False, suggestions: bool = False) -> None:
         """Rebuilds the filter and sort entries: the fixed ones, one per class; with
         ``predictions`` (the project has a run with predictions) one "predicted as" per
         class, the disagreement filter and the confidence sorts; with ``defects`` (it
         has a defect-detector run) the two defect filters and the defect-probability
-        sorts. A query whose entry is gone falls back to all images (or to the name
-        order), without emitting."""
+        sorts; with ``suggestions`` (suggestions were computed) the suggested filter and
+        the suggestion-rank sort. A query whose entry is gone falls back to all images
+        (or to the name order), without emitting."""
         self.filter_combo.clear()
         for text, kind in FIXED_FILTERS:
             self.filter_combo.addItem(text, kind)
+        if suggestions:
+            self.filter_combo.addItem(*SUGGESTED_FILTER)
+            self.filter_combo.setItemData(self.filter_combo.count() - 1, SUGGESTED_TIP, Qt.ItemDataRole.ToolTipRole)
         if classes:
             self.filter_combo.insertSeparator(self.filter_combo.count())
         for cls in classes:
@@ -149,7 +157,8 @@ class FilterBar(QWidget):
                 self.filter_combo.setItemData(self.filter_combo.count() - 1, DEFECT_TIPS[kind],
                                               Qt.ItemDataRole.ToolTipRole)
         self.sort_combo.clear()
-        for text, key in SORTS + (PREDICTION_SORTS if predictions else ()) + (DEFECT_SORTS if defects else ()):
+        for text, key in (SORTS + ((SUGGESTED_SORT,) if suggestions else ()) + (PREDICTION_SORTS if predictions else ())
+                          + (DEFECT_SORTS if defects else ())):
             self.sort_combo.addItem(text, key)
         if not self._select_filter(self._query.filter, self._query.class_id):
             self._query = ViewQuery(search=self._query.search, sort=self._query.sort,

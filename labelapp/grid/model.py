@@ -46,6 +46,7 @@ class Tile:
     confidence: float
     defect: float | None = None  # defect probability of the latest defect-detector run
     defect_threshold: float = 0.5  # that run's decision threshold
+    suggestion: int = 0  # rank of the image's open suggestion (1 = label first), 0 when none
 
     @property
     def detected(self) -> bool:
@@ -170,12 +171,14 @@ class GridModel(QAbstractListModel):
         catalog = self.catalog
         i = int(self._rows[row])
         defect = float(catalog.pred_defect[i])
+        suggestion = int(catalog.suggestion_rank[i]) if catalog.label[i] == 0 else 0
         return Tile(
             image_id=int(catalog.ids[i]), name=catalog.names[i], hash=catalog.hashes[i],
             width=int(catalog.widths[i]), height=int(catalog.heights[i]),
             label=self._classes.get(int(catalog.label[i])), mask=MaskState(int(catalog.mask[i])),
             prediction=self._classes.get(int(catalog.pred_class[i])), confidence=float(catalog.pred_conf[i]),
             defect=None if np.isnan(defect) else defect, defect_threshold=catalog.defect_threshold,
+            suggestion=suggestion,
         )
 
     # -- thumbnails ----------------------------------------------------------------------------
@@ -236,4 +239,6 @@ class GridModel(QAbstractListModel):
         if tile.defect is not None:
             verdict = "detected defective" if tile.detected else "not detected"
             text += f"\ndefect probability {tile.defect:.2f} (threshold {tile.defect_threshold:.2f}: {verdict})"
+        if tile.suggestion:
+            text += f"\nsuggested #{tile.suggestion} to label next"
         return text

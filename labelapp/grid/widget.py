@@ -118,11 +118,12 @@ class ImageGrid(QWidget):
         self._apply(change, center=False)
 
     def _show_choices(self, catalog: Catalog | None) -> None:
-        """Lists the classes (and the prediction and defect entries when ``catalog`` has
-        such predictions) in the filter bar; the model takes the query the bar keeps."""
+        """Lists the classes (and the prediction, defect and suggestion entries when
+        ``catalog`` has such predictions or suggestions) in the filter bar; the model takes the query the bar keeps."""
         self.filter_bar.set_classes(catalog.classes if catalog is not None else (),
                                     predictions=catalog is not None and catalog.has_predictions,
-                                    defects=catalog is not None and catalog.has_defect_predictions)
+                                    defects=catalog is not None and catalog.has_defect_predictions,
+                                    suggestions=catalog is not None and catalog.has_suggestions)
         self.model.query = self.filter_bar.query
 
     def shutdown(self) -> None:

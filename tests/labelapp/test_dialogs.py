@@ -301,7 +301,7 @@ def settings(tmp_path: Path) -> QSettings:
 
 def test_actions_have_the_listed_ids_and_no_default_conflicts(settings: QSettings) -> None:
     ids = [a.id for a in ACTIONS]
-    assert len(ids) == len(set(ids)) == 36
+    assert len(ids) == len(set(ids)) == 37
     by_id = {a.id: a for a in ACTIONS}
     assert by_id["train.retrain"].defaults == ("Ctrl+R",)
     assert by_id["image.next"].defaults == ("D", "Right") and by_id["edit.redo"].defaults == ("Ctrl+Shift+Z", "Ctrl+Y")
@@ -311,16 +311,16 @@ def test_actions_have_the_listed_ids_and_no_default_conflicts(settings: QSetting
 
 def test_shortcut_map_persists_overrides_and_finds_conflicts(settings: QSettings, tmp_path: Path) -> None:
     shortcuts = ShortcutMap(settings)
-    shortcuts.set_keys("image.next", ["N", QKeySequence("Right")])
+    shortcuts.set_keys("image.next", ["M", QKeySequence("Right")])
     shortcuts.set_keys("tool.fill", ["1"])
     shortcuts.set_keys("tool.pan", [])
     again = ShortcutMap(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    assert [k.toString() for k in again.keys("image.next")] == ["N", "Right"]
+    assert [k.toString() for k in again.keys("image.next")] == ["M", "Right"]
     assert again.keys("tool.pan") == []
     assert [k.toString() for k in again.keys("tool.brush")] == ["B"]
     assert again.conflicts(reserved={"1": "class crazing"}) == [("1", "class crazing", "tool.fill")]
-    again.set_keys("tool.brush", ["n"])
-    assert again.conflicts() == [("N", "image.next", "tool.brush")]
+    again.set_keys("tool.brush", ["m"])
+    assert again.conflicts() == [("M", "image.next", "tool.brush")]
     again.reset("tool.brush")
     assert not again.conflicts() and again.is_default("tool.brush")
     again.reset()
@@ -341,9 +341,9 @@ def test_shortcut_dialog_shows_conflicts_inline_and_saves(qtbot, settings: QSett
     assert "2 key conflicts" in dialog.summary_label.text()
     qtbot.mouseClick(dialog.reset_all_button, Qt.MouseButton.LeftButton)
     assert dialog.save_button.isEnabled() and not dialog.warning_labels["tool.eraser"].text()
-    dialog.editors["image.next"][0].setKeySequence(QKeySequence("N"))
+    dialog.editors["image.next"][0].setKeySequence(QKeySequence("M"))
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
-    assert [k.toString() for k in shortcuts.keys("image.next")] == ["N", "Right"]
+    assert [k.toString() for k in shortcuts.keys("image.next")] == ["M", "Right"]
     assert shortcuts.is_default("tool.eraser")
 
 
@@ -353,12 +353,12 @@ def test_help_overlay_lists_the_current_keys_and_closes(qtbot, settings: QSettin
     window.resize(1200, 800)
     window.show()
     shortcuts = ShortcutMap(settings)
-    shortcuts.set_keys("image.next", ["N"])
+    shortcuts.set_keys("image.next", ["M"])
     overlay = HelpOverlay(window)
     overlay.show_for(shortcuts, project.classes.list())
     assert overlay.isVisible() and overlay.geometry() == window.rect()
     entries = overlay.entries()
-    assert ("Navigate", "N", "Next image") in entries
+    assert ("Navigate", "M", "Next image") in entries
     assert ("Classes", "2", "pit") in entries and ("Classes", "0", "ok") in entries
     with qtbot.waitSignal(overlay.closed):
         qtbot.keyClick(overlay, Qt.Key.Key_Escape)

@@ -3,7 +3,8 @@
 The window owns the open :class:`Project` (opened on the GUI thread); the labeling
 controller does the work of the keys, the dialogs do theirs; store errors become
 messages in the status area, never tracebacks. The "Worth a mask" dock lists the
-defective images whose mask would teach the defect detector most.
+defective images whose mask would teach the defect detector most; the "Suggestions" dock
+beside it, the images worth labeling next (:mod:`labelapp.suggestions_queue`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from labelapp.project_actions import ProjectActions
 from labelapp.recent import RecentProjects
 from labelapp.shortcuts import ShortcutMap
 from labelapp.status_area import StatusArea
+from labelapp.suggestions_queue import SuggestionsPanel, SuggestionsQueue
 from labelapp.summary_panel import SummaryPanel
 from labelapp.training_controller import TrainingController
 from labelapp.training_panel import TrainingPanel
@@ -69,6 +71,7 @@ class MainWindow(QMainWindow):
         self.labeling = LabelingController(self.grid, self.editor, self.status, self)
         self.labeling.auto_advance = self._settings.value(ADVANCE_KEY, True, type=bool)
         self.training = TrainingController(self, self._settings)
+        self.suggestions_queue = SuggestionsQueue(self)
         self.shortcuts = ShortcutMap(self._settings)
         self.project_actions = ProjectActions(self)
         self.window_actions = WindowActions(self, self.shortcuts, self._handlers())
@@ -128,6 +131,12 @@ class MainWindow(QMainWindow):
         self.worth_a_mask_dock.setWidget(self.worth_a_mask)
         # below the Project / Training tabs, not a third tab: always in sight
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.worth_a_mask_dock, Qt.Orientation.Vertical)
+        self.suggestions = SuggestionsPanel(self._settings)
+        self.suggestions_dock = QDockWidget("Suggestions", self)
+        self.suggestions_dock.setObjectName("suggestions_dock")
+        self.suggestions_dock.setWidget(self.suggestions)
+        self.tabifyDockWidget(self.worth_a_mask_dock, self.suggestions_dock)  # a tab beside Worth a mask
+        self.suggestions_dock.raise_()
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.training_dock)
         self.tabifyDockWidget(self.summary_dock, self.training_dock)
         self.summary_dock.raise_()
@@ -162,6 +171,7 @@ class MainWindow(QMainWindow):
             "model.export": self._export_model,
             "help.shortcuts": self._toggle_help, "app.quit": self.close,
             "mask.worth_next": self.go_to_next_worth_a_mask,
+            "image.next_suggested": self.suggestions_queue.go_next,
         }
         heatmap = getattr(e, "toggle_heatmap", None)  # an editor without heat maps leaves J disabled
         if heatmap is not None:
@@ -194,6 +204,7 @@ class MainWindow(QMainWindow):
         menus["&View"].addAction(self.summary_dock.toggleViewAction())
         menus["&View"].addAction(self.training_dock.toggleViewAction())
         menus["&View"].addAction(self.worth_a_mask_dock.toggleViewAction())
+        menus["&View"].addAction(self.suggestions_dock.toggleViewAction())
 
     def _connect(self) -> None:
         self.editor.image_shown.connect(self._on_editor_image_shown)
@@ -322,6 +333,8 @@ class MainWindow(QMainWindow):
         self.labeling.go_to(int(image_id))  # type: ignore[arg-type]
         self.editor.set_tool("brush")
         self.worth_a_mask.select(int(image_id))  # type: ignore[arg-type]
+        if self.worth_a_mask_dock.isVisible():  # the tab beside Suggestions comes to the front
+            self.worth_a_mask_dock.raise_()
 
     def go_to_next_worth_a_mask(self) -> None:
         target = self.worth_a_mask.next_after(self.editor.current_image_id())
@@ -439,6 +452,7 @@ class MainWindow(QMainWindow):
         self._settings.setValue(STATE_KEY, self.saveState())
         self._settings.setValue(SPLITTER_KEY, self.splitter.saveState())
         self.training_panel.shutdown()
+        self.suggestions.shutdown()
         self.close_project()
         self.editor.shutdown()
         self.grid.shutdown()

@@ -1,6 +1,7 @@
 """Retrain with current labels: builds the job from a snapshot of the settings, runs it
 in the training panel, and applies the result on the GUI thread (new predictions in the
-grid, heat maps, the worth-a-mask list). A defect-detector threshold the user moves in a
+grid, heat maps, the worth-a-mask list, the suggestions queue). The retrain ends with
+fresh suggestions from the strategy chosen in the Suggestions dock. A defect-detector threshold the user moves in a
 run's details is kept as the target recall of the next retrain.
 
 It also keeps the stale marks of the panel: after every label or mask change (the
@@ -94,6 +95,7 @@ class TrainingController(QObject):
             window.status.show_info("Training is already running.")
             return
         window.editor.flush()
+        from core.active import SuggestRequest
         from core.training import ClassifyRequest, PretrainRequest, retrain_job
 
         pretrain = PretrainRequest(
@@ -107,8 +109,10 @@ class TrainingController(QObject):
         classify = ClassifyRequest(project_root=project.root,
                                    finetune_steps=int(self._setting("training/finetune_steps")) if thorough else 0)
         segdec = self.segdec_request(project)
+        suggest = SuggestRequest(project_root=project.root, strategy=window.suggestions.strategy())
         window.training_panel.start(
-            lambda cancel: retrain_job(pretrain, classify, cancel, pretrain_again=pretrain_again, segdec=segdec),
+            lambda cancel: retrain_job(pretrain, classify, cancel, pretrain_again=pretrain_again, segdec=segdec,
+                                       suggest=suggest),
             title="Starting…")
 
     # -- stale runs -------------------------------------------------------------------------------
@@ -220,6 +224,9 @@ def finished_message(result: object) -> str:
         elif validation and "accuracy" in validation:
             text += (f" · validation accuracy {validation['accuracy']:.0%} (macro-F1 {validation['macro_f1']:.0%})"
                      f", cross-validated on {validation['n']} labels")
+    suggested = getattr(result, "suggestions", 0)
+    if suggested:
+        text += f" · {suggested} images suggested to label next"
     return text + "."
 
 

@@ -19,6 +19,9 @@ The suggestion filter and sort read the current suggestions (:mod:`core.store.su
 "suggested" sort puts them first by rank, the other images after them by name. An image
 labeled since counts as no longer suggested as soon as :meth:`Catalog.refresh` reads
 its label, without reading the suggestions again.
+
+The "map" filter keeps the images selected on the embedding map (:attr:`Catalog.map_selection`,
+set by whoever owns the selection; it survives label changes, not a new catalog).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from core.store import ImageClass, Project
 logger = logging.getLogger(__name__)
 
 FILTERS = ("all", "unlabeled", "labeled", "class", "ok", "mask", "predicted", "disagree", "defective", "missed",
-           "suggested")
+           "suggested", "map")
 CLASS_FILTERS = ("class", "predicted")  # the filters that need a class_id
 SORTS = ("name", "date", "label", "added", "least_sure", "most_sure", "defect_first", "defect_last", "suggested")
 PREDICTION_SORTS = ("least_sure", "most_sure")  # by confidence; images without a prediction last
@@ -78,6 +81,7 @@ class Catalog:
             first), 0 when none; an image labeled since keeps its rank here but
             :meth:`suggested` leaves it out.
         suggestions_at: when the current suggestions were computed, None when never.
+        map_selection: (K,) int64 ids of the images selected on the embedding map, ascending.
         classes: the project's classes in display order.
     """
 
@@ -99,6 +103,7 @@ class Catalog:
     defect_threshold: float = 0.5
     suggestion_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     suggestions_at: str | None = None
+    map_selection: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     classes: tuple[ImageClass, ...] = ()
     _name_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     _date_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
@@ -299,6 +304,8 @@ class Catalog:
                 keep = self.pred_defect >= self.defect_threshold
         elif filter == "suggested":
             keep = self.suggested()
+        elif filter == "map":
+            keep = np.isin(self.ids, self.map_selection)
         elif filter == "missed":
             ok_ids = [c.id for c in self.classes if c.is_ok]
             labeled_ok = np.isin(self.label, ok_ids)

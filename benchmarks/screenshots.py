@@ -1,4 +1,5 @@
-"""Screenshots of the labeling GUI for review: grid, editor with a mask, class settings, help.
+"""Screenshots of the labeling GUI for review: grid, editor with a mask, class settings, help,
+retrain, suggestions.
 
 Builds (once) a demo project under /tmp, labels part of it and copies a few true
 masks in through the store, then opens the main window and saves PNGs:
@@ -80,6 +81,17 @@ def retrain_and_shoot(window, settings: QSettings, out: Path) -> None:
         panel.details_dialog.close()
 
 
+def suggestions_shots(window, out: Path) -> None:
+    """After the retrain stored suggestions: N opens the best (the reason under the
+    canvas), the dock lists the queue, the grid sorts suggested images first."""
+    window.suggestions_dock.raise_()
+    window.grid.set_sort("suggested")
+    window.suggestions_queue.go_next()
+    settle()
+    window.grab().save(str(out / "7-suggestions.png"))
+    window.suggestions_dock.grab().save(str(out / "8-suggestions-dock.png"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/labelapp-shots"))
@@ -111,6 +123,7 @@ def main() -> int:
     window.grab().save(str(args.out / "4-help.png"))
     window._toggle_help()
     retrain_and_shoot(window, settings, args.out)
+    suggestions_shots(window, args.out)
     window.close()
     print("\n".join(str(p) for p in sorted(args.out.glob("*.png"))))
     return 0

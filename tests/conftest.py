@@ -66,6 +66,13 @@ def train_small_classifier():
 
 
 @pytest.fixture(scope="session")
+def small_classifier_project(tmp_path_factory: pytest.TempPathFactory, train_small_classifier) -> Path:
+    """A template project (copy it before changing it) built by ``train_small_classifier``:
+    pretraining run 1 and classifier run 2, with predictions for every image."""
+    return train_small_classifier(tmp_path_factory.mktemp("small-classifier") / "project")
+
+
+@pytest.fixture(scope="session")
 def segdec_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A template project (copy it before changing it): 42 demo images at 64 px, all
     labeled from the truth, no masks, and one 1-epoch defect-detector run (run 1)."""

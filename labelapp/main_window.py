@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from core.store import Project, StoreError
 from labelapp.editor import ImageEditor
+from labelapp.embedding_map import EmbeddingMapDock
 from labelapp.grid import ImageGrid
 from labelapp.help_overlay import HelpOverlay
 from labelapp.labeling import LabelingController
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self.window_actions = WindowActions(self, self.shortcuts, self._handlers())
         self._build_extra_menu_items()
         self._connect()
+        self.embedding_map = EmbeddingMapDock(self)  # the Map dock: a tab beside Project / Training
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(150)

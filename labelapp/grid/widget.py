@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QTimer, Signal, Slot
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from core.catalog import CLASS_FILTERS, FILTERS, SORTS, Catalog
@@ -28,6 +28,7 @@ from labelapp.grid.view import GridView
 
 logger = logging.getLogger(__name__)
 Flag = QItemSelectionModel.SelectionFlag
+MAP_FILTER_TEXT = "Map selection ({n:,})"
 
 
 class ImageGrid(QWidget):
@@ -109,6 +110,8 @@ class ImageGrid(QWidget):
         if self._project is None:
             return
         catalog = Catalog.load(self._project)
+        if self.model.catalog is not None:
+            catalog.map_selection = self.model.catalog.map_selection
         self._show_choices(catalog)
 
         def change() -> bool:
@@ -120,11 +123,56 @@ class ImageGrid(QWidget):
     def _show_choices(self, catalog: Catalog | None) -> None:
         """Lists the classes (and the prediction, defect and suggestion entries when
         ``catalog`` has such predictions or suggestions) in the filter bar; the model takes the query the bar keeps."""
+        showing_map = self.filter_bar.query.filter == "map"
         self.filter_bar.set_classes(catalog.classes if catalog is not None else (),
                                     predictions=catalog is not None and catalog.has_predictions,
                                     defects=catalog is not None and catalog.has_defect_predictions,
                                     suggestions=catalog is not None and catalog.has_suggestions)
+        self._show_map_entry(catalog, keep=showing_map)
         self.model.query = self.filter_bar.query
+
+    def _show_map_entry(self, catalog: Catalog | None, *, keep: bool) -> None:
+        """Lists "Map selection (N)" last in the filter while the map has a selection (and
+        keeps it chosen when it was: the bar's own entries were rebuilt without it)."""
+        if catalog is None or not len(catalog.map_selection):
+            return
+        combo = self.filter_bar.filter_combo
+        combo.insertSeparator(combo.count())
+        combo.addItem(MAP_FILTER_TEXT.format(n=len(catalog.map_selection)), "map")
+        combo.setItemData(combo.count() - 1, "The images selected on the map", Qt.ItemDataRole.ToolTipRole)
+        if keep:
+            self.filter_bar.set_query(replace(self.filter_bar.query, filter="map", class_id=None))
+
+    def set_map_selection(self, image_ids: Iterable[int] | np.ndarray) -> None:
+        """Shows exactly ``image_ids`` (the embedding map's selection), all selected, the
+        search cleared; the first becomes current unless the current image is among them.
+        No ids: the "Map selection" entry goes, and all images show if it was chosen."""
+        if self.model.catalog is None:
+            return
+        ids = np.unique(np.asarray(image_ids if isinstance(image_ids, np.ndarray) else list(image_ids),
+                                   dtype=np.int64))
+        self.model.catalog.map_selection = ids
+        if not len(ids):
+            query = self.filter_bar.query
+            self._show_choices(self.model.catalog)
+            self._set_query(replace(query, filter="all", class_id=None) if query.filter == "map" else query)
+            return
+        query = replace(self.filter_bar.query, filter="map", class_id=None, search="")
+        current = self.current_id()
+        with self._tracking():
+            self._show_choices(self.model.catalog)
+            self.filter_bar.set_query(query)
+            self.model.set_query(query)
+            self.view.updateGeometries()
+            rows = self.model.rowCount()
+            selection = self.view.selectionModel()
+            if rows:
+                selection.select(QItemSelection(self.model.index(0), self.model.index(rows - 1)),
+                                 Flag.ClearAndSelect)
+                row = self.model.row_of(current) if current is not None else -1
+                selection.setCurrentIndex(self.model.index(max(row, 0)), Flag.NoUpdate)
+            self.view.scrollToTop()
+        self._after_change()
 
     def shutdown(self) -> None:
         """Stops the loader thread (call from the window's closeEvent); final."""

@@ -200,14 +200,9 @@ def test_an_empty_project_says_how_to_get_suggestions(qtbot, open_window, tmp_pa
     assert panel.refresh_button.isEnabled()
 
 
-@pytest.fixture(scope="module")
-def trained_template(tmp_path_factory: pytest.TempPathFactory, train_small_classifier) -> Path:
-    return train_small_classifier(tmp_path_factory.mktemp("suggest-trained") / "project")
-
-
 def test_refresh_computes_in_the_background_with_the_chosen_strategy(
-        qtbot, open_window, trained_template: Path) -> None:
-    window = opened(qtbot, open_window, trained_template)
+        qtbot, open_window, small_classifier_project: Path) -> None:
+    window = opened(qtbot, open_window, small_classifier_project)  # a copy: the template stays as it is
     panel = window.suggestions
     combo = panel.strategy_combo
     assert combo.itemText(0) == "Default schedule" and combo.findData("mask") < 0

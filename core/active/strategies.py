@@ -120,15 +120,16 @@ def random_picks(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
     return [Pick(int(i), 0.0, "drawn at random (the baseline)", "random") for i in chosen]
 
 
-def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    from sklearn.cluster import KMeans, MiniBatchKMeans
+def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, fit_rows: int = 20_000) -> np.ndarray:
+    """Cluster of every row; the centres are fitted on at most ``fit_rows`` rows."""
+    from sklearn.cluster import KMeans
 
     seed = int(rng.integers(2**31 - 1))
-    if len(x) <= 20_000:
-        model = KMeans(n_clusters=k, n_init=1, random_state=seed, max_iter=100)
-    else:
-        model = MiniBatchKMeans(n_clusters=k, n_init=1, random_state=seed, batch_size=4096, max_iter=50)
-    return model.fit_predict(x)
+    model = KMeans(n_clusters=k, n_init=1, random_state=seed, max_iter=100)
+    if len(x) <= fit_rows:
+        return model.fit_predict(x)
+    model.fit(x[np.sort(rng.choice(len(x), size=fit_rows, replace=False))])
+    return model.predict(x)
 
 
 def _typical_member(x: np.ndarray, members: np.ndarray, allowed: np.ndarray, rng: np.random.Generator) -> int:
@@ -148,6 +149,10 @@ def _typical_member(x: np.ndarray, members: np.ndarray, allowed: np.ndarray, rng
     d.sort(axis=1)
     mean_nn = d[:, 1:k + 1].mean(axis=1)  # column 0 is the image itself (when it is in the reference)
     return int(options[int(np.argmin(mean_nn))])
+
+
+def _images(count: int) -> str:
+    return "1 image" if count == 1 else f"{count} images"
 
 
 def typicality(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
@@ -173,20 +178,23 @@ def typicality(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
         index = _typical_member(pool.x, members_of[c], allowed, rng)
         labels_in = int(covered[c])
         if labels_in == 0:
-            reason = f"typical of an unlabeled cluster of {sizes[c]} images"
+            reason = f"typical of an unlabeled cluster of {_images(sizes[c])}"
         else:
-            reason = f"typical of a cluster of {sizes[c]} images with only {labels_in} label{'s' * (labels_in > 1)}"
+            reason = f"typical of a cluster of {_images(sizes[c])} with only {labels_in} label{'s' * (labels_in > 1)}"
         picks.append(Pick(index, float(worth[c]), reason, "typicality"))
         covered[c] += 1
         allowed[index] = False
     return picks
 
 
-def kcenter(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
-    """Greedy k-center: again and again the candidate farthest from every labeled or picked image."""
+def kcenter(pool: Pool, n: int, rng: np.random.Generator, max_pool: int = 20_000) -> list[Pick]:
+    """Greedy k-center: again and again the candidate farthest from every labeled or picked
+    image (among a random ``max_pool`` of the candidates in very large projects)."""
     candidates = np.flatnonzero(pool.candidate)
     if len(candidates) == 0 or n <= 0:
         return []
+    if len(candidates) > max_pool:  # distances to every labeled image cost candidates x labeled
+        candidates = np.sort(rng.choice(candidates, size=max_pool, replace=False))
     x = pool.x[candidates]
     gap = _min_distances(x, pool.x[pool.labeled])
     typical = pool.nn_distance()

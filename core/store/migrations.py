@@ -140,9 +140,14 @@ CREATE TABLE suggestions (
 CREATE INDEX suggestions_by_rank ON suggestions(rank)
 """
 
+_V3 = """
+CREATE INDEX suggestions_by_image ON suggestions(image_id)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, classes, labels, masks, event log", _script(_V1)),
     Migration(2, "runs, predictions, embeddings, suggestions", _script(_V2)),
+    Migration(3, "suggestions indexed by image", _script(_V3)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -43,6 +43,8 @@ class Suggestions:
                 for s in suggestions]
         where = f"strategy = '{MASK_STRATEGY}'" if kind == "mask" else f"strategy != '{MASK_STRATEGY}'"
         with self._db.transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                             (f"suggestions_{kind}_at", stamp))
             self._db.execute(f"DELETE FROM suggestions WHERE {where}")
             self._db.conn.executemany(
                 "INSERT INTO suggestions (run_id, image_id, strategy, rank, score, reason, created_at)"
@@ -73,7 +75,5 @@ class Suggestions:
         return int(self._db.scalar(f"SELECT COUNT(*) FROM suggestions s WHERE {_OPEN[kind]}"))
 
     def created_at(self, *, kind: str = "label") -> str | None:
-        """When the current set of ``kind`` was computed (None: never)."""
-        return self._db.scalar(
-            f"SELECT MAX(s.created_at) FROM suggestions s WHERE "
-            f"{'s.strategy = ' if kind == 'mask' else 's.strategy != '}'{MASK_STRATEGY}'")
+        """When the current set of ``kind`` was computed (None: never), even when it was empty."""
+        return self._db.scalar("SELECT value FROM meta WHERE key = ?", (f"suggestions_{kind}_at",))

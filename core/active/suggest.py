@@ -136,11 +136,17 @@ def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
 DEFAULT_SCHEDULE = "typicality>margin+typicality"
 
 
-def parse_schedule(spec: str) -> tuple[list[str], list[str]]:
-    """``"cold>warm1+warm2"``: the strategies interleaved before every class has
-    :data:`COLD_START_PER_CLASS` labels (and a classifier), and after. Without ``>`` the
-    same strategies throughout. Raises ValueError for an unknown name."""
+def parse_schedule(spec: str) -> tuple[list[str], list[str], int]:
+    """``"cold@K>warm1+warm2"``: the strategies interleaved while the classes have fewer
+    than K labels each on average (default :data:`COLD_START_PER_CLASS`) or there is no
+    classifier, and after. Without ``>`` the same strategies throughout. Returns (cold,
+    warm, K); raises ValueError for an unknown name."""
     cold_text, _, warm_text = spec.partition(">")
+    cold_text, _, per_class = cold_text.partition("@")
+    try:
+        k = int(per_class) if per_class else COLD_START_PER_CLASS
+    except ValueError:
+        raise ValueError(f"not a number of labels per class in {spec!r}: {per_class!r}") from None
     cold = [s for s in cold_text.split("+") if s]
     warm = [s for s in (warm_text or cold_text).split("+") if s]
     for name in cold + warm:
@@ -148,19 +154,19 @@ def parse_schedule(spec: str) -> tuple[list[str], list[str]]:
             raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
     if not cold:
         raise ValueError(f"empty schedule {spec!r}")
-    return cold, warm
+    return cold, warm, k
 
 
-def is_cold(pool: Pool) -> bool:
+def is_cold(pool: Pool, per_class: int = COLD_START_PER_CLASS) -> bool:
     """Too few labels for the classifier's doubts to mean much: no classifier yet, or
-    fewer than :data:`COLD_START_PER_CLASS` labels per class on average."""
+    fewer than ``per_class`` labels per class on average."""
     n_classes = max(2, len(pool.class_names))
-    return pool.probabilities is None or pool.n_labeled < COLD_START_PER_CLASS * n_classes
+    return pool.probabilities is None or pool.n_labeled < per_class * n_classes
 
 
 def run_schedule(pool: Pool, spec: str, n: int, rng: np.random.Generator) -> list[Pick]:
-    cold, warm = parse_schedule(spec)
-    names = cold if is_cold(pool) else warm
+    cold, warm, per_class = parse_schedule(spec)
+    names = cold if is_cold(pool, per_class) else warm
     return interleave([STRATEGY_FUNCTIONS[name](pool, n, rng) for name in names], n)
 
 

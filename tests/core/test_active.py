@@ -172,13 +172,16 @@ def test_interleave_alternates_without_repeats():
 def test_schedules_switch_from_cold_start_to_warm_strategies():
     from core.active.suggest import parse_schedule, select
 
-    assert parse_schedule("typicality>margin+balance") == (["typicality"], ["margin", "balance"])
-    assert parse_schedule("kcenter") == (["kcenter"], ["kcenter"])
+    assert parse_schedule("typicality>margin+balance") == (["typicality"], ["margin", "balance"], 2)
+    assert parse_schedule("kcenter") == (["kcenter"], ["kcenter"], 2)
+    assert parse_schedule("typicality@5>margin") == (["typicality"], ["margin"], 5)
     with pytest.raises(ValueError, match="unknown strategy 'nope'"):
         parse_schedule("typicality>nope")
     x, p = _line(200)
     cold = _pool(x, {0: 0, 199: 1}, probabilities=p)  # one label per class: still a cold start
     assert {q.strategy for q in select(cold, "typicality>margin", 4)} == {"typicality"}
+    warm_at_2 = _pool(x, {0: 0, 1: 0, 198: 1, 199: 1}, probabilities=p)
+    assert {q.strategy for q in select(warm_at_2, "typicality@3>margin", 4)} == {"typicality"}
     warm = _pool(x, {0: 0, 1: 0, 198: 1, 199: 1}, probabilities=p)
     picks = select(warm, "typicality>margin+kcenter", 4)
     assert [q.strategy for q in picks] == ["margin", "kcenter", "margin", "kcenter"]

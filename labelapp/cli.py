@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default="default", metavar="S",
                    help="default (the schedule), random, typicality, kcenter, margin, entropy, least_confidence,"
                         " badge, balance, mask (defective images worth a mask), or a schedule COLD>WARM such as"
-                        " typicality@3>margin+balance ('+' interleaves; @K: the cold start lasts until K labels per class)")
+                        " typicality@3>margin+balance ('+' interleaves; @K: the cold start lasts until K labels"
+                        " per class)")
     p.add_argument("--no-store", action="store_true",
                    help="only print: keep the project's stored suggestions as they are")
     p.add_argument("--json", action="store_true", help="a JSON list of {path, score, strategy, reason, rank}")

@@ -380,7 +380,9 @@ def simulate(config: SimulationConfig, cancel: threading.Event | None = None,
         for done, (s, seed) in enumerate(todo, start=1):
             run_one(config, base, truth, s, seed, write, cancel)
             yield Progress(phase="simulating", step=done, total=total, message=f"{s} seed {seed} done")
-    plot_learning_curves(csv_path, config.out / PLOT_PNG, title=Path(config.images).name)
+    folder = Path(config.images).resolve()
+    title = folder.parent.name if folder.name.lower() in ("images", "data", "train") else folder.name
+    plot_learning_curves(csv_path, config.out / PLOT_PNG, title=title)
     return csv_path
 
 

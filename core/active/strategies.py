@@ -12,8 +12,8 @@ and returns up to ``n`` :class:`Pick` s, best first, each with a reason in words
 - ``margin`` / ``entropy`` / ``least_confidence``: uncertainty of the classifier.
 - ``badge`` (Ash et al. 2020): k-means++ seeding on gradient embeddings
   ``(p - onehot(argmax p)) x features``: uncertain and diverse in one step.
-- ``balance``: the most likely images of the classes with the fewest labels, so rare
-  classes get labels early.
+- ``balance``: class-balanced uncertainty, the most undecided images predicted as the
+  classes with the fewest labels, so rare classes get labels early.
 
 Uncertainty picks are de-duplicated (:func:`deduplicate`): a batch of ten near-copies
 teaches what one of them does. Without a classifier the uncertainty strategies fall back
@@ -316,27 +316,40 @@ def badge(pool: Pool, n: int, rng: np.random.Generator, max_pool: int = 20_000) 
 
 
 def balance(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
-    """Round-robin over the classes with the fewest labels: each time the candidate most
-    likely of the class that has the fewest labels (counting the picks so far)."""
+    """Class-balanced uncertainty: round-robin over the classes with the fewest labels
+    (counting the picks so far), each time the most undecided candidate predicted as that
+    class, skipping near-copies of earlier picks. Rare classes get labels early, and
+    the labels land where that class's boundary is unclear."""
     if pool.probabilities is None:
         return [Pick(p.index, p.score, p.reason, "balance") for p in typicality(pool, n, rng)]
     candidates = np.flatnonzero(pool.candidate)
     counts = pool.label_counts()[pool.prob_classes].astype(float)
     p = pool.probabilities[candidates]
-    guess = p.argmax(axis=1)
+    order = np.argsort(-p, axis=1)
+    guess = order[:, 0]
+    second = order[:, 1] if p.shape[1] > 1 else order[:, 0]
+    rows = np.arange(len(p))
+    margin_ = p[rows, guess] - (p[rows, second] if p.shape[1] > 1 else 0.0)
     available = np.ones(len(candidates), dtype=bool)
+    limit = DEDUP_FACTOR * pool.nn_distance()
+    taken: list[int] = []
     picks: list[Pick] = []
     while len(picks) < n and available.any():
-        column = int(np.argmin(counts))
-        own = available & (guess == column)
-        pool_rows = np.flatnonzero(own) if own.any() else np.flatnonzero(available)
-        j = int(pool_rows[np.argmax(p[pool_rows, column])])
-        name = pool.class_names[int(pool.prob_classes[column])]
-        have = int(pool.label_counts()[pool.prob_classes[column]])
-        picks.append(Pick(int(candidates[j]), float(p[j, column]),
-                          f"likely {name} ({p[j, column]:.2f}), a class with only {have} label{'s' * (have != 1)}",
-                          "balance"))
+        predicted = np.bincount(guess[available], minlength=p.shape[1]) > 0
+        column = int(np.argmin(np.where(predicted, counts, np.inf))) if predicted.any() else 0
+        options = np.flatnonzero(available & (guess == column))
+        j = int(options[np.argmin(margin_[options])])
         available[j] = False
+        row = int(candidates[j])
+        if taken and _min_distances(pool.x[row:row + 1], pool.x[taken])[0] < limit:
+            continue
+        name = pool.class_names[int(pool.prob_classes[column])]
+        other = pool.class_names[int(pool.prob_classes[second[j]])]
+        have = int(pool.label_counts()[pool.prob_classes[column]])
+        picks.append(Pick(row, float(1.0 - margin_[j]),
+                          f"likely {name} ({p[j, column]:.2f}, a class with only {have} label{'s' * (have != 1)}),"
+                          f" but close to {other} ({p[j, second[j]]:.2f})", "balance"))
+        taken.append(row)
         counts[column] += 1
     return picks
 

@@ -140,10 +140,12 @@ def test_balance_reaches_the_class_without_labels_first():
     truth = np.repeat([0, 1, 2], 30)
     p = np.full((90, 3), 0.1)
     p[np.arange(90), truth] = 0.8
+    p[75] = [0.05, 0.4, 0.55]  # predicted c2, the most undecided of them
     labeled = {i: int(truth[i]) for i in [0, 1, 2, 30, 31, 32]}  # classes 0 and 1 have 3 labels, class 2 none
     picks = balance(_pool(x, labeled, n_classes=3, probabilities=p), 3, rng)
-    assert truth[picks[0].index] == 2
-    assert picks[0].reason == "likely c2 (0.80), a class with only 0 labels"
+    assert picks[0].index == 75
+    assert picks[0].reason == "likely c2 (0.55, a class with only 0 labels), but close to c1 (0.40)"
+    assert [truth[q.index] for q in picks] == [2, 2, 2]  # c2 until it has as many labels as the others
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGY_FUNCTIONS))

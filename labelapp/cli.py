@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="torch threads of the one-off pretraining (default: every core; 1 on a busy machine)")
     p.add_argument("--keep-projects", action="store_true", help="keep each run's project in the work folder")
+    p.add_argument("--again", action="store_true",
+                   help="run these strategies again though rounds.csv has them (after changing one); other rows stay")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("export-model", help="export a classifier run as TorchScript or ONNX (checked against the app)")

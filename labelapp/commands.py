@@ -288,7 +288,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         rounds=args.rounds, per_round=args.per_round, budget=args.budget, held_out=args.held_out,
         ok_class=args.ok_class, masks=args.masks, detector=args.detector, workers=args.workers,
         pretrain={"epochs": args.ssl_epochs, "size": args.size, "threads": args.threads},
-        keep_projects=args.keep_projects)
+        keep_projects=args.keep_projects, again=args.again)
     started = time.perf_counter()
     bars = _Bars(quiet=args.json)
     try:

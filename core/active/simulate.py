@@ -63,6 +63,7 @@ class SimulationConfig:
     classifier_epochs: int = 100
     workers: int = 1  # (strategy, seed) runs in parallel processes, one torch thread each
     keep_projects: bool = False
+    again: bool = False  # run the strategies again even when the CSV has them (after changing one)
 
 
 @dataclass(frozen=True)
@@ -351,6 +352,8 @@ def simulate(config: SimulationConfig, cancel: threading.Event | None = None,
     n_rounds = len(budgets_for(config, len(truth.classes)))
     csv_path = config.out / ROUNDS_CSV
     finished = done_runs(csv_path, n_rounds)
+    if config.again:
+        finished = {(s, seed) for s, seed in finished if s not in config.strategies}
     write = _CsvWriter(csv_path, finished)
     todo = [(s, seed) for s in config.strategies for seed in config.seeds if (s, seed) not in finished]
     total = len(todo)

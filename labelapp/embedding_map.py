@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QPoint, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCursor, QImage, QPixmap, QShowEvent
+from PySide6.QtGui import QAction, QImage, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -435,7 +435,7 @@ class EmbeddingMapPanel(QWidget):
             return
         text = f"<b>{html.escape(Path(image.path).name)}</b><br>{self._describe(int(index))}"  # type: ignore[call-overload]
         self.hover_card.show_for(self._thumbnail(image_id, image.hash), text,
-                                 self.canvas.mapFromGlobal(QCursor.pos()))
+                                 self.canvas.widget_position(int(index)).toPoint())  # type: ignore[call-overload]
 
     # -- slots -----------------------------------------------------------------------------------
     @Slot(int)
@@ -471,7 +471,7 @@ class EmbeddingMapPanel(QWidget):
 
 
 class _HoverCard(QFrame):
-    """The thumbnail and a few words about the image under the cursor, beside the cursor."""
+    """The thumbnail and a few words about the image under the cursor, beside its dot."""
 
     OFFSET = QPoint(16, 16)
 
@@ -491,6 +491,7 @@ class _HoverCard(QFrame):
         self.hide()
 
     def show_for(self, pixmap: QPixmap | None, text: str, cursor: QPoint) -> None:
+        """Shows beside ``cursor`` (parent pixels), on the side where it fits."""
         if pixmap is None:
             self.picture.setText("no thumbnail")
         else:

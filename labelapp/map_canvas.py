@@ -280,6 +280,11 @@ class MapCanvas(pg.GraphicsView):
         return np.stack([xy[:, 0] * t.m11() + xy[:, 1] * t.m21() + t.dx(),
                          xy[:, 0] * t.m12() + xy[:, 1] * t.m22() + t.dy()], axis=1)
 
+    def widget_position(self, index: int) -> QPointF:
+        """Where point ``index`` is on the canvas (viewport pixels)."""
+        x, y = self.box_pixels(np.array([index]))[0]
+        return QPointF(self.mapFromScene(self.box.mapToScene(QPointF(float(x), float(y)))))
+
     def index_at(self, box_pos: QPointF, radius_px: float = HOVER_RADIUS_PX) -> int | None:
         """The point nearest ``box_pos`` (view-box pixels) within ``radius_px``, else None."""
         if self._tree is None:

@@ -28,7 +28,7 @@ from labelapp.grid.view import GridView
 
 logger = logging.getLogger(__name__)
 Flag = QItemSelectionModel.SelectionFlag
-MAP_FILTER_TEXT = "Map selection ({n:,})"
+MAP_FILTER_TEXT = "Map: {n:,} selected"  # short: the filter combo is squeezed in a narrow grid
 
 
 class ImageGrid(QWidget):

@@ -140,7 +140,7 @@ def test_lasso_selects_exactly_the_images_inside_and_the_grid_shows_them(window,
     assert panel.selected_ids().tolist() == expected.tolist()
     assert sorted(grid.ordered_ids().tolist()) == expected.tolist()
     assert sorted(grid.selected_ids()) == expected.tolist()
-    assert grid.filter_bar.filter_combo.currentText() == f"Map selection ({len(expected)})"
+    assert grid.filter_bar.filter_combo.currentText() == f"Map: {len(expected)} selected"
     assert f"{len(expected)}" in panel.selection_label.text()
 
     lasso(canvas, [(cut, top), (rect.right() - 3, top), (rect.right() - 3, bottom), (cut, bottom)],

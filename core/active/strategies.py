@@ -30,6 +30,7 @@ import numpy as np
 
 NEIGHBOURS = 20  # typicality: mean distance to this many neighbours in the cluster (TypiClust)
 MAX_CLUSTERS = 600  # k-means cost grows with k; beyond this, clusters are merged (100k images)
+BATCH_CLUSTERS = 30  # typicality clusters into labeled + this many: a long queue (200) would cut tiny clusters
 NN_RANK = 5  # the "usual distance between neighbours" is the median distance to the 5th nearest one
 DEDUP_FACTOR = 0.25  # near-copy: closer than a quarter of that (robust to data full of near-copies)
 
@@ -156,13 +157,14 @@ def _images(count: int) -> str:
 
 
 def typicality(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
-    """TypiClust: clusters the whole pool into (labeled + n) clusters and picks the most
-    typical candidate of each large cluster without labels; when clusters run out, the
-    clusters with the most images per label get a second pick."""
+    """TypiClust: clusters the whole pool into labeled + n clusters (n at most
+    :data:`BATCH_CLUSTERS`, about what one labels between retrains) and picks the most
+    typical candidate of each large cluster without labels; when those run out, the
+    clusters with the most images per label (or pick) get another."""
     candidates = np.flatnonzero(pool.candidate)
     if len(candidates) == 0 or n <= 0:
         return []
-    k = int(min(pool.n_labeled + n, MAX_CLUSTERS, len(pool.x)))
+    k = int(min(pool.n_labeled + min(n, BATCH_CLUSTERS), MAX_CLUSTERS, len(pool.x)))
     cluster = _kmeans(pool.x, max(1, k), rng)
     sizes = np.bincount(cluster, minlength=k)
     covered = np.bincount(cluster[pool.labeled], minlength=k).astype(float)

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QObject, QPoint, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QImage, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -49,7 +48,7 @@ from labelapp.map_colours import MODES, Colouring, colour_points
 
 if TYPE_CHECKING:
     from labelapp.main_window import MainWindow
-    from labelapp.map_canvas import MapCanvas
+    from labelapp.map_canvas import HoverCard, MapCanvas
 
 logger = logging.getLogger(__name__)
 THUMBNAIL_PX = 128
@@ -100,8 +99,9 @@ class EmbeddingMapPanel(QWidget):
             self.mode_combo.addItem(text, mode)
         self.mode_combo.setToolTip("What the colour of a dot shows")
         self.lasso_button = QToolButton(objectName="map_lasso", text="Lasso", checkable=True)
-        self.lasso_button.setToolTip("Drag to draw around images to select them (or hold Shift while dragging); "
-                                     "with Ctrl held a lasso adds to the selection")
+        self.lasso_button.setToolTip("On: a drag draws around images to select them (off: hold Shift while "
+                                     "dragging); with Ctrl held a lasso adds to the selection. The wheel zooms, "
+                                     "the middle button pans")
         self.fit_button = QToolButton(objectName="map_fit", text="Fit")
         self.fit_button.setToolTip("Show the whole map")
         self.label_button = QToolButton(objectName="map_label_as", text="Label as")
@@ -113,7 +113,7 @@ class EmbeddingMapPanel(QWidget):
         self.selection_label = QLabel(NO_SELECTION, objectName="map_selection")
         self.selection_label.setWordWrap(True)
         self._canvas: MapCanvas | None = None  # built on first use: pyqtgraph stays out of the window's start
-        self.hover_card: _HoverCard | None = None
+        self.hover_card: HoverCard | None = None
         self.message = QLabel(objectName="map_message", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self.message.setMargin(16)
         self._stack = QStackedWidget()
@@ -151,14 +151,14 @@ class EmbeddingMapPanel(QWidget):
     def canvas(self) -> MapCanvas:
         """The map view (built on first use)."""
         if self._canvas is None:
-            from labelapp.map_canvas import MapCanvas
+            from labelapp.map_canvas import HoverCard, MapCanvas
 
             canvas = MapCanvas()
             canvas.hovered.connect(self._on_canvas_hovered)
             canvas.point_clicked.connect(self._on_canvas_point_clicked)
             canvas.lasso_selected.connect(self._on_canvas_lasso_selected)
             self._stack.addWidget(canvas)
-            self.hover_card = _HoverCard(canvas)
+            self.hover_card = HoverCard(canvas)
             self._canvas = canvas
             self._on_lasso_button_toggled(self.lasso_button.isChecked())
         return self._canvas
@@ -289,6 +289,8 @@ class EmbeddingMapPanel(QWidget):
     # -- the job ---------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if self._project is not None:
+            self.refresh_classes()  # names or colours may have been edited while hidden
         if self._stale and self._project is not None and self._runner is None:
             self._start_job(refine=False)
 
@@ -468,46 +470,6 @@ class EmbeddingMapPanel(QWidget):
     def _on_label_menu_triggered(self, action: QAction) -> None:
         if len(self._selected) and action.data() is not None:
             self.label_requested.emit(int(action.data()))
-
-
-class _HoverCard(QFrame):
-    """The thumbnail and a few words about the image under the cursor, beside its dot."""
-
-    OFFSET = QPoint(16, 16)
-
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent)
-        self.setObjectName("map_hover_card")
-        self.setFrameShape(QFrame.Shape.Box)
-        self.setStyleSheet("#map_hover_card { background: white; border: 1px solid #888; }")
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        self.text = QLabel(textFormat=Qt.TextFormat.RichText)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.setSpacing(2)
-        layout.addWidget(self.picture)
-        layout.addWidget(self.text)
-        self.hide()
-
-    def show_for(self, pixmap: QPixmap | None, text: str, cursor: QPoint) -> None:
-        """Shows beside ``cursor`` (parent pixels), on the side where it fits."""
-        if pixmap is None:
-            self.picture.setText("no thumbnail")
-        else:
-            self.picture.setPixmap(pixmap)
-        self.text.setText(text)
-        self.adjustSize()
-        area = self.parentWidget().rect()
-        x = cursor.x() + self.OFFSET.x()
-        y = cursor.y() + self.OFFSET.y()
-        if x + self.width() > area.right():
-            x = cursor.x() - self.OFFSET.x() - self.width()
-        if y + self.height() > area.bottom():
-            y = cursor.y() - self.OFFSET.y() - self.height()
-        self.move(max(0, x), max(0, y))
-        self.show()
-        self.raise_()
 
 
 class EmbeddingMapDock(QObject):

@@ -24,12 +24,12 @@ from core.store.suggestions import MASK_STRATEGY, Suggestion
 
 DIMS = 32
 DEFAULT_COUNT = 200  # suggestions stored per refresh: a labeling session's worth
-COLD_START_PER_CLASS = 2  # the default schedule clusters until this many labels per class
+COLD_START_PER_CLASS = 2  # a schedule without @K is cold until this many labels per class
 
 STRATEGIES = ("default", *STRATEGY_FUNCTIONS, MASK_STRATEGY)
 _DESCRIPTIONS = {
-    "default": "typical images of unlabeled clusters first; once every class has a few labels, images the "
-               "classifier is undecided about, mixed with typical images of clusters still short of labels",
+    "default": "typical images of unlabeled clusters until the classes have 3 labels each; then images the "
+               "classifier is undecided about, mixed with undecided images of the classes with the fewest labels",
     "random": "images drawn at random (the baseline)",
     "typicality": "the most typical image of each large cluster without labels (cold start)",
     "kcenter": "the images farthest from everything labeled (coverage)",
@@ -133,7 +133,9 @@ def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
 
 
 # -- schedules ----------------------------------------------------------------------------------
-DEFAULT_SCHEDULE = "typicality>margin+typicality"
+# measured with `labelapp simulate` on X-SDD and generated data (issue 6 note): typicality
+# is best up to 2-3 labels per class, margin from about 8, balance keeps rare classes fed
+DEFAULT_SCHEDULE = "typicality@3>margin+balance"
 
 
 def parse_schedule(spec: str) -> tuple[list[str], list[str], int]:

@@ -205,7 +205,7 @@ def test_retrain_stores_suggestions_of_unlabeled_images_only(trained):
         assert len(suggestions) == project.images.count() - len(labeled)  # 14 unlabeled, fewer than 200
         assert not {s.image_id for s in suggestions} & labeled
         assert [s.rank for s in suggestions] == list(range(1, len(suggestions) + 1))
-        assert all(s.reason and s.strategy in ("margin", "typicality") for s in suggestions)
+        assert all(s.reason and s.strategy in ("margin", "balance", "typicality") for s in suggestions)
         # labeling one drops it from the open suggestions at once
         first = suggestions[0].image_id
         project.labels.set(first, project.classes.list()[0].id, actor="t", source="test")

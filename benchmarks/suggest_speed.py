@@ -50,8 +50,7 @@ def read_probabilities(n: int, classes: int, rng: np.random.Generator) -> float:
         project.predictions.save(1, np.arange(1, n + 1), None, p.max(1), 1 - p.max(1),
                                  probabilities=p)
         started = time.perf_counter()
-        rows = project.db.all("SELECT image_id, probabilities FROM predictions WHERE run_id = 1")
-        np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        project.predictions.probability_matrix(1)
         return time.perf_counter() - started
 
 

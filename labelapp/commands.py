@@ -246,7 +246,7 @@ def detection_summary(run: Any) -> str:
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:
-    from core.active import compute_suggestions, refresh_suggestions
+    from core.active import DEFAULT_COUNT, compute_suggestions, refresh_suggestions
     from core.active.suggest import check_strategy
     from core.store import Project
 
@@ -255,8 +255,8 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         with Project.open(args.project) as project:
             suggestions = compute_suggestions(project, args.strategy, args.n)
     else:
-        suggestions = refresh_suggestions(args.project, strategy=args.strategy,
-                                          n=max(args.n, 200 if args.strategy != "mask" else args.n))[: args.n]
+        # the stored set also feeds the GUI's queue: at least a session's worth
+        suggestions = refresh_suggestions(args.project, strategy=args.strategy, n=max(args.n, DEFAULT_COUNT))[: args.n]
     with Project.open(args.project) as project:
         paths = {s.image_id: str(project.images.resolve(project.images.get(s.image_id))) for s in suggestions}
     items = [{"rank": s.rank, "path": paths[s.image_id], "image_id": s.image_id, "score": round(s.score, 4),

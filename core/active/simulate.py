@@ -267,8 +267,8 @@ def evaluate(project: Project, truth: Truth) -> dict:
     p_ok = None
     if run_id is not None and len(labeled) >= 2:
         run_classes = project.runs.get(run_id).config["classes"]
-        rows = dict(project.db.all("SELECT image_id, probabilities FROM predictions WHERE run_id = ?", (run_id,)))
-        p = np.stack([np.frombuffer(rows[i], dtype=np.float32) for i in held])
+        stored_ids, stored = project.predictions.probability_matrix(run_id)
+        p = stored[np.searchsorted(stored_ids, held)]
         predicted = np.array([names[run_classes[k]] for k in p.argmax(axis=1)])
         if truth.ok_class in by_name and by_name[truth.ok_class] in run_classes:
             p_ok = p[:, run_classes.index(by_name[truth.ok_class])]
@@ -281,9 +281,8 @@ def evaluate(project: Project, truth: Truth) -> dict:
         defective = (y != truth.ok_class).astype(int)
         detector_run = project.predictions.latest_run("defect")
         if detector_run is not None:
-            rows = dict(project.db.all(
-                "SELECT image_id, defect_probability FROM predictions WHERE run_id = ?", (detector_run,)))
-            score, source = np.array([rows[i] for i in held]), "detector"
+            probability = project.predictions.defect_probabilities(detector_run)
+            score, source = np.array([probability[i] for i in held]), "detector"
         elif p_ok is not None:
             score, source = 1.0 - p_ok, "classifier"
         else:

@@ -170,9 +170,9 @@ def typicality(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
     covered = np.bincount(cluster[pool.labeled], minlength=k).astype(float)
     allowed = pool.candidate.copy()
     members_of = {c: np.flatnonzero(cluster == c) for c in range(k)}
+    open_count = np.bincount(cluster[allowed], minlength=k)
     picks: list[Pick] = []
     while len(picks) < n:
-        open_count = np.array([allowed[members_of[c]].sum() for c in range(k)])
         worth = np.where(open_count > 0, sizes / (1.0 + covered), -1.0)
         c = int(np.argmax(worth))
         if worth[c] < 0:
@@ -185,6 +185,7 @@ def typicality(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
             reason = f"typical of a cluster of {_images(sizes[c])} with only {labels_in} label{'s' * (labels_in > 1)}"
         picks.append(Pick(index, float(worth[c]), reason, "typicality"))
         covered[c] += 1
+        open_count[c] -= 1
         allowed[index] = False
     return picks
 
@@ -325,7 +326,8 @@ def balance(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
     if pool.probabilities is None:
         return [Pick(p.index, p.score, p.reason, "balance") for p in typicality(pool, n, rng)]
     candidates = np.flatnonzero(pool.candidate)
-    counts = pool.label_counts()[pool.prob_classes].astype(float)
+    labels_per_class = pool.label_counts()
+    counts = labels_per_class[pool.prob_classes].astype(float)
     p = pool.probabilities[candidates]
     order = np.argsort(-p, axis=1)
     guess = order[:, 0]
@@ -347,7 +349,7 @@ def balance(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
             continue
         name = pool.class_names[int(pool.prob_classes[column])]
         other = pool.class_names[int(pool.prob_classes[second[j]])]
-        have = int(pool.label_counts()[pool.prob_classes[column]])
+        have = int(labels_per_class[pool.prob_classes[column]])
         picks.append(Pick(row, float(1.0 - margin_[j]),
                           f"likely {name} ({p[j, column]:.2f}, a class with only {have} label{'s' * (have != 1)}),"
                           f" but close to {other} ({p[j, second[j]]:.2f})", "balance"))

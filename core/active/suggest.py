@@ -118,11 +118,9 @@ def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
     if run_id is not None:
         run_classes = project.runs.get(run_id).config.get("classes", [])
         if run_classes and all(c in class_index for c in run_classes):
-            rows = project.db.all("SELECT image_id, probabilities FROM predictions WHERE run_id = ?"
-                                  " AND probabilities IS NOT NULL", (run_id,))
-            if rows:
-                p = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-                where = np.array([position.get(int(r[0]), -1) for r in rows])
+            stored_ids, p = project.predictions.probability_matrix(run_id)
+            if len(stored_ids):
+                where = np.array([position.get(int(i), -1) for i in stored_ids.tolist()])
                 if (where >= 0).sum() >= candidate.sum() and p.shape[1] == len(run_classes):
                     probabilities = np.full((len(ids), p.shape[1]), 1.0 / p.shape[1], dtype=np.float32)
                     probabilities[where[where >= 0]] = p[where >= 0]

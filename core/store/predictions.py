@@ -65,5 +65,19 @@ class Predictions:
         probabilities = None if row[6] is None else np.frombuffer(row[6], dtype=np.float32)
         return Prediction(*row[:6], probabilities=probabilities)
 
+    def probability_matrix(self, run_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(image ids, (N, C) float32 probabilities) of one classifier run, in one read."""
+        rows = self._db.all("SELECT image_id, probabilities FROM predictions WHERE run_id = ?"
+                            " AND probabilities IS NOT NULL ORDER BY image_id", (run_id,))
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        if not rows:
+            return ids, np.zeros((0, 0), dtype=np.float32)
+        return ids, np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+
+    def defect_probabilities(self, run_id: int) -> dict[int, float]:
+        """image id -> defect probability of one defect-detector run."""
+        return dict(self._db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?"
+                                 " AND defect_probability IS NOT NULL", (run_id,)))
+
     def count(self, run_id: int) -> int:
         return int(self._db.scalar("SELECT COUNT(*) FROM predictions WHERE run_id = ?", (run_id,)))

@@ -12,7 +12,8 @@ class), "disagree" (labeled, predicted as another class: where label mistakes hi
 the confidence sorts, which put images without a prediction last. The defect filters and
 sorts read the latest defect-detector run: "defective" (probability at or above the
 run's threshold), "missed" (labeled OK / defective, detected as the other) and the
-defect-probability sorts.
+defect-probability sorts; the two filters keep no image unless the detector is
+validated (:mod:`core.training.trust`), which also gives :attr:`Catalog.verdict`.
 
 The suggestion filter and sort read the current suggestions (:mod:`core.store.suggestions`):
 "suggested" keeps the images still to label that a suggestion names, and the
@@ -35,6 +36,7 @@ import numpy as np
 from numpy.dtypes import StringDType
 
 from core.store import ImageClass, Project
+from core.training.trust import DetectorTrust, Verdict, detector_trust, which_to_believe
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class Catalog:
         pred_defect: (N,) float32 defect probability of the latest defect-detector run,
             NaN when none.
         defect_run: id of that run, None when none; defect_threshold: its threshold.
+        detector, verdict: that run's :class:`DetectorTrust`; the classifier-vs-detector :class:`Verdict`.
         suggestion_rank: (N,) int64 rank of the image's open label suggestion (1 = label
             first), 0 when none; an image labeled since keeps its rank here but
             :meth:`suggested` leaves it out.
@@ -101,6 +104,8 @@ class Catalog:
     pred_defect: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     defect_run: int | None = None
     defect_threshold: float = 0.5
+    detector: DetectorTrust = field(default_factory=lambda: detector_trust(None))
+    verdict: Verdict | None = None
     suggestion_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     suggestions_at: str | None = None
     map_selection: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -150,6 +155,7 @@ class Catalog:
         self._set_labels(project.db.all("SELECT image_id, class_id FROM labels"))
         self._set_masks(project.db.all("SELECT image_id, pixels FROM masks"))
         self._load_predictions(project)
+        self.verdict = which_to_believe(project)
         self._load_suggestions(project)
 
     def refresh(self, project: Project, image_ids: Iterable[int]) -> None:
@@ -200,10 +206,11 @@ class Catalog:
     def _load_defects(self, project: Project) -> None:
         self.pred_defect[:] = np.nan
         self.defect_run = project.predictions.latest_run("defect")
-        if self.defect_run is None:
+        run = project.runs.get(self.defect_run) if self.defect_run is not None else None
+        self.detector = detector_trust(run)
+        if run is None:
             return
-        run = project.runs.get(self.defect_run)
-        self.defect_threshold = float(run.metrics.get("threshold", 0.5)) if run is not None else 0.5
+        self.defect_threshold = float(run.metrics.get("threshold", 0.5))
         rows = project.db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?",
                               (self.defect_run,))
         if rows:
@@ -215,6 +222,11 @@ class Catalog:
     @property
     def has_defect_predictions(self) -> bool:
         return self.defect_run is not None
+
+    def detected(self) -> np.ndarray:
+        """(N,) bool: a validated detector calls the image defective (all False otherwise)."""
+        with np.errstate(invalid="ignore"):
+            return (self.pred_defect >= self.defect_threshold) & self.detector.validated
 
     def _load_suggestions(self, project: Project) -> None:
         self.suggestion_rank[:] = 0
@@ -300,8 +312,7 @@ class Catalog:
         elif filter == "disagree":
             keep = (self.label != 0) & (self.pred_class != 0) & (self.label != self.pred_class)
         elif filter == "defective":
-            with np.errstate(invalid="ignore"):
-                keep = self.pred_defect >= self.defect_threshold
+            keep = self.detected()
         elif filter == "suggested":
             keep = self.suggested()
         elif filter == "map":
@@ -309,10 +320,8 @@ class Catalog:
         elif filter == "missed":
             ok_ids = [c.id for c in self.classes if c.is_ok]
             labeled_ok = np.isin(self.label, ok_ids)
-            with np.errstate(invalid="ignore"):
-                detected = self.pred_defect >= self.defect_threshold
-                known = ~np.isnan(self.pred_defect) & (self.label != 0)
-            keep = known & (detected == labeled_ok)
+            known = ~np.isnan(self.pred_defect) & (self.label != 0) & self.detector.validated
+            keep = known & (self.detected() == labeled_ok)
         else:
             raise ValueError(f"unknown filter {filter!r}; expected one of {', '.join(FILTERS)}")
         return np.flatnonzero(keep)

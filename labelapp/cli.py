@@ -28,9 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="generate demo images and a project without labels")
     p.add_argument("project", type=Path)
+    p.add_argument("--kind", choices=("steel", "cracks", "textured"), default="steel",
+                   help="steel: 200 px NEU-style steel, six defect classes (default); cracks: 500 px wide,"
+                        " about 1250 px tall machined parts, a few with one thin crack; textured: 512 px"
+                        " textures with small faint spots, scratches and texture changes")
     p.add_argument("--images", type=int, default=600, help="number of images (default 600)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=200, help="image side in pixels (default 200)")
+    p.add_argument("--size", type=_image_size, default=None, metavar="PX|HxW",
+                   help="image side, or height x width, in pixels (default: the kind's size,"
+                        " 200 / 1250x500 / 512; cracks heights vary by up to 1.6 %% around it)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("import", help="import a folder of images (creates the project if needed)")
@@ -179,6 +185,18 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
     return value
+
+
+def _image_size(text: str) -> int | tuple[int, int]:
+    """``PX`` (a square side) or ``HxW`` (height x width) in pixels."""
+    parts = text.lower().split("x")
+    try:
+        sides = [int(part) for part in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected PX or HxW, e.g. 200 or 1250x500: {text}") from None
+    if len(sides) not in (1, 2) or min(sides) < 32:
+        raise argparse.ArgumentTypeError(f"expected PX or HxW with sides of at least 32 px: {text}")
+    return sides[0] if len(sides) == 1 else (sides[0], sides[1])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

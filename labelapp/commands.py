@@ -25,14 +25,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     bars = _Bars(quiet=args.json)
     try:
         result = create_demo_project(args.project, n_images=args.images, seed=args.seed, size=args.size,
-                                     progress=bars.update)
+                                     kind=args.kind, progress=bars.update)
     finally:
         bars.close()
     if args.json:
-        _print_json({"project": str(result.root), "images": result.images,
+        _print_json({"project": str(result.root), "kind": args.kind, "images": result.images,
                      "truth": str(result.root / "truth" / "labels.csv")})
     else:
-        print(f"demo project {result.root}: {result.images} images, no labels;"
+        print(f"demo project {result.root}: {result.images} {args.kind} images, no labels;"
               f" ground truth in {result.root / 'truth'}")
     return 0
 

@@ -137,11 +137,11 @@ def _benign_marks(rng: np.random.Generator, shape: Shape) -> np.ndarray:
         choice = int(rng.integers(0, 3))
         sign = np.float32(rng.choice([-1.0, 1.0]))
         if choice == 0:
-            out += _broad_band(rng, shape) * sign * np.float32(rng.uniform(0.5, 1.2))
+            out += _broad_band(rng, shape) * sign * np.float32(rng.uniform(0.6, 1.5))
         elif choice == 1:
-            out += _blurry_mark(rng, shape) * sign * np.float32(rng.uniform(0.6, 1.5))
+            out += _blurry_mark(rng, shape) * sign * np.float32(rng.uniform(1.0, 2.0))
         else:
-            out += _groove(rng, shape) * sign * np.float32(rng.uniform(0.5, 1.0))
+            out += _groove(rng, shape) * sign * np.float32(rng.uniform(0.8, 1.6))
     return out
 
 

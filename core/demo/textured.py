@@ -203,27 +203,27 @@ def render_scratch(rng: np.random.Generator, surface: Surface) -> np.ndarray:
 def render_texture_change(rng: np.random.Generator, surface: Surface) -> np.ndarray:
     """Return a patch where the texture turns or changes its size, in standard deviations.
 
-    Inside a soft ellipse the surface's texture is blended towards another texture of the
-    same family, turned by 20-45 (weave) or 30-90 degrees (fibres), or with features
-    0.35-0.55 or 1.8-2.5 times as large (grain and blotches always change size; blotches
-    become 0.25-0.4 times as large, as larger ones would not fit in the patch).
+    Inside a soft ellipse, at least 2.5 texture features across, the surface's texture is
+    blended towards another texture of the same family: fibres turned by 30-90 degrees
+    (three patches in five), or features 0.35-0.55 or 1.8-2.5 times as large (blotches
+    0.25-0.4 times: larger ones would not fit in the patch). A turned weave hardly shows,
+    as it looks much the same turned by 90 degrees, so the weave changes its size.
     """
     shape = surface.image.shape
-    diameter = max(4.0, _log_uniform(rng, *CHANGE_SIZE) * _scale(shape))
+    params = surface.params
+    # A patch a couple of texture features across at least, or the change cannot show.
+    diameter = max(4.0, _log_uniform(rng, *CHANGE_SIZE) * _scale(shape), 2.5 * params.period * _scale(shape))
     center = _place(shape, rng, diameter / 2.0)
     box = _box(shape, center, diameter * 0.6 + 2.0)
     radius = _ellipse_radius(rng, shape, box, center, diameter)
-    window = smoothstep((1.0 - radius) / np.float32(rng.uniform(0.2, 0.45))) * np.float32(rng.uniform(0.75, 1.0))
-    params = surface.params
-    if params.family in ("fibres", "weave") and rng.random() < 0.6:
-        low, high = (20.0, 45.0) if params.family == "weave" else (30.0, 90.0)
-        turn = math.radians(rng.uniform(low, high)) * rng.choice([-1.0, 1.0])
+    window = smoothstep((1.0 - radius) / np.float32(rng.uniform(0.1, 0.3))) * np.float32(rng.uniform(0.85, 1.0))
+    if params.family == "fibres" and rng.random() < 0.6:
+        turn = math.radians(rng.uniform(30.0, 90.0)) * rng.choice([-1.0, 1.0])
         changed = replace(params, angle=params.angle + turn)
+    elif params.family == "blotches":
+        changed = replace(params, period=params.period * rng.uniform(0.25, 0.4))
     else:
-        if params.family == "blotches":
-            factor = rng.uniform(0.25, 0.4)
-        else:
-            factor = rng.uniform(0.35, 0.55) if rng.random() < 0.5 else rng.uniform(1.8, 2.5)
+        factor = rng.uniform(0.35, 0.55) if rng.random() < 0.5 else rng.uniform(1.8, 2.5)
         changed = replace(params, period=params.period * factor)
     # The other texture is rendered whole so that long structures (fibres) look right.
     other = render_texture(rng, shape, changed, _scale(shape))

@@ -6,7 +6,9 @@ the precision-recall curve and ``target_recall`` (None: the threshold with the b
 F1). The dialog shows them with the curve and the operating point, and galleries of the
 validation images the detector got wrong. The threshold control moves the threshold on
 the stored validation scores (:func:`core.training.segdec.set_threshold`, no
-retraining) and says so by :attr:`DetectionDetailsDialog.threshold_changed`.
+retraining) and says so by :attr:`DetectionDetailsDialog.threshold_changed`. A line at
+the top says whether the run is validated well enough for its threshold to call images
+defective (:func:`core.training.trust.detector_trust`).
 """
 
 from __future__ import annotations
@@ -36,13 +38,13 @@ from PySide6.QtWidgets import (
 
 from core.store import Project, Run, StoreError
 from core.training.segdec import load_validation_scores, set_threshold
-from labelapp.run_details import run_header
+from labelapp.run_details import detector_trust_html, run_header
 from labelapp.thumbnail_icons import image_names, thumbnail_icons
 
 logger = logging.getLogger(__name__)
 TITLE = "defect detector"
-NO_VALIDATION = ("No validation: too few OK or defective labels to hold some back. The threshold stays 0.5; "
-                 "label more images of both kinds and retrain.")
+NO_VALIDATION = ("No validation: too few OK or defective labels to hold some back, so no threshold decides "
+                 "anything and no image is called defective. Label more images of both kinds and retrain.")
 THUMB = 88
 GALLERY_LIMIT = 100  # thumbnails per gallery, most confident mistakes first
 DEFAULT_TARGET_RECALL = 0.95
@@ -86,6 +88,9 @@ class DetectionDetailsDialog(QDialog):
         self._plot: Any = None
         self._point: Any = None
         self._target_line: Any = None
+        self.trust_label = QLabel(objectName="detector_trust")
+        self.trust_label.setTextFormat(Qt.TextFormat.RichText)
+        self.trust_label.setWordWrap(True)
         self.figures_label = QLabel(objectName="detection_figures")
         self.figures_label.setTextFormat(Qt.TextFormat.RichText)
         self.figures_label.setWordWrap(True)
@@ -139,6 +144,7 @@ class DetectionDetailsDialog(QDialog):
         top.setColumnStretch(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(run_header(run, stale, title=TITLE))
+        layout.addWidget(self.trust_label)
         layout.addLayout(top, 3)
         for title, gallery in ((self.fp_title, self.fp_gallery), (self.fn_title, self.fn_gallery)):
             layout.addWidget(title)
@@ -195,6 +201,7 @@ class DetectionDetailsDialog(QDialog):
     def _show(self, run: Run) -> None:
         self.run = run
         m = run.metrics or {}
+        self.trust_label.setText(detector_trust_html(run))
         self.training_label.setText(
             f"Trained on {m.get('labeled', '?')} labels ({m.get('defective', '?')} defective, {m.get('ok', '?')} OK;"
             f" {m.get('masks', 0)} defective with a mask) · {m.get('epochs', '?')} epochs, best"
@@ -202,7 +209,7 @@ class DetectionDetailsDialog(QDialog):
         validation = self.validation()
         if validation is None:
             self.figures_label.setText(NO_VALIDATION)
-            self.threshold_label.setText(f"Threshold {_number(m.get('threshold', 0.5))}.")
+            self.threshold_label.setText("No threshold: the detector is not validated.")
             for title, gallery in ((self.fp_title, self.fp_gallery), (self.fn_title, self.fn_gallery)):
                 title.hide()
                 gallery.hide()

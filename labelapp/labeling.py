@@ -7,6 +7,10 @@ After a label, "go to the next image" follows the grid's order, unless the image
 opened with a route of its own (:meth:`LabelingController.go_to` with ``then``, e.g. from
 the suggestions queue): then it goes where the route says, and keeps the route. Any
 other way to another image (grid, next / previous keys) drops the route.
+
+Painting labels too: a stroke, polygon or fill in a defect class on an unlabeled image
+labels it with that class (see :meth:`LabelingController._on_editor_mask_painted`), so
+that every painted mask reaches the defect detector; one Ctrl+Z undoes both.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.store import Project, StoreError, default_actor
+from core.store import ClassKind, Project, StoreError, default_actor
 from labelapp.editor import ImageEditor
 from labelapp.grid import ImageGrid
 from labelapp.status_area import StatusArea
@@ -41,6 +45,7 @@ class LabelingController(QObject):
         self._route_image: int | None = None
         grid.current_changed.connect(self._on_grid_current_changed)
         grid.activated.connect(self._on_grid_current_changed)
+        editor.mask_painted.connect(self._on_editor_mask_painted)
 
     def set_project(self, project: Project | None) -> None:
         self._project = project
@@ -169,6 +174,39 @@ class LabelingController(QObject):
             self.go_to(following, then=route)
         elif route is not None and class_id is not None and self.auto_advance:
             self._status.show_info("That was the last open suggestion: Refresh the suggestions for more.")
+
+
+    @Slot(object)
+    def _on_editor_mask_painted(self, painted: object) -> None:
+        """Defect pixels were painted on an image: without a label it takes the paint
+        class (the detector trains on labeled images only, so the mask would be lost).
+
+        An image labeled OK is relabeled to the paint class: OK means "no defect pixels"
+        and the detector would learn the painted defect as clean surface. An image
+        labeled with another defect class keeps its label: a mask may hold several
+        defect classes (a scratch beside an inclusion) and the label names the one the
+        user chose. The label change joins the edit in the undo history, so one Ctrl+Z
+        takes back the stroke and the label; painting never moves to the next image."""
+        image_id, class_id = painted  # type: ignore[misc]
+        project = self._project
+        if project is None:
+            return
+        try:
+            label = project.labels.get(image_id)
+            if label is not None and label.kind is not ClassKind.OK:
+                return
+            project.labels.set(image_id, class_id, actor=default_actor(), source=SOURCE)
+            name = project.classes.get(class_id).name
+        except StoreError as exc:
+            self._status.show_error(f"The painted image was not labeled: {exc}")
+            return
+        self._editor.push_label_change(image_id, None if label is None else label.class_id, class_id, joined=True)
+        self._grid.refresh([image_id])
+        self.labels_changed.emit([image_id])
+        self._status.show_info(
+            f"Labeled {name}: a painted mask needs a label to reach the defect detector (Ctrl+Z undoes both)."
+            if label is None else
+            f"Relabeled from {label.class_name} to {name}: an OK image has no defect pixels (Ctrl+Z undoes both).")
 
 
 def _class_id(project: Project, image_id: int) -> int | None:

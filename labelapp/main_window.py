@@ -387,7 +387,9 @@ class MainWindow(QMainWindow):
         self._show_image_info(image_id)
 
     def refresh_image_info(self) -> None:
-        """Re-reads the line under the editor (after a run brought new predictions)."""
+        """Re-reads the lines under the editor (after a run brought new predictions: which
+        model to believe may have changed too)."""
+        self._reload_heatmaps()
         self._show_image_info(self.editor.current_image_id())
 
     def _show_image_info(self, image_id: object) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,12 +30,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.store import Run
+from core.store import Run, RunStatus
+from core.training.segdec import METHOD as SEGDEC
+from core.training.trust import detector_trust
 
 logger = logging.getLogger(__name__)
 NO_VALIDATION = "No validation: label at least 2 images per class."
 SHADE = QColor("#0072B2")  # a full row share; lighter for less
 HIDDEN_METRICS = ("validation",)
+NOT_VALIDATED_COLOR = "#b06000"
 
 
 def metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -193,3 +197,55 @@ class RunDetailsDialog(QDialog):
         if table is None:
             return []
         return [[int(table.item(r, c).text()) for c in range(table.columnCount())] for r in range(table.rowCount())]
+
+
+def run_summary(run: Run) -> str:
+    """One line of the run history: what the run was and the figure that matters."""
+    m = run.metrics or {}
+    parts = [f"#{run.id}"]
+    if run.method.startswith("pretrain-"):
+        parts.append(f"encoder ({run.method.removeprefix('pretrain-')})")
+        if "epochs" in m:
+            parts.append(f"{m['epochs']} epochs")
+        if isinstance(m.get("contrastive_accuracy"), float):
+            parts.append(f"contrastive accuracy {m['contrastive_accuracy']:.0%}")
+    elif run.method == "classifier":
+        thorough = (run.config or {}).get("finetune_steps", 0)
+        parts.append("classifier, thorough" if thorough else "classifier")
+        if "labeled" in m:
+            parts.append(f"{m['labeled']} labels")
+        if m.get("validation"):
+            parts.append(f"validation {m['validation']['accuracy']:.0%}")
+    elif run.method == SEGDEC:
+        parts.append("defect detector")
+        if "labeled" in m:
+            parts.append(f"{m['labeled']} labels, {m.get('masks', 0)} masks")
+        validation = m.get("validation")
+        if validation:
+            parts.append(f"AP {_figure(validation.get('ap'))}, F1 {_figure(validation.get('f1'))}")
+            trust = detector_trust(run)
+            if run.status is RunStatus.DONE and not trust.validated:
+                parts.append(trust.short)
+        elif run.status is RunStatus.DONE:
+            parts.append("no validation (too few labels)")
+    else:
+        parts.append(run.method)
+    if run.status is not RunStatus.DONE:
+        parts.append(run.status.value)
+    elif isinstance(m.get("seconds"), float | int):
+        parts.append(f"{m['seconds']:.0f} s")
+    return " · ".join(parts)
+
+
+def detector_trust_html(run: Run) -> str:
+    """What a defect-detector run's validation allows, for the training panel and its details."""
+    trust = detector_trust(run)
+    if trust.validated:
+        return f"<b>Defect detector #{run.id}</b>: {html.escape(trust.why)}."
+    reason = html.escape(trust.why.removeprefix("not validated: "))
+    return (f"<span style='color:{NOT_VALIDATED_COLOR}'><b>Defect detector #{run.id} is not validated</b></span>:"
+            f" {reason}. No image is called defective until it is: {html.escape(trust.advice)} and retrain.")
+
+
+def _figure(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, int | float) and math.isfinite(value) else "–"

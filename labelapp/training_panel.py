@@ -7,7 +7,9 @@ metric of a Progress becomes a curve named "<phase>: <name>"; the plot shows tho
 the phase in progress (metrics that come now and then, once per epoch or once per run,
 with dots on their points). The history
 marks stale runs (the controller tells which) and opens a run's details on
-double-click: a defect-detector run's with its threshold control.
+double-click: a defect-detector run's with its threshold control. A line above the
+history says whether the latest defect detector is validated (no image is called
+defective until it is) and what to label.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from core.store import Project, Run, RunStatus
 from core.training.segdec import METHOD as SEGDEC
 from labelapp.detection_details import DetectionDetailsDialog
 from labelapp.jobs import Job, JobRunner
-from labelapp.run_details import RunDetailsDialog
+from labelapp.run_details import RunDetailsDialog, detector_trust_html, run_summary
 
 logger = logging.getLogger(__name__)
 CURVE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
@@ -98,6 +100,10 @@ class TrainingPanel(QWidget):
         self.stale_label.setWordWrap(True)
         self.stale_label.setStyleSheet(f"color: {STALE_COLOR}")
         self.stale_label.hide()
+        self.detector_label = QLabel(objectName="detector_trust")
+        self.detector_label.setTextFormat(Qt.TextFormat.RichText)
+        self.detector_label.setWordWrap(True)
+        self.detector_label.hide()
         self.history = QListWidget()
         self.history.setObjectName("run_history")
         self.history.setToolTip("Double-click a run for its metrics and confusion matrix")
@@ -133,6 +139,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.eta_label)
         layout.addWidget(self.stale_label)
         layout.addLayout(self._plot_box, 2)
+        layout.addWidget(self.detector_label)
         layout.addLayout(runs_header)
         layout.addWidget(self.history, 1)
 
@@ -202,6 +209,14 @@ class TrainingPanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, run.id)
             self.history.addItem(item)
             self._show_item(item)
+        self._show_detector()
+
+    def _show_detector(self) -> None:
+        """The latest finished defect-detector run's trust, above the history."""
+        latest = next((r for r in reversed(self._runs.values()) if r.method == SEGDEC and r.status is RunStatus.DONE),
+                      None)
+        self.detector_label.setVisible(latest is not None)
+        self.detector_label.setText("" if latest is None else detector_trust_html(latest))
 
     def mark_stale(self, stale: Collection[int]) -> None:
         """Marks the runs in ``stale`` stale and the others not (keeps the selection)."""
@@ -278,6 +293,7 @@ class TrainingPanel(QWidget):
                 item = self.history.item(row)
                 if int(item.data(Qt.ItemDataRole.UserRole)) == run.id:
                     self._show_item(item)
+            self._show_detector()
         self.threshold_changed.emit(run)
 
     @Slot(object)
@@ -401,42 +417,3 @@ class _Curve:
     sparse: bool = False  # drawn with dots
     xs: list[float] = field(default_factory=list)
     ys: list[float] = field(default_factory=list)
-
-
-def run_summary(run: Run) -> str:
-    """One line of the run history: what the run was and the figure that matters."""
-    m = run.metrics or {}
-    parts = [f"#{run.id}"]
-    if run.method.startswith("pretrain-"):
-        parts.append(f"encoder ({run.method.removeprefix('pretrain-')})")
-        if "epochs" in m:
-            parts.append(f"{m['epochs']} epochs")
-        if isinstance(m.get("contrastive_accuracy"), float):
-            parts.append(f"contrastive accuracy {m['contrastive_accuracy']:.0%}")
-    elif run.method == "classifier":
-        thorough = (run.config or {}).get("finetune_steps", 0)
-        parts.append("classifier, thorough" if thorough else "classifier")
-        if "labeled" in m:
-            parts.append(f"{m['labeled']} labels")
-        if m.get("validation"):
-            parts.append(f"validation {m['validation']['accuracy']:.0%}")
-    elif run.method == SEGDEC:
-        parts.append("defect detector")
-        if "labeled" in m:
-            parts.append(f"{m['labeled']} labels, {m.get('masks', 0)} masks")
-        validation = m.get("validation")
-        if validation:
-            parts.append(f"AP {_figure(validation.get('ap'))}, F1 {_figure(validation.get('f1'))}")
-        elif run.status is RunStatus.DONE:
-            parts.append("no validation (too few labels)")
-    else:
-        parts.append(run.method)
-    if run.status is not RunStatus.DONE:
-        parts.append(run.status.value)
-    elif isinstance(m.get("seconds"), float | int):
-        parts.append(f"{m['seconds']:.0f} s")
-    return " · ".join(parts)
-
-
-def _figure(value: object) -> str:
-    return f"{value:.2f}" if isinstance(value, int | float) and math.isfinite(value) else "–"

@@ -65,6 +65,13 @@ class DetectorTrust:
     def validated(self) -> bool:
         return self.status == "validated"
 
+    @property
+    def short(self) -> str:
+        """A few words for a list or a status line."""
+        return {"none": "no defect detector", "unvalidated": "not validated (too few labels)",
+                "too_few": "not validated (too few held-out images)",
+                "chance": "not validated (no better than chance)"}.get(self.status, "validated")
+
     def calls_defective(self, probability: float | None) -> bool:
         """The detector calls the image defective (a validated run only)."""
         return self.threshold is not None and probability is not None and probability >= self.threshold
@@ -151,8 +158,10 @@ class Verdict:
         winner = self.classifier if self.trusted == CLASSIFIER else self.detector
         loser = self.detector if self.trusted == CLASSIFIER else self.classifier
         text = f"right on {winner.figure()}" if winner is not None and winner.validated else "validated"
-        if loser is None or not loser.validated:
-            return f"{text}; the {_other(self.trusted)} is not validated"
+        if loser is None:
+            return f"{text}; there is no {_other(self.trusted)} yet"
+        if not loser.validated:
+            return f"{text}; the {loser.model} is not validated"
         return f"{text}, the {loser.model} on {loser.figure()}"
 
 
@@ -261,7 +270,8 @@ def judge(classifier: Ability | None, detector: Ability | None, trust: DetectorT
                     "label more OK and defective images.")
     else:
         sentence = (f"Where the classifier and the defect detector disagree, trust the {trusted}: "
-                    f"{verdict._figures()} (the share of OK and of defective images it got right, averaged).")
+                    f"{verdict._figures()}. (Right: the share of labeled OK and of labeled defective images it"
+                    " was not trained on that it called right, averaged.)")
     return Verdict(trusted, classifier, detector, trust, sentence)
 
 

@@ -1,5 +1,8 @@
 """The canvas: draws the image, the heat map and the mask overlay, zooms, pans, and runs the tools.
 
+It starts with the pan tool, so a click to focus or to look never paints; the tool the
+user picks stays for the session, whatever image is shown.
+
 Painting touches only the exposed region: the widget rectangle Qt asks for is mapped to
 the image pixels under it, and only those are drawn (from the mip level that matches
 the zoom) and overlaid (the Indexed8 mask, nearest neighbour). A brush stroke therefore
@@ -32,6 +35,7 @@ from labelapp.editor.tools import Stroke, fill_polygon, flood_fill, pixel_center
 logger = logging.getLogger(__name__)
 
 TOOLS = ("brush", "eraser", "polygon", "fill", "pan")
+DEFAULT_TOOL = "pan"  # a plain click looks, it does not paint
 BACKGROUND = QColor(48, 48, 48)
 TEXT_COLOR = QColor(210, 210, 210)
 WHEEL_STEP = 1.25
@@ -46,6 +50,7 @@ class Canvas(QWidget):
 
     mask_edited = Signal(object)  # MaskEdit: one finished stroke, polygon or fill
     view_changed = Signal()  # zoom or position changed
+    heatmap_changed = Signal()  # whether a heat map is drawn may have changed (see heatmap_shown)
     message = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -58,7 +63,7 @@ class Canvas(QWidget):
         self._text = ""
         self._view = ViewTransform()
         self._fitted = True
-        self._tool = "brush"
+        self._tool = DEFAULT_TOOL
         self._paint_value: int | None = None
         self._brush = 16
         self._overlay_visible = True
@@ -82,6 +87,7 @@ class Canvas(QWidget):
         self.finish_interaction()
         self._doc, self._text = doc, text
         self._heatmap = None
+        self.heatmap_changed.emit()
         if doc is not None:
             self.fit()
         self.update()
@@ -118,6 +124,7 @@ class Canvas(QWidget):
     def set_heatmap(self, layer: HeatmapLayer | None) -> None:
         """The heat map of the document's image (None: none), drawn while switched on."""
         self._heatmap = layer
+        self.heatmap_changed.emit()
         if self._heatmap_visible:
             self.update()
 
@@ -126,6 +133,7 @@ class Canvas(QWidget):
 
     def set_heatmap_visible(self, visible: bool) -> None:
         self._heatmap_visible = visible
+        self.heatmap_changed.emit()
         self.update()
 
     def heatmap_visible(self) -> bool:

@@ -6,9 +6,12 @@ Masks save themselves: about a second after the last edit, when another image is
 and on :meth:`ImageEditor.flush`.
 
 When the project has a finished defect-detector (seg-dec) run, the editor can draw the
-run's heat map of the image under the mask (:meth:`ImageEditor.toggle_heatmap`) and
-shows the image's defect probability under the canvas. After a run the window calls
-:meth:`ImageEditor.reload_heatmaps`.
+run's heat map of the image under the mask (:meth:`ImageEditor.toggle_heatmap`, with a
+legend) and shows the image's defect probability under the canvas, whether the detector
+is validated, and which model to believe where the classifier disagrees
+(:mod:`core.training.trust`, read once per run). After a run the window calls
+:meth:`ImageEditor.reload_heatmaps`. A stroke, polygon or fill in a defect class sends
+:attr:`ImageEditor.mask_painted`, so that the labeling controller can label the image.
 
 When the image shown is an open suggestion, a line under the canvas says its rank,
 strategy and reason (``Suggested #3 · typicality: …``); the window calls
@@ -17,20 +20,20 @@ strategy and reason (``Suggested #3 · typicality: …``); the window calls
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
 
 from core.store import ImageClass, Project, Run, StoreError
-from core.store.suggestions import Suggestion
+from core.training.trust import Verdict, detector_trust, which_to_believe
 from labelapp.editor.canvas import Canvas
 from labelapp.editor.document import ImageDocument, overlay_color_table
 from labelapp.editor.heatmap import NO_RUN_TIP, DefectReading, HeatmapLayer, read_defect
 from labelapp.editor.history import MaskEdit
+from labelapp.editor.info_lines import InfoLines, defect_info_html, disagreement, suggestion_info_html
 from labelapp.editor.loader import LoadFailure
 from labelapp.editor.placeholder import Placeholder
 from labelapp.editor.session import EditorSession
@@ -43,9 +46,7 @@ logger = logging.getLogger(__name__)
 AUTOSAVE_MS = 1000
 DEFAULT_BRUSH = 16
 DEFAULT_OPACITY = 0.5
-DEFAULT_HEATMAP_OPACITY = 0.5
-DETECTED_COLOR = "#e0402a"
-SUGGESTED_COLOR = "#2a7de1"
+DEFAULT_HEATMAP_OPACITY = 0.7
 NO_IMAGE_TEXT = "No image selected."
 
 
@@ -55,6 +56,7 @@ class ImageEditor(QWidget):
     image_shown = Signal(object)  # image id, after it is on screen
     mask_saved = Signal(object)  # image id, after its mask was committed
     labels_changed = Signal(object)  # list[int]: image ids whose label an undo/redo rewrote
+    mask_painted = Signal(object)  # (image id, class id): an edit wrote pixels of that defect class
     message = Signal(str)  # non-blocking messages for the status area
     relink_requested = Signal(object)  # image id whose file is missing
 
@@ -67,24 +69,15 @@ class ImageEditor(QWidget):
         self._stack = QStackedWidget()
         self._stack.addWidget(self.canvas)
         self._stack.addWidget(self.placeholder)
-        self.defect_info = QLabel()
-        self.defect_info.setObjectName("defect_info")
-        self.defect_info.setTextFormat(Qt.TextFormat.RichText)
-        self.defect_info.setContentsMargins(8, 2, 8, 2)
-        self.defect_info.hide()
-        self.suggestion_info = QLabel()
-        self.suggestion_info.setObjectName("suggestion_info")
-        self.suggestion_info.setTextFormat(Qt.TextFormat.RichText)
-        self.suggestion_info.setContentsMargins(8, 2, 8, 2)
-        self.suggestion_info.setWordWrap(True)
-        self.suggestion_info.hide()
+        self.info = InfoLines()
+        self.defect_info, self.suggestion_info = self.info.defect_info, self.info.suggestion_info
+        self.legend = self.info.legend  # the heat map's colour bar, shown with the heat map
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)
         layout.addWidget(self._stack, 1)
-        layout.addWidget(self.defect_info)
-        layout.addWidget(self.suggestion_info)
+        layout.addWidget(self.info)
         self.setFocusProxy(self.canvas)
         self._current: int | None = None
         self._prefetch: tuple[int, ...] = ()
@@ -93,6 +86,7 @@ class ImageEditor(QWidget):
         self._opacity = DEFAULT_OPACITY
         self._colors = overlay_color_table([], DEFAULT_OPACITY)
         self._segdec_run: Run | None = None
+        self._verdict: Verdict | None = None
         self._heatmap_opacity = DEFAULT_HEATMAP_OPACITY
         self._reading: DefectReading | None = None
         self._idle = QTimer(self)
@@ -115,6 +109,7 @@ class ImageEditor(QWidget):
         session.message.connect(self.message)
         self.canvas.mask_edited.connect(self._on_canvas_mask_edited)
         self.canvas.view_changed.connect(self._on_canvas_view_changed)
+        self.canvas.heatmap_changed.connect(self._on_canvas_heatmap_changed)
         self.canvas.message.connect(self.message)
         self.placeholder.relink_clicked.connect(self._on_placeholder_relink_clicked)
         self._idle.timeout.connect(self._on_idle_timeout)
@@ -248,14 +243,17 @@ class ImageEditor(QWidget):
     def reload_heatmaps(self) -> None:
         """Re-reads the latest defect-detector run (call after a training run or a
         threshold change), then the heat map and defect probability of the image shown."""
-        project, self._segdec_run = self._session.project, None
+        project, self._segdec_run, self._verdict = self._session.project, None, None
         if project is not None:
             from core.training.segdec import latest_segdec_run
 
             try:
                 self._segdec_run = latest_segdec_run(project)
+                self._verdict = which_to_believe(project)
             except StoreError as exc:
                 self.message.emit(f"Cannot read the defect detector's runs: {exc}")
+        trust = detector_trust(self._segdec_run)
+        self.legend.set_threshold(trust.threshold, "" if trust.validated else "not validated")
         self._sync_heatmap_controls()
         doc = self.canvas.document()
         self._show_defect(doc if doc is not None and doc.image_id == self._current else None)
@@ -294,6 +292,10 @@ class ImageEditor(QWidget):
         """What the latest defect-detector run says about the image shown (None: no run)."""
         return self._reading
 
+    def verdict(self) -> Verdict | None:
+        """Which model to believe where classifier and detector disagree (None: no project)."""
+        return self._verdict
+
     def _sync_heatmap_controls(self) -> None:
         self.toolbar.set_heatmap(None if self._segdec_run is None else self._segdec_run.id,
                                  visible=self.canvas.heatmap_visible(), opacity=self._heatmap_opacity)
@@ -310,8 +312,11 @@ class ImageEditor(QWidget):
             self.canvas.set_heatmap(HeatmapLayer(reading.heat, doc.width, doc.height, self._heatmap_opacity))
         else:
             self.canvas.set_heatmap(None)
-        self.defect_info.setVisible(reading is not None)
-        self.defect_info.setText("" if reading is None else defect_info_html(reading))
+        note, overruled = (None, False) if reading is None else disagreement(
+            project, self._verdict, doc.image_id, reading.probability)
+        tip = "" if reading is None else reading.trust.why[:1].upper() + reading.trust.why[1:]
+        self.info.show_defect(None if reading is None else defect_info_html(reading, note, overruled=overruled),
+                              tip + (f"\n{self._verdict.sentence}" if self._verdict is not None and tip else ""))
 
     # -- suggestions ----------------------------------------------------------------------------
     def refresh_suggestion(self) -> None:
@@ -365,9 +370,12 @@ class ImageEditor(QWidget):
     def redo(self) -> bool:
         return self._step(undo=False)
 
-    def push_label_change(self, image_id: int, old_class_id: int | None, new_class_id: int | None) -> None:
-        """Records a label change the main window made, so that undo can revert it."""
-        self._undo.record_label_change(image_id, old_class_id, new_class_id)
+    def push_label_change(self, image_id: int, old_class_id: int | None, new_class_id: int | None, *,
+                          joined: bool = False) -> None:
+        """Records a label change the main window made, so that undo can revert it;
+        ``joined``: it came with the mask edit just recorded (painting labeled the image),
+        and one undo reverts both."""
+        self._undo.record_label_change(image_id, old_class_id, new_class_id, joined=joined)
 
     def _step(self, *, undo: bool) -> bool:
         if self._current is None:
@@ -410,11 +418,18 @@ class ImageEditor(QWidget):
 
     @Slot(object)
     def _on_canvas_mask_edited(self, edit: MaskEdit) -> None:
-        self._undo.record_mask_edit(self.canvas.document(), edit)
+        doc = self.canvas.document()
+        self._undo.record_mask_edit(doc, edit)
+        if self.canvas.tool() != "eraser" and self._paint_class is not None:  # brush, polygon or fill
+            self.mask_painted.emit((doc.image_id, self._paint_class))
 
     @Slot()
     def _on_canvas_view_changed(self) -> None:
         self.toolbar.set_zoom(self.canvas.scale() if self.canvas.document() is not None else None)
+
+    @Slot()
+    def _on_canvas_heatmap_changed(self) -> None:
+        self.legend.setVisible(self.canvas.heatmap_shown())
 
     @Slot()
     def _on_placeholder_relink_clicked(self) -> None:
@@ -451,21 +466,3 @@ class ImageEditor(QWidget):
             self.toolbar.set_window(doc.value_range, doc.window)
             self.canvas.update()
 
-
-def defect_info_html(reading: DefectReading) -> str:
-    """The line under the canvas: ``defect 0.87 (threshold 0.42)``, flagged when detected."""
-    if reading.probability is None:
-        return f"<span style='color:gray'>{html.escape(reading.text())}</span>"
-    text = html.escape(reading.text())
-    if reading.detected:
-        text = f"<span style='color:{DETECTED_COLOR}'><b>&#9888; {text}</b></span>"
-    source = f"defect detector run #{reading.run_id}"
-    if reading.heat is None:
-        source += ", no heat map of this image"
-    return f"{text} &nbsp;·&nbsp; <span style='color:gray'>{source}</span>"
-
-
-def suggestion_info_html(suggestion: Suggestion) -> str:
-    """The line under the canvas: ``★ Suggested #3 · typicality: typical of …``."""
-    return (f"<span style='color:{SUGGESTED_COLOR}'><b>&#9733; Suggested #{suggestion.rank}</b></span>"
-            f" &nbsp;·&nbsp; {html.escape(suggestion.strategy)}: {html.escape(suggestion.reason)}")

@@ -5,7 +5,8 @@ block of the model input, which was the whole image squashed to a square. The la
 stretches it over the whole image, as :func:`core.training.segdec.upsample_heatmap`
 does: a cell lines up with the block of the image it came from (cell centres on block
 centres, bilinear in between). The values are upsampled once to a small Indexed8 image
-(a few hundred pixels a side) whose colour table is the ramp at the chosen opacity;
+(a few hundred pixels a side) whose colour table is the shared heat scale
+(:mod:`core.heat_colors`: inferno, opacity rising from a small floor) at the chosen opacity;
 the painter stretches that smoothly over the image rectangle, so drawing costs the same
 whatever the image size, and an opacity change only swaps the colour table.
 
@@ -21,27 +22,19 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
+from core.heat_colors import heat_rgba
 from core.store import Project, Run, StoreError
+from core.training.trust import DetectorTrust, detector_trust
 
 logger = logging.getLogger(__name__)
 
 UPSAMPLE = 16  # intermediate pixels per heat-map cell (the painter interpolates the rest)
-FLOOR = 0.2  # heat below this is drawn fully transparent
 NO_RUN_TIP = "Train the defect detector first (needs OK and defect labels)"
 
 
 def heatmap_color_table(opacity: float) -> list[int]:
-    """256 ARGB entries: transparent up to ``FLOOR``, yellow at 0.5, red at 1; alpha
-    rises from 0 at ``FLOOR`` to ``opacity`` at 1 (low values would otherwise lay a haze
-    over the whole surface)."""
-    opacity = max(0.0, min(1.0, float(opacity)))
-    table = []
-    for v in range(256):
-        t = v / 255.0
-        green = round(255 * min(1.0, 2.0 * (1.0 - t)))  # yellow up to the middle, then to red
-        alpha = max(0.0, (t - FLOOR) / (1.0 - FLOOR))
-        table.append(QColor(255, green, 0, round(255 * alpha * opacity)).rgba())
-    return table
+    """256 ARGB entries of the heat scale at ``opacity`` (the opacity of a sure defect)."""
+    return [QColor(int(r), int(g), int(b), int(a)).rgba() for r, g, b, a in heat_rgba(opacity)]
 
 
 class HeatmapLayer:
@@ -82,22 +75,31 @@ class DefectReading:
     """What the latest defect-detector run says about one image.
 
     ``probability`` None: the run predicted nothing for it (imported after the run);
-    ``heat`` None: the run kept no heat map of it.
+    ``heat`` None: the run kept no heat map of it; ``trust``: whether the run may call
+    images defective (its threshold decides nothing otherwise).
     """
 
     run_id: int
     threshold: float
     probability: float | None
     heat: np.ndarray | None
+    trust: DetectorTrust
+
+    @property
+    def validated(self) -> bool:
+        return self.trust.validated
 
     @property
     def detected(self) -> bool:
-        return self.probability is not None and self.probability >= self.threshold
+        return self.trust.calls_defective(self.probability)
 
     def text(self) -> str:
-        """``defect 0.87 (threshold 0.42)``, or why there is no figure."""
+        """``defect 0.87 (threshold 0.42)``, ``defect 0.84 · detector not validated yet (…)``,
+        or why there is no figure."""
         if self.probability is None:
             return f"defect detector run #{self.run_id} has not seen this image"
+        if not self.validated:
+            return f"defect {self.probability:.2f} · detector not validated yet ({self.trust.advice})"
         return f"defect {self.probability:.2f} (threshold {self.threshold:.2f})"
 
 
@@ -106,6 +108,7 @@ def read_defect(project: Project, run: Run, image_id: int) -> DefectReading:
     from core.training.segdec import load_heatmap
 
     threshold = float((run.metrics or {}).get("threshold", 0.5))
+    trust = detector_trust(run)
     try:
         prediction = project.predictions.get(image_id, run_id=run.id, kind="defect")
     except StoreError as exc:
@@ -118,4 +121,4 @@ def read_defect(project: Project, run: Run, image_id: int) -> DefectReading:
         logger.warning("cannot read the heat map of image %s from run %s: %s", image_id, run.id, exc)
         heat = None
     return DefectReading(run_id=run.id, threshold=threshold,
-                         probability=None if probability is None else float(probability), heat=heat)
+                         probability=None if probability is None else float(probability), heat=heat, trust=trust)

@@ -57,11 +57,16 @@ class MaskEdit:
 
 @dataclass(frozen=True)
 class LabelChange:
-    """An image-level label change made by the main window (class ids, None: no label)."""
+    """An image-level label change made by the main window (class ids, None: no label).
+
+    ``joined``: the change came with the mask edit below it on the stack (painting on an
+    unlabeled or OK image labels it with the paint class); undo and redo take both at once.
+    """
 
     image_id: int
     old_class_id: int | None
     new_class_id: int | None
+    joined: bool = False
 
 
 Command = MaskEdit | LabelChange

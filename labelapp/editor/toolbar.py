@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.store import ImageClass
+from labelapp.editor.canvas import DEFAULT_TOOL
 from labelapp.editor.heatmap import NO_RUN_TIP
 from labelapp.editor.tools import BRUSH_SIZES
 
@@ -36,7 +37,7 @@ TOOL_TIPS = {
     "eraser": "Erase mask pixels to background",
     "polygon": "Click vertices; double-click or Enter fills, Backspace removes a vertex, Esc cancels",
     "fill": "Fill the connected region under the click with the paint class",
-    "pan": "Drag to move the image (also: middle or right drag, or Space + drag)",
+    "pan": "Look: drag to move the image, a click never paints (also: middle or right drag, or Space + drag)",
 }
 SLIDER_STEPS = 1000
 
@@ -128,7 +129,7 @@ class EditorToolBar(QWidget):
             group.addAction(action)
             self.bar.addAction(action)
             actions[name] = action
-        actions["brush"].setChecked(True)
+        actions[DEFAULT_TOOL].setChecked(True)
         return actions
 
     def _build_paint_controls(self) -> None:
@@ -240,7 +241,8 @@ class EditorToolBar(QWidget):
         self.heatmap_slider.setEnabled(run_id is not None)
         self.heatmap_action.setToolTip(
             NO_RUN_TIP if run_id is None else
-            f"Show where the defect detector (run #{run_id}) sees a defect: yellow unsure, red defective")
+            f"Show where the defect detector (run #{run_id}) sees a defect: dark purple none, orange to pale"
+            " yellow defective (the legend under the image gives the scale)")
 
     def set_zoom(self, scale: float | None) -> None:
         self.zoom_label.setText("" if scale is None else f"{scale * 100:.0f}%")

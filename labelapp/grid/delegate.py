@@ -11,8 +11,10 @@ defect badge, suggestion badge.
 +--------------------------+  predicted class colour and its confidence
 ```
 
-[⚠ 87%] (red): the defect detector calls the image defective, its probability at or
-above the run's threshold; below it the probability is only in the tooltip.
+[⚠ 87%] (red): a validated defect detector calls the image defective, its probability
+at or above the run's threshold; below it, or while the detector is not validated
+(:mod:`core.training.trust`), the probability is only in the tooltip. Gray instead of
+red: the classifier, the model to believe here, calls the image OK (the tooltip says why).
 [★3] (blue): an unlabeled image the suggestions queue names, with its rank.
 """
 
@@ -33,6 +35,7 @@ PLACEHOLDER = QColor("#8f8f8f")
 BADGE_FILL = QColor(20, 20, 20, 200)
 BADGE_EDGE = QColor(255, 255, 255, 235)
 DEFECT_FILL = QColor(200, 40, 25, 230)
+OVERRULED_FILL = QColor(110, 110, 110, 220)  # the detector's call, outvoted by the classifier
 SUGGESTION_FILL = QColor(42, 125, 225, 230)  # the editor's "Suggested #3" colour
 
 
@@ -77,7 +80,7 @@ class TileDelegate(QStyledItemDelegate):
         thumb = self._paint_thumbnail(painter, rect, tile, pixmap)
         self._paint_mask_badge(painter, thumb, tile.mask)
         if tile.detected:
-            self._paint_defect_badge(painter, thumb, tile.defect)
+            self._paint_defect_badge(painter, thumb, tile.defect, overruled=tile.overruled)
         if tile.suggestion:
             self._paint_suggestion_badge(painter, thumb, tile.suggestion)
         self._paint_name(painter, option, rect, tile.name)
@@ -147,14 +150,15 @@ class TileDelegate(QStyledItemDelegate):
             painter.setPen(BADGE_EDGE)
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
-    def _paint_defect_badge(self, painter: QPainter, thumb: QRect, probability: float) -> None:
-        """A red "⚠ 87%" at the top left: the defect detector calls the image defective."""
+    def _paint_defect_badge(self, painter: QPainter, thumb: QRect, probability: float, *, overruled: bool) -> None:
+        """A red "⚠ 87%" at the top left: the defect detector calls the image defective
+        (gray: the classifier, believed over it here, says OK)."""
         text = f"\u26a0 {probability:.0%}"
         painter.setFont(self._small)
         badge = QRectF(thumb.left() + 3, thumb.top() + 4, self._small_metrics.horizontalAdvance(text) + 8,
                        self._small_metrics.height() + 2)
         painter.setPen(QPen(BADGE_EDGE, 1))
-        painter.setBrush(DEFECT_FILL)
+        painter.setBrush(OVERRULED_FILL if overruled else DEFECT_FILL)
         painter.drawRoundedRect(badge, 3, 3)
         painter.setPen(QColor("#ffffff"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)

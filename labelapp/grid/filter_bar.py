@@ -3,8 +3,10 @@
 The prediction entries (predicted as a class, prediction disagrees with the label,
 the confidence sorts) are listed only while the project has a run with predictions; the
 defect entries (detected defective, detection disagrees with the label, the
-defect-probability sorts) only while it has a defect-detector run; the suggestion entries
-(suggested to label next, the suggestion-rank sort) once suggestions were computed.
+defect-probability sorts) only while it has a defect-detector run; while that run is not
+validated the two filters are listed greyed out with the reason, and the sorts say
+"not validated". The suggestion entries (suggested to label next, the suggestion-rank
+sort) once suggestions were computed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPainter, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
 
 from core.store import ImageClass
+from core.training.trust import DetectorTrust
 from labelapp.grid.model import ViewQuery
 
 SEARCH_DELAY_MS = 120  # typing pauses this long before the grid filters
@@ -33,6 +36,7 @@ DEFECT_TIPS = {
     "defective": "Images the defect detector calls defective (probability at or above its threshold)",
     "missed": "Labeled OK but detected defective, or labeled defective but not detected",
 }
+NOT_VALIDATED = "detector not validated"
 
 
 def color_icon(color: str, size: int = 12) -> QIcon:
@@ -126,14 +130,15 @@ class FilterBar(QWidget):
         self._show_sort(query.sort, query.descending)
 
     def set_classes(self, classes: Sequence[ImageClass], *, predictions: bool = False,
-                    defects: bool = False, suggestions: bool = False) -> None:
+                    defects: bool = False, suggestions: bool = False, detector: DetectorTrust | None = None) -> None:
         """Rebuilds the filter and sort entries: the fixed ones, one per class; with
         ``predictions`` (the project has a run with predictions) one "predicted as" per
         class, the disagreement filter and the confidence sorts; with ``defects`` (it
         has a defect-detector run) the two defect filters and the defect-probability
-        sorts; with ``suggestions`` (suggestions were computed) the suggested filter and
-        the suggestion-rank sort. A query whose entry is gone falls back to all images
-        (or to the name order), without emitting."""
+        sorts (greyed-out filters and "not validated" sorts when ``detector`` is not
+        validated); with ``suggestions`` (suggestions were computed) the suggested filter
+        and the suggestion-rank sort. A query whose entry is gone (or greyed out) falls
+        back to all images (or to the name order), without emitting."""
         self.filter_combo.clear()
         for text, kind in FIXED_FILTERS:
             self.filter_combo.addItem(text, kind)
@@ -150,16 +155,14 @@ class FilterBar(QWidget):
             self.filter_combo.addItem(DISAGREE_TEXT, "disagree")
             for cls in classes:
                 self.filter_combo.addItem(color_icon(cls.color), f"Predicted as {cls.name}", f"predicted:{cls.id}")
+        validated = detector is None or detector.validated
         if defects:
-            self.filter_combo.insertSeparator(self.filter_combo.count())
-            for text, kind in DEFECT_FILTERS:
-                self.filter_combo.addItem(text, kind)
-                self.filter_combo.setItemData(self.filter_combo.count() - 1, DEFECT_TIPS[kind],
-                                              Qt.ItemDataRole.ToolTipRole)
+            self._add_defect_filters(None if validated else detector.why)
         self.sort_combo.clear()
         for text, key in (SORTS + ((SUGGESTED_SORT,) if suggestions else ()) + (PREDICTION_SORTS if predictions else ())
                           + (DEFECT_SORTS if defects else ())):
-            self.sort_combo.addItem(text, key)
+            self.sort_combo.addItem(text if validated or key not in dict(DEFECT_SORTS).values()
+                                    else f"{text} ({NOT_VALIDATED})", key)
         if not self._select_filter(self._query.filter, self._query.class_id):
             self._query = ViewQuery(search=self._query.search, sort=self._query.sort,
                                     descending=self._query.descending)
@@ -168,6 +171,18 @@ class FilterBar(QWidget):
             self._query = ViewQuery(filter=self._query.filter, class_id=self._query.class_id,
                                     search=self._query.search)
         self._show_sort(self._query.sort, self._query.descending)
+
+    def _add_defect_filters(self, why_not: str | None) -> None:
+        """The defect filters; greyed out with ``why_not`` as the tip when the detector's
+        threshold decides nothing (its calls are not validated)."""
+        self.filter_combo.insertSeparator(self.filter_combo.count())
+        for text, kind in DEFECT_FILTERS:
+            self.filter_combo.addItem(text if why_not is None else f"{text} ({NOT_VALIDATED})", kind)
+            row = self.filter_combo.count() - 1
+            tip = DEFECT_TIPS[kind] if why_not is None else f"The defect detector is {why_not}."
+            self.filter_combo.setItemData(row, tip, Qt.ItemDataRole.ToolTipRole)
+            if why_not is not None:
+                self.filter_combo.model().item(row).setEnabled(False)
 
     def set_counts(self, shown: int, total: int) -> None:
         self.count_label.setText(f"{shown:,} of {total:,}")
@@ -178,6 +193,8 @@ class FilterBar(QWidget):
 
     def _select_filter(self, kind: str, class_id: int | None) -> bool:
         position = self.filter_combo.findData(f"{kind}:{class_id}" if class_id is not None else kind)
+        if position >= 0 and not self.filter_combo.model().item(position).isEnabled():
+            position = -1
         if position >= 0:
             self.filter_combo.setCurrentIndex(position)
         return position >= 0

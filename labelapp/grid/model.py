@@ -47,11 +47,14 @@ class Tile:
     defect: float | None = None  # defect probability of the latest defect-detector run
     defect_threshold: float = 0.5  # that run's decision threshold
     suggestion: int = 0  # rank of the image's open suggestion (1 = label first), 0 when none
+    defect_validated: bool = False  # the run may call images defective (core.training.trust)
+    disagreement: str | None = None  # classifier and detector disagree: which to believe, in words
+    overruled: bool = False  # the detector calls it defective, the classifier (the one to believe) OK
 
     @property
     def detected(self) -> bool:
-        """The defect detector calls this image defective."""
-        return self.defect is not None and self.defect >= self.defect_threshold
+        """A validated defect detector calls this image defective."""
+        return self.defect_validated and self.defect is not None and self.defect >= self.defect_threshold
 
 
 class GridModel(QAbstractListModel):
@@ -67,6 +70,7 @@ class GridModel(QAbstractListModel):
         self.catalog: Catalog | None = None
         self.query = ViewQuery()
         self._classes: dict[int, ImageClass] = {}
+        self._notes: dict[bool, str] = {}  # the verdict's note by "the classifier says defective"
         self._rows = _EMPTY  # catalog index of each row
         self._keys = _EMPTY  # sort key of each row, ascending
         self._row_of = _EMPTY  # catalog index -> row, -1 when hidden
@@ -120,6 +124,8 @@ class GridModel(QAbstractListModel):
         return rows, self.catalog.sort_keys(q.sort, q.descending)[rows]
 
     def _class_table(self) -> dict[int, ImageClass]:
+        verdict = None if self.catalog is None else self.catalog.verdict
+        self._notes = {} if verdict is None else {side: verdict.note(side) for side in (False, True)}
         return {} if self.catalog is None else self.catalog.class_by_id()
 
     # -- rows --------------------------------------------------------------------------------
@@ -171,14 +177,21 @@ class GridModel(QAbstractListModel):
         catalog = self.catalog
         i = int(self._rows[row])
         defect = float(catalog.pred_defect[i])
+        probability = None if np.isnan(defect) else defect
         suggestion = int(catalog.suggestion_rank[i]) if catalog.label[i] == 0 else 0
+        prediction = self._classes.get(int(catalog.pred_class[i]))
+        says_defective = None if prediction is None else not prediction.is_ok
+        verdict = catalog.verdict
+        disagree = verdict is not None and verdict.disagrees(says_defective, probability)
         return Tile(
             image_id=int(catalog.ids[i]), name=catalog.names[i], hash=catalog.hashes[i],
             width=int(catalog.widths[i]), height=int(catalog.heights[i]),
             label=self._classes.get(int(catalog.label[i])), mask=MaskState(int(catalog.mask[i])),
-            prediction=self._classes.get(int(catalog.pred_class[i])), confidence=float(catalog.pred_conf[i]),
-            defect=None if np.isnan(defect) else defect, defect_threshold=catalog.defect_threshold,
-            suggestion=suggestion,
+            prediction=prediction, confidence=float(catalog.pred_conf[i]),
+            defect=probability, defect_threshold=catalog.defect_threshold, suggestion=suggestion,
+            defect_validated=catalog.detector.validated,
+            disagreement=self._notes.get(bool(says_defective)) if disagree else None,
+            overruled=disagree and verdict.overrules_detector(says_defective, probability),
         )
 
     # -- thumbnails ----------------------------------------------------------------------------
@@ -236,9 +249,13 @@ class GridModel(QAbstractListModel):
         text = f"{path}\n{tile.width} × {tile.height} · {label}{mask}"
         if tile.prediction is not None:
             text += f"\npredicted {tile.prediction.name} ({tile.confidence:.0%})"
-        if tile.defect is not None:
+        if tile.defect is not None and tile.defect_validated:
             verdict = "detected defective" if tile.detected else "not detected"
             text += f"\ndefect probability {tile.defect:.2f} (threshold {tile.defect_threshold:.2f}: {verdict})"
+        elif tile.defect is not None:
+            text += f"\ndefect probability {tile.defect:.2f} (detector not validated yet: no call)"
+        if tile.disagreement:
+            text += f"\n{tile.disagreement}"
         if tile.suggestion:
             text += f"\nsuggested #{tile.suggestion} to label next"
         return text

@@ -127,7 +127,8 @@ class ImageGrid(QWidget):
         self.filter_bar.set_classes(catalog.classes if catalog is not None else (),
                                     predictions=catalog is not None and catalog.has_predictions,
                                     defects=catalog is not None and catalog.has_defect_predictions,
-                                    suggestions=catalog is not None and catalog.has_suggestions)
+                                    suggestions=catalog is not None and catalog.has_suggestions,
+                                    detector=catalog.detector if catalog is not None else None)
         self._show_map_entry(catalog, keep=showing_map)
         self.model.query = self.filter_bar.query
 

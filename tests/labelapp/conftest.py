@@ -66,3 +66,58 @@ def open_grid(qtbot) -> Iterator[Callable]:
     yield open_
     for widget in opened:
         widget.shutdown()
+
+
+# -- a defect detector that learned, or one that is not validated -----------------------------
+
+
+def _validate_detector(project, noise: float = 0.12, held_out: int = 8) -> float:
+    """Rewrites the latest seg-dec run of ``project`` (every image labeled) as a detector
+    that learned: defect probabilities of the labeled images near 0.25 (OK) and 0.7
+    (defective) with some noise, and validation figures on ``held_out`` OK and as many
+    defective images, as the run would store them. Returns the run's threshold. (The
+    1-epoch runs the tests can afford rank at chance, which the trust rule rejects.)"""
+    import numpy as np
+
+    from core.training.detection import choose_threshold, detection_metrics
+    from core.training.segdec import latest_segdec_run
+
+    run = latest_segdec_run(project)
+    ok = {c.id for c in project.classes.list() if c.is_ok}
+    labels = dict(project.db.all("SELECT image_id, class_id FROM labels ORDER BY image_id"))
+    rng = np.random.default_rng(0)
+    probability = {i: float(np.clip((0.25 if c in ok else 0.7) + rng.normal(0.0, noise), 0.01, 0.99))
+                   for i, c in labels.items()}
+    with project.db.transaction():
+        project.db.conn.executemany("UPDATE predictions SET defect_probability = ? WHERE run_id = ? AND image_id = ?",
+                                    [(p, run.id, i) for i, p in probability.items()])
+    held = ([i for i, c in labels.items() if c in ok][:held_out]
+            + [i for i, c in labels.items() if c not in ok][:held_out])
+    truth = np.array([int(labels[i] not in ok) for i in held])
+    scores = np.array([probability[i] for i in held])
+    threshold = choose_threshold(truth, scores)
+    figures = {**detection_metrics(truth, scores, np.array(held), threshold), "target_recall": None}
+    project.runs.update_metrics(run.id, {**run.metrics, "threshold": threshold, "validation": figures})
+    return threshold
+
+
+def _unvalidate_detector(project, threshold: float = 0.5) -> None:
+    """Makes the latest seg-dec run one that held nothing out (its threshold the default
+    0.5), as a run on a few labels is."""
+    from core.training.segdec import latest_segdec_run
+
+    run = latest_segdec_run(project)
+    metrics = {k: v for k, v in run.metrics.items() if k != "validation"}
+    project.runs.update_metrics(run.id, {**metrics, "threshold": threshold})
+
+
+@pytest.fixture(scope="session")
+def validate_detector() -> Callable:
+    """``validate_detector(project, noise=0.12, held_out=8) -> threshold``: see :func:`_validate_detector`."""
+    return _validate_detector
+
+
+@pytest.fixture(scope="session")
+def unvalidate_detector() -> Callable:
+    """``unvalidate_detector(project, threshold=0.5)``: the latest seg-dec run without validation."""
+    return _unvalidate_detector

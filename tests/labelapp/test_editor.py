@@ -56,6 +56,7 @@ def setup(qtbot, tmp_path: Path) -> Iterator[Setup]:
     editor.resize(1000, 560)  # wide enough for the tool bar on one row
     editor.show()
     editor.set_project(project)
+    editor.set_tool("brush")  # the editor starts with the pan tool; these tests paint
     ids = [image.id for image in project.images.list()]
     yield Setup(project, editor, ids, project.classes.get("crazing").id, project.classes.get("inclusion").id)
     editor.shutdown()
@@ -354,6 +355,13 @@ def test_prefetched_image_shows_without_waiting(qtbot, setup: Setup) -> None:
     editor.image_shown.connect(shown.append)
     editor.show_image(b)
     assert shown == [b]  # synchronously: no event loop turn, no I/O
+
+
+def test_a_fresh_editor_starts_with_the_pan_tool(qtbot) -> None:
+    editor = ImageEditor()
+    qtbot.addWidget(editor)
+    assert editor.tool() == "pan" and editor.toolbar.tool_actions["pan"].isChecked()
+    assert not editor.toolbar.tool_actions["brush"].isChecked()
 
 
 def test_space_drag_pans_and_the_wheel_zooms_about_the_cursor(qtbot, setup: Setup) -> None:

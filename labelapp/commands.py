@@ -96,12 +96,17 @@ def _print_import_report(report: Any, summary: Any) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from core.store import Project
+    from core.training.segdec import latest_segdec_run
+    from core.training.trust import detector_trust
 
     with Project.open(args.project) as project:
         summary = project.summary()
         classes = project.classes.list()
+        trust = detector_trust(latest_segdec_run(project))  # only a validated detector calls images defective
     if args.json:
-        _print_json({"project": str(Path(args.project).absolute()), **summary.to_json()})
+        detector = {"run": trust.run_id, "status": trust.status, "validated": trust.validated, "why": trust.why,
+                    "threshold": trust.threshold}
+        _print_json({"project": str(Path(args.project).absolute()), **summary.to_json(), "detector": detector})
         return 0
     print(f"{Path(args.project).absolute()}")
     print(f"  images    {summary.images:>8}")
@@ -109,6 +114,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"  unlabeled {summary.unlabeled:>8}")
     print(f"  masks     {summary.masks:>8}   ({summary.nonempty_masks} with defect pixels)")
     print(f"  runs      {summary.runs:>8}")
+    if trust.run_id is not None:
+        print(f"  detector  run {trust.run_id}: {trust.why}")
     if classes:
         width = max(len(c.name) for c in classes)
         print("  classes:")

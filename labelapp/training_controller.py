@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QSettings, Slot
 from core.jobs.staleness import StaleCheck
 from core.store import Project, Run, RunStatus, StoreError
 from core.training.segdec import METHOD as SEGDEC
+from core.training.trust import detector_trust
 
 if TYPE_CHECKING:
     from labelapp.main_window import MainWindow
@@ -218,9 +219,12 @@ def finished_message(result: object) -> str:
     for run in runs:
         validation = (run.metrics or {}).get("validation")
         if run.method == SEGDEC:
+            trust = detector_trust(run)
             text += (f" · defect detector AP {_figure(validation.get('ap'))}, F1 {_figure(validation.get('f1'))}"
                      f" on {validation['n']} validation images" if validation
                      else " · defect detector: no validation (too few labels)")
+            if not trust.validated:
+                text += f"; no image is called defective until it is validated ({trust.advice})"
         elif validation and "accuracy" in validation:
             text += (f" · validation accuracy {validation['accuracy']:.0%} (macro-F1 {validation['macro_f1']:.0%})"
                      f", cross-validated on {validation['n']} labels")

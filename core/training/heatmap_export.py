@@ -2,8 +2,12 @@
 
 ``<out>/<stem>-heatmap.png`` is gray (0 = no defect, 255 = sure), stretched to the image
 as the model saw it; ``--overlay`` adds ``<stem>-overlay.png``, the image with the heat
-map blended in red. ``defect_probabilities.csv`` lists every written image with its
-probability and whether it is at or above the run's threshold.
+map drawn over it in the editor's colour scale (:mod:`core.heat_colors`).
+``defect_probabilities.csv`` lists every written image with its probability and, when
+the run is validated (:func:`core.training.trust.detector_trust`), whether it is at or
+above the run's threshold (column ``defective_at_<threshold>``); an unvalidated run calls
+nothing defective: the column is ``defective_not_validated`` and left empty, and
+``only="defective"`` is refused.
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from core.files import atomic_writer
+from core.heat_colors import blend_heat
 from core.store import Project, StoreError
 from core.training.segdec import HEATMAP_IDS, HEATMAPS, METHOD, latest_segdec_run, upsample_heatmap
+from core.training.trust import detector_trust
+
+OVERLAY_OPACITY = 0.7  # the editor's default heat-map opacity
 
 
 @dataclass(frozen=True)
@@ -38,16 +46,19 @@ def export_heatmaps(project: Project, out: Path, *, run_id: int | None = None, o
     if run is None or run.method != METHOD:
         raise StoreError("no defect-detector run: train one first (labelapp train PROJECT --method segdec)"
                          if run_id is None else f"run {run_id} is not a defect-detector run")
+    trust = detector_trust(run)
+    if only == "defective" and not trust.validated:
+        raise StoreError(f"run {run.id} calls no image defective, it is {trust.why}; export --only all")
     folder = project.runs_dir / str(run.id)
     ids, heat = np.load(folder / HEATMAP_IDS), np.load(folder / HEATMAPS, mmap_mode="r")
-    threshold = float(run.metrics.get("threshold", 0.5))
+    threshold = trust.threshold
     probability = dict(project.db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?",
                                       (run.id,)))
     out.mkdir(parents=True, exist_ok=True)
     written, skipped, rows, used = 0, [], [], set()
     for k, image_id in enumerate(ids.tolist()):
         p = probability.get(image_id)
-        if p is None or (only == "defective" and p < threshold):
+        if p is None or (only == "defective" and not trust.calls_defective(p)):
             continue
         image = project.images.get(image_id)
         stem = _unique(Path(image.path).stem, used)
@@ -59,18 +70,17 @@ def export_heatmaps(project: Project, out: Path, *, run_id: int | None = None, o
             except (OSError, UnreadableImageError):
                 skipped.append(image.path)
             else:
-                gray = np.asarray(PILImage.fromarray(pixels).convert("L"), dtype=np.float32)
-                alpha = heat_image.astype(np.float32)[..., None] / 255.0 * 0.6
-                red = np.array([255.0, 40.0, 40.0])
-                blended = gray[..., None] * (1 - alpha) + red * alpha
-                _save_png(PILImage.fromarray(blended.clip(0, 255).astype(np.uint8), mode="RGB"),
-                          out / f"{stem}-overlay.png")
-        rows.append((image.path, f"{stem}-heatmap.png", f"{p:.6f}", int(p >= threshold)))
+                gray = np.asarray(PILImage.fromarray(pixels).convert("L"))
+                blended = blend_heat(gray, heat_image.astype(np.float32) / 255.0, OVERLAY_OPACITY)
+                _save_png(PILImage.fromarray(blended, mode="RGB"), out / f"{stem}-overlay.png")
+        rows.append((image.path, f"{stem}-heatmap.png", f"{p:.6f}",
+                     int(trust.calls_defective(p)) if trust.validated else ""))
         written += 1
     table = out / "defect_probabilities.csv"
     with atomic_writer(table, "w") as handle:
         writer = csv.writer(handle)
-        writer.writerow(("image", "heatmap", "defect_probability", f"defective_at_{threshold:.4f}"))
+        verdict = f"defective_at_{threshold:.4f}" if threshold is not None else "defective_not_validated"
+        writer.writerow(("image", "heatmap", "defect_probability", verdict))
         writer.writerows(rows)
     return HeatmapExport(run_id=run.id, out=out, images=written, skipped=tuple(skipped), csv=table)
 

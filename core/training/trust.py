@@ -112,9 +112,9 @@ class Ability:
     def images(self) -> int:
         return self.ok_n + self.defective_n
 
-    def figure(self) -> str:
-        """``94 % of 48 held-out labels``."""
-        return f"{self.balanced_accuracy:.0%} of {self.images} held-out labels"
+    def figure(self, *, only: bool = False) -> str:
+        """``94% of 48 held-out labels`` (``only``: ``of only 48``)."""
+        return f"{self.balanced_accuracy:.0%} of {'only ' if only else ''}{self.images} held-out labels"
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,9 @@ class Verdict:
             return f"{text}; there is no {_other(self.trusted)} yet"
         if not loser.validated:
             return f"{text}; the {loser.model} is not validated"
-        return f"{text}, the {loser.model} on {loser.figure()}"
+        # a higher figure on fewer images can lose: say so
+        only = loser.balanced_accuracy > winner.balanced_accuracy
+        return f"{text}, the {loser.model} on {loser.figure(only=only)}"
 
 
 def detector_trust(run: Run | None) -> DetectorTrust:

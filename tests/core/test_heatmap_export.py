@@ -81,7 +81,7 @@ def test_the_scale_rises_from_a_visible_floor() -> None:
     assert colors.shape == (256, 3) and tuple(colors[0]) == (0, 0, 4) and tuple(colors[255]) == (252, 255, 164)
     alpha = heat_alpha(np.linspace(0, 1, 256), 0.7)
     assert alpha[0] == pytest.approx(0.7 * ALPHA_FLOOR) and alpha[-1] == pytest.approx(0.7)
-    assert np.all(np.diff(alpha) > 0) and alpha[40] > 0.3  # a weak map (0.16) already shows
+    assert np.all(np.diff(alpha) > 0) and alpha[40] > 0.2  # a weak map (0.16) already shows
     heat = upsample_heatmap(np.full((4, 4), 60, np.uint8), 8, 8)
     tinted = blend_heat(np.full((8, 8), 200, np.uint8), heat, 0.7)
     assert (tinted.astype(int).max(axis=-1) < 200).all()  # weak heat darkens the surface a little

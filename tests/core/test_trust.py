@@ -92,7 +92,8 @@ def test_the_verdict_weighs_each_figure_by_the_images_behind_it() -> None:
     perfect_on_ten = ability(DETECTOR, (5, 5), (5, 5))  # 100 % on 10: could be luck
     verdict = judge(classifier, perfect_on_ten, trusted)
     assert verdict.trusted == CLASSIFIER
-    assert "trust the classifier: right on 90% of 50 held-out labels, the detector on 100% of 10" in verdict.sentence
+    assert ("trust the classifier: right on 90% of 50 held-out labels, the detector on 100% of only 10"
+            in verdict.sentence)
     better = ability(DETECTOR, (40, 40), (40, 40))
     assert judge(classifier, better, trusted).trusted == DETECTOR
     assert judge(classifier, ability(DETECTOR, (9, 10), (36, 40)), trusted).trusted == CLASSIFIER  # a tie

@@ -181,7 +181,7 @@ def test_the_colour_scale_is_visible_at_low_values() -> None:
     alpha = [c.alphaF() for c in table]
     assert all(b >= a for a, b in zip(alpha, alpha[1:], strict=False))  # rises with the value
     assert 0.05 <= alpha[0] <= 0.12  # a faint tint where there is no defect: the surface shows
-    assert alpha[40] >= 0.3 and alpha[90] >= 0.4  # 0.16 and 0.35, where weak maps peak, are seen
+    assert alpha[40] >= 0.2 and alpha[90] >= 0.33  # 0.16 and 0.35, where weak maps peak, are seen
     assert alpha[255] == pytest.approx(0.7, abs=0.01)
     luminance = [0.3 * c.redF() + 0.59 * c.greenF() + 0.11 * c.blueF() for c in table]
     assert all(b >= a - 1e-3 for a, b in zip(luminance, luminance[1:], strict=False))  # dark to bright

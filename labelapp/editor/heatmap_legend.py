@@ -17,7 +17,7 @@ from core.heat_colors import heat_colors
 
 PAD = 4
 BAR_HEIGHT = 10
-WIDTH = 250
+WIDTH = 210
 EDGE = QColor(90, 90, 90)
 
 

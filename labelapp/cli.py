@@ -84,11 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrain-again", action="store_true",
                    help="with --method auto: pretrain a new encoder even if one covers the images")
     p.add_argument("--no-segdec", action="store_true", help="with --method auto: skip the defect detector")
-    p.add_argument("--segdec-size", type=int, default=128, metavar="PX",
-                   help="defect detector input side, a multiple of 8 (default 128)")
+    p.add_argument("--segdec-scale", type=float, metavar="S",
+                   help="defect detector: look at the images at S times their size (default: chosen from the"
+                        " image sizes and the masked defects; `labelapp status` shows it)")
     p.add_argument("--segdec-width", choices=("narrow", "full"), default="narrow",
                    help="narrow: the CPU default; full: paper 002's 1024-channel network (about 3x slower)")
-    p.add_argument("--segdec-epochs", type=int, default=15)
+    p.add_argument("--segdec-mode", choices=("joint", "mixed"), default="joint",
+                   help="joint: image labels and masks train the whole net together (default); mixed: paper 002's"
+                        " schedule (segmentation first, decision later, decision kept out of the segmentation)")
+    p.add_argument("--segdec-minutes", type=float, default=2.5, metavar="M",
+                   help="defect detector training budget in minutes (default 2.5; 1 when it continues from the"
+                        " last detector); it stops earlier when the validation AP stops improving")
+    p.add_argument("--segdec-epochs", type=int, default=40, help="at most this many epochs (default 40)")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="train the defect detector afresh instead of continuing from the last one")
     p.add_argument("--target-recall", type=float, metavar="R",
                    help="pick the defect threshold that reaches this recall on validation images"
                         " (default: the best-F1 threshold)")

@@ -30,8 +30,9 @@ DEFAULTS = {"training/ssl": "simclr", "training/encoder": "shufflenet", "trainin
             "training/epochs": 20, "training/batch_size": 64, "training/thorough": False,
             "training/finetune_steps": 120, "training/segdec": True}
 TARGET_RECALL_KEY = "training/target_recall"  # absent: the best-F1 threshold
-# Optional overrides of the defect detector's input size and epochs (absent: core's defaults).
-SEGDEC_OVERRIDES = {"training/segdec_size": "size", "training/segdec_epochs": "epochs"}
+# Optional overrides of the defect detector's request (absent: core's defaults), with their types.
+SEGDEC_OVERRIDES = {"training/segdec_scale": ("scale", float), "training/segdec_max_epochs": ("max_epochs", int),
+                    "training/segdec_minutes": ("minutes", float)}
 
 
 class TrainingController(QObject):
@@ -76,7 +77,7 @@ class TrainingController(QObject):
             return None
         from core.training import SegDecRequest
 
-        overrides = {field: int(self._settings.value(key)) for key, field in SEGDEC_OVERRIDES.items()
+        overrides = {field: kind(self._settings.value(key)) for key, (field, kind) in SEGDEC_OVERRIDES.items()
                      if self._settings.contains(key)}
         return SegDecRequest(project_root=project.root, target_recall=self.target_recall(), **overrides)
 

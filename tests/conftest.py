@@ -83,6 +83,6 @@ def segdec_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("segdec") / "project"
     create_demo_project(root, n_images=42, size=64, workers=1)
     _label_from_truth(root, 42)
-    result = drain(segdec_job(SegDecRequest(project_root=root, size=64, epochs=1, workers=1)))
+    result = drain(segdec_job(SegDecRequest(project_root=root, max_epochs=1, workers=1)))
     assert result.run is not None and result.run.id == 1 and "validation" in result.metrics
     return root

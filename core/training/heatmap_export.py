@@ -21,7 +21,8 @@ import numpy as np
 from core.files import atomic_writer
 from core.heat_colors import blend_heat
 from core.store import Project, StoreError
-from core.training.segdec import HEATMAP_IDS, HEATMAPS, METHOD, latest_segdec_run, upsample_heatmap
+from core.training.heatmaps import iter_heatmaps, upsample_heatmap
+from core.training.segdec import METHOD, latest_segdec_run
 from core.training.trust import detector_trust
 
 OVERLAY_OPACITY = 0.7  # the editor's default heat-map opacity
@@ -50,19 +51,18 @@ def export_heatmaps(project: Project, out: Path, *, run_id: int | None = None, o
     if only == "defective" and not trust.validated:
         raise StoreError(f"run {run.id} calls no image defective, it is {trust.why}; export --only all")
     folder = project.runs_dir / str(run.id)
-    ids, heat = np.load(folder / HEATMAP_IDS), np.load(folder / HEATMAPS, mmap_mode="r")
     threshold = trust.threshold
     probability = dict(project.db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?",
                                       (run.id,)))
     out.mkdir(parents=True, exist_ok=True)
     written, skipped, rows, used = 0, [], [], set()
-    for k, image_id in enumerate(ids.tolist()):
+    for image_id, heat in iter_heatmaps(folder):
         p = probability.get(image_id)
         if p is None or (only == "defective" and not trust.calls_defective(p)):
             continue
         image = project.images.get(image_id)
         stem = _unique(Path(image.path).stem, used)
-        heat_image = (upsample_heatmap(heat[k], image.width, image.height) * 255 + 0.5).astype(np.uint8)
+        heat_image = (upsample_heatmap(heat, image.width, image.height) * 255 + 0.5).astype(np.uint8)
         _save_png(PILImage.fromarray(heat_image, mode="L"), out / f"{stem}-heatmap.png")
         if overlay:
             try:

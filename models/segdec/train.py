@@ -1,22 +1,32 @@
-"""Training and prediction loops of the seg-dec net on in-memory (or memory-mapped) pixels.
+"""Training loop of the seg-dec net on images of any size at the detector's working scale.
 
-Every epoch shows all defective training images and as many OK images, the OK ones
-picked least-seen first (Božič's frequency sampling), so over a run every OK image is
-seen. After each epoch the net is scored on the validation images and the state with the
-best validation AP is kept (Božič's best-model selection).
+What each labeled image can teach decides how it is shown (:mod:`models.segdec.sampling`):
+a defective image known only by its image label is seen whole (the defect could be
+anywhere); OK images and masked defective images, whose every pixel is known, may be
+seen as crops (around a defect for masked ones), which is much cheaper on large images.
+An epoch shows every defective image and as many OK images, least-seen first (Božič's
+frequency sampling). After each epoch the net is scored on the validation images (whole,
+as the app predicts) and the state with the best validation AP is kept (Božič's
+best-model selection). Training ends when the validation AP has not improved for
+``patience`` epochs, when the time budget is spent, or after ``max_epochs``; the summary
+says which.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
+from models.segdec.infer import predict_images, to_tensor
 from models.segdec.loss import mixed_loss, theta
 from models.segdec.net import SegDecNet
+from models.segdec.sampling import Batch, epoch_batches, epoch_order
+
+MODES = ("joint", "mixed")
 
 
 class TrainCancelled(Exception):
@@ -25,17 +35,25 @@ class TrainCancelled(Exception):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 30
-    batch_size: int = 8
+    # "joint": both losses train the features throughout (the app's default);
+    # "mixed": paper 002 (θ decay from the segmentation to the decision, gradient-flow stop)
+    mode: str = "joint"
+    max_epochs: int = 40
+    patience: int = 6  # epochs without a better validation score before stopping ...
+    min_epochs: int = 10  # ... but not before this many epochs and steps (an early lucky score on a few
+    min_steps: int = 200  # validation images is no plateau, and a few labels make epochs of a few steps)
+    time_budget_s: float | None = None  # training seconds (validation included); None: no limit
+    crop: int = 256  # side of crops of OK and masked images (working pixels); 0: always whole
+    batch_size: int = 8  # samples per batch at most ...
+    batch_pixels: int = 6 * 256 * 256  # ... and input pixels at most (an optimiser step gathers batch_size)
     lr: float = 1e-3  # Adam (paper 002 and Božič: SGD 0.1 with batch 10 on a GPU)
+    seg_weight: float = 1.0  # joint: weight of the segmentation term
     delta: float = 1.0  # weight of the decision term (paper 002: 0.1)
-    # "auto": paper 002's decay when at least MIXED_SHARE of the defective images have masks,
-    # else constant (Božič's setting without pixel labels); "decay": θ = (1 − β)^epoch;
-    # "linear": Božič's 1 − n / N; "constant": θ = 0.5
-    schedule: str = "auto"
-    beta: float | None = None  # None: ends θ at 0.42 whatever the number of epochs
-    seg_loss: str = "bce"  # "bce": distance-weighted BCE (Božič); "mse": paper 002
-    stop_gradient: str = "auto"  # "auto": on with the decay schedule's condition (MIXED_SHARE); "on"; "off"
+    schedule: str = "decay"  # mixed: θ schedule ("decay", "linear", "constant")
+    beta: float | None = None  # mixed: None ends θ at 0.42 at max_epochs
+    seg_loss: str = "bce"  # "bce" (Božič) or "mse" (paper 002)
+    distance_p: float = 0.0  # > 0: Božič's distance-transform weights inside defects
+    positive_weight: float = 10.0  # weight of defect cells in the segmentation loss (they are few)
     flips: bool = True
     seed: int = 0
 
@@ -45,170 +63,158 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TrainData:
-    """Rows of ``pixels`` (N, S, S) uint8 and what is known about them."""
+    """The labeled images at the working scale.
 
-    pixels: np.ndarray
-    rows: np.ndarray  # (n,) training rows
-    labels: np.ndarray  # (n,) 1 = defective
-    has_mask: np.ndarray  # (n,) bool: γ
-    targets: np.ndarray  # (n, h, w) float32
-    weights: np.ndarray  # (n, h, w) float32
-    val_rows: np.ndarray  # (m,) may be empty
-    val_labels: np.ndarray
+    ``images[i]`` is uint8 (h_i, w_i); ``masks[i]`` bool (h_i, w_i) for a masked
+    defective image, else None; ``has_mask[i]`` says whether its pixels are known (OK
+    images and masked defective ones).
+    """
+
+    images: Sequence[np.ndarray]
+    labels: np.ndarray
+    masks: Sequence[np.ndarray | None]
+    has_mask: np.ndarray
+    val_images: Sequence[np.ndarray] = ()
+    val_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 @dataclass(frozen=True)
 class StepStats:
     epoch: int
-    step: int
-    total: int
+    step: int  # steps done
+    steps_per_epoch: int
     losses: dict[str, float]
-    theta: float
+    theta: float | None
     images_per_s: float
+    elapsed_s: float
     validation_ap: float | None = None  # set on the last step of an epoch with validation
 
 
-def epoch_order(labels: np.ndarray, seen: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Indices for one epoch: every positive and as many negatives, least-seen first
-    (``seen`` is updated), shuffled."""
-    positives = np.flatnonzero(labels == 1)
-    negatives = np.flatnonzero(labels == 0)
-    take = min(len(negatives), max(len(positives), 1))
-    tie = rng.random(len(negatives))
-    chosen = negatives[np.lexsort((tie, seen[negatives]))[:take]]
-    seen[chosen] += 1
-    return rng.permutation(np.concatenate([positives, chosen]))
-
-
-MIXED_SHARE = 0.5  # masked share of the defective images from which "auto" trains in mixed mode
-
-
-def mostly_masked(has_mask: np.ndarray, labels: np.ndarray) -> bool:
-    """Whether at least MIXED_SHARE of the defective images have masks.
-
-    On magnetic-tile (benchmarks/segdec_bench.py, 3 seeds) the paper-002 decay with
-    Božič's gradient stop scored AP 0.69 with every defective image masked but 0.45 with
-    10 of 274, below 0.57 with none; without masks a constant balance scored 0.69. With
-    few masks the segmentation features know too little to carry the decision alone.
-    """
-    defective = labels == 1
-    return bool(defective.any() and np.mean(has_mask[defective]) >= MIXED_SHARE)
-
-
-def use_stop_gradient(config: TrainConfig, has_mask: np.ndarray, labels: np.ndarray) -> bool:
-    if config.stop_gradient == "auto":
-        return mostly_masked(has_mask, labels)
-    return config.stop_gradient == "on"
-
-
-def resolved_schedule(config: TrainConfig, has_mask: np.ndarray, labels: np.ndarray) -> str:
-    if config.schedule == "auto":
-        return "decay" if mostly_masked(has_mask, labels) else "constant"
-    return config.schedule
-
-
 def train(net: SegDecNet, data: TrainData, config: TrainConfig, cancel: Callable[[], bool] | None = None,
-          device: str = "cpu") -> Generator[StepStats, None, dict]:
+          device: str = "cpu", warm: bool = False) -> Generator[StepStats, None, dict]:
     """Trains ``net`` in place (it ends with the best validation state, on the CPU);
-    returns a summary. ``device``: where to train ("cuda" for benchmarks on a GPU)."""
+    returns a summary (best epoch, AP per epoch, why it stopped).
+
+    ``warm``: ``net`` holds the weights of an earlier run; they are scored first, and
+    kept unless training beats them.
+    """
+    if config.mode not in MODES:
+        raise ValueError(f"unknown mode {config.mode!r}; choose from {', '.join(MODES)}")
+    started = time.perf_counter()
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
-    net.stop_gradient = use_stop_gradient(config, data.has_mask, data.labels)
-    schedule = resolved_schedule(config, data.has_mask, data.labels)
-    net.to(device)
+    net.stop_gradient = config.mode == "mixed"
+    net.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
-    seen = np.zeros(len(data.rows), np.int64)
-    per_epoch = len(epoch_order(data.labels, seen.copy(), np.random.default_rng(0)))
-    steps_per_epoch = -(-per_epoch // config.batch_size)
-    total = steps_per_epoch * config.epochs
-    best: tuple[float, float] = (-1.0, 0.0)
-    best_state, best_epoch, history = None, -1, []
-    step = 0
-    for epoch in range(config.epochs):
+    optimizer.zero_grad(set_to_none=True)
+    seen = np.zeros(len(data.labels), np.int64)
+    validate = len(data.val_labels) > 0 and len(np.unique(data.val_labels)) == 2
+    best_key, best_state, best_epoch, history = (-1.0, float("-inf")), None, -1, []
+    if validate and warm:
+        best_key = _validation_key(net, data, device)
+        best_state, best_epoch = _state(net), 0
+        history.append(best_key[0])
+        yield StepStats(epoch=-1, step=0, steps_per_epoch=0, losses={}, theta=None, images_per_s=0.0,
+                        elapsed_s=time.perf_counter() - started, validation_ap=best_key[0])
+    step, epoch, stalled, stop = 0, 0, 0, "max_epochs"
+    while epoch < config.max_epochs:
         net.train()
-        weight = theta(epoch, config.epochs, schedule, config.beta)
-        order = epoch_order(data.labels, seen, rng)
-        for start in range(0, len(order), config.batch_size):
+        weight = theta(epoch, config.max_epochs, config.schedule, config.beta) if config.mode == "mixed" else None
+        batches = epoch_batches(data, epoch_order(data.labels, seen, rng), config, rng)
+        out_of_time = False
+        gathered = 0
+        for position, batch in enumerate(batches):
             if cancel is not None and cancel():
                 raise TrainCancelled("training cancelled")
             began = time.perf_counter()
-            index = np.sort(order[start:start + config.batch_size])
-            x, target, w = (t.to(device) for t in _batch(data, index, rng, config.flips))
-            label = torch.from_numpy(data.labels[index]).to(device)
-            has_mask = torch.from_numpy(data.has_mask[index]).to(device)
-            decision, seg = net(x)
-            loss, parts = mixed_loss(decision, seg, label, target, w, has_mask, weight, config.delta,
-                                     config.seg_loss)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            parts = _backward(net, batch, config, weight, device)
+            gathered += len(batch.labels)
+            if gathered >= config.batch_size or position == len(batches) - 1:
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                gathered = 0
             step += 1
-            parts["loss"] = float(loss.detach())
-            last = step % steps_per_epoch == 0
-            ap = None
-            if last and len(data.val_rows):
-                probability, _ = predict(net, data.pixels, data.val_rows, device=device)
-                ap = average_precision(data.val_labels, probability)
-                history.append(ap)
-                key = (ap, float(epoch))  # ties: the later epoch
-                if key >= best:
-                    best, best_epoch = key, epoch
-                    best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-            yield StepStats(epoch=epoch, step=step, total=total, losses=parts, theta=weight,
-                            images_per_s=len(index) / max(time.perf_counter() - began, 1e-6), validation_ap=ap)
-    net.cpu()
+            elapsed = time.perf_counter() - started
+            out_of_time = config.time_budget_s is not None and elapsed >= config.time_budget_s
+            yield StepStats(epoch=epoch, step=step, steps_per_epoch=len(batches), losses=parts, theta=weight,
+                            images_per_s=len(batch.labels) / max(time.perf_counter() - began, 1e-6),
+                            elapsed_s=elapsed)
+            if out_of_time:
+                break
+        epoch += 1
+        if validate:
+            key = _validation_key(net, data, device)
+            history.append(key[0])
+            stalled = 0 if _clearly_better(key, best_key) else stalled + 1
+            if key > best_key:  # ties keep the earlier (or the warm) state
+                best_key, best_state, best_epoch = key, _state(net), epoch
+            yield StepStats(epoch=epoch - 1, step=step, steps_per_epoch=len(batches), losses={}, theta=weight,
+                            images_per_s=0.0, elapsed_s=time.perf_counter() - started, validation_ap=key[0])
+        if out_of_time:
+            stop = "time_budget"
+            break
+        if validate and stalled >= config.patience and epoch >= config.min_epochs and step >= config.min_steps:
+            stop = "converged"
+            break
+    net.cpu().to(memory_format=torch.contiguous_format)
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
-    return {"best_epoch": best_epoch + 1 if best_state is not None else config.epochs,
-            "validation_ap_by_epoch": history, "stop_gradient": net.stop_gradient, "schedule": schedule,
-            "steps": total}
+    return {"best_epoch": best_epoch if best_state is not None else epoch, "epochs_run": epoch,
+            "validation_ap_by_epoch": history, "stopped": stop, "mode": config.mode,
+            "stop_gradient": net.stop_gradient, "steps": step, "train_seconds": time.perf_counter() - started,
+            "warm": warm}
 
 
-def _batch(data: TrainData, index: np.ndarray, rng: np.random.Generator, flips: bool):
-    x = np.asarray(data.pixels[data.rows[index]], dtype=np.float32) / 255.0
-    target, w = data.targets[index].copy(), data.weights[index].copy()
-    if flips:
-        for k in range(len(index)):
-            for axis in (0, 1):
-                if rng.random() < 0.5:
-                    x[k] = np.flip(x[k], axis)
-                    target[k] = np.flip(target[k], axis)
-                    w[k] = np.flip(w[k], axis)
-    return (torch.from_numpy(np.ascontiguousarray(x))[:, None], torch.from_numpy(target)[:, None],
-            torch.from_numpy(w)[:, None])
+def _backward(net: SegDecNet, batch: Batch, config: TrainConfig, weight: float | None, device: str,
+              ) -> dict[str, float]:
+    """Adds the gradients of one batch, weighted by its share of an optimiser step."""
+    x = to_tensor(batch.pixels, device)
+    target = torch.from_numpy(batch.targets).to(device)[:, None]
+    cell_weight = torch.from_numpy(batch.weights).to(device)[:, None]
+    label = torch.from_numpy(batch.labels).to(device)
+    has_mask = torch.from_numpy(batch.has_mask).to(device)
+    decides = torch.from_numpy(batch.decides).to(device)
+    decision, seg = net(x, torch.from_numpy(batch.stats).to(device))
+    loss, parts = mixed_loss(decision, seg, label, target, cell_weight, has_mask, weight, config.delta,
+                             config.seg_loss, config.seg_weight, decides)
+    (loss * (len(batch.labels) / config.batch_size)).backward()
+    parts["loss"] = float(loss.detach())
+    return {k: v for k, v in parts.items() if v == v}
+
+
+def _clearly_better(key: tuple[float, float], best: tuple[float, float]) -> bool:
+    """A higher AP, or the same AP with a validation loss lower by more than 2 %: once the
+    AP is 1, slow polishing of the loss does not keep training going."""
+    return key[0] > best[0] + 1e-6 or (key[0] >= best[0] - 1e-6 and key[1] > best[1] + 0.02 * abs(best[1]))
+
+
+def _state(net: SegDecNet) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+
+
+def _validation_key(net: SegDecNet, data: TrainData, device: str) -> tuple[float, float]:
+    """(AP, − mean decision loss) on the validation images: the loss breaks AP ties (a
+    small validation set often reaches AP 1 early)."""
+    probability = predict(net, data.val_images, device=device)[0]
+    truth = np.asarray(data.val_labels, dtype=np.float64)
+    p = np.clip(probability.astype(np.float64), 1e-6, 1 - 1e-6)
+    loss = float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p)))
+    return average_precision(data.val_labels, probability), -loss
 
 
 @torch.no_grad()
-def predict(net: SegDecNet, pixels: np.ndarray, rows: np.ndarray, batch: int = 32, device: str | None = None,
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """(defect probability (n,) float32, heat map (n, h, w) uint8 0-255) of ``rows``."""
-    probabilities, heat = [], []
-    for _done, p, h in predict_chunks(net, pixels, rows, batch, device):
-        probabilities.append(p)
-        heat.append(h)
-    if not probabilities:
-        return np.zeros(0, np.float32), np.zeros((0, 0, 0), np.uint8)
-    return np.concatenate(probabilities), np.concatenate(heat)
-
-
-@torch.no_grad()
-def predict_chunks(net: SegDecNet, pixels: np.ndarray, rows: np.ndarray, batch: int = 32,
-                   device: str | None = None):
-    """Yields (images done, probabilities, heat maps) chunk by chunk (for progress);
-    ``device`` None: where the net's weights are."""
-    device = device or next(net.parameters()).device
+def predict(net: SegDecNet, images: Sequence[np.ndarray], device: str | None = None,
+            ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(defect probability (n,) float32, heat maps float32 (ceil(h/8), ceil(w/8)) each)."""
     was_training = net.training
     net.eval()
     try:
-        for start in range(0, len(rows), batch):
-            part = rows[start:start + batch]
-            x = torch.from_numpy(np.asarray(pixels[np.sort(part)], dtype=np.float32) / 255.0)[:, None].to(device)
-            order = np.argsort(np.argsort(part))  # back from sorted reads to the order of ``part``
-            logit, seg = net(x)
-            p = torch.sigmoid(logit).cpu().numpy().astype(np.float32)[order]
-            h = (torch.sigmoid(seg)[:, 0].cpu().numpy() * 255.0 + 0.5).astype(np.uint8)[order]
-            yield start + len(part), p, h
+        probability = np.zeros(len(images), np.float32)
+        heat: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(images)
+        for k, p, h in predict_images(net, images, device=device):
+            probability[k], heat[k] = p, h
+        return probability, heat
     finally:
         net.train(was_training)
 

@@ -20,8 +20,8 @@ from core.catalog import Catalog
 from core.jobs import drain
 from core.store import Project
 from core.training import SegDecRequest, segdec_job
+from core.training.heatmaps import iter_heatmaps
 from core.training.segdec import (
-    HEATMAPS,
     latest_segdec_run,
     load_heatmap,
     load_validation_scores,
@@ -68,7 +68,7 @@ def demo(labeled_demo: Path, tmp_path: Path) -> Path:
 
 
 def request(root: Path, **kwargs) -> SegDecRequest:
-    return SegDecRequest(project_root=root, **{"size": 64, "epochs": 2, "workers": 1, **kwargs})
+    return SegDecRequest(project_root=root, **{"max_epochs": 2, "workers": 1, **kwargs})
 
 
 @pytest.mark.parametrize("masks", [0, 3, None])
@@ -79,9 +79,10 @@ def test_trains_with_no_few_or_all_masks(demo: Path, masks: int | None):
     run = result.run
     assert run is not None and run.method == "segdec"
     assert run.metrics["masks"] == len(masked)
-    # mixed mode (paper-002 decay, gradient-flow stop) only when most defective images have masks
-    assert run.metrics["stop_gradient"] == (masks is None)
-    assert run.metrics["schedule"] == ("decay" if masks is None else "constant")
+    # the app's joint mode whatever the masks; the geometry is the native size of 64 px images
+    assert run.metrics["mode"] == "joint" and run.metrics["stop_gradient"] is False
+    assert run.metrics["geometry"]["scale"] == 1.0 and "64x64 px" in run.metrics["geometry"]["description"]
+    assert run.metrics["stopped"] in ("converged", "max_epochs", "time_budget") and run.metrics["stopped_because"]
     assert {"defect detector", "predicting defects"} <= {r.phase for r in records}
     assert any("decision loss" in r.losses for r in records)
     with Project.open(demo) as project:
@@ -89,8 +90,8 @@ def test_trains_with_no_few_or_all_masks(demo: Path, masks: int | None):
         rows = project.db.all("SELECT class_id, defect_probability FROM predictions WHERE run_id = ?", (run.id,))
         assert len(rows) == n
         assert all(c is None and 0.0 <= p <= 1.0 for c, p in rows)
-        heat = np.load(project.runs_dir / str(run.id) / HEATMAPS)
-        assert heat.shape == (n, 8, 8) and heat.dtype == np.uint8
+        heat = dict(iter_heatmaps(project.runs_dir / str(run.id)))
+        assert len(heat) == n and all(h.shape == (8, 8) and h.dtype == np.uint8 for h in heat.values())
         worth = load_worth_a_mask(project, run)
         labeled_defective = {i for i, c in project.db.all(
             "SELECT l.image_id, c.kind FROM labels l JOIN classes c ON c.id = l.class_id") if c == "defect"}
@@ -135,7 +136,7 @@ def test_heat_map_lines_up_with_the_image():
 
 
 def test_stored_heat_map_matches_the_images_and_the_project(demo: Path):
-    result = drain(segdec_job(request(demo, epochs=1)))
+    result = drain(segdec_job(request(demo, max_epochs=1)))
     with Project.open(demo) as project:
         run = latest_segdec_run(project)
         assert run.id == result.run.id
@@ -147,7 +148,7 @@ def test_stored_heat_map_matches_the_images_and_the_project(demo: Path):
 
 
 def test_catalog_sorts_and_filters_by_defect_probability(demo: Path):
-    drain(segdec_job(request(demo, epochs=1)))
+    drain(segdec_job(request(demo, max_epochs=1)))
     with Project.open(demo) as project:
         catalog = Catalog.load(project)
         # the classifier's predictions stay apart: no class predictions from a detector run
@@ -180,7 +181,7 @@ def test_needs_ok_and_defect_labels(tmp_path: Path, label_from_truth):
 
 def test_cancel_leaves_no_run(demo: Path):
     cancel = threading.Event()
-    job = segdec_job(request(demo, epochs=3), cancel)
+    job = segdec_job(request(demo, max_epochs=3), cancel)
     for progress in job:
         if progress.phase == "defect detector":
             cancel.set()
@@ -195,7 +196,7 @@ def test_retrain_includes_the_detector_and_the_cli_exports_heat_maps(demo: Path,
     mask_from_truth(demo, 2)
     result = subprocess.run(
         [sys.executable, "-m", "labelapp", "train", str(demo), "--epochs", "1", "--size", "48", "--batch-size", "16",
-         "--segdec-size", "64", "--segdec-epochs", "1", "--json"],
+         "--segdec-epochs", "1", "--json"],
         capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(result.stdout)
@@ -212,3 +213,48 @@ def test_retrain_includes_the_detector_and_the_cli_exports_heat_maps(demo: Path,
     stem = Path(rows[0]["image"]).stem
     with Image.open(out / rows[0]["heatmap"]) as heat, Image.open(out / f"{stem}-overlay.png") as overlay:
         assert heat.size == overlay.size == sizes[stem]
+
+
+def test_heat_maps_line_up_with_a_non_square_image_at_half_scale():
+    """A hot cell of the raw 1/8 map of a 250 x 100 image seen at scale 0.5 (125 x 50,
+    padded to 128 x 56): stored and stretched over the image as the editor and the export
+    do, the heat lands on the original pixels that cell was computed from."""
+    from core.training.segdec_geometry import working_size
+    from models.segdec import heat_on_image_grid
+
+    height, width, scale = 250, 100, 0.5
+    wh, ww = working_size(height, width, scale)
+    assert (wh, ww) == (125, 50)
+    raw = np.zeros((16, 7), np.float32)  # ceil(125 / 8) x ceil(50 / 8)
+    raw[9, 3] = 1.0  # working pixels 72-80 x 24-32, i.e. original 144-160 x 48-64
+    stored = (heat_on_image_grid(raw, wh, ww) * 255).astype(np.uint8)
+    up = upsample_heatmap(stored, width, height)
+    row, col = np.unravel_index(np.argmax(up), up.shape)
+    assert 144 - 8 <= row < 160 + 8 and 48 - 8 <= col < 64 + 8
+    # the original block under the hot cell is hotter than anywhere a cell away
+    assert up[150, 56] > 0.3 and up[150, 56] > 3 * up[150, 90] and up[150, 56] > 3 * up[200, 56]
+
+
+def test_a_run_at_another_scale_keeps_the_aspect_ratio(demo: Path):
+    result = drain(segdec_job(request(demo, max_epochs=1, scale=0.75)))
+    run = result.run
+    assert run.metrics["geometry"]["scale"] == 0.75 and run.metrics["geometry"]["chosen_by"] == "user"
+    with Project.open(demo) as project:
+        for image in project.images.list()[:3]:
+            heat = load_heatmap(project, run, image.id)
+            assert heat.shape == (-(-round(image.height * 0.75) // 8), -(-round(image.width * 0.75) // 8))
+
+
+def test_a_retrain_continues_from_the_last_detector_unless_asked_not_to(demo: Path):
+    first = drain(segdec_job(request(demo, max_epochs=2))).run
+    second = drain(segdec_job(request(demo, max_epochs=1))).run
+    assert first.metrics["warm_from"] is None and second.metrics["warm_from"] == first.id
+    assert second.metrics["warm"] is True
+    # the previous weights were loaded: scored first on the same held-out images, they
+    # score what the first run's best state scored
+    history = second.metrics["validation_ap_by_epoch"]
+    assert history[0] == pytest.approx(first.metrics["validation"]["ap"])
+    scratch = drain(segdec_job(request(demo, max_epochs=1, warm_start=False))).run
+    assert scratch.metrics["warm_from"] is None and scratch.metrics["warm"] is False
+    other_scale = drain(segdec_job(request(demo, max_epochs=1, scale=0.5))).run
+    assert other_scale.metrics["warm_from"] is None  # weights of another scale are not reused

@@ -157,7 +157,7 @@ def test_run_summary_of_a_detector_run_without_validation(tmp_path: Path, segdec
 def test_retrain_trains_the_detector_with_live_curves_unless_switched_off(qtbot, window: MainWindow) -> None:
     settings = window._settings
     for key, value in (("training/epochs", 1), ("training/size", 48), ("training/batch_size", 16),
-                       ("training/segdec_size", 64), ("training/segdec_epochs", 1)):
+                       ("training/segdec_max_epochs", 1),):
         settings.setValue(key, value)
     settings.setValue(TARGET_RECALL_KEY, 0.9)
     panel = window.training_panel
@@ -171,14 +171,14 @@ def test_retrain_trains_the_detector_with_live_curves_unless_switched_off(qtbot,
     assert result.segdec is not None and result.segdec.run is not None, result
     detector = result.segdec.run
     assert detector.id == 4 and detector.metrics["validation"]["target_recall"] == 0.9
-    assert detector.config["size"] == 64
+    assert detector.config["max_epochs"] == 1 and detector.config["geometry"]["scale"] == 1.0
     names = panel.curve_names()
     for name in ("decision loss", "segmentation loss", "validation AP"):
         assert f"defect detector: {name}" in names
     assert "pretraining: contrastive loss" in names  # kept, but the plot shows the last phase only
     assert panel.shown_curve_names() and all(n.startswith("defect detector: ") for n in panel.shown_curve_names())
     legend = re.sub("<[^>]+>", "", panel.legend.text()).replace("&nbsp;", " ")
-    assert "● validation AP" in legend and "━ θ (segmentation weight)" in legend  # dots: once per epoch only
+    assert "● validation AP" in legend  # dots: once per epoch only
     assert "━ decision loss" in legend and "contrastive" not in legend
     assert panel.curve_values("defect detector: validation AP") == [
         pytest.approx(ap) for ap in detector.metrics["validation_ap_by_epoch"]]

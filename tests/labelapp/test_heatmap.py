@@ -19,7 +19,8 @@ from pytestqt.qtbot import QtBot
 from core.catalog import Catalog
 from core.imaging import content_hash
 from core.store import NewImage, Project
-from core.training.segdec import HEATMAP_IDS, HEATMAPS, latest_segdec_run, load_heatmap, upsample_heatmap
+from core.training.heatmaps import HeatmapWriter, iter_heatmaps
+from core.training.segdec import latest_segdec_run, load_heatmap, upsample_heatmap
 from labelapp.editor import ImageEditor
 from labelapp.editor.heatmap import heatmap_color_table
 from labelapp.grid import ImageGrid
@@ -147,9 +148,12 @@ def give_heatmap(project: Project, image_id: int, heat: np.ndarray, probability:
     """Adds ``heat`` and ``probability`` for ``image_id`` to the seg-dec run, as the run writes them."""
     run = latest_segdec_run(project)
     folder = project.runs_dir / str(run.id)
-    ids, heats = np.load(folder / HEATMAP_IDS), np.load(folder / HEATMAPS)
-    np.save(folder / HEATMAP_IDS, np.append(ids, image_id))
-    np.save(folder / HEATMAPS, np.concatenate([heats, heat[None]]))
+    maps = {i: np.array(h) for i, h in iter_heatmaps(folder)}
+    maps[image_id] = heat
+    writer = HeatmapWriter(folder)
+    for i, h in maps.items():
+        writer.add(i, h)
+    writer.close()
     with project.db.transaction():
         project.db.execute("INSERT INTO predictions (run_id, image_id, class_id, confidence, defect_probability)"
                            " VALUES (?,?,?,?,?)", (run.id, image_id, None, probability, probability))
@@ -158,7 +162,7 @@ def give_heatmap(project: Project, image_id: int, heat: np.ndarray, probability:
 def test_heat_map_lines_up_with_the_image(qtbot: QtBot, editor: ImageEditor, project: Project,
                                          validate_detector) -> None:
     """One hot cell of an 8 x 8 heat map over a 200 x 100 image: hot exactly over the
-    block of the image that cell covers (the whole image squashed to a square)."""
+    block of the image that cell covers (a run stores cells that tile the image)."""
     validate_detector(project)
     width, height, gray = 200, 100, 160
     image_id = add_wide_image(project, width, height, gray)

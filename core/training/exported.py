@@ -1,10 +1,11 @@
-"""Running an exported classifier without a project: its folder, its card, its inputs.
+"""Running an exported model without a project: its folder, its card, its inputs.
 
-An export folder holds the model file (``model.pt``, TorchScript, or ``model.onnx``),
-``model_card.json`` (what the model is, how to feed it, the model file's sha256) and
-``classes.txt``. :func:`load_exported_model` reads the card, checks the model file
-against it and loads it; :func:`predict_files` decodes image files exactly as the
-project's pixel cache does (:func:`core.pixel_cache.decode_resized`) and runs the model.
+An export folder holds the model file (``model.pt``, TorchScript, or ``model.onnx``) and
+``model_card.json`` (what the model is, how to feed it, the model file's sha256); a
+classifier's also ``classes.txt``. :func:`load_exported_model` reads the card, checks the
+model file against it and loads it. :func:`predict_files` decodes image files exactly as
+the project's pixel cache does (:func:`core.pixel_cache.decode_resized`) and runs a
+classifier; a defect detector's files go through :mod:`core.training.exported_detector`.
 
 torch is imported only for TorchScript models and onnxruntime only for ONNX ones.
 """
@@ -16,7 +17,7 @@ import importlib.util
 import io
 import json
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,12 @@ FORMATS = tuple(MODEL_FILES)
 EXPORT_PACKAGES = {"torchscript": (), "onnx": ("onnx", "onnxscript", "onnxruntime")}
 RUN_PACKAGES = {"torchscript": (), "onnx": ("onnxruntime",)}
 
+CLASSIFIER_OUTPUTS = ("probabilities",)
+DETECTOR_OUTPUTS = ("defect_probability", "heatmap")
+DETECTOR_METHOD = "segdec"  # a card's method: the defect detector (core.training.segdec.METHOD)
+
 Runner = Callable[[np.ndarray], np.ndarray]
+OutputsRunner = Callable[[np.ndarray], dict[str, np.ndarray]]
 
 
 class ExportError(ValueError):
@@ -70,11 +76,19 @@ def sha256_of(data: bytes) -> str:
 
 
 def load_runner(data: bytes, fmt: str) -> Runner:
-    """The model in ``data`` (the bytes of a model file) as a function from ``(B, 1, S, S)``
-    pixels 0-255 to ``(B, C)`` probabilities, both numpy arrays.
+    """The classifier in ``data`` (the bytes of a model file) as a function from
+    ``(B, 1, S, S)`` pixels 0-255 to ``(B, C)`` probabilities, both numpy arrays."""
+    run = load_outputs(data, fmt, CLASSIFIER_OUTPUTS)
+    return lambda pixels: run(pixels)[CLASSIFIER_OUTPUTS[0]]
+
+
+def load_outputs(data: bytes, fmt: str, names: Sequence[str]) -> OutputsRunner:
+    """The model in ``data`` as a function from ``(B, 1, H, W)`` pixels 0-255 to its
+    outputs by name (numpy arrays), in the order of ``names``.
 
     TorchScript models take uint8 or float32 pixels; ONNX models float32 (cast here).
     """
+    names = tuple(names)
     if check_format(fmt) == "torchscript":
         import torch
 
@@ -82,11 +96,13 @@ def load_runner(data: bytes, fmt: str) -> Runner:
             warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated in torch 2.13
             module = torch.jit.load(io.BytesIO(data), map_location="cpu").eval()
 
-        def run_torchscript(pixels: np.ndarray) -> np.ndarray:
+        def run_torchscript(pixels: np.ndarray) -> dict[str, np.ndarray]:
             # the profiling executor's optimisation passes cost seconds on the first calls of
-            # each input shape and gain nothing for a model this small
+            # each input shape and gain nothing for models this small
             with torch.jit.optimized_execution(False), torch.inference_mode():
-                return module(torch.from_numpy(np.ascontiguousarray(pixels))).numpy()
+                answer = module(torch.from_numpy(np.require(pixels, requirements=["C", "W"])))
+            answer = (answer,) if isinstance(answer, torch.Tensor) else tuple(answer)
+            return dict(zip(names, (a.numpy() for a in answer), strict=True))
 
         return run_torchscript
     require_packages(fmt)
@@ -97,8 +113,9 @@ def load_runner(data: bytes, fmt: str) -> Runner:
     session = onnxruntime.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
 
-    def run_onnx(pixels: np.ndarray) -> np.ndarray:
-        return session.run(None, {input_name: np.ascontiguousarray(pixels, dtype=np.float32)})[0]
+    def run_onnx(pixels: np.ndarray) -> dict[str, np.ndarray]:
+        answer = session.run(list(names), {input_name: np.ascontiguousarray(pixels, dtype=np.float32)})
+        return dict(zip(names, answer, strict=True))
 
     return run_onnx
 
@@ -110,16 +127,22 @@ class ExportedModel:
     Attributes:
         folder: The export folder.
         card: The parsed ``model_card.json``.
-        runner: ``(B, 1, S, S)`` pixels -> ``(B, C)`` probabilities (see :func:`load_runner`).
+        outputs: ``(B, 1, H, W)`` pixels -> the outputs by name (see :func:`load_outputs`):
+            ``probabilities`` (B, C) of a classifier, ``defect_probability`` (B,) and
+            ``heatmap`` (B, 1, ceil(H/8), ceil(W/8)) of a defect detector.
     """
 
     folder: Path
     card: dict[str, Any]
-    runner: Runner
+    outputs: OutputsRunner
 
     @property
     def format(self) -> str:
         return str(self.card["format"])
+
+    @property
+    def is_detector(self) -> bool:
+        return self.card.get("method") == DETECTOR_METHOD
 
     @property
     def class_names(self) -> list[str]:
@@ -127,10 +150,16 @@ class ExportedModel:
 
     @property
     def input_size(self) -> int:
+        """S, the side of a classifier's square input."""
         return int(self.card["input"]["size"])
 
+    @property
+    def runner(self) -> Runner:
+        """A classifier's pixels -> probabilities (see :func:`load_runner`)."""
+        return lambda pixels: self.outputs(pixels)[CLASSIFIER_OUTPUTS[0]]
+
     def predict(self, pixels: np.ndarray) -> np.ndarray:
-        """``(B, S, S)`` or ``(B, 1, S, S)`` uint8 gray pixels -> ``(B, C)`` probabilities."""
+        """A classifier's ``(B, S, S)`` or ``(B, 1, S, S)`` uint8 gray pixels -> ``(B, C)`` probabilities."""
         if pixels.ndim == 3:
             pixels = pixels[:, None]
         return np.asarray(self.runner(pixels), dtype=np.float64)
@@ -142,10 +171,14 @@ def read_card(folder: Path) -> dict[str, Any]:
         raise ExportError(f"{folder} has no {CARD_NAME}: not an exported model folder (labelapp export-model)")
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
-        check_format(card["format"])
-        _ = (card["model"]["file"], card["model"]["sha256"], int(card["input"]["size"]), list(card["classes"]))
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        _ = (str(card["format"]), card["model"]["file"], card["model"]["sha256"])
+        if card.get("method") == DETECTOR_METHOD:
+            _ = (float(card["input"]["scale"]), float(card["threshold"]), bool(card["validated"]))
+        else:
+            _ = (int(card["input"]["size"]), list(card["classes"]))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ExportError(f"{path} is not a readable model card ({type(exc).__name__}: {exc})") from None
+    check_format(card["format"])
     return card
 
 
@@ -165,7 +198,8 @@ def load_exported_model(folder: Path | str) -> ExportedModel:
     if sha256_of(data) != card["model"]["sha256"]:
         raise ExportError(f"{model_path.name} does not match its model card (sha256 differs):"
                           " the file was changed or replaced after the export")
-    return ExportedModel(folder=folder, card=card, runner=load_runner(data, card["format"]))
+    names = DETECTOR_OUTPUTS if card.get("method") == DETECTOR_METHOD else CLASSIFIER_OUTPUTS
+    return ExportedModel(folder=folder, card=card, outputs=load_outputs(data, card["format"], names))
 
 
 @dataclass(frozen=True)
@@ -191,9 +225,11 @@ def expand_image_paths(items: Iterable[Path | str]) -> list[Path]:
 
 
 def predict_files(model: ExportedModel, paths: list[Path], *, batch: int = 32) -> Iterator[FilePrediction]:
-    """One :class:`FilePrediction` per path, in order; unreadable files carry the reason."""
+    """A classifier's :class:`FilePrediction` per path, in order; unreadable files carry the reason."""
     from core.pixel_cache import decode_resized
 
+    if model.is_detector:
+        raise ExportError("a defect detector: its files go through core.training.exported_detector")
     names = model.class_names
     for start in range(0, len(paths), max(1, batch)):
         chunk = paths[start:start + max(1, batch)]

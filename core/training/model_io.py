@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from core.jobs.runs import load_checkpoint
 from core.store import Project, Run, RunStatus, StoreError
+from core.training.segdec_results import METHOD as DETECTOR_METHOD
 
 
 @dataclass(frozen=True)
@@ -77,3 +79,59 @@ def load_classifier(project: Project, run: Run | None = None) -> LoadedClassifie
     return LoadedClassifier(module=ImageClassifier(features, head, input_size=input_size).eval(), run=run,
                             pretrain_run=pretrain, class_ids=class_ids,
                             class_names=[names.get(c, f"class {c}") for c in class_ids], input_size=input_size)
+
+
+@dataclass(frozen=True)
+class LoadedDetector:
+    """A defect-detector run rebuilt, with what its checkpoint says about it.
+
+    Attributes:
+        net: ``models.segdec.SegDecNet`` in eval mode.
+        run: The defect-detector run.
+        scale: The working scale its images are resized by (aspect ratio kept).
+        geometry: ``Geometry.to_dict()`` of the run (the scale and why).
+        threshold: The run's decision threshold (the run's metrics win: it can be moved
+            after training).
+        mode: The training mode (``joint`` or ``mixed``).
+    """
+
+    net: Any
+    run: Run
+    scale: float
+    geometry: dict
+    threshold: float
+    mode: str
+
+
+def detector_runs(project: Project) -> list[Run]:
+    """Finished defect-detector runs with a checkpoint, newest first."""
+    return [r for r in reversed(project.runs.list())
+            if r.method == DETECTOR_METHOD and r.status is RunStatus.DONE and r.checkpoint]
+
+
+def load_detector(project: Project, run: Run | None = None) -> LoadedDetector:
+    """The defect detector of ``run`` (default: the newest finished one).
+
+    Raises:
+        StoreError: no such run, not a finished detector run, or a checkpoint from before
+            the detector kept aspect ratios (no working scale).
+    """
+    from models.segdec import SegDecConfig, SegDecNet
+
+    if run is None:
+        runs = detector_runs(project)
+        if not runs:
+            raise StoreError("no finished defect-detector run: label OK and defective images and retrain first")
+        run = runs[0]
+    if run.method != DETECTOR_METHOD or run.status is not RunStatus.DONE or not run.checkpoint:
+        raise StoreError(f"run {run.id} is not a finished defect-detector run ({run.method}, {run.status.value})")
+    checkpoint = load_checkpoint(project, run)
+    config = checkpoint.get("config") or {}
+    if "scale" not in config:
+        raise StoreError(f"run {run.id} is a defect detector of an older version (images squashed to a square):"
+                         " retrain the detector to export it")
+    net = SegDecNet(SegDecConfig.from_dict(config["net"]))
+    net.load_state_dict(checkpoint["state_dict"])
+    threshold = float((run.metrics or {}).get("threshold", config.get("threshold", 0.5)))
+    return LoadedDetector(net=net.eval(), run=run, scale=float(config["scale"]), geometry=dict(config.get("geometry")
+                          or {}), threshold=threshold, mode=str(config.get("mode", "joint")))

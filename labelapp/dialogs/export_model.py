@@ -1,4 +1,5 @@
-"""Export Model…: choose a classifier run, a format and a folder; the export runs off the GUI thread.
+"""Export Model…: choose a model (the classifier, or the defect detector when one was trained),
+its run, a format and a folder; the export runs off the GUI thread.
 
 The export is ``core.training.export.export_job`` on a :class:`JobRunner`: it opens its
 own ``Project`` from the folder path, checks the exported model against the app's before
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.store import Run
+from core.training.exported import DETECTOR_METHOD
 from labelapp.jobs import JobRunner
 
 if TYPE_CHECKING:
@@ -36,11 +38,18 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 FORMATS = {"torchscript": "TorchScript (model.pt)", "onnx": "ONNX (model.onnx)"}
+MODELS = {"classifier": "Classifier (class probabilities)",
+          "detector": "Defect detector (defect probability and heat map)"}
 ERROR_STYLE = "color: #C5221F;"
 
 
+def model_of(run: Run) -> str:
+    return "detector" if run.method == DETECTOR_METHOD else "classifier"
+
+
 def run_text(run: Run) -> str:
-    """"Run #4 · 7 classes · 28 labels · accuracy 54 % · 2026-11-21 22:45"."""
+    """"Run #4 · 7 classes · 28 labels · accuracy 54 % · 2026-11-21 22:45", or for a
+    detector "Run #6 · 40 labels · AP 0.91 · validated · 2026-11-21 22:50"."""
     parts = [f"Run #{run.id}"]
     validation = run.metrics.get("validation") or {}
     if run.metrics.get("classes"):
@@ -49,13 +58,20 @@ def run_text(run: Run) -> str:
         parts.append(f"{run.label_snapshot['labeled']} labels")
     if validation.get("accuracy") is not None:
         parts.append(f"accuracy {validation['accuracy']:.0%}")
+    if model_of(run) == "detector":
+        from core.training.trust import detector_trust
+
+        if validation.get("ap") is not None:
+            parts.append(f"AP {validation['ap']:.2f}")
+        parts.append(detector_trust(run).short)
     if run.finished_at:
         parts.append(run.finished_at[:16].replace("T", " "))
     return " · ".join(parts)
 
 
 class ExportModelDialog(QDialog):
-    """Exports one of ``runs`` (newest first; the first is chosen) when Export is clicked.
+    """Exports one of ``runs`` (newest first: classifier runs and defect-detector runs; the
+    model of the first, and its first run, are chosen) when Export is clicked.
 
     Signals:
         export_finished(object): the ``ExportResult``.
@@ -81,9 +97,13 @@ class ExportModelDialog(QDialog):
     def _build(self, runs: list[Run]) -> None:
         from core.training.exported import missing_packages
 
+        self._runs = {model: [r for r in runs if model_of(r) == model] for model in MODELS}
+        self.model_combo = QComboBox()
+        first = model_of(runs[0]) if runs else "classifier"
+        for model in sorted((m for m in MODELS if self._runs[m]), key=lambda m: m != first):
+            self.model_combo.addItem(MODELS[model], model)
         self.run_combo = QComboBox()
-        for run in runs:
-            self.run_combo.addItem(run_text(run), run.id)
+        self._fill_runs()
         self.format_combo = QComboBox()
         for fmt, text in FORMATS.items():
             self.format_combo.addItem(text, fmt)
@@ -102,6 +122,7 @@ class ExportModelDialog(QDialog):
         folder_row.addWidget(self.folder_edit, 1)
         folder_row.addWidget(self.browse_button)
         form = QFormLayout()
+        form.addRow("Model:", self.model_combo)
         form.addRow("Run:", self.run_combo)
         form.addRow("Format:", self.format_combo)
         form.addRow("Folder:", folder_row)
@@ -120,6 +141,7 @@ class ExportModelDialog(QDialog):
         self.export_button.setDefault(True)
         self.export_button.clicked.connect(self.start)
         self.close_button.clicked.connect(self.reject)
+        self.model_combo.currentIndexChanged.connect(self._on_model_combo_changed)
         self.run_combo.currentIndexChanged.connect(self._on_choice_changed)
         self.format_combo.currentIndexChanged.connect(self._on_choice_changed)
         layout = QVBoxLayout(self)
@@ -130,6 +152,9 @@ class ExportModelDialog(QDialog):
         layout.addWidget(self.buttons)
 
     # -- choices -------------------------------------------------------------------------------
+    def model(self) -> str:
+        return str(self.model_combo.currentData())
+
     def run_id(self) -> int:
         return int(self.run_combo.currentData())
 
@@ -142,6 +167,18 @@ class ExportModelDialog(QDialog):
     def _update_default_folder(self) -> None:
         if not self._folder_edited and self.run_combo.count():
             self.folder_edit.setText(str(self._exports_dir / f"model-run{self.run_id()}-{self.format()}"))
+
+    def _fill_runs(self) -> None:
+        self.run_combo.blockSignals(True)  # one folder update when the list is complete
+        self.run_combo.clear()
+        for run in self._runs.get(self.model(), []):
+            self.run_combo.addItem(run_text(run), run.id)
+        self.run_combo.blockSignals(False)
+
+    @Slot(int)
+    def _on_model_combo_changed(self, _index: int) -> None:
+        self._fill_runs()
+        self._update_default_folder()
 
     @Slot(int)
     def _on_choice_changed(self, _index: int) -> None:
@@ -173,7 +210,7 @@ class ExportModelDialog(QDialog):
             self._show_message("Choose a folder to export into.", error=True)
             return
         request = ExportRequest(project_root=self._project_root, out_dir=self.folder(), fmt=self.format(),
-                                run_id=self.run_id())
+                                run_id=self.run_id(), model=self.model())
         self.result, self.error = None, None
         self._runner = JobRunner(lambda cancel: export_job(request, cancel), self)
         self._runner.progressed.connect(self._on_runner_progressed)
@@ -182,11 +219,13 @@ class ExportModelDialog(QDialog):
         self._set_inputs_enabled(False)
         self.progress_bar.setValue(0)
         self.progress_bar.show()
-        self._show_message(f"Exporting run #{request.run_id} as {FORMATS[request.fmt]}…", error=False)
+        what = "the defect detector of run" if request.model == "detector" else "run"
+        self._show_message(f"Exporting {what} #{request.run_id} as {FORMATS[request.fmt]}…", error=False)
         self._runner.start()
 
     def _set_inputs_enabled(self, enabled: bool) -> None:
-        for widget in (self.run_combo, self.format_combo, self.folder_edit, self.browse_button, self.export_button):
+        for widget in (self.model_combo, self.run_combo, self.format_combo, self.folder_edit, self.browse_button,
+                       self.export_button):
             widget.setEnabled(enabled)
 
     def reject(self) -> None:  # Esc, Close or the title bar while exporting: cancel first
@@ -240,8 +279,10 @@ class ExportModelDialog(QDialog):
 
 def success_text(result: Any) -> str:
     parity = result.parity
-    return (f"Exported run #{result.run_id} to {result.out_dir}: {result.model_path.name}"
-            f" ({result.size_bytes / 1e6:.1f} MB), classes.txt and model_card.json, in {result.seconds:.0f} s."
+    what = "the defect detector of run" if result.model == "detector" else "run"
+    beside = [p.name for p in result.files[1:]]  # classes.txt (a classifier's), model_card.json
+    return (f"Exported {what} #{result.run_id} to {result.out_dir}: {result.model_path.name}"
+            f" ({result.size_bytes / 1e6:.1f} MB) and {' and '.join(beside)}, in {result.seconds:.0f} s."
             f" On {parity.images} project images it matches the app's model within {parity.max_abs_diff:.1g}.")
 
 
@@ -249,13 +290,15 @@ def show_export_model_dialog(window: MainWindow) -> ExportModelDialog | None:
     """Opens the dialog (window-modal, not blocking) on the window's project; the outcome
     also goes to the window's status area."""
     from core.training.export import exportable_runs
+    from core.training.model_io import detector_runs
 
     project = window.project
     if project is None:
         return None
-    runs = exportable_runs(project)
+    runs = exportable_runs(project) + detector_runs(project)
     if not runs:
-        window.status.show_error("No classifier run to export yet: label at least two classes and Retrain.")
+        window.status.show_error("No classifier or defect detector to export yet: label at least two classes"
+                                 " and Retrain.")
         return None
     dialog = ExportModelDialog(project.root, runs, project.exports_dir, parent=window)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

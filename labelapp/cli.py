@@ -152,22 +152,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run these strategies again though rounds.csv has them (after changing one); other rows stay")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("export-model", help="export a classifier run as TorchScript or ONNX (checked against the app)")
+    p = sub.add_parser("export-model", help="export the classifier or the defect detector as TorchScript or ONNX"
+                                            " (checked against the app)")
     p.add_argument("project", type=Path)
-    p.add_argument("--run", type=int, metavar="ID", help="the classifier run (default: the newest finished one)")
+    p.add_argument("--model", choices=("classifier", "detector"), default=None,
+                   help="classifier (default): square input, class probabilities; detector: the defect detector,"
+                        " any image size at its scale, the defect probability and a heat map (--run of a"
+                        " detector run implies it)")
+    p.add_argument("--run", type=int, metavar="ID", help="the run (default: the model's newest finished one)")
     p.add_argument("--format", choices=("torchscript", "onnx"), required=True,
                    help="torchscript: model.pt (needs torch); onnx: model.onnx (needs the 'export' extra)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write into")
     p.add_argument("--sample", type=_positive_int, default=32, metavar="N",
                    help="project images the exported model is checked on (default 32)")
     p.add_argument("--tolerance", type=float, default=1e-4,
-                   help="largest accepted difference in a probability (default 1e-4)")
+                   help="largest accepted difference in a probability or heat-map cell (default 1e-4)")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("predict", help="classify image files with an exported model (no project needed)")
+    p = sub.add_parser("predict", help="classify image files, or find their defects, with an exported model (no"
+                                       " project needed)")
     p.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="a folder written by export-model")
     p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files or folders of them")
-    p.add_argument("--batch", type=_positive_int, default=32, metavar="N", help="images per batch (default 32)")
+    p.add_argument("--batch", type=_positive_int, default=32, metavar="N",
+                   help="images per batch of a classifier (default 32); a detector takes them one by one")
+    p.add_argument("--heatmaps", type=Path, metavar="DIR",
+                   help="an exported detector: write <stem>-heatmap.png per image into DIR, the size of the image")
     p.add_argument("--json", action="store_true", help="print every probability as JSON")
 
     p = sub.add_parser("export-heatmaps", help="write the defect detector's heat maps as PNGs, with a CSV of"

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from labelapp.model_commands import cmd_export_model, cmd_predict
+
 MAX_LISTED = 20
 
 
@@ -335,65 +337,6 @@ def cmd_export_heatmaps(args: argparse.Namespace) -> int:
         print(f"wrote {result.images} heat maps of run {result.run_id} to {result.out}"
               + (f"; {len(result.skipped)} images unreadable, skipped" if result.skipped else ""))
     return 0
-
-
-def cmd_export_model(args: argparse.Namespace) -> int:
-    from core.jobs import drain
-    from core.training.export import ExportRequest, export_job
-
-    request = ExportRequest(project_root=args.project, out_dir=args.out, fmt=args.format, run_id=args.run,
-                            sample=args.sample, tolerance=args.tolerance)
-    phases: list[str] = []
-
-    def show(progress: Any) -> None:
-        if not args.json and progress.phase not in phases:
-            phases.append(progress.phase)
-            print(f"{progress.phase}…", file=sys.stderr)
-
-    result = drain(export_job(request), show)
-    files = [result.model_path, result.classes_path, result.card_path]
-    parity = result.parity
-    if args.json:
-        _print_json({"format": result.format, "run": result.run_id, "out": str(result.out_dir),
-                     "files": [str(f) for f in files], "bytes": result.size_bytes, "sha256": result.sha256,
-                     "parity": {"images": parity.images, "max_abs_diff": parity.max_abs_diff,
-                                "tolerance": parity.tolerance}, "seconds": result.seconds})
-        return 0
-    print(f"exported run {result.run_id} as {result.format} in {result.seconds:.1f} s:")
-    print(f"  {result.model_path}  ({result.size_bytes / 1e6:.1f} MB, sha256 {result.sha256[:16]}…)")
-    for path in files[1:]:
-        print(f"  {path}")
-    print(f"parity: the exported model differs from the app's by at most {parity.max_abs_diff:.2g} in a probability"
-          f" on {parity.images} project images (tolerance {parity.tolerance:g})")
-    return 0
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    """Exit status 0 when at least one image was classified, 1 when none could be."""
-    from core.training.exported import expand_image_paths, load_exported_model, predict_files
-
-    model = load_exported_model(args.model_dir)
-    paths = expand_image_paths(args.images)
-    if not paths:
-        raise ValueError("no image files: the folders given hold no .png, .jpg, .bmp or .tif files")
-    names = model.class_names
-    predicted, skipped = [], []
-    for answer in predict_files(model, paths, batch=args.batch):
-        if answer.error is not None:
-            skipped.append({"path": str(answer.path), "error": answer.error})
-            if not args.json:
-                print(f"labelapp: skipped {answer.path}: {answer.error}", file=sys.stderr)
-            continue
-        predicted.append({"path": str(answer.path), "class": answer.class_name, "confidence": answer.confidence,
-                          "probabilities": dict(zip(names, answer.probabilities or (), strict=True))})
-        if not args.json:
-            print(f"{answer.path}\t{answer.class_name}\t{answer.confidence:.3f}", flush=True)
-    if args.json:
-        _print_json({"model": str(args.model_dir), "run": model.card.get("run"), "classes": names,
-                     "predictions": predicted, "skipped": skipped})
-    elif skipped:
-        print(f"{len(predicted)} of {len(paths)} images classified, {len(skipped)} skipped", file=sys.stderr)
-    return 0 if predicted else 1
 
 
 class _Bars:

@@ -80,6 +80,10 @@ def test_predict_fails_when_no_image_can_be_read(trained: Path, tmp_path: Path,
     assert "empty.png: empty file" in err and "none.jpg: no such file" in err and "0 of 2 images classified" in err
     assert main(["predict", str(trained), str(tmp_path / "empty.png")]) == 2  # not a model folder
     assert "no model_card.json" in capsys.readouterr().err
+    image = next((trained / "images").glob("*.png"))
+    assert main(["predict", str(tmp_path / "model"), str(image), "--heatmaps", str(tmp_path / "heat")]) == 2
+    assert "holds a classifier: heat maps come from an exported defect detector" in capsys.readouterr().err
+    assert not (tmp_path / "heat").exists()
 
 
 def test_export_model_reports_a_missing_run(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,8 @@ class DemoProjectResult:
 
 def create_demo_project(root: Path | str, *, n_images: int = 600, seed: int = 0,
                         size: int | tuple[int, int] | None = None, kind: str = "steel",
-                        workers: int | None = None, progress: Progress | None = None) -> DemoProjectResult:
+                        ok_fraction: float | None = None, workers: int | None = None,
+                        progress: Progress | None = None) -> DemoProjectResult:
     """Generates ``n_images`` images into ``root/images`` (names that do not give the
     class away), the truth into ``root/truth`` (``labels.csv`` and masks), and a project
     in ``root`` that references the images, with the kind's classes (``ok`` of kind OK,
@@ -33,6 +34,7 @@ def create_demo_project(root: Path | str, *, n_images: int = 600, seed: int = 0,
         size: Square side or ``(height, width)``; None takes the kind's default (200 px
             steel, 1250x500 cracks, 512 px textured).
         kind: One of ``core.demo.KINDS``: ``steel``, ``cracks`` or ``textured``.
+        ok_fraction: Share of defect-free images; None takes the kind's default.
 
     Raises:
         ProjectExistsError: ``root`` already holds a project.
@@ -42,7 +44,8 @@ def create_demo_project(root: Path | str, *, n_images: int = 600, seed: int = 0,
     spec = demo_kind(kind)
     if (root / DB_NAME).exists():
         raise ProjectExistsError(f"{root} already holds a project")
-    write_dataset(root, n_images=n_images, seed=seed, size=size, layout="flat", kind=kind, workers=workers,
+    write_dataset(root, n_images=n_images, seed=seed, size=size, layout="flat", kind=kind, ok_fraction=ok_fraction,
+                  workers=workers,
                   progress=(lambda done, total: progress("generate", done, total)) if progress else None)
     with Project.create(root) as project:
         actor, source = "demo", "demo"

@@ -99,15 +99,19 @@ def _print_import_report(report: Any, summary: Any) -> None:
 def cmd_status(args: argparse.Namespace) -> int:
     from core.store import Project
     from core.training.segdec import latest_segdec_run
+    from core.training.segdec_results import training_notes
     from core.training.trust import detector_trust
 
     with Project.open(args.project) as project:
         summary = project.summary()
         classes = project.classes.list()
-        trust = detector_trust(latest_segdec_run(project))  # only a validated detector calls images defective
+        latest = latest_segdec_run(project)
+        trust = detector_trust(latest)  # only a validated detector calls images defective
+    notes = training_notes(latest) if latest is not None else []
     if args.json:
         detector = {"run": trust.run_id, "status": trust.status, "validated": trust.validated, "why": trust.why,
-                    "threshold": trust.threshold}
+                    "threshold": trust.threshold, "scale": (latest.metrics or {}).get("geometry", {}).get("scale")
+                    if latest is not None else None, "notes": notes}
         _print_json({"project": str(Path(args.project).absolute()), **summary.to_json(), "detector": detector})
         return 0
     print(f"{Path(args.project).absolute()}")
@@ -118,6 +122,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"  runs      {summary.runs:>8}")
     if trust.run_id is not None:
         print(f"  detector  run {trust.run_id}: {trust.why}")
+        for note in notes:
+            print(f"            {note}")
     if classes:
         width = max(len(c.name) for c in classes)
         print("  classes:")
@@ -250,10 +256,13 @@ def detection_summary(run: Any) -> str:
     m = run.metrics
     v = m.get("validation")
     head = f"defect detector (run {run.id}, {m.get('labeled', 0)} labels, {m.get('masks', 0)} masks)"
+    from core.training.segdec_results import training_notes
+
+    notes = "".join(f"\n  {note}" for note in training_notes(run))
     if not v:
-        return f"{head}: too few labels to hold out validation images; threshold {m.get('threshold', 0.5):.2f}"
+        return f"{head}: too few labels to hold out validation images, so it is not validated{notes}"
     return (f"{head}: validation AP {v['ap']:.3f}, AUROC {v['auroc']:.3f}, F1 {v['f1']:.3f} at threshold"
-            f" {v['threshold']:.2f} ({v['fp']} false positives, {v['fn']} missed of {v['n']})")
+            f" {v['threshold']:.2f} ({v['fp']} false positives, {v['fn']} missed of {v['n']}){notes}")
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:

@@ -201,10 +201,12 @@ class DetectionDetailsDialog(QDialog):
         self.run = run
         m = run.metrics or {}
         self.trust_label.setText(detector_trust_html(run))
+        from core.training.segdec_results import training_notes
+
         self.training_label.setText(
             f"Trained on {m.get('labeled', '?')} labels ({m.get('defective', '?')} defective, {m.get('ok', '?')} OK;"
-            f" {m.get('masks', 0)} defective with a mask) · {m.get('epochs', '?')} epochs, best"
-            f" {m.get('best_epoch', '?')} · {_number(m.get('seconds'), '.0f')} s")
+            f" {m.get('masks', 0)} defective with a mask) in {_number(m.get('seconds'), '.0f')} s. "
+            + " ".join(training_notes(run)))
         validation = self.validation()
         if validation is None:
             self.figures_label.setText(NO_VALIDATION)

@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
             "project.import": p.import_folder, "project.classes": p.edit_classes,
             "train.retrain": self.training.retrain, "train.cancel": self.training_panel.cancel,
             "train.pretrain_again": self.training.pretrain_again,
+            "train.detector_from_scratch": self.training.detector_from_scratch,
             "model.export": self._export_model,
             "help.shortcuts": self._toggle_help, "app.quit": self.close,
             "mask.worth_next": self.go_to_next_worth_a_mask,

@@ -228,6 +228,10 @@ def run_summary(run: Run) -> str:
                 parts.append(trust.short)
         elif run.status is RunStatus.DONE:
             parts.append("no validation (too few labels)")
+        if m.get("stopped"):
+            parts.append({"converged": "converged", "time_budget": "time budget reached",
+                          "max_epochs": "max epochs"}.get(m["stopped"], m["stopped"])
+                         + (f", from #{m['warm_from']}" if m.get("warm_from") else ""))
     else:
         parts.append(run.method)
     if run.status is not RunStatus.DONE:

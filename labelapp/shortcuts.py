@@ -73,6 +73,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("train.retrain", "Retrain with current labels", ("Ctrl+R",), "Train"),
     ActionSpec("train.cancel", "Cancel training", ("Ctrl+Shift+R",), "Train"),
     ActionSpec("train.pretrain_again", "Retrain with a new encoder (pretrain again)", (), "Train"),
+    ActionSpec("train.detector_from_scratch", "Retrain with a new defect detector (from scratch)", (), "Train"),
     ActionSpec("help.shortcuts", "Keyboard shortcuts", ("?", "F1"), "Help"),
 )
 _BY_ID = {spec.id: spec for spec in ACTIONS}

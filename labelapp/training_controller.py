@@ -69,8 +69,9 @@ class TrainingController(QObject):
             return None
         return value if value is not None and 0.0 < value <= 1.0 else None
 
-    def segdec_request(self, project: Project):
-        """The defect detector's request, or None when the Defect detector box is off."""
+    def segdec_request(self, project: Project, *, from_scratch: bool = False):
+        """The defect detector's request, or None when the Defect detector box is off;
+        it continues from the last detector unless ``from_scratch``."""
         panel = self._window.training_panel
         self._settings.setValue("training/segdec", panel.segdec_box.isChecked())
         if not panel.segdec_box.isChecked():
@@ -79,7 +80,8 @@ class TrainingController(QObject):
 
         overrides = {field: kind(self._settings.value(key)) for key, (field, kind) in SEGDEC_OVERRIDES.items()
                      if self._settings.contains(key)}
-        return SegDecRequest(project_root=project.root, target_recall=self.target_recall(), **overrides)
+        return SegDecRequest(project_root=project.root, target_recall=self.target_recall(), warm_start=not from_scratch,
+                             **overrides)
 
     @Slot()
     def pretrain_again(self) -> None:
@@ -88,7 +90,13 @@ class TrainingController(QObject):
         self.retrain(pretrain_again=True)
 
     @Slot()
-    def retrain(self, *, pretrain_again: bool = False) -> None:
+    def detector_from_scratch(self) -> None:
+        """Retrain, training a new defect detector instead of continuing the last one
+        (after many label changes, or when the last one went astray)."""
+        self.retrain(detector_from_scratch=True)
+
+    @Slot()
+    def retrain(self, *, pretrain_again: bool = False, detector_from_scratch: bool = False) -> None:
         window = self._window
         project = window.project
         if project is None:
@@ -110,7 +118,7 @@ class TrainingController(QObject):
         self._settings.setValue("training/thorough", thorough)
         classify = ClassifyRequest(project_root=project.root,
                                    finetune_steps=int(self._setting("training/finetune_steps")) if thorough else 0)
-        segdec = self.segdec_request(project)
+        segdec = self.segdec_request(project, from_scratch=detector_from_scratch)
         suggest = SuggestRequest(project_root=project.root, strategy=window.suggestions.strategy())
         window.training_panel.start(
             lambda cancel: retrain_job(pretrain, classify, cancel, pretrain_again=pretrain_again, segdec=segdec,

@@ -216,7 +216,13 @@ class TrainingPanel(QWidget):
         latest = next((r for r in reversed(self._runs.values()) if r.method == SEGDEC and r.status is RunStatus.DONE),
                       None)
         self.detector_label.setVisible(latest is not None)
-        self.detector_label.setText("" if latest is None else detector_trust_html(latest))
+        if latest is None:
+            self.detector_label.setText("")
+            return
+        from core.training.segdec_results import training_notes
+
+        notes = "".join(f"<br><span style='color:#555555'>{html.escape(n)}</span>" for n in training_notes(latest))
+        self.detector_label.setText(detector_trust_html(latest) + notes)
 
     def mark_stale(self, stale: Collection[int]) -> None:
         """Marks the runs in ``stale`` stale and the others not (keeps the selection)."""

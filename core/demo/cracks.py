@@ -31,13 +31,13 @@ HEIGHT_JITTER = 0.016
 BENIGN_PROBABILITY = 0.45
 """Fraction of surfaces with one or two harmless marks (OK and defective alike)."""
 
-CRACK_WIDTH = (1.5, 4.5)
+CRACK_WIDTH = (2.0, 5.0)
 """Core width of a crack in nominal pixels; the mask adds about one pixel of soft edge."""
 
 CRACK_LENGTH = (40.0, 300.0)
 """Crack length in nominal pixels."""
 
-CRACK_CONTRAST = (0.8, 2.2)
+CRACK_CONTRAST = (2.0, 4.5)
 """Mean change over the crack's mask, in texture standard deviations (log-uniform)."""
 
 _SHAPE_STREAM = 2

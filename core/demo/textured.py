@@ -27,20 +27,20 @@ logger = logging.getLogger(__name__)
 
 NOMINAL_SIZE = 512.0
 
-SPOT_SIZE = (15.0, 60.0)
+SPOT_SIZE = (30.0, 90.0)
 """Spot diameter in nominal pixels (log-uniform)."""
 
-SPOT_CONTRAST = (1.5, 3.0)
+SPOT_CONTRAST = (2.5, 4.0)
 """Mean change over a spot's mask in multiples of the texture's variation at the spot's scale."""
 
-SPOT_CONTRAST_LIMITS = (0.4, 2.0)
+SPOT_CONTRAST_LIMITS = (1.0, 3.0)
 """Bounds of a spot's mean change in texture standard deviations."""
 
-SCRATCH_LENGTH = (25.0, 70.0)
-SCRATCH_WIDTH = (1.0, 2.5)
-SCRATCH_CONTRAST = (0.9, 2.0)
+SCRATCH_LENGTH = (40.0, 120.0)
+SCRATCH_WIDTH = (1.5, 3.0)
+SCRATCH_CONTRAST = (1.5, 2.5)
 
-CHANGE_SIZE = (25.0, 70.0)
+CHANGE_SIZE = (40.0, 100.0)
 """Diameter of a texture change in nominal pixels."""
 
 _BACKGROUND_STREAM = 5

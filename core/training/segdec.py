@@ -6,8 +6,8 @@ a mask with defect pixels. The detector looks at the images at one working scale
 project, aspect ratios kept (:mod:`core.training.segdec_geometry`); labeled images are
 kept decoded at that scale (:mod:`core.training.segdec_pixels`).
 
-A retrain continues from the last detector's weights when it used the same scale and
-network (a full retrain on request), and trains until the validation AP stops improving
+A retrain continues from the last detector's weights when it used the same network at a
+similar scale (a full retrain on request), and trains until the validation AP stops improving
 or its time budget is spent. A stratified fifth of the labeled images (when there are
 enough; masked images stay in training where possible) is held out: it picks the best
 epoch, the decision threshold (best F1, or a target recall) and gives AP, AUROC, F1 and
@@ -50,6 +50,7 @@ __all__ = ["METHOD", "DefectLabels", "SegDecRequest", "SegDecResult", "can_train
            "segdec_job", "set_threshold", "upsample_heatmap", "validation_figures", "worth_a_mask"]
 
 MIN_PER_CLASS = 6  # labeled OK and defective images each before any is held out for validation
+WARM_SCALES = 1.5  # a retrain continues the last detector's weights if its scale differs by at most this factor
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None,
         if not known.trainable:
             raise StoreError("label OK images and defective images before training the defect detector")
         full_masks = {int(i): project.masks.load(int(i)) for i in known.ids[known.has_mask & (known.labels == 1)]}
-        geometry = _geometry(project, full_masks, request.scale)
+        geometry = _geometry(project, full_masks, int(np.sum(known.labels == 1)), request.scale)
         yield Progress(phase="defect detector", step=0, total=0, message=geometry.describe())
         try:
             store = yield from working_images(project, known.ids, geometry.scale, workers=request.workers,
@@ -199,10 +200,11 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None,
     return SegDecResult(run=None, cancelled=True, seconds=time.perf_counter() - started, metrics={})
 
 
-def _geometry(project: Project, full_masks: dict[int, np.ndarray | None], scale: float | None) -> Geometry:
+def _geometry(project: Project, full_masks: dict[int, np.ndarray | None], defective: int,
+              scale: float | None) -> Geometry:
     sizes = np.array(project.db.all("SELECT height, width FROM images"), dtype=np.int64)
     extents = [e for e in (largest_defect(m) for m in full_masks.values() if m is not None) if e is not None]
-    return choose_geometry(sizes, extents, scale=scale)
+    return choose_geometry(sizes, extents, defective=defective, scale=scale)
 
 
 def _working_mask(mask: np.ndarray | None, store: WorkingImages, image_id: int) -> np.ndarray | None:
@@ -251,8 +253,8 @@ def _network(project: Project, request: SegDecRequest, geometry: Geometry):
         try:
             checkpoint = load_checkpoint(project, previous)
             stored = checkpoint["config"]
-            if (stored.get("scale") == geometry.scale and SegDecConfig.from_dict(stored["net"]) == config
-                    and stored.get("mode", "joint") == request.mode):
+            near = stored.get("scale") and 1 / WARM_SCALES <= geometry.scale / stored["scale"] <= WARM_SCALES
+            if near and SegDecConfig.from_dict(stored["net"]) == config and stored.get("mode", "joint") == request.mode:
                 net = SegDecNet(config)
                 net.load_state_dict(checkpoint["state_dict"])
                 return net, previous

@@ -4,17 +4,20 @@ The detector never squashes an image: each is scaled by one factor per project (
 aspect ratio kept) and padded to a multiple of 8. The factor is chosen from what the
 project holds:
 
-- from the image sizes: the largest scale at which a typical (median) image has at
-  most :data:`WORKING_PIXELS` pixels, never above the native size;
+- from the image sizes and the time a retrain has: an epoch shows every defective
+  training image and as many OK ones, so a typical (median) image may have
+  :data:`EPOCH_PIXELS` / (2 x defective labels) pixels, which lets a retrain see each of
+  them about twenty times within its budget on a 2-core CPU (never more than
+  :data:`MAX_PIXELS`, never above the native size);
 - once masks exist, from the masked defects: the smallest of them (the 10th percentile
-  over masked images of each image's largest defect) must span at least
-  :data:`MIN_CELLS` heat-map cells along its length and :data:`MIN_WIDTH_PX` pixels
-  across, so a crack a few pixels wide stays visible; this may raise the scale up to
-  :data:`MAX_PIXELS` per typical image (native at most).
+  over masked images of each image's largest defect) must stay :data:`MIN_LONG_PX`
+  pixels long and :data:`MIN_WIDTH_PX` across, so a crack a few pixels wide does not
+  vanish; this may raise the scale by up to :data:`MAX_RAISE` (native at most).
 
-Scales come from a fixed ladder of powers of sqrt(2), so a few new labels seldom move
-it (a retrain keeps its previous weights only at the same scale). The defaults were
-chosen with ``benchmarks/segdec_bench.py`` (see its docstring).
+Scales come from a ladder of powers of 2^(1/4), so a few new labels seldom move them;
+a retrain continues the last detector's weights across small changes of scale. The
+constants were chosen with ``benchmarks/segdec_bench.py`` (magnetic-tile, generated
+cracks and textures; see the module's docstring there).
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-WORKING_PIXELS = 320_000  # a typical image's pixels at the scale chosen from sizes alone
-MAX_PIXELS = 1_300_000  # at most this many when masked defects ask for more
-MIN_CELLS = 2  # heat-map cells the smallest masked defect spans along its length
-MIN_WIDTH_PX = 2.0  # working pixels across the smallest masked defect
+EPOCH_PIXELS = 8_000_000  # working pixels of one epoch (about 10 s of training on 2 cores)
+MIN_DEFECTIVE = 16  # below this many defective labels the budget is shared as if there were this many
+MAX_PIXELS = 1_300_000  # a typical image's working pixels at most
+MIN_LONG_PX = 6.0  # working pixels along the smallest masked defect (3/4 of a heat-map cell) ...
+MIN_WIDTH_PX = 2.0  # ... and across it
+MAX_RAISE = 2.0  # masked defects may raise the scale by this factor at most
 STRIDE = 8  # input pixels per heat-map cell (models.segdec.STRIDE; models is not imported here)
-LADDER = tuple(2.0 ** (-k / 2) for k in range(0, 17))  # 1, 0.71, 0.5, ... 1/256
+LADDER = tuple(2.0 ** (-k / 4) for k in range(0, 33))  # 1, 0.84, 0.71, 0.59, 0.5, ... 1/256
 
 
 @dataclass(frozen=True)
@@ -67,9 +72,11 @@ class Geometry:
         if self.chosen_by == "masks" and self.smallest_defect is not None:
             d = self.smallest_defect
             return (text + f"; raised from {_percent(self.from_sizes)} so that the smallest masked defects"
-                           f" ({d.short:.0f}x{d.long:.0f} px) stay {d.short * self.scale:.1f} px wide and span"
-                           f" {d.long * self.scale / STRIDE:.1f} cells")
-        return text + ("; the native size" if self.scale >= 1 else "; chosen from the image sizes")
+                           f" ({d.short:.0f}x{d.long:.0f} px) stay {d.short * self.scale:.1f} px wide and"
+                           f" {d.long * self.scale:.0f} px long")
+        if self.scale >= 1:
+            return text + "; the native size"
+        return text + "; chosen from the image sizes and the number of defective labels, to train on each several times"
 
     def to_dict(self) -> dict:
         return {"scale": self.scale, "typical": list(self.typical), "from_sizes": self.from_sizes,
@@ -83,35 +90,34 @@ def working_size(height: int, width: int, scale: float) -> tuple[int, int]:
     return max(STRIDE, int(round(height * scale))), max(STRIDE, int(round(width * scale)))
 
 
-def choose_geometry(sizes: np.ndarray, defects: Iterable[DefectExtent] = (), *, scale: float | None = None,
-                    working_pixels: int = WORKING_PIXELS, max_pixels: int = MAX_PIXELS) -> Geometry:
-    """The working scale for images of ``sizes`` ((n, 2) height, width) whose masked
-    images' largest defects are ``defects``; ``scale`` forces one (the user's)."""
+def choose_geometry(sizes: np.ndarray, defects: Iterable[DefectExtent] = (), *, defective: int = 0,
+                    scale: float | None = None) -> Geometry:
+    """The working scale for images of ``sizes`` ((n, 2) height, width) with ``defective``
+    defective labels whose masked images' largest defects are ``defects``; ``scale``
+    forces one (the user's)."""
     sizes = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
     if len(sizes) == 0:
         raise ValueError("no images to choose the detector's scale from")
     typical = tuple(int(v) for v in np.median(sizes, axis=0).round())
     area = float(typical[0] * typical[1])
-    from_sizes = _step_down(math.sqrt(working_pixels / area))
-    ceiling = _step_down(math.sqrt(max_pixels / area))
+    pixels = min(MAX_PIXELS, EPOCH_PIXELS / (2 * max(defective, MIN_DEFECTIVE)))
+    from_sizes = _step_down(math.sqrt(pixels / area))
     defects = list(defects)
     smallest, from_masks = None, None
     if defects:
         shorts = np.array([d.short for d in defects])
         longs = np.array([d.long for d in defects])
         smallest = DefectExtent(short=float(np.percentile(shorts, 10)), long=float(np.percentile(longs, 10)))
-        wanted = max(MIN_CELLS * STRIDE / max(smallest.long, 1.0), MIN_WIDTH_PX / max(smallest.short, 1.0))
-        from_masks = _step_up(wanted)
+        from_masks = _step_up(max(MIN_LONG_PX / max(smallest.long, 1.0), MIN_WIDTH_PX / max(smallest.short, 1.0)))
     if scale is not None:
         if not 0 < scale <= 4:
             raise ValueError(f"the detector's scale must be in (0, 4], not {scale}")
         return Geometry(float(scale), typical, from_sizes, from_masks, smallest, "user")
-    chosen, by = from_sizes, "sizes"
     if from_masks is not None and from_masks > from_sizes:
-        chosen, by = max(from_sizes, min(from_masks, ceiling)), "masks"
-        if chosen <= from_sizes:
-            by = "sizes"
-    return Geometry(chosen, typical, from_sizes, from_masks, smallest, by)
+        raised = min(from_masks, _step_down(from_sizes * MAX_RAISE), 1.0)
+        if raised > from_sizes:
+            return Geometry(raised, typical, from_sizes, from_masks, smallest, "masks")
+    return Geometry(from_sizes, typical, from_sizes, from_masks, smallest, "sizes")
 
 
 def largest_defect(mask: np.ndarray) -> DefectExtent | None:

@@ -17,6 +17,7 @@ import concurrent.futures as cf
 import json
 import multiprocessing
 import os
+import shutil
 import threading
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -81,6 +82,9 @@ def working_images(project: Project, image_ids: Sequence[int], scale: float, *, 
                    cancel: threading.Event | None = None) -> Generator[Progress, None, WorkingImages]:
     """The store of ``scale`` holding at least ``image_ids`` (missing ones decoded now)."""
     folder = store_dir(project, scale)
+    for other in folder.parent.glob("scale-*") if folder.parent.exists() else ():
+        if other != folder:  # the store of a scale no longer used: only one is kept
+            shutil.rmtree(other, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     data_path, index_path = folder / "pixels.u8", folder / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {"entries": {}, "failed": {}}

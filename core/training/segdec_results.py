@@ -94,3 +94,34 @@ def set_threshold(project: Project, run: Run, target_recall: float | None) -> Ru
 
         write_text_atomic(path, json.dumps(metrics, indent=1, default=float))
     return project.runs.update_metrics(run.id, metrics)
+
+
+def training_notes(run: Run) -> list[str]:
+    """What a user should know of how a defect-detector run trained, one sentence each:
+    the geometry, whether it continued an earlier detector and why it stopped, and what
+    to label for a better one."""
+    m = run.metrics or {}
+    notes = []
+    geometry = m.get("geometry") or {}
+    if geometry.get("description"):
+        notes.append(geometry["description"][0].upper() + geometry["description"][1:] + ".")
+    if "stopped" in m:
+        start = f"Continued from detector #{m['warm_from']}" if m.get("warm_from") else "Trained from scratch"
+        best = m.get("best_epoch", 0)
+        epochs = f"{m.get('epochs_run', 0)} epoch{'' if m.get('epochs_run') == 1 else 's'}"
+        ended = {"converged": f"stopped when the validation AP stopped improving, after {epochs}",
+                 "time_budget": (f"stopped at its time budget of {_minutes(m.get('train_seconds', 0))}, after"
+                                 f" {epochs} (more training might still help: retrain)"),
+                 "max_epochs": f"ran its maximum of {epochs}"}.get(m["stopped"], m["stopped"])
+        kept = ""
+        if m.get("validation") and best is not None:
+            kept = "; kept the earlier weights (training did not beat them)" if best == 0 else (
+                f"; kept the state of epoch {best}")
+        notes.append(f"{start}; {ended}{kept}.")
+    if m.get("advice"):
+        notes.append(m["advice"][0].upper() + m["advice"][1:] + ".")
+    return notes
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"

@@ -77,7 +77,7 @@ def _segment_tiled(net: SegDecNet, x: np.ndarray, stats: torch.Tensor, tile: int
         for left in range(0, width, tile):
             y0, x0 = max(0, top - margin), max(0, left - margin)
             y1, x1 = min(height, top + tile + margin), min(width, left + tile + margin)
-            f, s = net.segment(to_tensor(x[None, y0:y1, x0:x1], device), stats)
+            f, s = net.segment(net.standardise(to_tensor(x[None, y0:y1, x0:x1], device), stats))
             cy, cx = (top - y0) // STRIDE, (left - x0) // STRIDE
             ch, cw = min(tile, height - top) // STRIDE, min(tile, width - left) // STRIDE
             rows, cols = slice(top // STRIDE, top // STRIDE + ch), slice(left // STRIDE, left // STRIDE + cw)

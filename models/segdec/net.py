@@ -189,17 +189,17 @@ class SegDecNet(nn.Module):
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
 
-    def segment(self, x: torch.Tensor, stats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(features (B, F, H/8, W/8), segmentation logits (B, 1, H/8, W/8)) of ``x`` in 0..1.
-
-        Each image is first standardised by its own mean and spread (``stats`` (B, 2), of
-        the whole image when ``x`` is a crop or a tile of it; None: of ``x`` itself), so
-        lighting and exposure, which vary from part to part, never reach the features.
-        """
+    def standardise(self, x: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` in 0..1 standardised by each image's own mean and spread (``stats`` (B, 2),
+        of the whole image when ``x`` is a crop or a tile of it; None: of ``x`` itself), so
+        lighting and exposure, which vary from part to part, never reach the features."""
         if stats is None:
             stats = image_stats(x)
-        mean, std = stats[:, 0, None, None, None], stats[:, 1, None, None, None]
-        features = self.segmentation((x - mean) / std)
+        return (x - stats[:, 0, None, None, None]) / stats[:, 1, None, None, None]
+
+    def segment(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(features (B, F, H/8, W/8), segmentation logits (B, 1, H/8, W/8)) of standardised ``x``."""
+        features = self.segmentation(x)
         return features, self.seg_head(features)
 
     def decide(self, features: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
@@ -211,7 +211,9 @@ class SegDecNet(nn.Module):
         return self.fc(torch.cat(pooled, dim=1))[:, 0]
 
     def forward(self, x: torch.Tensor, stats: torch.Tensor | None = None) -> SegDecOutput:
-        features, seg = self.segment(x, stats)
+        """Whole images (or crops) ``x`` (B, C, H, W) in 0..1."""
+        x = self.standardise(x, stats)
+        features, seg = self.segment(x)
         return SegDecOutput(self.decide(features, seg), seg)
 
 

@@ -39,9 +39,14 @@ class TrainConfig:
     # "mixed": paper 002 (θ decay from the segmentation to the decision, gradient-flow stop)
     mode: str = "joint"
     max_epochs: int = 40
-    patience: int = 6  # epochs without a better validation score before stopping ...
-    min_epochs: int = 10  # ... but not before this many epochs and steps (an early lucky score on a few
-    min_steps: int = 200  # validation images is no plateau, and a few labels make epochs of a few steps)
+    # it stops when the validation score has not clearly improved for ``patience`` epochs and
+    # ``patience_steps`` steps, and not before ``min_epochs`` and ``min_steps``: learning often
+    # sets in after a plateau of a few hundred steps, an early lucky score on a few validation
+    # images is no plateau, and a few labels make epochs of a few steps
+    patience: int = 6
+    patience_steps: int = 400
+    min_epochs: int = 10
+    min_steps: int = 400
     time_budget_s: float | None = None  # training seconds (validation included); None: no limit
     crop: int = 256  # side of crops of OK and masked images (working pixels); 0: always whole
     batch_size: int = 8  # samples per batch at most ...
@@ -116,7 +121,7 @@ def train(net: SegDecNet, data: TrainData, config: TrainConfig, cancel: Callable
         history.append(best_key[0])
         yield StepStats(epoch=-1, step=0, steps_per_epoch=0, losses={}, theta=None, images_per_s=0.0,
                         elapsed_s=time.perf_counter() - started, validation_ap=best_key[0])
-    step, epoch, stalled, stop = 0, 0, 0, "max_epochs"
+    step, epoch, stalled, stop, improved_at = 0, 0, 0, "max_epochs", 0
     while epoch < config.max_epochs:
         net.train()
         weight = theta(epoch, config.max_epochs, config.schedule, config.beta) if config.mode == "mixed" else None
@@ -145,7 +150,10 @@ def train(net: SegDecNet, data: TrainData, config: TrainConfig, cancel: Callable
         if validate:
             key = _validation_key(net, data, device)
             history.append(key[0])
-            stalled = 0 if _clearly_better(key, best_key) else stalled + 1
+            if _clearly_better(key, best_key):
+                stalled, improved_at = 0, step
+            else:
+                stalled += 1
             if key > best_key:  # ties keep the earlier (or the warm) state
                 best_key, best_state, best_epoch = key, _state(net), epoch
             yield StepStats(epoch=epoch - 1, step=step, steps_per_epoch=len(batches), losses={}, theta=weight,
@@ -153,7 +161,8 @@ def train(net: SegDecNet, data: TrainData, config: TrainConfig, cancel: Callable
         if out_of_time:
             stop = "time_budget"
             break
-        if validate and stalled >= config.patience and epoch >= config.min_epochs and step >= config.min_steps:
+        if (validate and stalled >= config.patience and step - improved_at >= config.patience_steps
+                and epoch >= config.min_epochs and step >= config.min_steps):
             stop = "converged"
             break
     net.cpu().to(memory_format=torch.contiguous_format)

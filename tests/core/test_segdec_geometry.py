@@ -50,5 +50,6 @@ def test_largest_defect_measures_the_biggest_component():
     mask[10:13, 10:60] = True  # 3 x 50
     mask[70:75, 70:75] = True
     extent = largest_defect(mask)
-    assert extent is not None and extent.long == pytest.approx(50, abs=1.5) and extent.short == pytest.approx(3, abs=1.5)
+    assert extent is not None
+    assert extent.long == pytest.approx(50, abs=1.5) and extent.short == pytest.approx(3, abs=1.5)
     assert largest_defect(np.zeros((10, 10), bool)) is None

@@ -92,9 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segdec-mode", choices=("joint", "mixed"), default="joint",
                    help="joint: image labels and masks train the whole net together (default); mixed: paper 002's"
                         " schedule (segmentation first, decision later, decision kept out of the segmentation)")
-    p.add_argument("--segdec-minutes", type=float, default=2.5, metavar="M",
-                   help="defect detector training budget in minutes (default 2.5; 1 when it continues from the"
-                        " last detector); it stops earlier when the validation AP stops improving")
+    p.add_argument("--segdec-minutes", type=float, default=None, metavar="M",
+                   help="defect detector time budget in minutes, predicting every image included (default 4.5;"
+                        " 1.75 when it continues from the last detector); training stops earlier when the"
+                        " validation AP stops improving")
     p.add_argument("--segdec-epochs", type=int, default=40, help="at most this many epochs (default 40)")
     p.add_argument("--from-scratch", action="store_true",
                    help="train the defect detector afresh instead of continuing from the last one")

@@ -215,10 +215,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     pretrain = PretrainRequest(project_root=args.project, method=args.ssl, encoder=args.encoder, size=args.size,
                                epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
     classify = ClassifyRequest(project_root=args.project, seed=args.seed, finetune_steps=args.thorough)
+    budget = {} if args.segdec_minutes is None else {
+        "minutes": args.segdec_minutes, "warm_minutes": min(args.segdec_minutes, SegDecRequest.warm_minutes)}
     segdec = SegDecRequest(project_root=args.project, scale=args.segdec_scale, width=args.segdec_width,
-                           mode=args.segdec_mode, minutes=args.segdec_minutes,
-                           warm_minutes=min(args.segdec_minutes, 1.0), max_epochs=args.segdec_epochs,
-                           warm_start=not args.from_scratch, target_recall=args.target_recall, seed=args.seed)
+                           mode=args.segdec_mode, max_epochs=args.segdec_epochs, warm_start=not args.from_scratch,
+                           target_recall=args.target_recall, seed=args.seed, **budget)
     job = {"ssl": lambda: pretrain_job(pretrain), "classifier": lambda: classify_job(classify),
            "segdec": lambda: segdec_job(segdec),
            "auto": lambda: retrain_job(pretrain, classify, pretrain_again=args.pretrain_again,

@@ -61,8 +61,8 @@ class SegDecRequest:
     scale: float | None = None  # working scale; None: chosen from the image sizes and the masks
     width: str = "narrow"  # "narrow" (CPU default) or "full" (paper 002)
     mode: str = "joint"  # "joint" (the app's) or "mixed" (paper 002's θ decay and gradient stop)
-    minutes: float = 2.5  # training time budget of a retrain from scratch (validation included)
-    warm_minutes: float = 1.0  # ... of a retrain that continues from the last detector
+    minutes: float = 4.5  # time budget of a retrain from scratch: training, validation, predicting every image
+    warm_minutes: float = 1.75  # ... of a retrain that continues from the last detector
     max_epochs: int = 40
     warm_start: bool = True  # continue from the last detector when it used the same scale and network
     validation_fraction: float = 0.2
@@ -165,7 +165,9 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None,
         masks = [_working_mask(full_masks.get(int(i)), store, int(i)) for i in ids]
         val = _validation_split(labels, has_mask, request.validation_fraction, request.seed)
         net, previous = _network(project, request, geometry)
-        train_config = _train_config(request, warm=previous is not None)
+        reserve = _prediction_seconds(net, project, store, ids, geometry, request.device)
+        train_config = _train_config(request, warm=previous is not None,
+                                     spent=time.perf_counter() - started + reserve)
         config = {**request.config(), "train": train_config.to_dict(), "net": net.config.to_dict(),
                   "geometry": geometry.to_dict(), "warm_from": None if previous is None else previous.id}
         data = _train_data(store, ids, labels, masks, has_mask, val)
@@ -174,7 +176,7 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None,
             probability = yield from _predict_all(net, project, store, geometry, recorder, cancel)
             metrics = {"labeled": int(len(ids)), "defective": int(labels.sum()), "ok": int((labels == 0).sum()),
                        "masks": int(np.sum(has_mask & (labels == 1))), "geometry": geometry.to_dict(),
-                       "warm_from": config["warm_from"], **summary,
+                       "warm_from": config["warm_from"], "prediction_reserve_s": round(reserve, 1), **summary,
                        "advice": detector_advice(int(labels.sum()), int((labels == 0).sum()),
                                                  int(np.sum(has_mask & (labels == 1))))}
             threshold = 0.5
@@ -264,12 +266,16 @@ def _network(project: Project, request: SegDecRequest, geometry: Geometry):
     return net, None
 
 
-def _train_config(request: SegDecRequest, warm: bool):
+def _train_config(request: SegDecRequest, warm: bool, spent: float = 0.0):
+    """Training settings; the time budget is what is left of the retrain's minutes once
+    ``spent`` (reading the images, and the time set aside for predicting every image) is
+    taken off, and never less than :data:`MIN_TRAIN_SHARE` of them."""
     from models.segdec import TrainConfig
 
     minutes = request.warm_minutes if warm else request.minutes
+    budget = None if minutes is None else max(60.0 * minutes * MIN_TRAIN_SHARE, 60.0 * minutes - spent)
     base = {"mode": request.mode, "max_epochs": request.max_epochs, "seed": request.seed,
-            "time_budget_s": None if minutes is None else 60.0 * minutes}
+            "time_budget_s": budget}
     return TrainConfig(**{**base, **request.train})
 
 
@@ -282,6 +288,9 @@ def _train_data(store: WorkingImages, ids, labels, masks, has_mask, val):
     return TrainData(images=[images[k] for k in pick], labels=labels[pick], masks=[masks[k] for k in pick],
                      has_mask=has_mask[pick], val_images=[images[k] for k in held], val_labels=labels[held])
 
+
+MIN_TRAIN_SHARE = 0.4  # of a retrain's minutes, training gets at least this much
+PREDICTION_OVERHEAD = 1.5  # reading the files and writing heat maps, over the forward passes
 
 STOPPED = {"converged": "stopped when the validation AP stopped improving",
            "time_budget": "stopped at its time budget", "max_epochs": "ran its maximum number of epochs"}
@@ -312,6 +321,29 @@ def _train(net, data, config, cancel: threading.Event | None, device: str = "cpu
         return summary
     except TrainCancelled as exc:
         raise JobCancelled(str(exc)) from exc
+
+
+def _prediction_seconds(net, project: Project, store: WorkingImages, ids: np.ndarray, geometry: Geometry,
+                        device: str = "cpu") -> float:
+    """The seconds predicting every image of the project will take after training: the
+    net's forward time per working pixel, timed on a few labeled images, times the
+    working pixels of all images, with room for reading the files and writing heat maps."""
+    from models.segdec import predict_images
+
+    sample = [store.image(int(i)) for i in ids[:: max(1, len(ids) // 8)][:8]]
+    if not sample:
+        return 0.0
+    net.to(device).eval()
+    try:
+        list(predict_images(net, sample[:1], device=device))  # the first pass allocates
+        began = time.perf_counter()
+        list(predict_images(net, sample, device=device))
+        per_pixel = (time.perf_counter() - began) / sum(image.size for image in sample)
+    finally:
+        net.cpu()
+    sizes = np.array(project.db.all("SELECT height, width FROM images"), dtype=np.float64).reshape(-1, 2)
+    pixels = float(np.sum(sizes[:, 0] * sizes[:, 1])) * geometry.scale ** 2
+    return PREDICTION_OVERHEAD * per_pixel * pixels
 
 
 def _predict_all(net, project: Project, store: WorkingImages, geometry: Geometry, recorder: RunRecorder,

@@ -1,5 +1,5 @@
 """The detector's working scale: from the image sizes and the time a retrain has, raised
-by the masked defects in proportion to how many defective labels have a mask."""
+labels have a mask; the time a retrain has for training."""
 
 import numpy as np
 import pytest
@@ -53,3 +53,16 @@ def test_largest_defect_measures_the_biggest_component():
     assert extent is not None
     assert extent.long == pytest.approx(50, abs=1.5) and extent.short == pytest.approx(3, abs=1.5)
     assert largest_defect(np.zeros((10, 10), bool)) is None
+
+
+def test_the_training_budget_leaves_time_to_predict_every_image():
+    from pathlib import Path
+
+    from core.training.segdec import MIN_TRAIN_SHARE, SegDecRequest, _train_config
+
+    request = SegDecRequest(project_root=Path("."), minutes=1.0, warm_minutes=0.5)
+    assert _train_config(request, warm=False).time_budget_s == 60
+    assert _train_config(request, warm=False, spent=20).time_budget_s == 40
+    assert _train_config(request, warm=True, spent=5).time_budget_s == 25
+    # a project that takes long to predict still trains for a share of the budget
+    assert _train_config(request, warm=False, spent=300).time_budget_s == 60 * MIN_TRAIN_SHARE

@@ -1,5 +1,6 @@
 """The detector's working scale: from the image sizes and the time a retrain has, raised
-labels have a mask; the time a retrain has for training."""
+by the masked defects in proportion to how many defective labels have a mask; the share
+of a retrain's time left for training."""
 
 import numpy as np
 import pytest

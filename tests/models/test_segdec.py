@@ -256,7 +256,7 @@ def test_a_short_run_learns_a_bright_bar_keeps_the_best_state_and_stops_when_it_
     torch.manual_seed(0)
     net = SegDecNet(TINY)
     job = train(net, _crack_data(), TrainConfig(max_epochs=150, patience=5, patience_steps=10, min_steps=100,
-                                                crop=64))
+                                                min_epochs=10, crop=64))
     stats = list(_drain(job))
     summary = stats.pop()
     aps = summary["validation_ap_by_epoch"]

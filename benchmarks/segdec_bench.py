@@ -25,6 +25,12 @@ AP, AUROC, F1 at the run's own threshold, F1 at the best threshold on the held-o
 (how paper 002 / Božič report it, optimistic). Prints mean ± std over seeds and seconds
 per retrain; ``--out`` appends one JSON line per run so a long benchmark can be resumed
 or merged with ``--table``.
+
+Measured with the defaults (2 threads, 2-core CPU; issue 12's closing note has the full
+table): magnetic-tile, 3 seeds, held-out AP with 0 / 5 / 20 / all masks 0.79 / 0.91 /
+0.91 / 0.92 (texture statistics + logistic regression 0.79), a first retrain 258-266 s,
+a warm-started one 85-101 s; generated cracks 0.11 / all 0.98, generated textures
+0.13 / all 0.54 (one seed).
 """
 
 from __future__ import annotations

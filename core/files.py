@@ -43,3 +43,14 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = True) -> None
 def write_text_atomic(path: Path, text: str, *, durable: bool = True) -> None:
     with atomic_writer(path, "w", durable=durable) as handle:
         handle.write(text)
+
+
+def unique_stem(stem: str, used: set[str]) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``, ... whichever is not in ``used`` yet (added to it):
+    one output file per input when inputs from several folders share a name."""
+    name, n = stem, 1
+    while name in used:
+        n += 1
+        name = f"{stem}-{n}"
+    used.add(name)
+    return name

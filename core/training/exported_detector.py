@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.files import atomic_writer
+from core.files import atomic_writer, unique_stem
 from core.training.exported import ExportedModel, ExportError, unreadable_reason
 
 HEATMAP_SUFFIX = "-heatmap.png"
@@ -78,7 +78,7 @@ def predict_detector_files(model: ExportedModel, paths: list[Path], *,
         p = float(outputs["defect_probability"][0])
         written = None
         if heatmaps is not None:
-            written = heatmaps / f"{_unique(path.stem, used)}{HEATMAP_SUFFIX}"
+            written = heatmaps / f"{unique_stem(path.stem, used)}{HEATMAP_SUFFIX}"
             save_heatmap(heatmap_image(outputs["heatmap"][0, 0], image.shape, (height, width)), written)
         yield DetectorPrediction(path=path, defect_probability=p, at_or_above=p >= threshold,
                                  defective=(p >= threshold) if validated else None, image_size=(height, width),
@@ -103,12 +103,3 @@ def save_heatmap(heat: np.ndarray, path: Path) -> None:
 
     with atomic_writer(path, "wb", durable=False) as handle:  # many files, remade by running again: no fsync
         PILImage.fromarray(np.ascontiguousarray(heat, dtype=np.uint8)).save(handle, format="PNG")
-
-
-def _unique(stem: str, used: set[str]) -> str:
-    name, n = stem, 1
-    while name in used:
-        n += 1
-        name = f"{stem}-{n}"
-    used.add(name)
-    return name

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.files import atomic_writer
+from core.files import atomic_writer, unique_stem
 from core.heat_colors import blend_heat
 from core.store import Project, StoreError
 from core.training.heatmaps import iter_heatmaps, upsample_heatmap
@@ -61,7 +61,7 @@ def export_heatmaps(project: Project, out: Path, *, run_id: int | None = None, o
         if p is None or (only == "defective" and not trust.calls_defective(p)):
             continue
         image = project.images.get(image_id)
-        stem = _unique(Path(image.path).stem, used)
+        stem = unique_stem(Path(image.path).stem, used)
         heat_image = (upsample_heatmap(heat, image.width, image.height) * 255 + 0.5).astype(np.uint8)
         _save_png(PILImage.fromarray(heat_image, mode="L"), out / f"{stem}-heatmap.png")
         if overlay:
@@ -83,15 +83,6 @@ def export_heatmaps(project: Project, out: Path, *, run_id: int | None = None, o
         writer.writerow(("image", "heatmap", "defect_probability", verdict))
         writer.writerows(rows)
     return HeatmapExport(run_id=run.id, out=out, images=written, skipped=tuple(skipped), csv=table)
-
-
-def _unique(stem: str, used: set[str]) -> str:
-    name, n = stem, 1
-    while name in used:
-        n += 1
-        name = f"{stem}-{n}"
-    used.add(name)
-    return name
 
 
 def _save_png(image, path: Path) -> None:

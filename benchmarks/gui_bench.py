@@ -31,7 +31,7 @@ import sys, time
 started = time.perf_counter()
 sys.path.insert(0, {root!r})
 from PySide6.QtCore import QSettings, QTimer
-from labelapp.app import create_application, create_main_window
+from labelapp.shell.app import create_application, create_main_window
 app = create_application([sys.argv[0]])
 settings = QSettings({settings!r}, QSettings.Format.IniFormat)
 window = create_main_window({project!r}, settings=settings)

@@ -35,7 +35,7 @@ def main() -> int:
         images = args.out / "data" / "images"
         if not images.exists():
             write_dataset(args.out / "data", n_images=args.generated, seed=7, size=200, layout="folders")
-    from labelapp.cli import main as cli
+    from labelapp.cli.parser import main as cli
 
     defaults = [] if "--workers" in rest else ["--workers", "2", "--threads", "1"]
     return cli(["simulate", "--images", str(images), "--out", str(args.out), *defaults, *rest])

@@ -60,7 +60,7 @@ def points_for(cluster: np.ndarray, seed: int = 0) -> MapPoints:
 
 def refine_on_worker(features: np.ndarray, landmarks: int) -> tuple[np.ndarray, float, float]:
     """(layout, seconds, longest GUI-thread stall in ms) of the refinement run as a job."""
-    from labelapp.jobs import JobRunner
+    from labelapp.jobs.runner import JobRunner
 
     ticks: list[float] = []
     timer = QTimer(interval=10)
@@ -91,8 +91,8 @@ def ms(work, repeat: int = 1) -> float:
 
 
 def canvas_timings(xy: np.ndarray, points: MapPoints) -> dict[str, float]:
-    from labelapp.map_canvas import MapCanvas
-    from labelapp.map_colours import MODES, colour_points
+    from labelapp.map.canvas import MapCanvas
+    from labelapp.map.colours import MODES, colour_points
 
     canvas = MapCanvas()
     canvas.resize(900, 700)

@@ -24,7 +24,7 @@ from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from labelapp.app import create_application, create_main_window  # noqa: E402
+from labelapp.shell.app import create_application, create_main_window  # noqa: E402
 
 
 def settle(ms: int = 300) -> None:

@@ -159,7 +159,7 @@ def run_retrain(root: Path, epochs: int, scratch: Path, warm: bool) -> tuple[Pro
     """Opens the window on ``root``, retrains while a simulated user works; the probe and wall time."""
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
-    from labelapp.app import create_application, create_main_window
+    from labelapp.shell.app import create_application, create_main_window
 
     if warm:
         warm_up()

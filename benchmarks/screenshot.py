@@ -25,7 +25,7 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from labelapp.app import create_application, create_main_window  # noqa: E402
+from labelapp.shell.app import create_application, create_main_window  # noqa: E402
 
 logger = logging.getLogger(__name__)
 SETTLE_MS = 300  # event processing after the window is exposed: delayed layouts, first paint

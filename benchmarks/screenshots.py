@@ -26,7 +26,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 
 from core.demo_project import create_demo_project  # noqa: E402
 from core.store import Project  # noqa: E402
-from labelapp.app import create_application, create_main_window  # noqa: E402
+from labelapp.shell.app import create_application, create_main_window  # noqa: E402
 
 SETTLE_MS = 400
 
@@ -111,7 +111,7 @@ def main() -> int:
     window.labeling.go_to(masked[3])
     settle()
     window.grab().save(str(args.out / "2-editor-mask.png"))
-    from labelapp.dialogs.class_settings import ClassSettingsDialog
+    from labelapp.project.class_settings import ClassSettingsDialog
 
     dialog = ClassSettingsDialog(window.project, window)
     dialog.show()

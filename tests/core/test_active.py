@@ -234,7 +234,7 @@ def test_refresh_never_suggests_excluded_images(trained, tmp_path):
 def test_suggest_cli_json(trained, tmp_path, capsys):
     import shutil
 
-    from labelapp.cli import main
+    from labelapp.cli.parser import main
 
     root = tmp_path / "p"
     shutil.copytree(trained, root)
@@ -250,7 +250,7 @@ def test_suggest_cli_json(trained, tmp_path, capsys):
 
 def test_suggest_without_an_encoder_says_what_to_do(tmp_path, capsys):
     from core.demo_project import create_demo_project
-    from labelapp.cli import main
+    from labelapp.cli.parser import main
 
     create_demo_project(tmp_path / "p", n_images=6, size=64, workers=1)
     assert main(["suggest", str(tmp_path / "p")]) == 2

@@ -23,7 +23,7 @@ def open_window(qtbot, tmp_path: Path) -> Iterator[Callable]:
     (own settings file), shown, with its first image in the editor; closed afterwards."""
     from PySide6.QtCore import QSettings
 
-    from labelapp.app import create_main_window
+    from labelapp.shell.app import create_main_window
 
     opened = []
 

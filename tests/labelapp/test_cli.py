@@ -111,7 +111,7 @@ def test_import_export_round_trip(demo_folders: DemoManifest, tmp_path: Path) ->
 
 
 def test_status_answers_without_importing_torch_or_qt(demo_project: Path) -> None:
-    code = ("import sys; from labelapp.cli import main; main(['status', sys.argv[1]]);"
+    code = ("import sys; from labelapp.cli.parser import main; main(['status', sys.argv[1]]);"
             "heavy = [m for m in ('torch', 'PySide6', 'lightly') if m in sys.modules]; print('HEAVY', heavy)")
     result = subprocess.run([sys.executable, "-c", code, str(demo_project)], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=120)

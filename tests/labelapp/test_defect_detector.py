@@ -13,10 +13,10 @@ from PySide6.QtTest import QTest
 
 from core.jobs import RunRecorder, take_snapshot
 from core.store import Project
-from labelapp.detection_details import DetectionDetailsDialog
-from labelapp.main_window import MainWindow
-from labelapp.training_controller import TARGET_RECALL_KEY
-from labelapp.training_panel import run_summary
+from labelapp.shell.main_window import MainWindow
+from labelapp.training.controller import TARGET_RECALL_KEY
+from labelapp.training.detection_details import DetectionDetailsDialog
+from labelapp.training.panel import run_summary
 
 LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.KeyboardModifier.NoModifier

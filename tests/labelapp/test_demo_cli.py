@@ -9,7 +9,7 @@ import pytest
 
 from core.demo import KINDS, demo_kind
 from core.store import ClassKind, Project
-from labelapp.cli import build_parser, main
+from labelapp.cli.parser import build_parser, main
 
 
 def test_kind_choices_and_sizes_parse() -> None:

@@ -22,7 +22,7 @@ from labelapp.editor import ImageEditor
 from labelapp.editor.heatmap import heatmap_color_table
 from labelapp.grid import ImageGrid
 from labelapp.grid.delegate import PAD, THUMB
-from labelapp.training_panel import TrainingPanel
+from labelapp.training.panel import TrainingPanel
 
 
 @pytest.fixture()
@@ -237,7 +237,7 @@ def test_status_on_the_command_line_says_whether_the_detector_is_validated(
         capsys: pytest.CaptureFixture, project: Project, unvalidate_detector, validate_detector) -> None:
     import json
 
-    from labelapp.cli import main
+    from labelapp.cli.parser import main
 
     unvalidate_detector(project)
     assert main(["status", str(project.root)]) == 0

@@ -19,11 +19,20 @@ from PySide6.QtWidgets import QLineEdit, QMainWindow, QMessageBox
 from core.demo import ALL_CLASSES, DemoManifest
 from core.importing import ImportOptions, import_folder
 from core.store import ClassKind, Project
-from labelapp.dialogs import ClassSettingsDialog, ImportProgressDialog, NewProjectDialog, ShortcutSettingsDialog
-from labelapp.dialogs.class_settings import COL_COLOR, COL_KEY, COL_KIND, COL_NAME, KeyCaptureButton
-from labelapp.help_overlay import HelpOverlay
-from labelapp.jobs import JobRunner
-from labelapp.shortcuts import ACTIONS, ShortcutMap, class_keys
+from labelapp.jobs.runner import JobRunner
+from labelapp.project.class_settings import (
+    COL_COLOR,
+    COL_KEY,
+    COL_KIND,
+    COL_NAME,
+    ClassSettingsDialog,
+    KeyCaptureButton,
+)
+from labelapp.project.import_progress import ImportProgressDialog
+from labelapp.project.new_project import NewProjectDialog
+from labelapp.shortcuts.help_overlay import HelpOverlay
+from labelapp.shortcuts.keymap import ACTIONS, ShortcutMap, class_keys
+from labelapp.shortcuts.settings_dialog import ShortcutSettingsDialog
 
 WHO = {"actor": "tester", "source": "test"}
 

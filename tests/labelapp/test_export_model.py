@@ -16,10 +16,10 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from core.store import Project
-from labelapp.app import create_main_window
-from labelapp.cli import main
-from labelapp.dialogs.export_model import ExportModelDialog
-from labelapp.main_window import MainWindow
+from labelapp.cli.parser import main
+from labelapp.export.model_dialog import ExportModelDialog
+from labelapp.shell.app import create_main_window
+from labelapp.shell.main_window import MainWindow
 
 
 def labelapp(*args: object) -> subprocess.CompletedProcess:

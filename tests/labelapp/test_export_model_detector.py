@@ -13,9 +13,9 @@ from PIL import Image as PILImage
 from PySide6.QtCore import Qt
 
 from core.store import Project
-from labelapp.cli import main
-from labelapp.dialogs.export_model import ExportModelDialog
-from labelapp.main_window import MainWindow
+from labelapp.cli.parser import main
+from labelapp.export.model_dialog import ExportModelDialog
+from labelapp.shell.main_window import MainWindow
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 

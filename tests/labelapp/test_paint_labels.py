@@ -13,7 +13,7 @@ from PySide6.QtTest import QTest
 
 from core.demo_project import create_demo_project
 from core.store import Project
-from labelapp.main_window import MainWindow
+from labelapp.shell.main_window import MainWindow
 
 LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.KeyboardModifier.NoModifier

@@ -15,9 +15,9 @@ from PySide6.QtCore import QSettings, Qt
 from core.demo_project import create_demo_project
 from core.jobs import Progress, RunRecorder, take_snapshot
 from core.store import Project, Run
-from labelapp.app import create_main_window
-from labelapp.main_window import MainWindow
-from labelapp.training_panel import FINISHED_STALE, RUNNING_STALE, STALE_MARK
+from labelapp.shell.app import create_main_window
+from labelapp.shell.main_window import MainWindow
+from labelapp.training.panel import FINISHED_STALE, RUNNING_STALE, STALE_MARK
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QLabel
 from core.jobs import Progress, RunRecorder, take_snapshot
 from core.jobs.base import check_cancel
 from core.store import ClassKind, NewImage, Project, Run
-from labelapp.run_details import NO_VALIDATION
-from labelapp.training_panel import TrainingPanel
+from labelapp.training.panel import TrainingPanel
+from labelapp.training.run_details import NO_VALIDATION
 
 
 def least_squares_job(steps: int, gate: threading.Event | None = None):

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from core.store import ClassKind, ImageClass, Project, StoreError, default_actor
 from core.store.merge import merge_classes
-from labelapp.shortcuts import key_text
+from labelapp.shortcuts.keymap import key_text
 
 logger = logging.getLogger(__name__)
 

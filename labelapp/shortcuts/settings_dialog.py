@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from labelapp.shortcuts import ACTIONS, GROUPS, ShortcutMap, find_conflicts, key_text, spec
+from labelapp.shortcuts.keymap import ACTIONS, GROUPS, ShortcutMap, find_conflicts, key_text, spec
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from labelapp import commands
+from labelapp.cli import commands
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ The window owns the open :class:`Project` (opened on the GUI thread); the labeli
 controller does the work of the keys, the dialogs do theirs; store errors become
 messages in the status area, never tracebacks. The "Worth a mask" dock lists the
 defective images whose mask would teach the defect detector most; the "Suggestions" dock
-beside it, the images worth labeling next (:mod:`labelapp.suggestions_queue`).
+beside it, the images worth labeling next (:mod:`labelapp.suggestions.queue`).
 """
 
 from __future__ import annotations
@@ -28,20 +28,20 @@ from PySide6.QtWidgets import (
 
 from core.store import Project, StoreError
 from labelapp.editor import ImageEditor
-from labelapp.embedding_map import EmbeddingMapDock
 from labelapp.grid import ImageGrid
-from labelapp.help_overlay import HelpOverlay
-from labelapp.labeling import LabelingController
-from labelapp.project_actions import ProjectActions
-from labelapp.recent import RecentProjects
-from labelapp.shortcuts import ShortcutMap
-from labelapp.status_area import StatusArea
-from labelapp.suggestions_queue import SuggestionsPanel, SuggestionsQueue
-from labelapp.summary_panel import SummaryPanel
-from labelapp.training_controller import TrainingController
-from labelapp.training_panel import TrainingPanel
-from labelapp.window_actions import WindowActions
-from labelapp.worth_a_mask import WorthAMaskPanel
+from labelapp.labeling.controller import LabelingController
+from labelapp.map.dock import EmbeddingMapDock
+from labelapp.project.actions import ProjectActions
+from labelapp.project.recent import RecentProjects
+from labelapp.project.summary_panel import SummaryPanel
+from labelapp.shell.status_area import StatusArea
+from labelapp.shell.window_actions import WindowActions
+from labelapp.shortcuts.help_overlay import HelpOverlay
+from labelapp.shortcuts.keymap import ShortcutMap
+from labelapp.suggestions.queue import SuggestionsPanel, SuggestionsQueue
+from labelapp.suggestions.worth_a_mask import WorthAMaskPanel
+from labelapp.training.controller import TrainingController
+from labelapp.training.panel import TrainingPanel
 
 logger = logging.getLogger(__name__)
 
@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
         self.status.show_info(f"Overlay opacity {self._opacity:.0%}")
 
     def _export_model(self) -> None:
-        from labelapp.dialogs.export_model import show_export_model_dialog  # on first use: a fast start
+        from labelapp.export.model_dialog import show_export_model_dialog  # on first use: a fast start
 
         show_export_model_dialog(self)
 

@@ -13,7 +13,7 @@ from core.importing import ImportOptions
 from core.store import StoreError
 
 if TYPE_CHECKING:
-    from labelapp.main_window import MainWindow
+    from labelapp.shell.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 EXPORT_FORMATS = {"CSV table (labels.csv)": "csv", "Class folders (copies)": "folders",
@@ -33,7 +33,7 @@ class ProjectActions(QObject):
 
     @Slot()
     def new_project(self) -> None:
-        from labelapp.dialogs.new_project import create_project_interactively
+        from labelapp.project.new_project import create_project_interactively
 
         path = create_project_interactively(self._window)
         if path is not None:
@@ -47,7 +47,7 @@ class ProjectActions(QObject):
 
     @Slot()
     def import_folder(self) -> None:
-        from labelapp.dialogs.import_progress import import_folder_interactively
+        from labelapp.project.import_progress import import_folder_interactively
 
         project = self._window.project
         if project is None:
@@ -68,12 +68,12 @@ class ProjectActions(QObject):
 
     @Slot()
     def edit_classes(self) -> None:
-        from labelapp.dialogs.class_settings import ClassSettingsDialog
+        from labelapp.project.class_settings import ClassSettingsDialog
 
         project = self._window.project
         if project is None:
             return
-        from labelapp.shortcuts import ACTIONS, key_text
+        from labelapp.shortcuts.keymap import ACTIONS, key_text
 
         shortcuts = self._window.shortcuts
         reserved = {key_text(k): spec.text for spec in ACTIONS for k in shortcuts.keys(spec.id)}
@@ -84,8 +84,8 @@ class ProjectActions(QObject):
 
     @Slot()
     def edit_shortcuts(self) -> None:
-        from labelapp.dialogs.shortcut_settings import ShortcutSettingsDialog
-        from labelapp.shortcuts import class_keys
+        from labelapp.shortcuts.keymap import class_keys
+        from labelapp.shortcuts.settings_dialog import ShortcutSettingsDialog
 
         project = self._window.project
         reserved = class_keys(project.classes.list()) if project is not None else {}

@@ -22,7 +22,7 @@ from core.training.segdec import METHOD as SEGDEC
 from core.training.trust import detector_trust
 
 if TYPE_CHECKING:
-    from labelapp.main_window import MainWindow
+    from labelapp.shell.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 # Per-user training settings (QSettings keys) and their defaults.

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QApplication
 
-from labelapp.main_window import MainWindow
+from labelapp.shell.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +51,11 @@ def run_gui(project_path: Path | None) -> int:
     window.show()
     from PySide6.QtCore import QTimer
 
-    from labelapp.warmup import start_warmup
+    from labelapp.jobs.warmup import start_warmup
 
     QTimer.singleShot(500, start_warmup)  # after the first paint: torch & co. load while the user looks
     return app.exec()
 
 
-if __name__ == "__main__":  # python -m labelapp.app [PROJECT]
+if __name__ == "__main__":  # python -m labelapp.shell.app [PROJECT]
     sys.exit(run_gui(Path(sys.argv[1]) if len(sys.argv) > 1 else None))

@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from core.store import ClassKind, Project, StoreError, default_actor
 from labelapp.editor import ImageEditor
 from labelapp.grid import ImageGrid
-from labelapp.status_area import StatusArea
+from labelapp.shell.status_area import StatusArea
 
 logger = logging.getLogger(__name__)
 SOURCE = "gui"

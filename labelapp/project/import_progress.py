@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.importing import ImportOptions, ImportProgress, ImportReport, iter_import
 from core.store import Project
-from labelapp.jobs import Job, JobRunner
+from labelapp.jobs.runner import Job, JobRunner
 
 logger = logging.getLogger(__name__)
 

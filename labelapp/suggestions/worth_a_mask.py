@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout,
 
 from core.store import Project, StoreError
 from core.training.segdec import latest_segdec_run, load_worth_a_mask
-from labelapp.thumbnail_icons import image_names, thumbnail_icons
+from labelapp.widgets.thumbnail_icons import image_names, thumbnail_icons
 
 logger = logging.getLogger(__name__)
 ICON = 48

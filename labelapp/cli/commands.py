@@ -10,13 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from labelapp.model_commands import cmd_export_model, cmd_predict
+from labelapp.cli.model_commands import cmd_export_model, cmd_predict
 
 MAX_LISTED = 20
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    from labelapp.app import run_gui
+    from labelapp.shell.app import run_gui
 
     return run_gui(getattr(args, "project", None))
 

@@ -37,12 +37,12 @@ from PySide6.QtWidgets import (
 from core.active import STRATEGIES, SuggestRequest, describe, suggest_job
 from core.store import Project, StoreError
 from core.store.suggestions import MASK_STRATEGY, Suggestion
-from labelapp.jobs import JobRunner
-from labelapp.shortcuts import ShortcutMap, display_text
-from labelapp.thumbnail_icons import image_names, thumbnail_icons
+from labelapp.jobs.runner import JobRunner
+from labelapp.shortcuts.keymap import ShortcutMap, display_text
+from labelapp.widgets.thumbnail_icons import image_names, thumbnail_icons
 
 if TYPE_CHECKING:
-    from labelapp.main_window import MainWindow
+    from labelapp.shell.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 ICON = 48

@@ -38,8 +38,8 @@ from PySide6.QtWidgets import (
 
 from core.store import Project, Run, StoreError
 from core.training.segdec import load_validation_scores, set_threshold
-from labelapp.run_details import detector_trust_html, run_header
-from labelapp.thumbnail_icons import image_names, thumbnail_icons
+from labelapp.training.run_details import detector_trust_html, run_header
+from labelapp.widgets.thumbnail_icons import image_names, thumbnail_icons
 
 logger = logging.getLogger(__name__)
 TITLE = "defect detector"

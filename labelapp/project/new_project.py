@@ -34,8 +34,8 @@ from core.imaging import IMAGE_SUFFIXES
 from core.importing import ImportOptions
 from core.importing.scan import MASK_MARKERS
 from core.store import DB_NAME
-from labelapp.dialogs.import_progress import import_folder_interactively
-from labelapp.jobs import JobRunner
+from labelapp.jobs.runner import JobRunner
+from labelapp.project.import_progress import import_folder_interactively
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from core.store import ImageClass
-from labelapp.shortcuts import ACTIONS, ShortcutMap
+from labelapp.shortcuts.keymap import ACTIONS, ShortcutMap
 
 # Menu of each action; the order of ACTIONS within a menu is kept.
 MENUS: dict[str, str] = {

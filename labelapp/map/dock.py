@@ -43,12 +43,12 @@ from core.jobs.base import Progress
 from core.store import ImageClass, Project, StoreError
 from core.thumbnails import ThumbnailCache
 from labelapp.grid.filter_bar import color_icon
-from labelapp.jobs import JobRunner
-from labelapp.map_colours import MODES, Colouring, colour_points
+from labelapp.jobs.runner import JobRunner
+from labelapp.map.colours import MODES, Colouring, colour_points
 
 if TYPE_CHECKING:
-    from labelapp.main_window import MainWindow
-    from labelapp.map_canvas import HoverCard, MapCanvas
+    from labelapp.map.canvas import HoverCard, MapCanvas
+    from labelapp.shell.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 THUMBNAIL_PX = 128
@@ -151,7 +151,7 @@ class EmbeddingMapPanel(QWidget):
     def canvas(self) -> MapCanvas:
         """The map view (built on first use)."""
         if self._canvas is None:
-            from labelapp.map_canvas import HoverCard, MapCanvas
+            from labelapp.map.canvas import HoverCard, MapCanvas
 
             canvas = MapCanvas()
             canvas.hovered.connect(self._on_canvas_hovered)

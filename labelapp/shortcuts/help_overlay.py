@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QMouseEvent, QPainter
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.store import ImageClass
-from labelapp.shortcuts import ACTIONS, GROUPS, ShortcutMap, display_text, key_text
+from labelapp.shortcuts.keymap import ACTIONS, GROUPS, ShortcutMap, display_text, key_text
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The training panel: Retrain, progress with ETA, cancel, live curves, run history.
 
 It runs any core job (a generator of :class:`core.jobs.Progress`) through
-:class:`labelapp.jobs.JobRunner`; the job never touches a widget. pyqtgraph is
+:class:`labelapp.jobs.runner.JobRunner`; the job never touches a widget. pyqtgraph is
 imported when the first curve is drawn, not when the window opens. Every loss and
 metric of a Progress becomes a curve named "<phase>: <name>"; the plot shows those of
 the phase in progress (metrics that come now and then, once per epoch or once per run,
@@ -39,9 +39,9 @@ from PySide6.QtWidgets import (
 from core.jobs import Progress
 from core.store import Project, Run, RunStatus
 from core.training.segdec import METHOD as SEGDEC
-from labelapp.detection_details import DetectionDetailsDialog
-from labelapp.jobs import Job, JobRunner
-from labelapp.run_details import RunDetailsDialog, detector_trust_html, run_summary
+from labelapp.jobs.runner import Job, JobRunner
+from labelapp.training.detection_details import DetectionDetailsDialog
+from labelapp.training.run_details import RunDetailsDialog, detector_trust_html, run_summary
 
 logger = logging.getLogger(__name__)
 CURVE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
@@ -150,7 +150,7 @@ class TrainingPanel(QWidget):
             raise RuntimeError("a training job is already running")
         self._clear_curves()
         self.show_stale_warning(False)
-        from labelapp.warmup import start_warmup
+        from labelapp.jobs.warmup import start_warmup
 
         start_warmup()  # pyqtgraph (the curves) and torch load off the GUI thread if not yet done
         self.phase_label.setText(title)

@@ -31,10 +31,10 @@ from PySide6.QtWidgets import (
 
 from core.store import Run
 from core.training.exported import DETECTOR_METHOD
-from labelapp.jobs import JobRunner
+from labelapp.jobs.runner import JobRunner
 
 if TYPE_CHECKING:
-    from labelapp.main_window import MainWindow
+    from labelapp.shell.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 FORMATS = {"torchscript": "TorchScript (model.pt)", "onnx": "ONNX (model.onnx)"}

@@ -184,8 +184,8 @@ def run_retrain(root: Path, epochs: int, scratch: Path, warm: bool) -> tuple[Pro
         outcome.update(end=time.perf_counter(), status=status)
         QTimer.singleShot(SETTLE_MS, loop.quit)
 
-    window.training_panel.run_finished.connect(lambda _result: ended("finished"))
-    window.training_panel.run_failed.connect(lambda exc: ended(f"failed: {exc}"))
+    window.training.run_finished.connect(lambda _result: ended("finished"))
+    window.training.run_failed.connect(lambda exc: ended(f"failed: {exc}"))
     user = QTimer(interval=USER_MS)
     user.timeout.connect(user_step)
     probe.start()

@@ -66,8 +66,8 @@ def retrain_and_shoot(window, settings: QSettings, out: Path) -> None:
     """A short real Retrain, then the window with predictions and the run's details."""
     settings.setValue("training/epochs", 3)
     loop = QEventLoop()
-    window.training_panel.run_finished.connect(lambda _result: loop.quit())
-    window.training_panel.run_failed.connect(lambda _exc: loop.quit())
+    window.training.run_finished.connect(lambda _result: loop.quit())
+    window.training.run_failed.connect(lambda _exc: loop.quit())
     window.training.retrain()
     loop.exec()
     settle()

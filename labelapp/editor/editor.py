@@ -1,7 +1,8 @@
 """The image editor: a tool bar over the canvas, with loading, saving and undo behind it.
 
 The editor is a view: it shows the image the main window asks for, edits its mask, and
-writes only masks (and, for undo of a label change, the label the main window recorded).
+writes only masks. Label changes reach its undo history from the project session
+(:attr:`ImageEditor.labels`); undoing one writes the old label back through it.
 Masks save themselves: about a second after the last edit, when another image is shown,
 and on :meth:`ImageEditor.flush`.
 
@@ -40,6 +41,8 @@ from labelapp.editor.session import EditorSession
 from labelapp.editor.toolbar import EditorToolBar
 from labelapp.editor.tools import step_brush_size
 from labelapp.editor.undo import UndoRedo
+from labelapp.session.changes import LabelsChanged
+from labelapp.session.project_session import ProjectSession
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +58,16 @@ class ImageEditor(QWidget):
 
     image_shown = Signal(object)  # image id, after it is on screen
     mask_saved = Signal(object)  # image id, after its mask was committed
-    labels_changed = Signal(object)  # list[int]: image ids whose label an undo/redo rewrote
     mask_painted = Signal(object)  # (image id, class id): an edit wrote pixels of that defect class
     message = Signal(str)  # non-blocking messages for the status area
     relink_requested = Signal(object)  # image id whose file is missing
 
-    def __init__(self, parent: QWidget | None = None, *, cache_bytes: int | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, cache_bytes: int | None = None,
+                 labels: ProjectSession | None = None) -> None:
         super().__init__(parent)
+        # label writes (undo, redo) go through the window's project session; alone, its own
+        self._owns_labels = labels is None
+        self.labels = labels if labels is not None else ProjectSession(self)
         self._session = EditorSession(self, budget_bytes=cache_bytes)
         self.toolbar = EditorToolBar()
         self.canvas = Canvas()
@@ -92,8 +98,8 @@ class ImageEditor(QWidget):
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)
         self._idle.setInterval(AUTOSAVE_MS)
-        self._undo = UndoRedo(self._session, self.canvas, mask_changed=self._idle.start,
-                              labels_changed=self.labels_changed.emit, message=self.message.emit)
+        self._undo = UndoRedo(self._session, self.canvas, self.labels, mask_changed=self._idle.start,
+                              message=self.message.emit)
         self._connect()
         self.canvas.set_brush_size(DEFAULT_BRUSH)
         self.toolbar.set_brush_size(DEFAULT_BRUSH)
@@ -106,6 +112,8 @@ class ImageEditor(QWidget):
         session.document_loaded.connect(self._on_session_document_loaded)
         session.load_failed.connect(self._on_session_load_failed)
         session.mask_saved.connect(self.mask_saved)
+        session.mask_saved.connect(self.labels.mask_committed)
+        self.labels.labels_changed.connect(self._on_labels_labels_changed)
         session.message.connect(self.message)
         self.canvas.mask_edited.connect(self._on_canvas_mask_edited)
         self.canvas.view_changed.connect(self._on_canvas_view_changed)
@@ -132,6 +140,8 @@ class ImageEditor(QWidget):
         self.canvas.finish_interaction()
         self.canvas.set_document(None)
         self._session.set_project(project)
+        if self._owns_labels:
+            self.labels.adopt(project)
         self._current, self._prefetch = None, ()
         self.refresh_suggestion()
         self.refresh_classes()
@@ -370,12 +380,15 @@ class ImageEditor(QWidget):
     def redo(self) -> bool:
         return self._step(undo=False)
 
-    def push_label_change(self, image_id: int, old_class_id: int | None, new_class_id: int | None, *,
-                          joined: bool = False) -> None:
-        """Records a label change the main window made, so that undo can revert it;
-        ``joined``: it came with the mask edit just recorded (painting labeled the image),
-        and one undo reverts both."""
-        self._undo.record_label_change(image_id, old_class_id, new_class_id, joined=joined)
+    @Slot(object)
+    def _on_labels_labels_changed(self, change: LabelsChanged) -> None:
+        """Records each label change (not an undo or redo itself), so that undo can revert
+        it; a joined change came with the mask edit just recorded (painting labeled the
+        image), and one undo reverts both."""
+        if change.undoable:
+            for image_id in change.changed_ids:
+                self._undo.record_label_change(image_id, change.old[image_id], change.new[image_id],
+                                               joined=change.joined)
 
     def _step(self, *, undo: bool) -> bool:
         if self._current is None:

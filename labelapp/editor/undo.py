@@ -2,7 +2,8 @@
 
 Each image has its own history for the whole session (see :mod:`history`). Undoing
 a mask edit writes its "before" patch into the document on screen (which then saves
-like any edit); undoing a label change writes the old label through the store. A label
+like any edit); undoing a label change writes the old label through the project session
+(:class:`labelapp.session.project_session.ProjectSession`), as every label write goes. A label
 change joined to the mask edit that caused it (painting labeled the image) is undone
 together with it, label first, and redone together, mask first: one Ctrl+Z takes the
 image back to unlabeled and unpainted.
@@ -13,11 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from core.store import StoreError, default_actor
+from core.store import StoreError
 from labelapp.editor.canvas import Canvas
 from labelapp.editor.document import ImageDocument
 from labelapp.editor.history import Command, History, LabelChange, MaskEdit
 from labelapp.editor.session import EditorSession
+from labelapp.session.project_session import ProjectSession
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +27,12 @@ logger = logging.getLogger(__name__)
 class UndoRedo:
     """Applies history commands; reports through the editor's callbacks."""
 
-    def __init__(self, session: EditorSession, canvas: Canvas, *, mask_changed: Callable[[], None],
-                 labels_changed: Callable[[list[int]], None], message: Callable[[str], None]) -> None:
+    def __init__(self, session: EditorSession, canvas: Canvas, labels: ProjectSession, *,
+                 mask_changed: Callable[[], None], message: Callable[[str], None]) -> None:
         self._session = session
         self._canvas = canvas
+        self._labels = labels
         self._mask_changed = mask_changed
-        self._labels_changed = labels_changed
         self._message = message
 
     def record_mask_edit(self, doc: ImageDocument, edit: MaskEdit) -> None:
@@ -84,16 +86,12 @@ class UndoRedo:
         return done
 
     def _write_label(self, image_id: int, class_id: int | None, source: str) -> bool:
-        project = self._session.project
-        if project is None:
-            return False
         try:
-            project.labels.set(image_id, class_id, actor=default_actor(), source=source)
+            change = self._labels.write_labels([(image_id, class_id)], source=source)
         except StoreError as exc:
             self._message(f"Label not restored: {exc}")
             return False
-        self._labels_changed([image_id])
-        return True
+        return change is not None
 
     def _on_screen(self, image_id: int) -> bool:
         doc = self._canvas.document()

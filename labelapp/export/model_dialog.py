@@ -9,8 +9,9 @@ writing anything, and the dialog shows what it yields, then what was written or 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QStandardItemModel
@@ -29,12 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.store import Run
+from core.store import Project, Run
 from core.training.exported import DETECTOR_METHOD
 from labelapp.jobs.runner import JobRunner
-
-if TYPE_CHECKING:
-    from labelapp.shell.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 FORMATS = {"torchscript": "TorchScript (model.pt)", "onnx": "ONNX (model.onnx)"}
@@ -286,23 +284,22 @@ def success_text(result: Any) -> str:
             f" On {parity.images} project images it matches the app's model within {parity.max_abs_diff:.1g}.")
 
 
-def show_export_model_dialog(window: MainWindow) -> ExportModelDialog | None:
-    """Opens the dialog (window-modal, not blocking) on the window's project; the outcome
-    also goes to the window's status area."""
+def show_export_model_dialog(parent: QWidget, project: Project | None, *, message: Callable[[str], None],
+                             error: Callable[[str], None]) -> ExportModelDialog | None:
+    """Opens the dialog (window-modal, not blocking) on ``project``; the outcome also goes
+    to ``message`` / ``error`` (the status area)."""
     from core.training.export import exportable_runs
     from core.training.model_io import detector_runs
 
-    project = window.project
     if project is None:
         return None
     runs = exportable_runs(project) + detector_runs(project)
     if not runs:
-        window.status.show_error("No classifier or defect detector to export yet: label at least two classes"
-                                 " and Retrain.")
+        error("No classifier or defect detector to export yet: label at least two classes and Retrain.")
         return None
-    dialog = ExportModelDialog(project.root, runs, project.exports_dir, parent=window)
+    dialog = ExportModelDialog(project.root, runs, project.exports_dir, parent=parent)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    dialog.export_finished.connect(lambda result: window.status.show_info(success_text(result)))
-    dialog.export_failed.connect(lambda error: window.status.show_error(f"Model export failed: {error}"))
+    dialog.export_finished.connect(lambda result: message(success_text(result)))
+    dialog.export_failed.connect(lambda failure: error(f"Model export failed: {failure}"))
     dialog.open()
     return dialog

@@ -1,7 +1,9 @@
 """Labeling by keyboard: which images a key applies to, what it writes, where to go next.
 
 The controller is the one place where grid and editor meet: the grid's current image
-is the editor's image; labels go through the store and then refresh both views.
+is the editor's image. Labels go through the project session
+(:class:`labelapp.session.project_session.ProjectSession`), whose one ``labels_changed``
+refreshes the views and records the change for undo.
 
 After a label, "go to the next image" follows the grid's order, unless the image was
 opened with a route of its own (:meth:`LabelingController.go_to` with ``then``, e.g. from
@@ -20,26 +22,32 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.store import ClassKind, Project, StoreError, default_actor
+from core.store import ClassKind, Project, StoreError
 from labelapp.editor import ImageEditor
 from labelapp.grid import ImageGrid
-from labelapp.shell.status_area import StatusArea
+from labelapp.session.project_session import ProjectSession
 
 logger = logging.getLogger(__name__)
 SOURCE = "gui"
 
 
 class LabelingController(QObject):
-    """Keys -> store writes -> refreshed views."""
+    """Keys -> label writes through the session -> where to go next.
 
-    labels_changed = Signal(object)  # list[int] image ids whose label was written
+    Signals:
+        message(str): a note for the status bar.
+        error(str): a write that failed, for the status bar.
+    """
 
-    def __init__(self, grid: ImageGrid, editor: ImageEditor, status: StatusArea, parent: QObject | None = None):
+    message = Signal(str)
+    error = Signal(str)
+
+    def __init__(self, grid: ImageGrid, editor: ImageEditor, session: ProjectSession,
+                 parent: QObject | None = None):
         super().__init__(parent)
         self._grid = grid
         self._editor = editor
-        self._status = status
-        self._project: Project | None = None
+        self._session = session
         self.auto_advance = True
         self._route: Callable[[int], int | None] | None = None  # where a label advances from _route_image
         self._route_image: int | None = None
@@ -47,8 +55,9 @@ class LabelingController(QObject):
         grid.activated.connect(self._on_grid_current_changed)
         editor.mask_painted.connect(self._on_editor_mask_painted)
 
-    def set_project(self, project: Project | None) -> None:
-        self._project = project
+    @property
+    def _project(self) -> Project | None:
+        return self._session.project
 
     # -- navigation --------------------------------------------------------------------------
     def current_id(self) -> int | None:
@@ -73,7 +82,7 @@ class LabelingController(QObject):
     def go_next_unlabeled(self) -> None:
         found = self._grid.next_unlabeled(self.current_id())
         if found is None:
-            self._status.show_info("Every image in view is labeled.")
+            self.message.emit("Every image in view is labeled.")
         self.go_to(found)
 
     def _step(self, step: int) -> None:
@@ -84,7 +93,7 @@ class LabelingController(QObject):
             return
         target = self._grid.neighbour(current, step)
         if target is None:
-            self._status.show_info("Last image in view." if step > 0 else "First image in view.")
+            self.message.emit("Last image in view." if step > 0 else "First image in view.")
         self.go_to(target)
 
     @Slot(object)
@@ -109,7 +118,7 @@ class LabelingController(QObject):
     def label_ok(self) -> None:
         ok = self._project.classes.ok_class() if self._project is not None else None
         if ok is None:
-            self._status.show_error("This project has no OK class: add one in Project ▸ Classes.")
+            self.error.emit("This project has no OK class: add one in Project ▸ Classes.")
             return
         self._write(ok.id)
 
@@ -124,18 +133,15 @@ class LabelingController(QObject):
             return
         predicted = {i: p.class_id for i in ids if (p := project.predictions.get(i)) is not None}
         if not predicted:
-            self._status.show_info("No prediction for this image yet: press Retrain (Ctrl+R).")
+            self.message.emit("No prediction for this image yet: press Retrain (Ctrl+R).")
             return
         if len(set(predicted.values())) == 1 and len(predicted) == len(ids):
             self._write(next(iter(predicted.values())))
             return
         try:  # a selection with different predictions: each image gets its own
-            project.labels.apply(list(predicted.items()), actor=default_actor(), source=SOURCE)
+            self._session.write_labels(list(predicted.items()), source=SOURCE)
         except StoreError as exc:
-            self._status.show_error(f"Labels not saved: {exc}")
-            return
-        self._grid.refresh(list(predicted))
-        self.labels_changed.emit(list(predicted))
+            self.error.emit(f"Labels not saved: {exc}")
 
     def targets(self) -> list[int]:
         """A selection of several images in the grid, else the image in the editor."""
@@ -149,32 +155,25 @@ class LabelingController(QObject):
         project = self._project
         ids = self.targets()
         if project is None or not ids:
-            self._status.show_info("Open an image first.")
+            self.message.emit("Open an image first.")
             return
         route = self._route if len(ids) == 1 and ids[0] == self._route_image else None
         following = None
         if len(ids) == 1 and self.auto_advance:
             following = route(ids[0]) if route is not None else self._grid.neighbour(ids[0], +1)
-        before = {i: _class_id(project, i) for i in ids}
         try:
-            project.labels.apply([(i, class_id) for i in ids], actor=default_actor(), source=SOURCE)
+            change = self._session.write_labels([(i, class_id) for i in ids], source=SOURCE)
         except StoreError as exc:
-            self._status.show_error(f"Label not saved: {exc}")
+            self.error.emit(f"Label not saved: {exc}")
             return
-        changed = [i for i in ids if before[i] != class_id]
-        for image_id in changed:
-            self._editor.push_label_change(image_id, before[image_id], class_id)
         if class_id is not None and not project.classes.get(class_id).is_ok:
             self._editor.set_paint_class(class_id)
-        self._grid.refresh(ids)
-        self.labels_changed.emit(ids)
-        if len(ids) > 1:
-            self._status.show_info(f"{len(changed)} of {len(ids)} images relabeled.")
+        if len(ids) > 1 and change is not None:
+            self.message.emit(f"{len(change.changed_ids)} of {len(ids)} images relabeled.")
         if following is not None and class_id is not None:
             self.go_to(following, then=route)
         elif route is not None and class_id is not None and self.auto_advance:
-            self._status.show_info("That was the last open suggestion: Refresh the suggestions for more.")
-
+            self.message.emit("That was the last open suggestion: Refresh the suggestions for more.")
 
     @Slot(object)
     def _on_editor_mask_painted(self, painted: object) -> None:
@@ -195,20 +194,12 @@ class LabelingController(QObject):
             label = project.labels.get(image_id)
             if label is not None and label.kind is not ClassKind.OK:
                 return
-            project.labels.set(image_id, class_id, actor=default_actor(), source=SOURCE)
             name = project.classes.get(class_id).name
+            self._session.write_labels([(image_id, class_id)], source=SOURCE, joined=True)
         except StoreError as exc:
-            self._status.show_error(f"The painted image was not labeled: {exc}")
+            self.error.emit(f"The painted image was not labeled: {exc}")
             return
-        self._editor.push_label_change(image_id, None if label is None else label.class_id, class_id, joined=True)
-        self._grid.refresh([image_id])
-        self.labels_changed.emit([image_id])
-        self._status.show_info(
+        self.message.emit(
             f"Labeled {name}: a painted mask needs a label to reach the defect detector (Ctrl+Z undoes both)."
             if label is None else
             f"Relabeled from {label.class_name} to {name}: an OK image has no defect pixels (Ctrl+Z undoes both).")
-
-
-def _class_id(project: Project, image_id: int) -> int | None:
-    label = project.labels.get(image_id)
-    return None if label is None else label.class_id

@@ -1,47 +1,37 @@
-"""The main window: assembles the grid, the editor, the project dock and the actions.
+"""The main window: builds the parts and connects them, nothing more.
 
-The window owns the open :class:`Project` (opened on the GUI thread); the labeling
-controller does the work of the keys, the dialogs do theirs; store errors become
-messages in the status area, never tracebacks. The "Worth a mask" dock lists the
-defective images whose mask would teach the defect detector most; the "Suggestions" dock
-beside it, the images worth labeling next (:mod:`labelapp.suggestions.queue`).
+The parts: the project session (:mod:`labelapp.session`, the open project and every
+label write), the grid, the editor, the labeling keys (:mod:`labelapp.labeling`), the
+docks (:mod:`labelapp.shell.docks`: project summary, training, map, worth a mask,
+suggestions), the actions and menus. Each part gets the parts it drives, never the
+window; what it asks of the others it says with a signal, which the window connects
+here. Store errors become messages in the status area, never tracebacks.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QLabel,
-    QMainWindow,
-    QMenu,
-    QSplitter,
-    QStackedWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from core.store import Project, StoreError
 from labelapp.editor import ImageEditor
 from labelapp.grid import ImageGrid
 from labelapp.labeling.controller import LabelingController
-from labelapp.map.dock import EmbeddingMapDock
 from labelapp.project.actions import ProjectActions
 from labelapp.project.recent import RecentProjects
-from labelapp.project.summary_panel import SummaryPanel
+from labelapp.session.project_session import ProjectSession
+from labelapp.shell.docks import build_docks
 from labelapp.shell.status_area import StatusArea
+from labelapp.shell.views import Views, ViewUpdates
 from labelapp.shell.window_actions import WindowActions
 from labelapp.shortcuts.help_overlay import HelpOverlay
 from labelapp.shortcuts.keymap import ShortcutMap
-from labelapp.suggestions.queue import SuggestionsPanel, SuggestionsQueue
-from labelapp.suggestions.worth_a_mask import WorthAMaskPanel
+from labelapp.suggestions.queue import SuggestionsQueue
 from labelapp.training.controller import TrainingController
-from labelapp.training.panel import TrainingPanel
 
 logger = logging.getLogger(__name__)
 
@@ -66,23 +56,23 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self._settings = settings if settings is not None else QSettings()
         self.recent = RecentProjects(self._settings)
-        self._project: Project | None = None
         self._opacity = 0.5
+        self.session = ProjectSession(self)
         self._build_widgets()
-        self.labeling = LabelingController(self.grid, self.editor, self.status, self)
+        self.labeling = LabelingController(self.grid, self.editor, self.session, self)
         self.labeling.auto_advance = self._settings.value(ADVANCE_KEY, True, type=bool)
-        self.training = TrainingController(self, self._settings)
-        self.suggestions_queue = SuggestionsQueue(self)
+        self.training = TrainingController(self.training_panel, self.session, self._settings,
+                                           strategy=self.suggestions.strategy, parent=self)
+        self.suggestions_queue = SuggestionsQueue(self.suggestions, self.labeling.go_to, self.editor.current_image_id,
+                                                  self)
         self.shortcuts = ShortcutMap(self._settings)
-        self.project_actions = ProjectActions(self)
+        self.project_actions = ProjectActions(self, self.session, self.shortcuts, flush=self.editor.flush)
         self.window_actions = WindowActions(self, self.shortcuts, self._handlers())
         self._build_extra_menu_items()
+        self.views = ViewUpdates(self.session, Views(
+            self.grid, self.editor, self.image_info, self.status, self.summary_panel, self.worth_a_mask,
+            self.worth_a_mask_dock, self.suggestions, self.embedding_map), self)
         self._connect()
-        self.embedding_map = EmbeddingMapDock(self)  # the Map dock: a tab beside Project / Training
-        self._counts_timer = QTimer(self)
-        self._counts_timer.setSingleShot(True)
-        self._counts_timer.setInterval(150)
-        self._counts_timer.timeout.connect(self._on_counts_timer_timeout)
         self._show_no_project()
         self.resize(1400, 900)
         self._restore_layout()
@@ -91,7 +81,7 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.grid = ImageGrid()
         self.grid.setObjectName("image_grid")
-        self.editor = ImageEditor()
+        self.editor = ImageEditor(labels=self.session)
         self.editor.setObjectName("image_editor")
         self.image_info = QLabel()
         self.image_info.setObjectName("image_info")
@@ -118,32 +108,12 @@ class MainWindow(QMainWindow):
         self._stack.addWidget(self.message)
         self._stack.addWidget(self.splitter)
         self.setCentralWidget(self._stack)
-        self.summary_panel = SummaryPanel()
-        self.summary_dock = QDockWidget("Project", self)
-        self.summary_dock.setObjectName("project_dock")
-        self.summary_dock.setWidget(self.summary_panel)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.summary_dock)
-        self.training_panel = TrainingPanel()
-        self.training_dock = QDockWidget("Training", self)
-        self.training_dock.setObjectName("training_dock")
-        self.training_dock.setWidget(self.training_panel)
-        self.worth_a_mask = WorthAMaskPanel()
-        self.worth_a_mask_dock = QDockWidget("Worth a mask", self)
-        self.worth_a_mask_dock.setObjectName("worth_a_mask_dock")
-        self.worth_a_mask_dock.setWidget(self.worth_a_mask)
-        # below the Project / Training tabs, not a third tab: always in sight
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.worth_a_mask_dock, Qt.Orientation.Vertical)
-        self.suggestions = SuggestionsPanel(self._settings)
-        self.suggestions_dock = QDockWidget("Suggestions", self)
-        self.suggestions_dock.setObjectName("suggestions_dock")
-        self.suggestions_dock.setWidget(self.suggestions)
-        self.tabifyDockWidget(self.worth_a_mask_dock, self.suggestions_dock)  # a tab beside Worth a mask
-        self.suggestions_dock.raise_()
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.training_dock)
-        self.tabifyDockWidget(self.summary_dock, self.training_dock)
-        self.summary_dock.raise_()
-        self.resizeDocks([self.summary_dock, self.worth_a_mask_dock], [620, 280], Qt.Orientation.Vertical)
-        self.resizeDocks([self.worth_a_mask_dock], [320], Qt.Orientation.Horizontal)
+        docks = self.docks = build_docks(self, self._settings)
+        self.summary_panel, self.summary_dock = docks.summary_panel, docks.summary_dock
+        self.training_panel, self.training_dock = docks.training_panel, docks.training_dock
+        self.worth_a_mask, self.worth_a_mask_dock = docks.worth_a_mask, docks.worth_a_mask_dock
+        self.suggestions, self.suggestions_dock = docks.suggestions, docks.suggestions_dock
+        self.embedding_map = docks.embedding_map
         self.status = StatusArea(self.statusBar())
         self.help_overlay = HelpOverlay(self)
         self.help_overlay.hide()
@@ -168,7 +138,7 @@ class MainWindow(QMainWindow):
             "grid.search": self.grid.focus_search,
             "project.new": p.new_project, "project.open": p.open_project_dialog,
             "project.import": p.import_folder, "project.classes": p.edit_classes,
-            "train.retrain": self.training.retrain, "train.cancel": self.training_panel.cancel,
+            "train.retrain": self.training.retrain, "train.cancel": self.training.cancel,
             "train.pretrain_again": self.training.pretrain_again,
             "train.detector_from_scratch": self.training.detector_from_scratch,
             "model.export": self._export_model,
@@ -204,28 +174,44 @@ class MainWindow(QMainWindow):
         menus["&Edit"].addSeparator()
         menus["&Edit"].addAction(keys)
         menus["&View"].addSeparator()
-        menus["&View"].addAction(self.summary_dock.toggleViewAction())
-        menus["&View"].addAction(self.training_dock.toggleViewAction())
-        menus["&View"].addAction(self.worth_a_mask_dock.toggleViewAction())
-        menus["&View"].addAction(self.suggestions_dock.toggleViewAction())
+        for dock in self.docks.all()[:4]:
+            menus["&View"].addAction(dock.toggleViewAction())
+        menus["&View"].addAction(self.embedding_map.dock.toggleViewAction())
 
     def _connect(self) -> None:
-        self.editor.image_shown.connect(self._on_editor_image_shown)
-        self.editor.mask_saved.connect(self._on_editor_mask_saved)
-        self.editor.labels_changed.connect(self._on_labels_changed)
-        self.editor.message.connect(self.status.show_info)
+        session, status = self.session, self.status
+        session.opened.connect(self.project_opened)
+        session.closed.connect(self.project_closed)
+        for part in (self.labeling, self.training, self.project_actions):
+            part.message.connect(status.show_info)
+            part.error.connect(status.show_error)
+        for part in (self.suggestions_queue, self.suggestions):
+            part.message.connect(status.show_info)
+        self.editor.image_shown.connect(self.views.show_image_info)
+        self.editor.message.connect(status.show_info)
         self.editor.relink_requested.connect(self.project_actions.relink_image)
-        self.labeling.labels_changed.connect(self._on_labels_changed)
-        self.editor.mask_saved.connect(self.worth_a_mask.on_mask_saved)
-        self.editor.labels_changed.connect(self.worth_a_mask.on_labels_changed)
-        self.labeling.labels_changed.connect(self.worth_a_mask.on_labels_changed)
+        self.editor.image_shown.connect(self.suggestions.select)
         self.worth_a_mask.image_requested.connect(self.open_for_mask)
         self.training_panel.image_requested.connect(self.labeling.go_to)
+        self.training.retrain_starting.connect(self._on_training_retrain_starting)
+        self.training.run_finished.connect(self.views.on_run_finished)
+        self.training.detector_updated.connect(self.views.on_detector_updated)
+        self.training.threshold_moved.connect(self.views.on_threshold_moved)
+        self.suggestions_queue.image_opened.connect(self._on_suggestions_queue_image_opened)
+        self.suggestions.refreshed.connect(self.views.on_suggestions_refreshed)
+        self.project_actions.open_requested.connect(self.open_project)
+        self.project_actions.images_added.connect(self.images_added)
+        self.project_actions.classes_changed.connect(self.refresh_classes)
+        self.project_actions.shortcuts_changed.connect(self.window_actions.apply_shortcuts)
+        self.project_actions.images_relinked.connect(self.views.on_images_relinked)
+        self.embedding_map.panel.image_requested.connect(self.labeling.go_to)
+        self.embedding_map.panel.selection_changed.connect(self.grid.set_map_selection)
+        self.embedding_map.label_requested.connect(self._on_embedding_map_label_requested)
 
     # -- project -------------------------------------------------------------------------------
     @property
     def project(self) -> Project | None:
-        return self._project
+        return self.session.project
 
     def open_project(self, path: Path | str) -> bool:
         """Opens the project in ``path``; on a store error keeps what was open and shows
@@ -239,21 +225,20 @@ class MainWindow(QMainWindow):
             self._show_error(f"Cannot open {path}: {exc}")
             return False
         self.close_project()
-        self._project = project
         self.grid.set_project(project)
         self.editor.set_project(project)
-        self.labeling.set_project(project)
+        self.worth_a_mask.set_project(project)
+        self.suggestions.set_project(project)
+        self.embedding_map.set_project(project)
+        self.session.adopt(project, owned=True)  # the controllers hear of it: stale marks, history
         self.setWindowTitle(f"{APP_TITLE} — {project.name}")
         self._apply_classes()
         self._stack.setCurrentWidget(self.splitter if summary.images else self.message)
         if not summary.images:
             self.message.setText(NO_IMAGES_HINT)
         self.window_actions.set_project_actions_enabled(True)
-        self.training_panel.show_history(project.runs.list())
-        self.worth_a_mask.set_project(project)
         self.recent.add(project.root)
         self.status.show_info(f"Opened {project.root}")
-        self.project_opened.emit(project)
         ordered = self.grid.ordered_ids()
         if len(ordered):
             self.labeling.go_to(int(ordered[0]))
@@ -267,30 +252,29 @@ class MainWindow(QMainWindow):
         return False
 
     def close_project(self) -> None:
-        if self._project is None:
+        if self.session.project is None:
             return
         self.editor.flush()
         self.editor.set_project(None)
         self.grid.set_project(None)
-        self.labeling.set_project(None)
         self.worth_a_mask.set_project(None)
-        self._project.close()
-        self._project = None
+        self.suggestions.set_project(None)
+        self.embedding_map.set_project(None)
+        self.session.close()
         self._show_no_project()
-        self.project_closed.emit()
 
     def refresh_classes(self) -> None:
         """Classes changed (names, colours, keys, a merge): every view re-reads them."""
-        if self._project is None:
+        if self.project is None:
             return
         self._apply_classes()
         self.grid.refresh(None)
 
     def _apply_classes(self) -> None:
-        classes = self._project.classes.list()
+        classes = self.project.classes.list()
         self.window_actions.set_classes(classes, self.labeling.label_with)
         self.editor.refresh_classes()
-        self._on_counts_timer_timeout()
+        self.views.show_counts()
 
     def images_added(self) -> None:
         """An import added images: reload the grid and the counts."""
@@ -308,28 +292,10 @@ class MainWindow(QMainWindow):
 
     def _show_error(self, text: str) -> None:
         self.status.show_error(text)
-        if self._project is None:
+        if self.project is None:
             self.message.setText(f"{text}\n\n{NO_PROJECT_HINT}")
 
-    # -- defect detector -------------------------------------------------------------------------
-    def detector_updated(self) -> None:
-        """A defect-detector run finished: new heat maps and a new worth-a-mask list."""
-        self.worth_a_mask.reload()
-        if self.worth_a_mask.image_ids():
-            self.worth_a_mask_dock.show()
-        self._reload_heatmaps()
-
-    def defect_threshold_moved(self) -> None:
-        """The user moved a defect-detector run's threshold: the grid's defect filters and
-        the editor's defect line read it again."""
-        self.grid.refresh(None)
-        self._reload_heatmaps()
-
-    def _reload_heatmaps(self) -> None:
-        reload_heatmaps = getattr(self.editor, "reload_heatmaps", None)  # an editor with heat maps
-        if reload_heatmaps is not None:
-            reload_heatmaps()
-
+    # -- worth a mask ---------------------------------------------------------------------------
     @Slot(object)
     def open_for_mask(self, image_id: object) -> None:
         """Shows the image in the editor with the brush, ready to draw its mask."""
@@ -367,63 +333,34 @@ class MainWindow(QMainWindow):
     def _export_model(self) -> None:
         from labelapp.export.model_dialog import show_export_model_dialog  # on first use: a fast start
 
-        show_export_model_dialog(self)
+        show_export_model_dialog(self, self.project, message=self.status.show_info, error=self.status.show_error)
 
     def _toggle_help(self) -> None:
         if self.help_overlay.isVisible():
             self.help_overlay.hide()
             return
-        classes = self._project.classes.list() if self._project is not None else []
+        classes = self.project.classes.list() if self.project is not None else []
         self.help_overlay.show_for(self.shortcuts, classes)
 
     # -- slots ---------------------------------------------------------------------------------
-    @Slot(object)
-    def _on_labels_changed(self, image_ids: object) -> None:
-        self.grid.refresh(list(image_ids))  # type: ignore[arg-type]
-        self._counts_timer.start()
-        self._show_image_info(self.editor.current_image_id())
-
-    @Slot(object)
-    def _on_editor_image_shown(self, image_id: object) -> None:
-        self._show_image_info(image_id)
-
-    def refresh_image_info(self) -> None:
-        """Re-reads the lines under the editor (after a run brought new predictions: which
-        model to believe may have changed too)."""
-        self._reload_heatmaps()
-        self._show_image_info(self.editor.current_image_id())
-
-    def _show_image_info(self, image_id: object) -> None:
-        """One line under the editor: file, label, size, mask."""
-        if self._project is None or image_id is None:
-            self.image_info.setText("")
-            return
-        try:
-            self.image_info.setText(image_info_html(self._project, int(image_id)))  # type: ignore[arg-type]
-        except StoreError as exc:
-            self.image_info.setText(html.escape(str(exc)))
-
-    @Slot(object)
-    def _on_editor_mask_saved(self, image_id: object) -> None:
-        self.status.mark_saved()
-        if image_id == self.editor.current_image_id():
-            self._show_image_info(image_id)
-        self.grid.refresh([int(image_id)])  # type: ignore[arg-type]
-        self._counts_timer.start()
-
     @Slot()
-    def _on_counts_timer_timeout(self) -> None:
-        if self._project is None:
-            return
-        try:
-            summary = self._project.summary()
-            classes = self._project.classes.list()
-        except StoreError as exc:
-            self.status.show_error(str(exc))
-            return
-        self.status.show_counts(summary, classes)
-        self.summary_panel.show_summary(name=self._project.name, path=str(self._project.root),
-                                        summary=summary, classes=classes)
+    def _on_training_retrain_starting(self) -> None:
+        self.editor.flush()  # pending masks reach the retrain's label snapshot
+        self.training_dock.show()
+        self.training_dock.raise_()
+
+    @Slot(object)
+    def _on_suggestions_queue_image_opened(self, _image_id: object) -> None:
+        if self.suggestions_dock.isVisible():
+            self.suggestions_dock.raise_()
+
+    @Slot(object)
+    def _on_embedding_map_label_requested(self, request: object) -> None:
+        """Labels the map's selection: the grid shows and selects exactly those images, and
+        the labeling keys label its selection (store, undo, stale marks)."""
+        image_ids, class_id = request  # type: ignore[misc]
+        self.grid.set_map_selection(image_ids)
+        self.labeling.label_with(class_id)
 
     @Slot(bool)
     def _on_advance_action_toggled(self, checked: bool) -> None:
@@ -456,30 +393,9 @@ class MainWindow(QMainWindow):
         self._settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self._settings.setValue(STATE_KEY, self.saveState())
         self._settings.setValue(SPLITTER_KEY, self.splitter.saveState())
-        self.training_panel.shutdown()
+        self.training.shutdown()
         self.suggestions.shutdown()
         self.close_project()
         self.editor.shutdown()
         self.grid.shutdown()
         super().closeEvent(event)
-
-
-def image_info_html(project: Project, image_id: int) -> str:
-    image = project.images.get(image_id)
-    label = project.labels.get(image_id)
-    mask = project.masks.info(image_id)
-    if label is None:
-        label_html = "<i>unlabeled</i>"
-    else:
-        color = project.classes.get(label.class_id).color
-        label_html = f"<b><span style='color:{color}'>&#9632;</span> {html.escape(label.class_name)}</b>"
-    depth = f" · {image.bit_depth}-bit" if image.bit_depth != 8 else ""
-    mask_text = "no mask" if mask is None else (f"mask {mask.pixels:,} px" if mask.pixels else "empty mask")
-    prediction = project.predictions.get(image_id)
-    predicted = ""
-    if prediction is not None and prediction.class_id is not None:
-        cls = project.classes.get(prediction.class_id)
-        predicted = (f" &nbsp;·&nbsp; predicted <span style='color:{cls.color}'>&#9632;</span> "
-                     f"{html.escape(cls.name)} {prediction.confidence:.0%} (Y accepts)")
-    return (f"{html.escape(Path(image.path).name)} &nbsp;·&nbsp; {label_html} &nbsp;·&nbsp; "
-            f"{image.width}×{image.height}{depth} &nbsp;·&nbsp; {mask_text}{predicted}")

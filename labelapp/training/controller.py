@@ -1,28 +1,30 @@
 """Retrain with current labels: builds the job from a snapshot of the settings, runs it
-in the training panel, and applies the result on the GUI thread (new predictions in the
-grid, heat maps, the worth-a-mask list, the suggestions queue). The retrain ends with
-fresh suggestions from the strategy chosen in the Suggestions dock. A defect-detector threshold the user moves in a
-run's details is kept as the target recall of the next retrain.
+on a :class:`labelapp.jobs.runner.JobRunner` it owns, shows its progress in the training
+panel, and announces the result (``run_finished``: the window then shows the new
+predictions, heat maps, the worth-a-mask list and the suggestions). The retrain ends
+with fresh suggestions from the strategy chosen in the Suggestions dock. A
+defect-detector threshold the user moves in a run's details is kept as the target
+recall of the next retrain.
 
 It also keeps the stale marks of the panel: after every label or mask change (the
-labeling controller's and the editor's signals) it asks :class:`StaleCheck`, which
-costs an index lookup unless a run newer than its last digest appeared."""
+project session's signals) it asks :class:`StaleCheck`, which costs an index lookup
+unless a run newer than its last digest appeared."""
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QSettings, Slot
+from PySide6.QtCore import QObject, QSettings, Signal, Slot
 
 from core.jobs.staleness import StaleCheck
 from core.store import Project, Run, RunStatus, StoreError
 from core.training.segdec import METHOD as SEGDEC
 from core.training.trust import detector_trust
-
-if TYPE_CHECKING:
-    from labelapp.shell.main_window import MainWindow
+from labelapp.jobs.runner import Job, JobRunner
+from labelapp.session.project_session import ProjectSession
+from labelapp.training.panel import TrainingPanel
 
 logger = logging.getLogger(__name__)
 # Per-user training settings (QSettings keys) and their defaults.
@@ -36,24 +38,45 @@ SEGDEC_OVERRIDES = {"training/segdec_scale": ("scale", float), "training/segdec_
 
 
 class TrainingController(QObject):
-    """Connects the Retrain action and the training panel to the core jobs."""
+    """Runs training jobs for the panel and the Retrain action, one at a time.
 
-    def __init__(self, window: MainWindow, settings: QSettings) -> None:
-        super().__init__(window)
-        self._window = window
+    ``strategy`` gives the suggestion strategy a retrain ends with (the Suggestions dock's).
+
+    Signals:
+        retrain_starting(): a retrain is about to take its label snapshot (save pending masks now).
+        run_finished(object): the job's result (after the panel and the history show it).
+        run_failed(object): the exception the job raised.
+        detector_updated(): a finished retrain brought a new defect detector.
+        threshold_moved(): the user moved a defect-detector run's threshold.
+        message(str), error(str): notes for the status bar.
+    """
+
+    retrain_starting = Signal()
+    run_finished = Signal(object)
+    run_failed = Signal(object)
+    detector_updated = Signal()
+    threshold_moved = Signal()
+    message = Signal(str)
+    error = Signal(str)
+
+    def __init__(self, panel: TrainingPanel, session: ProjectSession, settings: QSettings, *,
+                 strategy: Callable[[], str] = lambda: "default", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._panel = panel
+        self._session = session
         self._settings = settings
+        self._strategy = strategy
+        self._runner: JobRunner | None = None
         self._stale_check: StaleCheck | None = None
-        window.training_panel.retrain_requested.connect(self.retrain)
-        window.training_panel.run_finished.connect(self._on_panel_run_finished)
-        window.training_panel.run_failed.connect(self._on_panel_run_failed)
-        window.training_panel.threshold_changed.connect(self._on_panel_threshold_changed)
-        window.project_opened.connect(self._on_window_project_opened)
-        window.project_closed.connect(self._on_window_project_closed)
-        window.training_panel.thorough_box.setChecked(bool(self._setting("training/thorough")))
-        window.training_panel.segdec_box.setChecked(bool(self._setting("training/segdec")))
-        window.labeling.labels_changed.connect(self._on_labels_changed)
-        window.editor.labels_changed.connect(self._on_labels_changed)
-        window.editor.mask_saved.connect(self._on_labels_changed)
+        panel.retrain_requested.connect(self.retrain)
+        panel.cancel_requested.connect(self.cancel)
+        panel.threshold_changed.connect(self._on_panel_threshold_changed)
+        session.opened.connect(self._on_session_opened)
+        session.closed.connect(self._on_session_closed)
+        session.labels_changed.connect(self._on_labels_changed)
+        session.mask_saved.connect(self._on_labels_changed)
+        panel.thorough_box.setChecked(bool(self._setting("training/thorough")))
+        panel.segdec_box.setChecked(bool(self._setting("training/segdec")))
 
     def _setting(self, key: str) -> object:
         default = DEFAULTS[key]
@@ -72,7 +95,7 @@ class TrainingController(QObject):
     def segdec_request(self, project: Project, *, from_scratch: bool = False):
         """The defect detector's request, or None when the Defect detector box is off;
         it continues from the last detector unless ``from_scratch``."""
-        panel = self._window.training_panel
+        panel = self._panel
         self._settings.setValue("training/segdec", panel.segdec_box.isChecked())
         if not panel.segdec_box.isChecked():
             return None
@@ -95,16 +118,62 @@ class TrainingController(QObject):
         (after many label changes, or when the last one went astray)."""
         self.retrain(detector_from_scratch=True)
 
+    # -- running ---------------------------------------------------------------------------------
+    def start(self, job: Job, *, title: str) -> None:
+        """Runs ``job`` (called with a cancel event on the worker thread)."""
+        if self.is_running():
+            raise RuntimeError("a training job is already running")
+        from labelapp.jobs.warmup import start_warmup
+
+        start_warmup()  # pyqtgraph (the curves) and torch load off the GUI thread if not yet done
+        self._panel.job_started(title)
+        runner = JobRunner(job, self)
+        runner.progressed.connect(self._panel.show_progress)
+        runner.finished.connect(self._on_runner_finished)
+        runner.failed.connect(self._on_runner_failed)
+        self._runner = runner
+        runner.start()
+
+    def is_running(self) -> bool:
+        return self._runner is not None and self._runner.is_running()
+
+    @Slot()
+    def cancel(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            self._panel.job_cancelling()
+
+    def shutdown(self) -> None:
+        """Cancels a running job and waits for its thread (closeEvent)."""
+        if self._runner is not None:
+            self._runner.cancel()
+            self._runner.wait()
+
+    @Slot(object)
+    def _on_runner_finished(self, result: object) -> None:
+        self._runner = None
+        self._panel.job_ended("Finished.")
+        self._show_result(result)
+        self.run_finished.emit(result)
+
+    @Slot(object)
+    def _on_runner_failed(self, exc: object) -> None:
+        self._runner = None
+        self._panel.job_ended(f"Failed: {exc}")
+        self.error.emit(f"Training failed: {exc}")
+        self.show_history()
+        self.run_failed.emit(exc)
+
+    # -- retrain ----------------------------------------------------------------------------------
     @Slot()
     def retrain(self, *, pretrain_again: bool = False, detector_from_scratch: bool = False) -> None:
-        window = self._window
-        project = window.project
+        project = self._session.project
         if project is None:
             return
-        if window.training_panel.is_running():
-            window.status.show_info("Training is already running.")
+        if self.is_running():
+            self.message.emit("Training is already running.")
             return
-        window.editor.flush()
+        self.retrain_starting.emit()
         from core.active import SuggestRequest
         from core.training import ClassifyRequest, PretrainRequest, retrain_job
 
@@ -112,15 +181,13 @@ class TrainingController(QObject):
             project_root=project.root, method=str(self._setting("training/ssl")),
             encoder=str(self._setting("training/encoder")), size=int(self._setting("training/size")),
             epochs=int(self._setting("training/epochs")), batch_size=int(self._setting("training/batch_size")))
-        window.training_dock.show()
-        window.training_dock.raise_()
-        thorough = window.training_panel.thorough_box.isChecked()
+        thorough = self._panel.thorough_box.isChecked()
         self._settings.setValue("training/thorough", thorough)
         classify = ClassifyRequest(project_root=project.root,
                                    finetune_steps=int(self._setting("training/finetune_steps")) if thorough else 0)
         segdec = self.segdec_request(project, from_scratch=detector_from_scratch)
-        suggest = SuggestRequest(project_root=project.root, strategy=window.suggestions.strategy())
-        window.training_panel.start(
+        suggest = SuggestRequest(project_root=project.root, strategy=self._strategy())
+        self.start(
             lambda cancel: retrain_job(pretrain, classify, cancel, pretrain_again=pretrain_again, segdec=segdec,
                                        suggest=suggest),
             title="Starting…")
@@ -129,7 +196,7 @@ class TrainingController(QObject):
     def show_history(self, *, finished_run: int | None = None) -> None:
         """Lists the runs with exact stale marks (reads every label once); warns when
         ``finished_run`` is stale already."""
-        project, panel = self._window.project, self._window.training_panel
+        project, panel = self._session.project, self._panel
         if project is None:
             return
         try:
@@ -138,7 +205,7 @@ class TrainingController(QObject):
             check.refresh()
             stale = check.stale_ids(runs)
         except StoreError as exc:
-            self._window.status.show_error(str(exc))
+            self.error.emit(str(exc))
             return
         self._stale_check = check
         panel.show_history(runs, stale)
@@ -148,50 +215,46 @@ class TrainingController(QObject):
     def _on_labels_changed(self, _image_ids: object) -> None:
         """Labels or masks changed: marks the runs they make stale, and warns when the run
         in progress trains on labels older than these."""
-        project, panel, check = self._window.project, self._window.training_panel, self._stale_check
+        project, panel, check = self._session.project, self._panel, self._stale_check
         if project is None or check is None:
             return
-        running = panel.is_running()
+        running = self.is_running()
         try:  # while a job runs, its run row (and the snapshot it took) is in the store
             runs = project.runs.list() if running else panel.runs()
             stale = check.stale_ids(runs)
         except StoreError as exc:
-            self._window.status.show_error(str(exc))
+            self.error.emit(str(exc))
             return
         panel.mark_stale(stale)
         if running:
             panel.show_stale_warning(any(r.id in stale for r in runs if r.status is RunStatus.RUNNING))
 
     @Slot(object)
-    def _on_window_project_opened(self, project: Project) -> None:
+    def _on_session_opened(self, project: Project) -> None:
         self._stale_check = StaleCheck(project)
-        self._window.training_panel.set_project(project)
+        self._panel.set_project(project)
         self.show_history()
 
     @Slot()
-    def _on_window_project_closed(self) -> None:
+    def _on_session_closed(self) -> None:
         self._stale_check = None
-        self._window.training_panel.set_project(None)
-        self._window.training_panel.show_history([])
-        self._window.training_panel.show_stale_warning(False)
+        self._panel.set_project(None)
+        self._panel.show_history([])
+        self._panel.show_stale_warning(False)
 
     # -- results ---------------------------------------------------------------------------------
-    @Slot(object)
-    def _on_panel_run_finished(self, result: object) -> None:
-        project = self._window.project
-        if project is None:
+    def _show_result(self, result: object) -> None:
+        if self._session.project is None:
             return
         run = getattr(result, "run", None)
         if run is None:
-            self._window.status.show_info("Training cancelled; nothing was kept.")
+            self.message.emit("Training cancelled; nothing was kept.")
         else:  # a retrain cancelled in the defect detector keeps the classifier run before it
             cancelled = "Training cancelled. " if getattr(result, "cancelled", False) else ""
-            self._window.status.show_info(cancelled + finished_message(result))
-            self._window.grid.refresh(None)  # predictions appear on the tiles and under the editor
-            self._window.refresh_image_info()
+            self.message.emit(cancelled + finished_message(result))
         detector = getattr(result, "segdec", None)
         if detector is not None and detector.run is not None:
-            self._window.detector_updated()
+            self.detector_updated.emit()
         self.show_history(finished_run=None if run is None else run.id)
 
     @Slot(object)
@@ -207,15 +270,10 @@ class TrainingController(QObject):
         else:
             self._settings.remove(TARGET_RECALL_KEY)
             how = "best F1"
-        self._window.defect_threshold_moved()
-        self._window.status.show_info(
+        self.threshold_moved.emit()
+        self.message.emit(
             f"Run #{run.id}: defect threshold {_figure(run.metrics.get('threshold'))} ({how}); "
             "the next retrain aims at the same.")
-
-    @Slot(object)
-    def _on_panel_run_failed(self, exc: object) -> None:
-        self._window.status.show_error(f"Training failed: {exc}")
-        self.show_history()
 
 
 def finished_message(result: object) -> str:

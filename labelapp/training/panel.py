@@ -1,7 +1,7 @@
 """The training panel: Retrain, progress with ETA, cancel, live curves, run history.
 
-It runs any core job (a generator of :class:`core.jobs.Progress`) through
-:class:`labelapp.jobs.runner.JobRunner`; the job never touches a widget. pyqtgraph is
+It shows what the training controller (:mod:`labelapp.training.controller`, which owns
+the job runner) reports: a job started, each :class:`core.jobs.Progress`, the end. pyqtgraph is
 imported when the first curve is drawn, not when the window opens. Every loss and
 metric of a Progress becomes a curve named "<phase>: <name>"; the plot shows those of
 the phase in progress (metrics that come now and then, once per epoch or once per run,
@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
 from core.jobs import Progress
 from core.store import Project, Run, RunStatus
 from core.training.segdec import METHOD as SEGDEC
-from labelapp.jobs.runner import Job, JobRunner
 from labelapp.training.detection_details import DetectionDetailsDialog
 from labelapp.training.run_details import RunDetailsDialog, detector_trust_html, run_summary
 
@@ -58,22 +57,20 @@ SEGDEC_TIP = ("Also trains the defect detector (seg-dec, paper 002) when OK and 
 
 class TrainingPanel(QWidget):
     """Signals:
-        retrain_requested(): the user pressed Retrain (the window builds the job).
-        run_finished(object): the job's result.
-        run_failed(object): the exception the job raised.
+        retrain_requested(): the user pressed Retrain (the controller builds the job).
+        cancel_requested(): the user pressed Cancel.
         image_requested(object): an image id clicked in a run's details.
         threshold_changed(object): a defect-detector run (:class:`Run`) whose threshold the user moved.
     """
 
     retrain_requested = Signal()
-    run_finished = Signal(object)
-    run_failed = Signal(object)
+    cancel_requested = Signal()
     image_requested = Signal(object)
     threshold_changed = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._runner: JobRunner | None = None
+        self._running = False
         self._plot: Any = None
         self._curves: dict[str, _Curve] = {}
         self._phase: str | None = None  # the phase whose curves the plot shows
@@ -90,7 +87,7 @@ class TrainingPanel(QWidget):
         self.segdec_box.setToolTip(SEGDEC_TIP)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
         self.phase_label = QLabel("No training yet.")
         self.phase_label.setWordWrap(True)
         self.progress = QProgressBar()
@@ -144,42 +141,37 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.history, 1)
 
     # -- running -------------------------------------------------------------------------------
-    def start(self, job: Job, *, title: str) -> None:
-        """Runs ``job`` (called with a cancel event on the worker thread)."""
-        if self.is_running():
-            raise RuntimeError("a training job is already running")
+    def job_started(self, title: str) -> None:
+        """A job started: clears the curves, busy progress, Retrain off, Cancel on."""
         self._clear_curves()
+        self._running = True
         self.show_stale_warning(False)
-        from labelapp.jobs.warmup import start_warmup
-
-        start_warmup()  # pyqtgraph (the curves) and torch load off the GUI thread if not yet done
         self.phase_label.setText(title)
         self.progress.setRange(0, 0)
         self.eta_label.setText("")
-        runner = JobRunner(job, self)
-        runner.progressed.connect(self._on_runner_progressed)
-        runner.finished.connect(self._on_runner_finished)
-        runner.failed.connect(self._on_runner_failed)
-        self._runner = runner
         self.retrain_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        runner.start()
+
+    def job_cancelling(self) -> None:
+        self.phase_label.setText("Cancelling after the current step…")
+        self.cancel_button.setEnabled(False)
+
+    def job_ended(self, text: str) -> None:
+        """The job finished or failed (``text`` says which)."""
+        self._running = False
+        self.phase_label.setText(text)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        self.eta_label.setText("")
+        self.retrain_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
 
     def is_running(self) -> bool:
-        return self._runner is not None and self._runner.is_running()
+        return self._running
 
     @Slot()
-    def cancel(self) -> None:
-        if self._runner is not None:
-            self._runner.cancel()
-            self.phase_label.setText("Cancelling after the current step…")
-            self.cancel_button.setEnabled(False)
-
-    def shutdown(self) -> None:
-        """Cancels a running job and waits for its thread (closeEvent)."""
-        if self._runner is not None:
-            self._runner.cancel()
-            self._runner.wait()
+    def _on_cancel_button_clicked(self) -> None:
+        self.cancel_requested.emit()
 
     def curve_names(self) -> list[str]:
         return sorted(self._curves)
@@ -302,8 +294,8 @@ class TrainingPanel(QWidget):
             self._show_detector()
         self.threshold_changed.emit(run)
 
-    @Slot(object)
-    def _on_runner_progressed(self, record: object) -> None:
+    def show_progress(self, record: object) -> None:
+        """One progress record of the job: bar, phase, ETA and curve points."""
         if not isinstance(record, Progress):
             return
         if record.total:
@@ -321,25 +313,6 @@ class TrainingPanel(QWidget):
             self._add_point(record.phase, name, float(value))
         for name, value in record.metrics.items():
             self._add_point(record.phase, name, float(value), dots=True)
-
-    @Slot(object)
-    def _on_runner_finished(self, result: object) -> None:
-        self._end("Finished.")
-        self.run_finished.emit(result)
-
-    @Slot(object)
-    def _on_runner_failed(self, exc: object) -> None:
-        self._end(f"Failed: {exc}")
-        self.run_failed.emit(exc)
-
-    def _end(self, text: str) -> None:
-        self.phase_label.setText(text)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1)
-        self.eta_label.setText("")
-        self.retrain_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        self._runner = None
 
     # -- curves ----------------------------------------------------------------------------------
     def _show_phase(self, phase: str) -> None:

@@ -163,8 +163,8 @@ def test_retrain_trains_the_detector_with_live_curves_unless_switched_off(qtbot,
     panel = window.training_panel
     assert panel.segdec_box.isChecked() and "a minute per few hundred labels" in panel.segdec_box.toolTip()
     ended: list[object] = []
-    panel.run_finished.connect(ended.append)
-    panel.run_failed.connect(ended.append)
+    window.training.run_finished.connect(ended.append)
+    window.training.run_failed.connect(ended.append)
     QTest.keySequence(window, "Ctrl+R")
     qtbot.waitUntil(lambda: bool(ended), timeout=180000)
     result = ended[0]

@@ -217,18 +217,16 @@ def test_histories_survive_switching_images(qtbot, setup: Setup) -> None:
 def test_undo_of_a_label_change_writes_the_old_label_back(qtbot, setup: Setup) -> None:
     editor, project, image_id = setup.editor, setup.project, setup.ids[3]
     show(qtbot, editor, image_id)
-    project.labels.set(image_id, setup.crazing, actor="test", source="gui")  # what the main window does
-    editor.push_label_change(image_id, None, setup.crazing)
-    project.labels.set(image_id, setup.inclusion, actor="test", source="gui")
-    editor.push_label_change(image_id, setup.crazing, setup.inclusion)
-    with qtbot.waitSignal(editor.labels_changed, timeout=1000) as blocker:
+    editor.labels.write_labels([(image_id, setup.crazing)])  # what the labeling keys do
+    editor.labels.write_labels([(image_id, setup.inclusion)])
+    with qtbot.waitSignal(editor.labels.labels_changed, timeout=1000) as blocker:
         assert editor.undo()
-    assert blocker.args == [[image_id]]
+    assert list(blocker.args[0].image_ids) == [image_id]
     label = project.labels.get(image_id)
     assert label.class_id == setup.crazing and label.source == "gui undo"
     assert editor.undo()
     assert project.labels.get(image_id) is None
-    with qtbot.waitSignal(editor.labels_changed, timeout=1000):
+    with qtbot.waitSignal(editor.labels.labels_changed, timeout=1000):
         assert editor.redo()
     assert project.labels.get(image_id).class_id == setup.crazing
 

@@ -161,9 +161,9 @@ def test_label_as_labels_the_whole_selection_through_the_labeling_path(window, q
     project = window.project
     target = project.classes.list()[0]
     action = next(a for a in panel.label_button.menu().actions() if a.data() == target.id)
-    with qtbot.waitSignal(window.labeling.labels_changed) as changed:
+    with qtbot.waitSignal(window.session.labels_changed) as changed:
         action.trigger()
-    assert sorted(changed.args[0]) == ids
+    assert sorted(changed.args[0].image_ids) == ids
     assert all(project.labels.get(i).class_id == target.id for i in ids)
     position = [c.id for c in project.classes.list()].index(target.id) + 1
     groups = panel.colouring().groups
@@ -194,7 +194,7 @@ def test_a_retrain_recolours_the_map_with_its_predictions(window, qtbot) -> None
     panel = window.embedding_map.panel
     panel.set_colour_mode("prediction")
     window.training_panel.segdec_box.setChecked(False)
-    with qtbot.waitSignal(window.training_panel.run_finished, timeout=120_000):
+    with qtbot.waitSignal(window.training.run_finished, timeout=120_000):
         window.training.retrain()
     latest = window.project.predictions.latest_run("class")
     assert latest != 2

@@ -186,8 +186,8 @@ def test_retrain_runs_to_completion_while_the_window_stays_usable(qtbot, window:
     qtbot.keyClick(window, Qt.Key.Key_1)  # two classes labeled: the classifier runs after pretraining
     qtbot.keyClick(window, Qt.Key.Key_2)
     ended: list[tuple[str, object]] = []
-    window.training_panel.run_finished.connect(lambda result: ended.append(("finished", result)))
-    window.training_panel.run_failed.connect(lambda exc: ended.append(("failed", exc)))
+    window.training.run_finished.connect(lambda result: ended.append(("finished", result)))
+    window.training.run_failed.connect(lambda exc: ended.append(("failed", exc)))
     QTest.keySequence(window, "Ctrl+R")
     assert window.training_panel.is_running()
     qtbot.keyClick(window, Qt.Key.Key_D)  # labeling goes on while it trains

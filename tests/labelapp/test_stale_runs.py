@@ -82,12 +82,12 @@ def test_labeling_while_a_run_trains_warns_that_it_will_be_stale(qtbot, window: 
             return Result(run=recorder.finish(metrics={}))
 
     qtbot.keyClick(window, Qt.Key.Key_1)  # before the run's snapshot: the run includes it
-    panel.start(job, title="training")
+    window.training.start(job, title="training")
     qtbot.waitUntil(snapshot_taken.is_set)
     assert not not panel.stale_label.isHidden()
     qtbot.keyClick(window, Qt.Key.Key_2)  # after it: the run in progress will be stale
     assert not panel.stale_label.isHidden() and panel.stale_label.text() == RUNNING_STALE
-    with qtbot.waitSignal(panel.run_finished, timeout=20000) as blocker:
+    with qtbot.waitSignal(window.training.run_finished, timeout=20000) as blocker:
         gate.set()
     new_run = blocker.args[0].run
     assert not panel.stale_label.isHidden() and panel.stale_label.text() == FINISHED_STALE
@@ -99,8 +99,8 @@ def test_a_run_that_saw_every_label_is_not_stale(qtbot, window: MainWindow) -> N
     qtbot.keyClick(window, Qt.Key.Key_3)
     assert STALE_MARK in history_texts(window)[0]
     root, panel = window.project.root, window.training_panel
-    with qtbot.waitSignal(panel.run_finished, timeout=20000):
-        panel.start(lambda cancel: iter_result(root), title="training")
+    with qtbot.waitSignal(window.training.run_finished, timeout=20000):
+        window.training.start(lambda cancel: iter_result(root), title="training")
     texts = history_texts(window)
     assert STALE_MARK not in texts[0] and STALE_MARK in texts[1]
     assert not not panel.stale_label.isHidden()

@@ -224,8 +224,8 @@ def test_refresh_computes_in_the_background_with_the_chosen_strategy(
     window.training_panel.segdec_box.setChecked(False)  # the classifier only: fast
     combo.setCurrentIndex(combo.findData("random"))
     ended: list[object] = []
-    window.training_panel.run_finished.connect(ended.append)
-    window.training_panel.run_failed.connect(ended.append)
+    window.training.run_finished.connect(ended.append)
+    window.training.run_failed.connect(ended.append)
     QTest.keySequence(window, "Ctrl+R")  # a retrain ends with fresh suggestions by the chosen strategy
     qtbot.waitUntil(lambda: bool(ended), timeout=180000)
     assert getattr(ended[0], "suggestions", None) == 14, ended[0]

@@ -1,5 +1,5 @@
-"""The training panel runs a real job on a worker thread: progress, curves, cancel, failure;
-its run history opens a run's details."""
+"""The training controller runs a real job on a worker thread and the training panel shows
+it: progress, curves, cancel, failure; its run history opens a run's details."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import threading
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel
 
 from core.jobs import Progress, RunRecorder, take_snapshot
 from core.jobs.base import check_cancel
 from core.store import ClassKind, NewImage, Project, Run
+from labelapp.session.project_session import ProjectSession
+from labelapp.training.controller import TrainingController
 from labelapp.training.panel import TrainingPanel
 from labelapp.training.run_details import NO_VALIDATION
 
@@ -45,14 +47,21 @@ def panel(qtbot) -> TrainingPanel:
     widget = TrainingPanel()
     qtbot.addWidget(widget)
     widget.show()
-    yield widget
-    widget.shutdown()
+    return widget
 
 
-def test_a_job_runs_to_the_end_with_curves(qtbot, panel: TrainingPanel) -> None:
+@pytest.fixture
+def controller(qtbot, panel: TrainingPanel, tmp_path) -> TrainingController:
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    runner = TrainingController(panel, ProjectSession(), settings)
+    yield runner
+    runner.shutdown()
+
+
+def test_a_job_runs_to_the_end_with_curves(qtbot, panel: TrainingPanel, controller: TrainingController) -> None:
     gate = threading.Event()  # holds the job at step 2 until the first points are drawn
-    with qtbot.waitSignal(panel.run_finished, timeout=20000) as blocker:
-        panel.start(least_squares_job(300, gate), title="fitting")
+    with qtbot.waitSignal(controller.run_finished, timeout=20000) as blocker:
+        controller.start(least_squares_job(300, gate), title="fitting")
         assert not panel.retrain_button.isEnabled() and panel.cancel_button.isEnabled()
         qtbot.waitUntil(lambda: panel.progress.value() >= 2)
         assert "left" in panel.eta_label.text()
@@ -64,12 +73,12 @@ def test_a_job_runs_to_the_end_with_curves(qtbot, panel: TrainingPanel) -> None:
     assert panel.retrain_button.isEnabled() and not panel.cancel_button.isEnabled()
 
 
-def test_cancel_and_failure_end_cleanly(qtbot, panel: TrainingPanel) -> None:
+def test_cancel_and_failure_end_cleanly(qtbot, panel: TrainingPanel, controller: TrainingController) -> None:
     gate = threading.Event()
-    with qtbot.waitSignal(panel.run_failed, timeout=20000) as blocker:
-        panel.start(least_squares_job(1000, gate), title="fitting")
+    with qtbot.waitSignal(controller.run_failed, timeout=20000) as blocker:
+        controller.start(least_squares_job(1000, gate), title="fitting")
         qtbot.waitUntil(lambda: panel.progress.value() >= 2)
-        panel.cancel()
+        panel.cancel_button.click()
         gate.set()
     assert "cancelled" in str(blocker.args[0])
     assert panel.retrain_button.isEnabled()
@@ -78,8 +87,8 @@ def test_cancel_and_failure_end_cleanly(qtbot, panel: TrainingPanel) -> None:
         yield Progress(phase="x", step=0, total=1)
         raise ValueError("no labels yet")
 
-    with qtbot.waitSignal(panel.run_failed, timeout=20000) as blocker:
-        panel.start(broken, title="broken")
+    with qtbot.waitSignal(controller.run_failed, timeout=20000) as blocker:
+        controller.start(broken, title="broken")
     assert "no labels yet" in panel.phase_label.text()
 
 

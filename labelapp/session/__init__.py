@@ -1,0 +1,1 @@
+"""The open project and every label write on it: one owner, one ``labels_changed``."""

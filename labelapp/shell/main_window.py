@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
@@ -48,9 +48,6 @@ OPACITY_STEP = 0.1
 
 class MainWindow(QMainWindow):
     """The project window. ``settings`` defaults to the application's QSettings."""
-
-    project_opened = Signal(object)  # Project
-    project_closed = Signal()
 
     def __init__(self, *, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -179,9 +176,7 @@ class MainWindow(QMainWindow):
         menus["&View"].addAction(self.embedding_map.dock.toggleViewAction())
 
     def _connect(self) -> None:
-        session, status = self.session, self.status
-        session.opened.connect(self.project_opened)
-        session.closed.connect(self.project_closed)
+        status = self.status
         for part in (self.labeling, self.training, self.project_actions):
             part.message.connect(status.show_info)
             part.error.connect(status.show_error)

@@ -18,7 +18,9 @@ from PySide6.QtCore import QDeadlineTimer, QObject, QThread, QTimer, Signal, Slo
 
 logger = logging.getLogger(__name__)
 
-Job = Callable[[threading.Event], Generator[Any, None, Any]]
+# What the GUI hands a runner: called with the cancel flag on the worker thread, it
+# builds the job (a :data:`core.jobs.base.Job` generator).
+StartJob = Callable[[threading.Event], Generator[Any, None, Any]]
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress signals a second
 # Threads still running, kept alive even if their runner is deleted first: Qt aborts
 # the process when a running QThread is destroyed.
@@ -32,7 +34,7 @@ class _JobThread(QThread):
     returned = Signal(object)
     raised = Signal(object)
 
-    def __init__(self, job: Job, cancel: threading.Event) -> None:
+    def __init__(self, job: StartJob, cancel: threading.Event) -> None:
         super().__init__()
         self._job = job
         self._cancel = cancel
@@ -91,7 +93,7 @@ class JobRunner(QObject):
     finished = Signal(object)
     failed = Signal(object)
 
-    def __init__(self, job: Job, parent: QObject | None = None) -> None:
+    def __init__(self, job: StartJob, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._job = job
         self._cancel = threading.Event()

@@ -29,14 +29,14 @@ from PySide6.QtWidgets import (
 
 from core.importing import ImportOptions, ImportProgress, ImportReport, iter_import
 from core.store import Project
-from labelapp.jobs.runner import Job, JobRunner
+from labelapp.jobs.runner import JobRunner, StartJob
 
 logger = logging.getLogger(__name__)
 
 DETAIL_LINES = 50  # issues listed per kind in the details box
 
 
-def import_job(project_root: Path, folder: Path, options: ImportOptions) -> Job:
+def import_job(project_root: Path, folder: Path, options: ImportOptions) -> StartJob:
     """The import as a job for :class:`JobRunner`: opens (or creates) the project on the worker thread."""
 
     def job(cancel: threading.Event) -> Generator[ImportProgress, None, ImportReport]:

@@ -22,7 +22,7 @@ from core.jobs.staleness import StaleCheck
 from core.store import Project, Run, RunStatus, StoreError
 from core.training.segdec import METHOD as SEGDEC
 from core.training.trust import detector_trust
-from labelapp.jobs.runner import Job, JobRunner
+from labelapp.jobs.runner import JobRunner, StartJob
 from labelapp.session.project_session import ProjectSession
 from labelapp.training.panel import TrainingPanel
 
@@ -119,7 +119,7 @@ class TrainingController(QObject):
         self.retrain(detector_from_scratch=True)
 
     # -- running ---------------------------------------------------------------------------------
-    def start(self, job: Job, *, title: str) -> None:
+    def start(self, job: StartJob, *, title: str) -> None:
         """Runs ``job`` (called with a cancel event on the worker thread)."""
         if self.is_running():
             raise RuntimeError("a training job is already running")

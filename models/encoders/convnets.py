@@ -2,8 +2,8 @@
 
 Paper 004: contrastive self-supervised pretraining (SimCLR / NNCLR) with lightweight
 encoders for steel-surface defect classification (NEU). Layer lists follow the authors'
-Keras code (see ``/work/shared/papers/brief-002-004.md``, "ConvNet encoder" and
-"Skip-ConvNet encoder"), with two CPU-driven changes that are documented per class:
+Keras code (as the paper's repository lists them; references in the README's
+"Papers" section), with two CPU-driven changes that are documented per class:
 ``padding=1`` (so any input >= 32 px works) and global average pooling instead of Flatten.
 """
 

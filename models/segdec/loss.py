@@ -8,8 +8,8 @@ guess for them. Two ways of combining the terms:
   weights, the decision loss reaching the features too. Masks add to what the image
   labels teach from the first step on; nothing waits for a schedule to turn.
 - ``"mixed"`` (paper 002): ``L = θ · γ · L_seg + (1 − θ) · δ · L_dec`` with θ decaying
-  per epoch, θ_n = (1 − β)^n (its Eq. 4 read as a per-epoch multiplicative decay; see
-  brief A8), Božič's linear 1 − n / N, or constant. With ``beta=None`` β is derived
+  per epoch, θ_n = (1 − β)^n (its Eq. 4 read as a per-epoch multiplicative decay: the
+  paper does not say per step or per epoch), Božič's linear 1 − n / N, or constant. With ``beta=None`` β is derived
   from the number of epochs so that θ ends at 0.42, where the paper's own (β, epochs)
   pairs end (0.40 - 0.45). Paper 002 runs it with Božič's gradient-flow stop.
 """

@@ -1,12 +1,8 @@
 """The training panel: Retrain, progress with ETA, cancel, live curves, run history.
 
 It shows what the training controller (:mod:`labelapp.training.controller`, which owns
-the job runner) reports: a job started, each :class:`core.jobs.Progress`, the end. pyqtgraph is
-imported when the first curve is drawn, not when the window opens. Every loss and
-metric of a Progress becomes a curve named "<phase>: <name>"; the plot shows those of
-the phase in progress (metrics that come now and then, once per epoch or once per run,
-with dots on their points). The history
-marks stale runs (the controller tells which) and opens a run's details on
+the job runner) reports: a job started, each :class:`core.jobs.Progress` (bar, ETA and
+the live curves of :mod:`labelapp.training.curves`), the end. The history marks stale runs (the controller tells which) and opens a run's details on
 double-click: a defect-detector run's with its threshold control. A line above the
 history says whether the latest defect detector is validated (no image is called
 defective until it is) and what to label.
@@ -16,10 +12,7 @@ from __future__ import annotations
 
 import html
 import logging
-import math
 from collections.abc import Collection
-from dataclasses import dataclass, field
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor
@@ -39,11 +32,11 @@ from PySide6.QtWidgets import (
 from core.jobs import Progress
 from core.store import Project, Run, RunStatus
 from core.training.segdec import METHOD as SEGDEC
+from labelapp.training.curves import LiveCurves
 from labelapp.training.detection_details import DetectionDetailsDialog
 from labelapp.training.run_details import RunDetailsDialog, detector_trust_html, run_summary
 
 logger = logging.getLogger(__name__)
-CURVE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 STALE_COLOR = "#D55E00"
 STALE_MARK = "stale — labels changed since"
 RUNNING_STALE = ("Labels changed since this run took its snapshot: its result will be stale. "
@@ -71,11 +64,6 @@ class TrainingPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._running = False
-        self._plot: Any = None
-        self._curves: dict[str, _Curve] = {}
-        self._phase: str | None = None  # the phase whose curves the plot shows
-        self._records: dict[str, int] = {}  # progress records with curve points, per phase
-        self._tick = 0
         self.retrain_button = QPushButton("Retrain with current labels")
         self.retrain_button.setObjectName("retrain_button")
         self.retrain_button.clicked.connect(self.retrain_requested)
@@ -111,10 +99,8 @@ class TrainingPanel(QWidget):
         self._runs: dict[int, Run] = {}
         self._stale: set[int] = set()
         self._plot_box = QVBoxLayout()
-        self.legend = QLabel(objectName="curve_legend")  # under the plot: a legend inside would hide curves
-        self.legend.setTextFormat(Qt.TextFormat.RichText)
-        self.legend.setWordWrap(True)
-        self.legend.hide()
+        self.curves = LiveCurves(self._plot_box)
+        self.legend = self.curves.legend
         self._layout()
         self.history.itemActivated.connect(self._on_history_item_activated)
         self.history.currentItemChanged.connect(self._on_history_current_item_changed)
@@ -143,7 +129,7 @@ class TrainingPanel(QWidget):
     # -- running -------------------------------------------------------------------------------
     def job_started(self, title: str) -> None:
         """A job started: clears the curves, busy progress, Retrain off, Cancel on."""
-        self._clear_curves()
+        self.curves.clear()
         self._running = True
         self.show_stale_warning(False)
         self.phase_label.setText(title)
@@ -174,14 +160,14 @@ class TrainingPanel(QWidget):
         self.cancel_requested.emit()
 
     def curve_names(self) -> list[str]:
-        return sorted(self._curves)
+        return self.curves.names()
 
     def curve_values(self, name: str) -> list[float]:
-        return list(self._curves[name].ys)
+        return self.curves.values(name)
 
     def shown_curve_names(self) -> list[str]:
         """The curves the plot shows now (those of the phase in progress, or the last one)."""
-        return sorted(name for name, curve in self._curves.items() if curve.item is not None)
+        return self.curves.shown_names()
 
     # -- history ---------------------------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
@@ -305,94 +291,4 @@ class TrainingPanel(QWidget):
         if record.eta_s is not None:
             minutes, seconds = divmod(int(record.eta_s), 60)
             self.eta_label.setText(f"about {minutes}:{seconds:02d} left")
-        self._tick += 1
-        if record.losses or record.metrics:
-            self._show_phase(record.phase)
-            self._records[record.phase] = self._records.get(record.phase, 0) + 1
-        for name, value in record.losses.items():
-            self._add_point(record.phase, name, float(value))
-        for name, value in record.metrics.items():
-            self._add_point(record.phase, name, float(value), dots=True)
-
-    # -- curves ----------------------------------------------------------------------------------
-    def _show_phase(self, phase: str) -> None:
-        """The plot shows the curves of one phase at a time (the one in progress): the
-        detector's losses near 0.5 stay readable after a contrastive loss near 5."""
-        if phase == self._phase:
-            return
-        self._phase = phase
-        if self._plot is None:
-            return
-        for curve in self._curves.values():
-            if curve.phase != phase and curve.item is not None:
-                self._plot.removeItem(curve.item)
-                curve.item = None
-        self._plot.setTitle(phase, size="9pt")
-        self._show_legend()
-
-    def _add_point(self, phase: str, name: str, value: float, *, dots: bool = False) -> None:
-        if not math.isfinite(value):
-            return
-        key = f"{phase}: {name}"
-        curve = self._curves.get(key)
-        if curve is None:
-            plot = self._ensure_plot()
-            color = CURVE_COLORS[sum(c.phase == phase for c in self._curves.values()) % len(CURVE_COLORS)]
-            curve = self._curves[key] = _Curve(phase=phase, name=name, color=color, dots=dots, item=plot.plot(
-                [], [], pen=color, symbol=None, symbolBrush=color, symbolPen=color, symbolSize=6))
-            self._show_legend()
-        curve.xs.append(float(self._tick))
-        curve.ys.append(value)
-        if curve.item is not None:
-            curve.item.setData(curve.xs, curve.ys)
-            # a metric that comes now and then (once per epoch, once per run) shows its points
-            sparse = curve.dots and (len(curve.xs) == 1 or len(curve.xs) < self._records.get(phase, 0))
-            if sparse != curve.sparse:
-                curve.sparse = sparse
-                curve.item.setSymbol("o" if sparse else None)
-                self._show_legend()
-
-    def _ensure_plot(self) -> Any:
-        if self._plot is None:
-            import pyqtgraph
-
-            self._plot = pyqtgraph.PlotWidget(background="w")
-            self._plot.showGrid(x=True, y=True, alpha=0.2)
-            self._plot.setLabel("bottom", "progress updates")
-            if self._phase is not None:
-                self._plot.setTitle(self._phase, size="9pt")
-            self._plot_box.addWidget(self._plot, 1)
-            self._plot_box.addWidget(self.legend)
-        return self._plot
-
-    def _show_legend(self) -> None:
-        """Names of the shown curves in their colours (dotted: a metric that comes now and then)."""
-        entries = [f"<span style='color:{c.color}'>{'●' if c.sparse else '━'}</span>&nbsp;"
-                   + html.escape(c.name).replace(" ", "&nbsp;")
-                   for c in self._curves.values() if c.item is not None]
-        self.legend.setText(" &nbsp; ".join(entries))
-        self.legend.setVisible(bool(entries))
-
-    def _clear_curves(self) -> None:
-        self._tick = 0
-        self._phase = None
-        self._records = {}
-        if self._plot is not None:
-            self._plot.clear()
-            self._plot.setTitle(None)
-        self.legend.hide()
-        self._curves = {}
-
-
-@dataclass
-class _Curve:
-    """One live curve: its points, and its plot item while its phase is shown."""
-
-    phase: str
-    name: str
-    color: str
-    dots: bool
-    item: Any
-    sparse: bool = False  # drawn with dots
-    xs: list[float] = field(default_factory=list)
-    ys: list[float] = field(default_factory=list)
+        self.curves.add(record)

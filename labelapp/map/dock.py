@@ -42,9 +42,9 @@ from core.embedding_map import LANDMARKS, MapLayout, MapPoints, MapRequest, MapR
 from core.jobs.base import Progress
 from core.store import ImageClass, Project, StoreError
 from core.thumbnails import ThumbnailCache
-from labelapp.grid.filter_bar import color_icon
 from labelapp.jobs.runner import JobRunner
 from labelapp.map.colours import MODES, Colouring, colour_points
+from labelapp.widgets.swatches import color_icon
 
 if TYPE_CHECKING:
     from labelapp.map.canvas import HoverCard, MapCanvas

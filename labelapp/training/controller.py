@@ -11,7 +11,6 @@ costs an index lookup unless a run newer than its last digest appeared."""
 from __future__ import annotations
 
 import logging
-import math
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSettings, Slot
@@ -20,6 +19,7 @@ from core.jobs.staleness import StaleCheck
 from core.store import Project, Run, RunStatus, StoreError
 from core.training.segdec import METHOD as SEGDEC
 from core.training.trust import detector_trust
+from labelapp.widgets.formatting import figure as _figure
 
 if TYPE_CHECKING:
     from labelapp.shell.main_window import MainWindow
@@ -241,7 +241,3 @@ def finished_message(result: object) -> str:
     if suggested:
         text += f" · {suggested} images suggested to label next"
     return text + "."
-
-
-def _figure(value: object) -> str:
-    return f"{value:.2f}" if isinstance(value, int | float) and math.isfinite(value) else "–"

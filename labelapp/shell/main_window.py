@@ -38,7 +38,8 @@ from labelapp.shell.status_area import StatusArea
 from labelapp.shell.window_actions import WindowActions
 from labelapp.shortcuts.help_overlay import HelpOverlay
 from labelapp.shortcuts.keymap import ShortcutMap
-from labelapp.suggestions.queue import SuggestionsPanel, SuggestionsQueue
+from labelapp.suggestions.panel import SuggestionsPanel
+from labelapp.suggestions.queue import SuggestionsQueue
 from labelapp.suggestions.worth_a_mask import WorthAMaskPanel
 from labelapp.training.controller import TrainingController
 from labelapp.training.panel import TrainingPanel

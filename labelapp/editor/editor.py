@@ -17,6 +17,9 @@ is validated, and which model to believe where the classifier disagrees
 When the image shown is an open suggestion, a line under the canvas says its rank,
 strategy and reason (``Suggested #3 · typicality: …``); the window calls
 :meth:`ImageEditor.refresh_suggestion` after labels or the suggestions changed.
+
+The detector's part lives in :mod:`labelapp.editor.defect_view`; the tool bar's view
+controls are wired to the canvas in :mod:`labelapp.editor.toolbar_wiring`.
 """
 
 from __future__ import annotations
@@ -28,20 +31,21 @@ import numpy as np
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
 
-from core.store import ImageClass, Project, Run, StoreError
-from core.training.trust import Verdict, detector_trust, which_to_believe
+from core.store import ImageClass, Project, StoreError
+from core.training.trust import Verdict
 from labelapp.editor.canvas import Canvas
+from labelapp.editor.defect_view import DefectView
 from labelapp.editor.document import ImageDocument, overlay_color_table
-from labelapp.editor.heatmap import NO_RUN_TIP, DefectReading, HeatmapLayer, read_defect
+from labelapp.editor.heatmap import DefectReading
 from labelapp.editor.history import MaskEdit
-from labelapp.editor.info_lines import InfoLines, defect_info_html, disagreement, suggestion_info_html
+from labelapp.editor.info_lines import InfoLines, suggestion_info_html
 from labelapp.editor.loader import LoadFailure
 from labelapp.editor.placeholder import Placeholder
 from labelapp.editor.session import EditorSession
 from labelapp.editor.toolbar import EditorToolBar
+from labelapp.editor.toolbar_wiring import ToolbarWiring
 from labelapp.editor.tools import step_brush_size
 from labelapp.editor.undo import UndoRedo
-from labelapp.session.changes import LabelsChanged
 from labelapp.session.project_session import ProjectSession
 
 logger = logging.getLogger(__name__)
@@ -91,10 +95,8 @@ class ImageEditor(QWidget):
         self._paint_class: int | None = None
         self._opacity = DEFAULT_OPACITY
         self._colors = overlay_color_table([], DEFAULT_OPACITY)
-        self._segdec_run: Run | None = None
-        self._verdict: Verdict | None = None
-        self._heatmap_opacity = DEFAULT_HEATMAP_OPACITY
-        self._reading: DefectReading | None = None
+        self._defects = DefectView(self.canvas, self.toolbar, self.info, opacity=DEFAULT_HEATMAP_OPACITY,
+                                   message=self.message.emit)
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)
         self._idle.setInterval(AUTOSAVE_MS)
@@ -104,7 +106,7 @@ class ImageEditor(QWidget):
         self.canvas.set_brush_size(DEFAULT_BRUSH)
         self.toolbar.set_brush_size(DEFAULT_BRUSH)
         self.toolbar.set_overlay(True, DEFAULT_OPACITY)
-        self._sync_heatmap_controls()
+        self._defects.sync_controls()
         self._show_placeholder("No project open.")
 
     def _connect(self) -> None:
@@ -113,25 +115,19 @@ class ImageEditor(QWidget):
         session.load_failed.connect(self._on_session_load_failed)
         session.mask_saved.connect(self.mask_saved)
         session.mask_saved.connect(self.labels.mask_committed)
-        self.labels.labels_changed.connect(self._on_labels_labels_changed)
+        self.labels.labels_changed.connect(self._undo.record_labels)
         session.message.connect(self.message)
         self.canvas.mask_edited.connect(self._on_canvas_mask_edited)
-        self.canvas.view_changed.connect(self._on_canvas_view_changed)
         self.canvas.heatmap_changed.connect(self._on_canvas_heatmap_changed)
         self.canvas.message.connect(self.message)
         self.placeholder.relink_clicked.connect(self._on_placeholder_relink_clicked)
         self._idle.timeout.connect(self._on_idle_timeout)
         bar.tool_selected.connect(self.set_tool)
         bar.paint_class_selected.connect(self.set_paint_class)
-        bar.brush_size_changed.connect(self._on_toolbar_brush_size_changed)
         bar.opacity_changed.connect(self.set_overlay_opacity)
-        bar.overlay_toggled.connect(self._on_toolbar_overlay_toggled)
         bar.heatmap_toggled.connect(self.set_heatmap_visible)
         bar.heatmap_opacity_changed.connect(self.set_heatmap_opacity)
-        bar.fit_requested.connect(self.fit)
-        bar.actual_size_requested.connect(self.actual_size)
-        bar.window_changed.connect(self._on_toolbar_window_changed)
-        bar.auto_window_requested.connect(self._on_toolbar_auto_window_requested)
+        self._toolbar_wiring = ToolbarWiring(bar, self.canvas, self)
 
     # -- project and images -------------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
@@ -199,11 +195,11 @@ class ImageEditor(QWidget):
         self._stack.setCurrentWidget(self.canvas)
         self.toolbar.set_window(doc.value_range if doc.high_depth else None, doc.window)
         self.toolbar.set_zoom(self.canvas.scale())
-        self._show_defect(doc)
+        self._defects.show(self._session.project, doc)
         self.image_shown.emit(doc.image_id)
 
     def _show_placeholder(self, text: str, *, relink: bool = False) -> None:
-        self._show_defect(None)
+        self._defects.show(self._session.project, None)
         self.placeholder.show_message(text, relink=relink)
         self._stack.setCurrentWidget(self.placeholder)
         self.toolbar.set_window(None)
@@ -253,80 +249,34 @@ class ImageEditor(QWidget):
     def reload_heatmaps(self) -> None:
         """Re-reads the latest defect-detector run (call after a training run or a
         threshold change), then the heat map and defect probability of the image shown."""
-        project, self._segdec_run, self._verdict = self._session.project, None, None
-        if project is not None:
-            from core.training.segdec import latest_segdec_run
-
-            try:
-                self._segdec_run = latest_segdec_run(project)
-                self._verdict = which_to_believe(project)
-            except StoreError as exc:
-                self.message.emit(f"Cannot read the defect detector's runs: {exc}")
-        trust = detector_trust(self._segdec_run)
-        self.legend.set_threshold(trust.threshold, "" if trust.validated else "not validated")
-        self._sync_heatmap_controls()
         doc = self.canvas.document()
-        self._show_defect(doc if doc is not None and doc.image_id == self._current else None)
+        self._defects.reload(self._session.project, doc if doc is not None and doc.image_id == self._current else None)
 
     def set_heatmap_visible(self, visible: bool) -> None:
         """Draws the defect detector's heat map over the image (under the mask) or not."""
-        self.canvas.set_heatmap_visible(bool(visible))
-        self._sync_heatmap_controls()
+        self._defects.set_visible(visible)
 
     def heatmap_visible(self) -> bool:
         """Whether the heat map is switched on (it is drawn when the image has one)."""
         return self.canvas.heatmap_visible()
 
     def toggle_heatmap(self) -> None:
-        if self._segdec_run is None:
-            self.message.emit(f"No heat map: {NO_RUN_TIP[0].lower()}{NO_RUN_TIP[1:]}.")
-            return
-        self.set_heatmap_visible(not self.heatmap_visible())
-        if self.heatmap_visible() and self.canvas.document() is not None and self.canvas.heatmap() is None:
-            self.message.emit(f"Defect detector run #{self._segdec_run.id} has no heat map of this image "
-                              "(imported after the run).")
+        self._defects.toggle()
 
     def set_heatmap_opacity(self, value: float) -> None:
         """Opacity of the heat map at its hottest (0..1); separate from the mask overlay's."""
-        self._heatmap_opacity = max(0.0, min(1.0, float(value)))
-        layer = self.canvas.heatmap()
-        if layer is not None:
-            layer.set_opacity(self._heatmap_opacity)
-            self.canvas.update()
-        self._sync_heatmap_controls()
+        self._defects.set_opacity(value)
 
     def heatmap_opacity(self) -> float:
-        return self._heatmap_opacity
+        return self._defects.opacity
 
     def defect_reading(self) -> DefectReading | None:
         """What the latest defect-detector run says about the image shown (None: no run)."""
-        return self._reading
+        return self._defects.reading
 
     def verdict(self) -> Verdict | None:
         """Which model to believe where classifier and detector disagree (None: no project)."""
-        return self._verdict
-
-    def _sync_heatmap_controls(self) -> None:
-        self.toolbar.set_heatmap(None if self._segdec_run is None else self._segdec_run.id,
-                                 visible=self.canvas.heatmap_visible(), opacity=self._heatmap_opacity)
-
-    def _show_defect(self, doc: ImageDocument | None) -> None:
-        """Reads the shown image's defect probability and heat map (about 0.3 ms: a
-        few rows of a memmap) and puts them on the canvas and under it."""
-        project, run = self._session.project, self._segdec_run
-        reading = None
-        if doc is not None and project is not None and run is not None:
-            reading = read_defect(project, run, doc.image_id)
-        self._reading = reading
-        if reading is not None and reading.heat is not None:
-            self.canvas.set_heatmap(HeatmapLayer(reading.heat, doc.width, doc.height, self._heatmap_opacity))
-        else:
-            self.canvas.set_heatmap(None)
-        note, overruled = (None, False) if reading is None else disagreement(
-            project, self._verdict, doc.image_id, reading.probability)
-        tip = "" if reading is None else reading.trust.why[:1].upper() + reading.trust.why[1:]
-        self.info.show_defect(None if reading is None else defect_info_html(reading, note, overruled=overruled),
-                              tip + (f"\n{self._verdict.sentence}" if self._verdict is not None and tip else ""))
+        return self._defects.verdict
 
     # -- suggestions ----------------------------------------------------------------------------
     def refresh_suggestion(self) -> None:
@@ -380,16 +330,6 @@ class ImageEditor(QWidget):
     def redo(self) -> bool:
         return self._step(undo=False)
 
-    @Slot(object)
-    def _on_labels_labels_changed(self, change: LabelsChanged) -> None:
-        """Records each label change (not an undo or redo itself), so that undo can revert
-        it; a joined change came with the mask edit just recorded (painting labeled the
-        image), and one undo reverts both."""
-        if change.undoable:
-            for image_id in change.changed_ids:
-                self._undo.record_label_change(image_id, change.old[image_id], change.new[image_id],
-                                               joined=change.joined)
-
     def _step(self, *, undo: bool) -> bool:
         if self._current is None:
             return False
@@ -437,10 +377,6 @@ class ImageEditor(QWidget):
             self.mask_painted.emit((doc.image_id, self._paint_class))
 
     @Slot()
-    def _on_canvas_view_changed(self) -> None:
-        self.toolbar.set_zoom(self.canvas.scale() if self.canvas.document() is not None else None)
-
-    @Slot()
     def _on_canvas_heatmap_changed(self) -> None:
         self.legend.setVisible(self.canvas.heatmap_shown())
 
@@ -455,27 +391,3 @@ class ImageEditor(QWidget):
             self._idle.start()
             return
         self._session.save_all()
-
-    @Slot(int)
-    def _on_toolbar_brush_size_changed(self, size: int) -> None:
-        self.canvas.set_brush_size(size)
-
-    @Slot(bool)
-    def _on_toolbar_overlay_toggled(self, visible: bool) -> None:
-        self.canvas.set_overlay_visible(visible)
-
-    @Slot(object)
-    def _on_toolbar_window_changed(self, window: tuple[float, float]) -> None:
-        doc = self.canvas.document()
-        if doc is not None:
-            doc.set_window(*window)
-            self.canvas.update()
-
-    @Slot()
-    def _on_toolbar_auto_window_requested(self) -> None:
-        doc = self.canvas.document()
-        if doc is not None and doc.high_depth:
-            doc.set_window(*doc.auto_window)
-            self.toolbar.set_window(doc.value_range, doc.window)
-            self.canvas.update()
-

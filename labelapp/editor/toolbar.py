@@ -11,7 +11,7 @@ row rather than hide behind the overflow button.
 from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPixmap, QResizeEvent
+from PySide6.QtGui import QAction, QActionGroup, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -30,6 +30,7 @@ from core.store import ImageClass
 from labelapp.editor.canvas import DEFAULT_TOOL
 from labelapp.editor.heatmap import NO_RUN_TIP
 from labelapp.editor.tools import BRUSH_SIZES
+from labelapp.widgets.swatches import color_icon
 
 TOOL_TITLES = {"brush": "Brush", "eraser": "Eraser", "polygon": "Polygon", "fill": "Fill", "pan": "Pan"}
 TOOL_TIPS = {
@@ -40,12 +41,6 @@ TOOL_TIPS = {
     "pan": "Look: drag to move the image, a click never paints (also: middle or right drag, or Space + drag)",
 }
 SLIDER_STEPS = 1000
-
-
-def _swatch(color: str) -> QIcon:
-    pixmap = QPixmap(12, 12)
-    pixmap.fill(QColor(color))
-    return QIcon(pixmap)
 
 
 def _unfocused(widget: QWidget) -> QWidget:
@@ -215,7 +210,7 @@ class EditorToolBar(QWidget):
             self.class_combo.clear()
             for cls in classes:
                 if not cls.is_ok:
-                    self.class_combo.addItem(_swatch(cls.color), cls.name, cls.id)
+                    self.class_combo.addItem(color_icon(cls.color, border="none"), cls.name, cls.id)
             self.set_paint_class(current)
 
     def set_paint_class(self, class_id: int | None) -> None:

@@ -19,6 +19,7 @@ from labelapp.editor.canvas import Canvas
 from labelapp.editor.document import ImageDocument
 from labelapp.editor.history import Command, History, LabelChange, MaskEdit
 from labelapp.editor.session import EditorSession
+from labelapp.session.changes import LabelsChanged
 from labelapp.session.project_session import ProjectSession
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,14 @@ class UndoRedo:
         history.push(edit)
         doc.mark_edited()
         self._mask_changed()
+
+    def record_labels(self, change: LabelsChanged) -> None:
+        """Records each label change of a write (not an undo or redo itself); a joined change
+        came with the mask edit just recorded (painting labeled the image), and one undo
+        reverts both."""
+        if change.undoable:
+            for image_id in change.changed_ids:
+                self.record_label_change(image_id, change.old[image_id], change.new[image_id], joined=change.joined)
 
     def record_label_change(self, image_id: int, old_class_id: int | None, new_class_id: int | None, *,
                             joined: bool = False) -> None:

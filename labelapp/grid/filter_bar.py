@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPainter, QPixmap
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
 
 from core.store import ImageClass
 from core.training.trust import DetectorTrust
 from labelapp.grid.model import ViewQuery
+from labelapp.widgets.swatches import color_icon
 
 SEARCH_DELAY_MS = 120  # typing pauses this long before the grid filters
 FIXED_FILTERS = (("All images", "all"), ("Unlabeled", "unlabeled"), ("Labeled", "labeled"), ("OK", "ok"),
@@ -37,19 +38,6 @@ DEFECT_TIPS = {
     "missed": "Labeled OK but detected defective, or labeled defective but not detected",
 }
 NOT_VALIDATED = "detector not validated"
-
-
-def color_icon(color: str, size: int = 12) -> QIcon:
-    """A small rounded square in ``color``, for class entries."""
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(QColor(color).darker(140))
-    painter.setBrush(QColor(color))
-    painter.drawRoundedRect(0, 0, size - 1, size - 1, 3, 3)
-    painter.end()
-    return QIcon(pixmap)
 
 
 class SearchField(QLineEdit):

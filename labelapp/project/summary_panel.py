@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.store import ImageClass, ProjectSummary
+from labelapp.widgets.swatches import color_icon
 
 SWATCH_SIZE = 14
 CLASS_COLUMNS = ("Class", "Kind", "Key", "Images")
@@ -30,18 +31,6 @@ FIELDS = (
     ("masks", "Masks"),
     ("runs", "Runs"),
 )
-
-
-def color_swatch(color: str, size: int = SWATCH_SIZE) -> QIcon:
-    """A filled square of ``color`` with a thin dark outline (visible on any background)."""
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setPen(QColor(0, 0, 0, 110))
-    painter.setBrush(QColor(color))
-    painter.drawRect(0, 0, size - 1, size - 1)
-    painter.end()
-    return QIcon(pixmap)
 
 
 def percent(part: int, whole: int) -> str:
@@ -142,7 +131,7 @@ class SummaryPanel(QWidget):
         self._classes.show()
         self._classes.setRowCount(len(classes))
         for row, cls in enumerate(classes):
-            name = QTableWidgetItem(color_swatch(cls.color), cls.name)
+            name = QTableWidgetItem(color_icon(cls.color, SWATCH_SIZE, border="outline"), cls.name)
             name.setToolTip(f"{cls.name} ({cls.color})")
             count = QTableWidgetItem(f"{counts.get(cls.name, 0):,}")
             count.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from labelapp.map.dock import EmbeddingMapDock
 from labelapp.project.summary_panel import SummaryPanel
-from labelapp.suggestions.queue import SuggestionsPanel
+from labelapp.suggestions.panel import SuggestionsPanel
 from labelapp.suggestions.worth_a_mask import WorthAMaskPanel
 from labelapp.training.panel import TrainingPanel
 

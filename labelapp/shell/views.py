@@ -21,7 +21,7 @@ from labelapp.session.changes import LabelsChanged
 from labelapp.session.project_session import ProjectSession
 from labelapp.shell.image_info import image_info_html
 from labelapp.shell.status_area import StatusArea
-from labelapp.suggestions.queue import SuggestionsPanel
+from labelapp.suggestions.panel import SuggestionsPanel
 from labelapp.suggestions.worth_a_mask import WorthAMaskPanel
 
 

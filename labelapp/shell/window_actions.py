@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from core.store import ImageClass
 from labelapp.shortcuts.keymap import ACTIONS, ShortcutMap
+from labelapp.widgets.swatches import color_icon
 
 # Menu of each action; the order of ACTIONS within a menu is kept.
 MENUS: dict[str, str] = {
@@ -71,7 +72,7 @@ class WindowActions:
         self._class_actions = []
         first = menu.actions()[0] if menu.actions() else None
         for cls in classes:
-            action = QAction(_swatch(cls.color), f"{cls.name}", self._window)
+            action = QAction(color_icon(cls.color, border="none"), f"{cls.name}", self._window)
             if cls.shortcut:
                 action.setShortcut(QKeySequence(cls.shortcut))
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -87,9 +88,3 @@ class WindowActions:
             if action_id not in self._unhandled and not action_id.startswith(
                     ("project.new", "project.open", "app.", "help.")):
                 action.setEnabled(enabled)
-
-
-def _swatch(color: str) -> QIcon:
-    pixmap = QPixmap(12, 12)
-    pixmap.fill(QColor(color))
-    return QIcon(pixmap)

@@ -14,15 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core.store import Project, StoreError
 from core.training.segdec import latest_segdec_run, load_worth_a_mask
-from labelapp.widgets.thumbnail_icons import image_names, thumbnail_icons
+from labelapp.suggestions.ranked_list import RankedImageList, summary_label
 
 logger = logging.getLogger(__name__)
-ICON = 48
 SHOWN = 100  # entries listed at once (thumbnails are read on the GUI thread); the rest after a retrain
 NO_DETECTOR = ("No defect detector yet. Label OK and defective images, then Retrain (Ctrl+R) with “Defect "
                "detector” ticked: this list then shows the defective images whose mask would teach it most.")
@@ -43,19 +42,14 @@ class WorthAMaskPanel(QWidget):
         self._project: Project | None = None
         self._run_id: int | None = None
         self._total = 0  # entries on the run's list (only the first SHOWN are listed)
-        self.summary = QLabel(objectName="worth_a_mask_summary")
-        self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.summary.setWordWrap(True)
-        self.list = QListWidget(objectName="worth_a_mask_list")
-        self.list.setIconSize(QSize(ICON, ICON))
-        self.list.setWordWrap(True)
-        self.list.setAlternatingRowColors(True)
-        self.list.setToolTip("Double-click or Enter: open the image with the brush to draw its mask")
+        self.summary = summary_label("worth_a_mask_summary")
+        self.list = RankedImageList("worth_a_mask_list",
+                                    "Double-click or Enter: open the image with the brush to draw its mask")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary)
         layout.addWidget(self.list, 1)
-        self.list.itemActivated.connect(self._on_list_item_activated)
+        self.list.image_activated.connect(self.image_requested)
         self._show_summary()
 
     # -- project ---------------------------------------------------------------------------------
@@ -66,6 +60,7 @@ class WorthAMaskPanel(QWidget):
     def reload(self) -> None:
         """Reads the latest defect-detector run's list again (after a run, or a project opened)."""
         self.list.clear()
+        self.list.forget_thumbnails()  # read afresh: the thumbnail cache may have gained some
         self._run_id = None
         self._total = 0
         project = self._project
@@ -83,15 +78,13 @@ class WorthAMaskPanel(QWidget):
 
     def _add(self, project: Project, entries: list[dict]) -> None:
         ids = [int(e["image_id"]) for e in entries]
-        names = image_names(project, ids)
-        icons = thumbnail_icons(project, ids, ICON)
+        self.list.read_thumbnails(project, ids)
         for entry, image_id in zip(entries, ids, strict=True):
             label = project.labels.get(image_id)
             kind = f"{label.class_name} · " if label is not None else ""
-            item = QListWidgetItem(icons[image_id], f"{names[image_id]}\n{kind}{entry['reason']}")
-            item.setData(Qt.ItemDataRole.UserRole, image_id)
-            item.setToolTip(f"{names[image_id]} ({kind.removesuffix(' · ') or 'unlabeled'}): {entry['reason']}")
-            self.list.addItem(item)
+            name = self.list.name(image_id)
+            self.list.add_image(image_id, f"{name}\n{kind}{entry['reason']}",
+                                f"{name} ({kind.removesuffix(' · ') or 'unlabeled'}): {entry['reason']}")
 
     def _show_summary(self) -> None:
         if self._project is None:
@@ -108,7 +101,7 @@ class WorthAMaskPanel(QWidget):
     # -- queries ---------------------------------------------------------------------------------
     def image_ids(self) -> list[int]:
         """The listed image ids, in order."""
-        return [int(self.list.item(r).data(Qt.ItemDataRole.UserRole)) for r in range(self.list.count())]
+        return self.list.listed_ids()
 
     def next_after(self, image_id: int | None) -> int | None:
         """The entry after ``image_id`` (the first when it is not listed or the last); None when empty."""
@@ -121,11 +114,7 @@ class WorthAMaskPanel(QWidget):
 
     def select(self, image_id: int) -> None:
         """Makes ``image_id``'s entry current (when listed)."""
-        for row in range(self.list.count()):
-            if int(self.list.item(row).data(Qt.ItemDataRole.UserRole)) == image_id:
-                self.list.setCurrentRow(row)
-                self.list.scrollToItem(self.list.item(row))
-                return
+        self.list.select_image(image_id)
 
     # -- changes ---------------------------------------------------------------------------------
     @Slot(object)
@@ -156,11 +145,5 @@ class WorthAMaskPanel(QWidget):
         drop = set(image_ids)
         if not drop:
             return
-        for row in reversed(range(self.list.count())):
-            if int(self.list.item(row).data(Qt.ItemDataRole.UserRole)) in drop:
-                self.list.takeItem(row)
+        self.list.remove_images(drop)
         self._show_summary()
-
-    @Slot(QListWidgetItem)
-    def _on_list_item_activated(self, item: QListWidgetItem) -> None:
-        self.image_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)))

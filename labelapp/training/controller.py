@@ -13,7 +13,6 @@ unless a run newer than its last digest appeared."""
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
@@ -25,6 +24,7 @@ from core.training.trust import detector_trust
 from labelapp.jobs.runner import JobRunner, StartJob
 from labelapp.session.project_session import ProjectSession
 from labelapp.training.panel import TrainingPanel
+from labelapp.widgets.formatting import figure as _figure
 
 logger = logging.getLogger(__name__)
 # Per-user training settings (QSettings keys) and their defaults.
@@ -299,7 +299,3 @@ def finished_message(result: object) -> str:
     if suggested:
         text += f" · {suggested} images suggested to label next"
     return text + "."
-
-
-def _figure(value: object) -> str:
-    return f"{value:.2f}" if isinstance(value, int | float) and math.isfinite(value) else "–"

@@ -14,7 +14,6 @@ defective (:func:`core.training.trust.detector_trust`).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +38,7 @@ from PySide6.QtWidgets import (
 from core.store import Project, Run, StoreError
 from core.training.segdec import load_validation_scores, set_threshold
 from labelapp.training.run_details import detector_trust_html, run_header
+from labelapp.widgets.formatting import figure
 from labelapp.widgets.thumbnail_icons import image_names, thumbnail_icons
 
 logger = logging.getLogger(__name__)
@@ -51,16 +51,12 @@ CURVE_COLOR = "#0072B2"
 POINT_COLOR = "#D55E00"
 
 
-def _number(value: object, fmt: str = ".3f") -> str:
-    return format(float(value), fmt) if isinstance(value, int | float) and math.isfinite(value) else "–"
-
-
 def threshold_text(validation: Mapping[str, Any]) -> str:
     """How the threshold was chosen, in words."""
     target, n = validation.get("target_recall"), validation.get("n", 0)
     how = (f"the highest threshold that finds at least {float(target):.0%} of the defective images"
            if isinstance(target, int | float) else "the threshold with the best F1")
-    return (f"Threshold {_number(validation.get('threshold'))}: {how} on the {n} validation images. "
+    return (f"Threshold {figure(validation.get('threshold'), '.3f')}: {how} on the {n} validation images. "
             "An image at or above it counts as defective.")
 
 
@@ -205,7 +201,7 @@ class DetectionDetailsDialog(QDialog):
 
         self.training_label.setText(
             f"Trained on {m.get('labeled', '?')} labels ({m.get('defective', '?')} defective, {m.get('ok', '?')} OK;"
-            f" {m.get('masks', 0)} defective with a mask) in {_number(m.get('seconds'), '.0f')} s. "
+            f" {m.get('masks', 0)} defective with a mask) in {figure(m.get('seconds'), '.0f')} s. "
             + " ".join(training_notes(run)))
         validation = self.validation()
         if validation is None:
@@ -217,9 +213,9 @@ class DetectionDetailsDialog(QDialog):
             return
         v = validation
         self.figures_label.setText(
-            f"<b>AP {_number(v.get('ap'))}</b> &nbsp; AUROC {_number(v.get('auroc'))}<br>"
-            f"<b>F1 {_number(v.get('f1'))}</b> &nbsp; precision {_number(v.get('precision'))} &nbsp; "
-            f"recall {_number(v.get('recall'))}<br>"
+            f"<b>AP {figure(v.get('ap'), '.3f')}</b> &nbsp; AUROC {figure(v.get('auroc'), '.3f')}<br>"
+            f"<b>F1 {figure(v.get('f1'), '.3f')}</b> &nbsp; precision {figure(v.get('precision'), '.3f')} &nbsp; "
+            f"recall {figure(v.get('recall'), '.3f')}<br>"
             f"FP {v.get('fp', 0)} (OK images called defective) &nbsp; FN {v.get('fn', 0)} (defective images missed)"
             f"<br>on {v.get('n', 0)} validation images ({v.get('defective', 0)} defective), held out of training")
         self.threshold_label.setText(threshold_text(v))
@@ -275,9 +271,9 @@ class DetectionDetailsDialog(QDialog):
             self._plot.addItem(self._point)
             self._plot_box.addWidget(self._plot)
         self._point.setData([float(validation["recall"])], [float(validation["precision"])])
-        self._point.setToolTip(f"threshold {_number(validation.get('threshold'))}: recall "
-                               f"{_number(validation.get('recall'), '.2f')}, precision "
-                               f"{_number(validation.get('precision'), '.2f')}")
+        self._point.setToolTip(f"threshold {figure(validation.get('threshold'), '.3f')}: recall "
+                               f"{figure(validation.get('recall'), '.2f')}, precision "
+                               f"{figure(validation.get('precision'), '.2f')}")
         target = validation.get("target_recall")
         self._target_line.setVisible(isinstance(target, int | float))
         if isinstance(target, int | float):

@@ -2,10 +2,11 @@
 
 It shows what the training controller (:mod:`labelapp.training.controller`, which owns
 the job runner) reports: a job started, each :class:`core.jobs.Progress` (bar, ETA and
-the live curves of :mod:`labelapp.training.curves`), the end. The history marks stale runs (the controller tells which) and opens a run's details on
-double-click: a defect-detector run's with its threshold control. A line above the
-history says whether the latest defect detector is validated (no image is called
-defective until it is) and what to label.
+the live curves of :mod:`labelapp.training.curves`), the end. The history marks stale
+runs (the controller tells which) and opens a run's details on double-click: a defect-
+detector run's with its threshold control. A line above the history says whether the
+latest defect detector is validated (no image is called defective until it is) and what
+to label.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 from core.store import Run, RunStatus
 from core.training.segdec import METHOD as SEGDEC
 from core.training.trust import detector_trust
+from labelapp.widgets.formatting import figure
 
 logger = logging.getLogger(__name__)
 NO_VALIDATION = "No validation: label at least 2 images per class."
@@ -222,7 +222,7 @@ def run_summary(run: Run) -> str:
             parts.append(f"{m['labeled']} labels, {m.get('masks', 0)} masks")
         validation = m.get("validation")
         if validation:
-            parts.append(f"AP {_figure(validation.get('ap'))}, F1 {_figure(validation.get('f1'))}")
+            parts.append(f"AP {figure(validation.get('ap'))}, F1 {figure(validation.get('f1'))}")
             trust = detector_trust(run)
             if run.status is RunStatus.DONE and not trust.validated:
                 parts.append(trust.short)
@@ -249,7 +249,3 @@ def detector_trust_html(run: Run) -> str:
     reason = html.escape(trust.why.removeprefix("not validated: "))
     return (f"<span style='color:{NOT_VALIDATED_COLOR}'><b>Defect detector #{run.id} is not validated</b></span>:"
             f" {reason}. No image is called defective until it is: {html.escape(trust.advice)} and retrain.")
-
-
-def _figure(value: object) -> str:
-    return f"{value:.2f}" if isinstance(value, int | float) and math.isfinite(value) else "–"

@@ -8,11 +8,11 @@ Surface Defect Recognition with Small Data", 2024:
 * Eq. 4: ArcFace cross-entropy on the anchor's 128-d projection, m = 0.5.
 * Eq. 5: ``L_Total = alpha * L_Con + beta * L_Arc`` with alpha = 0.75, beta = 0.25.
 
-Choices the paper leaves open (how each pairwise term is normalised, what labels add), made here: each pairwise term is a
-symmetric NT-Xent over the pair's 2N embeddings; when labels are given it becomes the
-supervised-contrastive form (Khosla et al., NeurIPS 2020), where same-class rows are
-positives too (rows labelled ``-1``, i.e. unlabeled, only have their own other view);
-ArcFace is applied to the labelled anchors only.
+Choices the paper leaves open (how each pairwise term is normalised, what labels add),
+made here: each pairwise term is a symmetric NT-Xent over the pair's 2N embeddings; when
+labels are given it becomes the supervised-contrastive form (Khosla et al., NeurIPS
+2020), where same-class rows are positives too (rows labelled ``-1``, i.e. unlabeled,
+only have their own other view); ArcFace is applied to the labelled anchors only.
 """
 
 from __future__ import annotations

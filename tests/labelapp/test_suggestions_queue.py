@@ -17,7 +17,7 @@ from core.demo_project import create_demo_project
 from core.store import Project
 from core.store.suggestions import Suggestion
 from labelapp.shell.main_window import MainWindow
-from labelapp.suggestions.queue import ALL_LABELED, NOT_YET, STRATEGY_KEY
+from labelapp.suggestions.panel import ALL_LABELED, NOT_YET, STRATEGY_KEY
 
 LEFT = Qt.MouseButton.LeftButton
 REASONS = ("typical of an unlabeled cluster of 230 images", "undecided between scratches and inclusion: 0.41 / 0.38",

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from core.store import ClassKind, ImageClass, Project, StoreError, default_actor
 from core.store.merge import merge_classes
 from labelapp.shortcuts.keymap import key_text
+from labelapp.widgets.formatting import counted as _n
 
 logger = logging.getLogger(__name__)
 
@@ -353,7 +354,3 @@ class ClassSettingsDialog(QDialog):
             m = outcome[0]
             self._show_message(f"Merged {merged!r} into {m.target.name!r}: {_n(m.labels_moved, 'label')} and"
                                f" {_n(m.masks_rewritten, 'mask')} moved.")
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from core.importing import ImportOptions, ImportProgress, ImportReport, iter_import
 from core.store import Project
 from labelapp.jobs.runner import JobRunner, StartJob
+from labelapp.widgets.formatting import counted as _n
 
 logger = logging.getLogger(__name__)
 
@@ -242,9 +243,3 @@ def _duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{round(seconds / 60)} min"
     return f"{seconds / 3600:.1f} h"
-
-
-
-def _n(count: int, singular: str, plural: str | None = None) -> str:
-    """"1 file", "2 files", "1,200 images were"."""
-    return f"{count:,} {singular if count == 1 else plural or singular + 's'}"

@@ -150,7 +150,7 @@ def main() -> None:
             started = time.perf_counter()
             with Project.create(root) as project:
                 import_folder(project, args.data, ImportOptions(labels_from_folders=True))
-                truth = {i: c for i, c in project.db.all("SELECT image_id, class_id FROM labels")}
+                truth = project.labels.class_by_image()
             imported = time.perf_counter() - started
             data = pretrain(root, method, args)
             timings.append((method, imported, data["phases"]))

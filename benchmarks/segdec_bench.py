@@ -148,8 +148,7 @@ def set_masks(setup: dict, n_masks: int | None, seed: int) -> int:
 def score(project_root: Path, run_id: int, setup: dict) -> dict:
     with Project.open(project_root) as project:
         run = project.runs.get(run_id)
-        table = dict(project.db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?",
-                                    (run_id,)))
+        table = project.predictions.defect_probabilities(run_id)
     test = setup["test"]
     truth = np.array([int(setup["rows"][int(i)][0] != setup["ok_class"]) for i in test])
     p = np.array([table.get(int(i), 0.0) for i in test], dtype=np.float64)

@@ -35,7 +35,7 @@ import numpy as np
 
 from core.files import atomic_writer
 from core.jobs.base import JobCancelled, Progress, check_cancel
-from core.store import Project, Run
+from core.store import Project, Run, RunKind
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -337,7 +337,7 @@ def layout_path(project: Project, run_id: int, kind: str) -> Path:
 
 def current_image_ids(project: Project) -> np.ndarray:
     """(N,) int64 ids of the project's images, ascending."""
-    return np.array([r[0] for r in project.db.all("SELECT id FROM images ORDER BY id")], dtype=np.int64)
+    return project.images.ids()
 
 
 def save_layout(project: Project, layout: MapLayout) -> Path:
@@ -374,13 +374,9 @@ def read_labels(project: Project, ids: np.ndarray) -> np.ndarray:
     """(N,) int64 label class id of each image of ``ids`` (ascending), 0 when unlabeled."""
     ids = np.asarray(ids, dtype=np.int64)
     label = np.zeros(len(ids), np.int64)
-    if len(ids) > 1000:
-        rows = project.db.all("SELECT image_id, class_id FROM labels")
-    else:
-        marks = ",".join("?" * len(ids))
-        rows = project.db.all(f"SELECT image_id, class_id FROM labels WHERE image_id IN ({marks})",
-                              [int(i) for i in ids]) if len(ids) else []
-    _scatter(ids, rows, [label])
+    if len(ids):
+        labels = project.labels.class_by_image(None if len(ids) > 1000 else ids.tolist())
+        _scatter(ids, _keys(labels), [_values(labels)], [label])
     return label
 
 
@@ -391,29 +387,39 @@ def read_points(project: Project, ids: np.ndarray) -> MapPoints:
     n = len(ids)
     predicted, confidence, uncertainty = np.zeros(n, np.int64), np.full(n, np.nan, np.float32), \
         np.full(n, np.nan, np.float32)
-    run_id = project.predictions.latest_run("class")
+    run_id = project.predictions.latest_run(RunKind.CLASSIFIER)
     if run_id is not None:
-        rows = project.db.all("SELECT image_id, COALESCE(class_id, 0), confidence, uncertainty FROM predictions"
-                              " WHERE run_id = ?", (run_id,))
-        _scatter(ids, rows, [predicted, confidence, uncertainty])
+        stored = project.predictions.class_columns(run_id)
+        _scatter(ids, stored.ids, [stored.class_ids, stored.confidence, stored.uncertainty],
+                 [predicted, confidence, uncertainty])
     rank = np.zeros(n, np.int64)
-    _scatter(ids, list(project.suggestions.ranks().items()), [rank])
+    ranks = project.suggestions.ranks()
+    _scatter(ids, _keys(ranks), [_values(ranks)], [rank])
     return MapPoints(label=read_labels(project, ids), predicted=predicted, confidence=confidence,
                      uncertainty=uncertainty, rank=rank, prediction_run=run_id)
 
 
-def _scatter(ids: np.ndarray, rows: list[tuple], columns: list[np.ndarray]) -> None:
-    """Writes ``rows`` ((image id, value, value, ...)) into ``columns`` at the images' positions
-    in ``ids`` (ascending); rows of other images are skipped, NULL values left as they were."""
-    if not rows or not len(ids):
+def _scatter(ids: np.ndarray, image_ids: np.ndarray, values: list[np.ndarray], columns: list[np.ndarray]) -> None:
+    """Writes ``values`` (one array per column, aligned with ``image_ids``) into ``columns`` at
+    the images' positions in ``ids`` (ascending); other images are skipped, NaN values left
+    as they were."""
+    if not len(image_ids) or not len(ids):
         return
-    table = np.array(rows, dtype=np.float64)  # NULL -> nan
-    position = np.minimum(np.searchsorted(ids, table[:, 0].astype(np.int64)), len(ids) - 1)
-    found = ids[position] == table[:, 0].astype(np.int64)
-    for k, column in enumerate(columns, start=1):
-        values = table[:, k]
-        keep = found & ~np.isnan(values)
-        column[position[keep]] = values[keep].astype(column.dtype)
+    image_ids = np.asarray(image_ids, dtype=np.int64)
+    position = np.minimum(np.searchsorted(ids, image_ids), len(ids) - 1)
+    found = ids[position] == image_ids
+    for value, column in zip(values, columns, strict=True):
+        value = np.asarray(value, dtype=np.float64)
+        keep = found & ~np.isnan(value)
+        column[position[keep]] = value[keep].astype(column.dtype)
+
+
+def _keys(table: dict[int, int]) -> np.ndarray:
+    return np.fromiter(table.keys(), dtype=np.int64, count=len(table))
+
+
+def _values(table: dict[int, int]) -> np.ndarray:
+    return np.fromiter(table.values(), dtype=np.float64, count=len(table))
 
 
 # -- the job -------------------------------------------------------------------------------------
@@ -443,7 +449,7 @@ def map_job(request: MapRequest, cancel: threading.Event | None = None) -> Gener
     with Project.open(request.project_root) as project:
         run = latest_pretrain_run(project)
         if run is None:
-            message = IMAGES_CHANGED if any(r.method.startswith("pretrain-") for r in project.runs.list()) \
+            message = IMAGES_CHANGED if any(r.kind is RunKind.PRETRAIN for r in project.runs.list()) \
                 else NO_ENCODER
             return MapResult(run_id=None, pca=None, refined=None, seconds=0.0, message=message)
         ids = current_image_ids(project)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from core.jobs.base import Progress, check_cancel, drain
-from core.store import Project, StoreError
+from core.store import Project, RunKind, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ def run_one(config: SimulationConfig, base: Path, truth: Truth, strategy: str, s
             round_started = time.perf_counter()
             with Project.open(root) as project:
                 _reveal(project, truth, suggested, config.detector)
-                labeled = int(project.db.scalar("SELECT COUNT(*) FROM labels"))
+                labeled = project.labels.count()
             last = round_index == len(budgets) - 1
             request = False if last else SuggestRequest(
                 project_root=root, strategy=strategy, n=budgets[round_index + 1] - labeled, exclude=exclude,
@@ -263,7 +263,7 @@ def evaluate(project: Project, truth: Truth) -> dict:
     by_name = {v: k for k, v in names.items()}
     y = np.array([truth.labels[i] for i in held])
     labeled = {names[label.class_id] for label in project.labels.all().values()}
-    run_id = project.predictions.latest_run("class")
+    run_id = project.predictions.latest_run(RunKind.CLASSIFIER)
     p_ok = None
     if run_id is not None and len(labeled) >= 2:
         run_classes = project.runs.get(run_id).config["classes"]
@@ -279,7 +279,7 @@ def evaluate(project: Project, truth: Truth) -> dict:
            "ap_defect": "", "ap_source": ""}
     if truth.ok_class:
         defective = (y != truth.ok_class).astype(int)
-        detector_run = project.predictions.latest_run("defect")
+        detector_run = project.predictions.latest_run(RunKind.SEGDEC)
         if detector_run is not None:
             probability = project.predictions.defect_probabilities(detector_run)
             score, source = np.array([probability[i] for i in held]), "detector"

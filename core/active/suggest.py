@@ -19,7 +19,7 @@ import numpy as np
 
 from core.active.strategies import STRATEGY_FUNCTIONS, Pick, Pool, interleave
 from core.jobs.base import Progress
-from core.store import Project, StoreError
+from core.store import Project, RunKind, StoreError
 from core.store.suggestions import MASK_STRATEGY, Suggestion
 
 DIMS = 32
@@ -104,7 +104,7 @@ def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
     classes = project.classes.list()
     class_index = {c.id: k for k, c in enumerate(classes)}
     label = np.full(len(ids), -1, dtype=np.int64)
-    for image_id, class_id in project.db.all("SELECT image_id, class_id FROM labels"):
+    for image_id, class_id in project.labels.class_by_image().items():
         if image_id in position:
             label[position[image_id]] = class_index.get(class_id, -1)
     labeled = label >= 0
@@ -114,7 +114,7 @@ def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
             candidate[position[int(image_id)]] = False
     pool = Pool(ids=ids, x=x, labeled=labeled, candidate=candidate, label=label,
                 class_names=[c.name for c in classes])
-    run_id = project.predictions.latest_run("class")
+    run_id = project.predictions.latest_run(RunKind.CLASSIFIER)
     if run_id is not None:
         run_classes = project.runs.get(run_id).config.get("classes", [])
         if run_classes and all(c in class_index for c in run_classes):
@@ -195,9 +195,9 @@ def _to_suggestions(pool: Pool, picks: list[Pick]) -> list[Suggestion]:
 
 def mask_suggestions(project: Project, n: int = DEFAULT_COUNT) -> list[Suggestion]:
     """The latest defect detector's "worth a mask" ranking as suggestions (empty without one)."""
-    from core.training.segdec import latest_segdec_run, load_worth_a_mask
+    from core.training.segdec import load_worth_a_mask
 
-    run = latest_segdec_run(project)
+    run = project.runs.latest(RunKind.SEGDEC)
     if run is None:
         return []
     entries = load_worth_a_mask(project, run)[:n]

@@ -141,7 +141,7 @@ def _ensure_classes(project: Project, scan: Scan, options: ImportOptions, report
     if any(f.mask_path is not None and f.class_name is None for f in scan.files):
         names.append(DEFAULT_MASK_CLASS)
     ids = {}
-    with project.db.transaction():
+    with project.transaction():
         for name in names:
             existing = project.classes.find(name)
             if existing is None:
@@ -176,11 +176,12 @@ class _BatchWriter:
     def tasks(self, files: list[ScannedFile]) -> list[FileTask]:
         self.files = files
         self.total = len(files)
-        rows = self.project.db.all("SELECT path, id, file_size, width, height, hash FROM images")
-        self.known_by_path = {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+        known = self.project.images.table()
+        self.known_by_path = {path: (int(i), int(size), int(w), int(h)) for path, i, size, w, h in zip(
+            known.paths, known.ids, known.file_sizes, known.widths, known.heights, strict=True)}
         # an image whose thumbnail is gone (the cache is safe to delete) is read again
-        unthumbed = self.thumbs.missing(r[5] for r in rows)
-        unthumbed_paths = {r[0] for r in rows if r[5] in unthumbed}
+        unthumbed = self.thumbs.missing(known.hashes)
+        unthumbed_paths = {path for path, h in zip(known.paths, known.hashes, strict=True) if h in unthumbed}
         masked = set(self.project.masks.all())
         tasks = []
         for index, f in enumerate(files):
@@ -212,7 +213,7 @@ class _BatchWriter:
             return
         batch, self.batch = self.batch, []
         thumbs = []
-        with self.project.db.transaction():
+        with self.project.transaction():
             for result in sorted(batch, key=lambda r: r.index):
                 image_id = self._image_row(result)
                 if image_id is None:

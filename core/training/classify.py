@@ -18,7 +18,7 @@ import numpy as np
 from core.jobs.base import JobCancelled, Progress, check_cancel
 from core.jobs.runs import RunRecorder
 from core.jobs.snapshot import take_snapshot
-from core.store import Project, Run, RunStatus, StoreError
+from core.store import Project, Run, RunKind, StoreError
 from core.training.pretrain import load_features
 
 
@@ -40,12 +40,11 @@ class ClassifyResult:
 
 def latest_pretrain_run(project: Project) -> Run | None:
     """The newest finished pretraining run whose embeddings cover every current image."""
-    current = {int(r[0]) for r in project.db.all("SELECT id FROM images")}
-    for run in reversed(project.runs.list()):
-        if run.status is RunStatus.DONE and run.method.startswith("pretrain-"):
-            ids = np.load(project.runs_dir / str(run.id) / "ids.npy")  # the ids only, not the vectors
-            if set(ids.tolist()) >= current:
-                return run
+    current = set(project.images.ids().tolist())
+    for run in project.runs.finished(RunKind.PRETRAIN):
+        ids = np.load(project.runs_dir / str(run.id) / "ids.npy")  # the ids only, not the vectors
+        if set(ids.tolist()) >= current:
+            return run
     return None
 
 
@@ -65,7 +64,7 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
             raise StoreError("label images of at least two classes before training the classifier")
         config = {"epochs": request.epochs, "pretrain_run": pretrain.id, "classes": classes,
                   "finetune_steps": request.finetune_steps}
-        with RunRecorder(project, method="classifier", config=config, snapshot=snapshot,
+        with RunRecorder(project, method=RunKind.CLASSIFIER.method(), config=config, snapshot=snapshot,
                          seed=request.seed) as recorder:
             rows = _labeled_rows(ids, labeled, classes)
             if request.finetune_steps > 0:

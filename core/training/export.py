@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from core.jobs.base import Progress, check_cancel, drain
-from core.store import Project, Run, RunStatus, StoreError
+from core.store import Project, Run, RunKind, StoreError
 from core.training.export_common import (
     ONNX_MAX_BATCH,
     STEPS,
@@ -47,7 +47,6 @@ from core.training.export_common import (
 from core.training.exported import (
     CLASSES_NAME,
     CLASSIFIER_OUTPUTS,
-    DETECTOR_METHOD,
     ExportError,
     check_format,
     require_packages,
@@ -87,8 +86,7 @@ class ExportRequest:
 
 def exportable_runs(project: Project) -> list[Run]:
     """Finished classifier runs with a checkpoint, newest first."""
-    return [r for r in reversed(project.runs.list())
-            if r.method == "classifier" and r.status is RunStatus.DONE and r.checkpoint]
+    return project.runs.finished(RunKind.CLASSIFIER, with_checkpoint=True)
 
 
 def model_of(run: Run | None, model: str | None) -> str:
@@ -101,7 +99,7 @@ def model_of(run: Run | None, model: str | None) -> str:
     """
     if model is not None and model not in MODELS:
         raise ValueError(f"unknown model {model!r}: one of {', '.join(MODELS)}")
-    of_run = None if run is None else "detector" if run.method == DETECTOR_METHOD else "classifier"
+    of_run = None if run is None else "detector" if run.kind is RunKind.SEGDEC else "classifier"
     if model is not None and of_run is not None and model != of_run:
         kind = "a defect-detector" if of_run == "detector" else f"a {run.method}"
         raise StoreError(f"run {run.id} is {kind} run, not a {model} run")

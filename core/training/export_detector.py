@@ -107,7 +107,7 @@ def sample_images(project: Project, scale: float, count: int, *, cancel: threadi
     from core.imaging import UnreadableImageError
     from core.training.segdec_pixels import decode_scaled
 
-    rows = project.db.all("SELECT id, path FROM images ORDER BY id")
+    rows = list(project.images.paths_by_id().items())
     count = max(1, count)
     # spread picks first, then the rest in order, so unreadable files are made up for
     spread = np.unique(np.linspace(0, len(rows) - 1, min(count, len(rows))).round().astype(int)).tolist()

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.imaging import IMAGE_SUFFIXES
+from core.store.records import RunKind
 
 CARD_NAME = "model_card.json"
 CLASSES_NAME = "classes.txt"
@@ -36,7 +37,6 @@ RUN_PACKAGES = {"torchscript": (), "onnx": ("onnxruntime",)}
 
 CLASSIFIER_OUTPUTS = ("probabilities",)
 DETECTOR_OUTPUTS = ("defect_probability", "heatmap")
-DETECTOR_METHOD = "segdec"  # a card's method: the defect detector (core.training.segdec.METHOD)
 
 Runner = Callable[[np.ndarray], np.ndarray]
 OutputsRunner = Callable[[np.ndarray], dict[str, np.ndarray]]
@@ -142,7 +142,7 @@ class ExportedModel:
 
     @property
     def is_detector(self) -> bool:
-        return self.card.get("method") == DETECTOR_METHOD
+        return self.card.get("method") == RunKind.SEGDEC
 
     @property
     def class_names(self) -> list[str]:
@@ -172,7 +172,7 @@ def read_card(folder: Path) -> dict[str, Any]:
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
         _ = (str(card["format"]), card["model"]["file"], card["model"]["sha256"])
-        if card.get("method") == DETECTOR_METHOD:
+        if card.get("method") == RunKind.SEGDEC:
             _ = (float(card["input"]["scale"]), float(card["threshold"]), bool(card["validated"]))
         else:
             _ = (int(card["input"]["size"]), list(card["classes"]))
@@ -198,7 +198,7 @@ def load_exported_model(folder: Path | str) -> ExportedModel:
     if sha256_of(data) != card["model"]["sha256"]:
         raise ExportError(f"{model_path.name} does not match its model card (sha256 differs):"
                           " the file was changed or replaced after the export")
-    names = DETECTOR_OUTPUTS if card.get("method") == DETECTOR_METHOD else CLASSIFIER_OUTPUTS
+    names = DETECTOR_OUTPUTS if card.get("method") == RunKind.SEGDEC else CLASSIFIER_OUTPUTS
     return ExportedModel(folder=folder, card=card, outputs=load_outputs(data, card["format"], names))
 
 

@@ -46,7 +46,7 @@ def retrain_job(pretrain: PretrainRequest, classify: ClassifyRequest, cancel: th
     for another strategy, False = keep the old ones)."""
     with Project.open(pretrain.project_root) as project:
         reuse = not pretrain_again and latest_pretrain_run(project) is not None
-        labeled_classes = int(project.db.scalar("SELECT COUNT(DISTINCT class_id) FROM labels"))
+        labeled_classes = len(project.labels.class_ids())
         detect = segdec is not None and can_train(project)
     pretrained = None
     if not reuse:

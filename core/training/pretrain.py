@@ -21,7 +21,7 @@ from core.jobs.base import Eta, JobCancelled, Progress, check_cancel
 from core.jobs.runs import RunRecorder
 from core.jobs.snapshot import take_snapshot
 from core.pixel_cache import PixelCache, build_pixel_cache
-from core.store import Project, Run, StoreError
+from core.store import Project, Run, RunKind, StoreError
 
 METHODS = ("simclr", "nnclr")
 
@@ -86,7 +86,7 @@ def pretrain_job(request: PretrainRequest, cancel: threading.Event | None = None
                                                  cancel=cancel)
         except JobCancelled:
             return PretrainResult(run=None, cancelled=True, seconds=time.perf_counter() - started)
-        with RunRecorder(project, method=f"pretrain-{request.method}", config=request.config(),
+        with RunRecorder(project, method=RunKind.PRETRAIN.method(request.method), config=request.config(),
                          snapshot=take_snapshot(project), seed=request.seed) as recorder:
             model, stats = yield from _train(request, cache, cancel)
             embeddings, texture = yield from _embed(model.encoder, cache, request.size, cancel)

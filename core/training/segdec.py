@@ -29,15 +29,13 @@ import numpy as np
 from core.jobs.base import Eta, JobCancelled, Progress, check_cancel
 from core.jobs.runs import RunRecorder, load_checkpoint
 from core.jobs.snapshot import LabelSnapshot, take_snapshot
-from core.store import Project, Run, StoreError
+from core.store import ClassKind, Project, Run, RunKind, StoreError
 from core.training.heatmaps import HeatmapWriter, iter_heatmaps, load_heatmap, upsample_heatmap
 from core.training.segdec_geometry import Geometry, choose_geometry, largest_defect
 from core.training.segdec_pixels import WorkingImages, stream_images, working_images
 from core.training.segdec_results import (
-    METHOD,
     VALIDATION,
     WORTH_A_MASK,
-    latest_segdec_run,
     load_validation_scores,
     load_worth_a_mask,
     set_threshold,
@@ -45,8 +43,8 @@ from core.training.segdec_results import (
     worth_a_mask,
 )
 
-__all__ = ["METHOD", "DefectLabels", "SegDecRequest", "SegDecResult", "can_train", "defect_labels",
-           "detector_advice", "latest_segdec_run", "load_heatmap", "load_validation_scores", "load_worth_a_mask",
+__all__ = ["DefectLabels", "SegDecRequest", "SegDecResult", "can_train", "defect_labels",
+           "detector_advice", "load_heatmap", "load_validation_scores", "load_worth_a_mask",
            "segdec_job", "set_threshold", "upsample_heatmap", "validation_figures", "worth_a_mask"]
 
 MIN_PER_CLASS = 6  # labeled OK and defective images each before any is held out for validation
@@ -119,9 +117,7 @@ def defect_labels(project: Project, snapshot: LabelSnapshot) -> DefectLabels:
 
 def can_train(project: Project) -> bool:
     """Whether the project has OK and defect labels (what the seg-dec net needs)."""
-    kinds = {str(k) for (k,) in project.db.all(
-        "SELECT DISTINCT c.kind FROM labels l JOIN classes c ON c.id = l.class_id")}
-    return {"ok", "defect"} <= kinds
+    return {ClassKind.OK, ClassKind.DEFECT} <= project.labels.kinds()
 
 
 def detector_advice(defective: int, ok: int, masks: int) -> str | None:
@@ -171,7 +167,8 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None,
         config = {**request.config(), "train": train_config.to_dict(), "net": net.config.to_dict(),
                   "geometry": geometry.to_dict(), "warm_from": None if previous is None else previous.id}
         data = _train_data(store, ids, labels, masks, has_mask, val)
-        with RunRecorder(project, method=METHOD, config=config, snapshot=snapshot, seed=request.seed) as recorder:
+        with RunRecorder(project, method=RunKind.SEGDEC.method(), config=config, snapshot=snapshot,
+                         seed=request.seed) as recorder:
             summary = yield from _train(net, data, train_config, cancel, request.device, warm=previous is not None)
             probability = yield from _predict_all(net, project, store, geometry, recorder, cancel)
             metrics = {"labeled": int(len(ids)), "defective": int(labels.sum()), "ok": int((labels == 0).sum()),
@@ -204,7 +201,7 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None,
 
 def _geometry(project: Project, full_masks: dict[int, np.ndarray | None], defective: int,
               scale: float | None) -> Geometry:
-    sizes = np.array(project.db.all("SELECT height, width FROM images"), dtype=np.int64)
+    sizes = project.images.sizes()
     extents = [e for e in (largest_defect(m) for m in full_masks.values() if m is not None) if e is not None]
     return choose_geometry(sizes, extents, defective=defective, scale=scale)
 
@@ -250,7 +247,7 @@ def _network(project: Project, request: SegDecRequest, geometry: Geometry):
     from models.segdec import SegDecConfig, SegDecNet
 
     config = SegDecConfig.named(request.width)
-    previous = latest_segdec_run(project) if request.warm_start else None
+    previous = project.runs.latest(RunKind.SEGDEC) if request.warm_start else None
     if previous is not None and previous.checkpoint:
         try:
             checkpoint = load_checkpoint(project, previous)
@@ -341,7 +338,7 @@ def _prediction_seconds(net, project: Project, store: WorkingImages, ids: np.nda
         per_pixel = (time.perf_counter() - began) / sum(image.size for image in sample)
     finally:
         net.cpu()
-    sizes = np.array(project.db.all("SELECT height, width FROM images"), dtype=np.float64).reshape(-1, 2)
+    sizes = project.images.sizes().astype(np.float64)
     pixels = float(np.sum(sizes[:, 0] * sizes[:, 1])) * geometry.scale ** 2
     return PREDICTION_OVERHEAD * per_pixel * pixels
 
@@ -351,7 +348,7 @@ def _predict_all(net, project: Project, store: WorkingImages, geometry: Geometry
     """Defect probability of every readable image (by id); heat maps written to the run folder."""
     from models.segdec import heat_on_image_grid, predict_images
 
-    ids = [int(i) for (i,) in project.db.all("SELECT id FROM images ORDER BY id")]
+    ids = project.images.ids().tolist()
     order: list[int] = []
 
     def readable():

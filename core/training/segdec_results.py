@@ -7,19 +7,11 @@ import json
 
 import numpy as np
 
-from core.store import Project, Run, RunStatus, StoreError
+from core.store import Project, Run, StoreError
 from core.training.detection import choose_threshold, detection_metrics
 
-METHOD = "segdec"
 WORTH_A_MASK = "worth_a_mask.json"
 VALIDATION = "validation.json"
-
-
-def latest_segdec_run(project: Project) -> Run | None:
-    for run in reversed(project.runs.list()):
-        if run.status is RunStatus.DONE and run.method == METHOD:
-            return run
-    return None
 
 
 def validation_figures(scores: dict, target_recall: float | None) -> dict:

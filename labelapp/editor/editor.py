@@ -27,7 +27,7 @@ import numpy as np
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
 
-from core.store import ImageClass, Project, Run, StoreError
+from core.store import ImageClass, Project, Run, RunKind, StoreError
 from core.training.trust import Verdict, detector_trust, which_to_believe
 from labelapp.editor.canvas import Canvas
 from labelapp.editor.document import ImageDocument, overlay_color_table
@@ -245,10 +245,8 @@ class ImageEditor(QWidget):
         threshold change), then the heat map and defect probability of the image shown."""
         project, self._segdec_run, self._verdict = self._session.project, None, None
         if project is not None:
-            from core.training.segdec import latest_segdec_run
-
             try:
-                self._segdec_run = latest_segdec_run(project)
+                self._segdec_run = project.runs.latest(RunKind.SEGDEC)
                 self._verdict = which_to_believe(project)
             except StoreError as exc:
                 self.message.emit(f"Cannot read the defect detector's runs: {exc}")

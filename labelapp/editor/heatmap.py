@@ -23,7 +23,7 @@ import numpy as np
 from PySide6.QtGui import QColor, QImage
 
 from core.heat_colors import heat_rgba
-from core.store import Project, Run, StoreError
+from core.store import Project, Run, RunKind, StoreError
 from core.training.trust import DetectorTrust, detector_trust
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def read_defect(project: Project, run: Run, image_id: int) -> DefectReading:
     threshold = float((run.metrics or {}).get("threshold", 0.5))
     trust = detector_trust(run)
     try:
-        prediction = project.predictions.get(image_id, run_id=run.id, kind="defect")
+        prediction = project.predictions.get(image_id, run_id=run.id, kind=RunKind.SEGDEC)
     except StoreError as exc:
         logger.warning("cannot read the defect prediction of image %s: %s", image_id, exc)
         prediction = None

@@ -29,8 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.store import Run
-from core.training.exported import DETECTOR_METHOD
+from core.store import Run, RunKind
 from labelapp.jobs.runner import JobRunner
 
 if TYPE_CHECKING:
@@ -44,7 +43,7 @@ ERROR_STYLE = "color: #C5221F;"
 
 
 def model_of(run: Run) -> str:
-    return "detector" if run.method == DETECTOR_METHOD else "classifier"
+    return "detector" if run.kind is RunKind.SEGDEC else "classifier"
 
 
 def run_text(run: Run) -> str:

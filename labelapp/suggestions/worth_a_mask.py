@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from core.store import Project, StoreError
-from core.training.segdec import latest_segdec_run, load_worth_a_mask
+from core.store import Project, RunKind, StoreError
+from core.training.segdec import load_worth_a_mask
 from labelapp.widgets.thumbnail_icons import image_names, thumbnail_icons
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class WorthAMaskPanel(QWidget):
         project = self._project
         if project is not None:
             try:
-                run = latest_segdec_run(project)
+                run = project.runs.latest(RunKind.SEGDEC)
                 entries = load_worth_a_mask(project, run) if run is not None else []
             except (StoreError, OSError, ValueError) as exc:
                 logger.warning("cannot read the worth-a-mask list: %s", exc)

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QSettings, Slot
 
 from core.jobs.staleness import StaleCheck
-from core.store import Project, Run, RunStatus, StoreError
-from core.training.segdec import METHOD as SEGDEC
+from core.store import Project, Run, RunKind, RunStatus, StoreError
 from core.training.trust import detector_trust
 
 if TYPE_CHECKING:
@@ -227,7 +226,7 @@ def finished_message(result: object) -> str:
     text = f"Run{'s' if len(runs) > 1 else ''} {ids} finished ({result.seconds:.0f} s)"  # type: ignore[attr-defined]
     for run in runs:
         validation = (run.metrics or {}).get("validation")
-        if run.method == SEGDEC:
+        if run.kind is RunKind.SEGDEC:
             trust = detector_trust(run)
             text += (f" · defect detector AP {_figure(validation.get('ap'))}, F1 {_figure(validation.get('f1'))}"
                      f" on {validation['n']} validation images" if validation

@@ -67,7 +67,7 @@ def torchscript_export(project_root: Path, tmp_path_factory: pytest.TempPathFact
 
 
 def stored(project: Project, run_id: int) -> dict[int, float]:
-    return dict(project.db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?", (run_id,)))
+    return project.predictions.defect_probabilities(run_id)
 
 
 def assert_reproduces_the_run(project_root: Path, result: ExportResult) -> None:

@@ -235,7 +235,7 @@ def test_a_killed_import_keeps_every_committed_row(demo_folders: DemoManifest, p
     assert child.returncode == -signal.SIGKILL, "the import finished before it could be killed"
     assert committed == 16
     with Project.open(project_dir) as project:
-        assert project.db.scalar("PRAGMA integrity_check") == "ok"
+        assert project.integrity_check() == "ok"
         assert project.images.count() == committed  # every committed row, nothing of the open batch
         assert len(project.labels.all()) == committed
         report = import_folder(project, demo_folders.root / "images",

@@ -46,9 +46,9 @@ def project(project_dir: Path) -> Project:
 def test_create_lays_out_the_folder_in_wal_mode(project: Project) -> None:
     for sub in ("masks", "cache", "runs", "exports"):
         assert (project.root / sub).is_dir()
-    assert project.db.scalar("PRAGMA journal_mode") == "wal"
-    assert migrations.schema_version(project.db.conn) == migrations.LATEST_VERSION
-    tables = set(project.db.utils.table_names())
+    assert project._db.scalar("PRAGMA journal_mode") == "wal"
+    assert migrations.schema_version(project._db.conn) == migrations.LATEST_VERSION
+    tables = set(project._db.utils.table_names())
     assert {"images", "classes", "labels", "masks", "events", "runs", "predictions", "embeddings",
             "suggestions"} <= tables
 
@@ -106,9 +106,9 @@ def test_labels_and_the_event_log(project: Project) -> None:
 def test_event_log_is_append_only(project: Project) -> None:
     project.labels.set(1, "scratch", **WHO)
     with pytest.raises(StoreError):
-        project.db.execute("UPDATE events SET actor = 'mallory'")
+        project._db.execute("UPDATE events SET actor = 'mallory'")
     with pytest.raises(StoreError):
-        project.db.execute("DELETE FROM events")
+        project._db.execute("DELETE FROM events")
     assert project.events.list(kind="label")[0].actor == "tester"
 
 
@@ -200,7 +200,7 @@ def test_old_schema_is_migrated_after_a_backup(project_dir: Path) -> None:
     conn.close()
 
     with Project.open(project_dir) as project:
-        assert migrations.schema_version(project.db.conn) == migrations.LATEST_VERSION
+        assert migrations.schema_version(project._db.conn) == migrations.LATEST_VERSION
         assert project.labels.get(1).class_name == "scratch"
         project.runs.start(method="test", config={}, label_snapshot={}, seed=0)  # a v2 table works
     backups = list(project_dir.glob("project.v1-*.backup.sqlite"))
@@ -212,7 +212,7 @@ def test_old_schema_is_migrated_after_a_backup(project_dir: Path) -> None:
 
 
 def test_a_newer_schema_is_refused(project: Project) -> None:
-    project.db.execute("PRAGMA user_version = 99")
+    project._db.execute("PRAGMA user_version = 99")
     project.close()
     with pytest.raises(SchemaTooNewError, match="v99"):
         Project.open(project.root)

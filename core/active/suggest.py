@@ -20,8 +20,9 @@ import numpy as np
 from core.active.strategies import STRATEGY_FUNCTIONS, Pick, Pool, interleave
 from core.jobs.base import Progress
 from core.store import Project, RunKind, StoreError
-from core.store.suggestions import MASK_STRATEGY, Suggestion
+from core.store.suggestions import Suggestion
 
+MASK_STRATEGY = "mask"  # defective images to draw a mask on (the detector's "worth a mask"); never stored
 DIMS = 32
 DEFAULT_COUNT = 200  # suggestions stored per refresh: a labeling session's worth
 COLD_START_PER_CLASS = 2  # a schedule without @K is cold until this many labels per class
@@ -218,16 +219,13 @@ def compute_suggestions(project: Project, strategy: str = "default", n: int = DE
 def refresh_suggestions(project_root: Path | str, *, strategy: str = "default", n: int = DEFAULT_COUNT,
                         exclude: Iterable[int] = (), seed: int = 0) -> list[Suggestion]:
     """Computes and stores the suggestions of ``strategy`` (opens its own connection: call
-    it on any thread). The mask suggestions are refreshed alongside from the latest
-    defect detector. Returns the label (or, for ``mask``, mask) suggestions stored."""
+    it on any thread); returns them. ``mask`` returns the latest defect detector's ranking
+    and stores nothing (the Worth a mask list reads the run's own file)."""
     with Project.open(project_root) as project:
-        masks = mask_suggestions(project, n)
         if strategy == MASK_STRATEGY:
-            project.suggestions.replace(masks, kind="mask")
-            return masks
+            return mask_suggestions(project, n)
         suggestions = compute_suggestions(project, strategy, n, exclude, seed)
-        project.suggestions.replace(suggestions, kind="label")
-        project.suggestions.replace(masks, kind="mask")
+        project.suggestions.replace(suggestions)
         return suggestions
 
 

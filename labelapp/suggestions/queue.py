@@ -35,8 +35,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.active import STRATEGIES, SuggestRequest, describe, suggest_job
+from core.active.suggest import MASK_STRATEGY
 from core.store import Project, StoreError
-from core.store.suggestions import MASK_STRATEGY, Suggestion
+from core.store.suggestions import Suggestion
 from labelapp.jobs.runner import JobRunner
 from labelapp.shortcuts.keymap import ShortcutMap, display_text
 from labelapp.widgets.thumbnail_icons import image_names, thumbnail_icons

@@ -49,8 +49,8 @@ def test_create_lays_out_the_folder_in_wal_mode(project: Project) -> None:
     assert project._db.scalar("PRAGMA journal_mode") == "wal"
     assert migrations.schema_version(project._db.conn) == migrations.LATEST_VERSION
     tables = set(project._db.utils.table_names())
-    assert {"images", "classes", "labels", "masks", "events", "runs", "predictions", "embeddings",
-            "suggestions"} <= tables
+    assert {"images", "classes", "labels", "masks", "events", "runs", "predictions", "suggestions"} <= tables
+    assert "embeddings" not in tables  # dropped by migration 4: embeddings live in the run folders
 
 
 def test_create_refuses_an_existing_project_and_open_needs_one(project: Project, tmp_path: Path) -> None:
@@ -209,6 +209,25 @@ def test_old_schema_is_migrated_after_a_backup(project_dir: Path) -> None:
     assert old.execute("PRAGMA user_version").fetchone()[0] == 1
     assert old.execute("SELECT COUNT(*) FROM labels").fetchone()[0] == 1
     old.close()
+
+
+def test_migration_4_drops_embeddings_and_stored_mask_suggestions(project_dir: Path) -> None:
+    project_dir.mkdir()
+    conn = sqlite3.connect(str(project_dir / DB_NAME), isolation_level=None)
+    migrations.migrate(conn, target=3)
+    conn.execute("INSERT INTO images (path, hash, width, height, channels, bit_depth, mode, gray, file_size,"
+                 " mtime, added_at) VALUES ('a.png', 'h', 4, 4, 1, 8, 'L', 1, 1, 0, 'then')")
+    for strategy in ("margin", "mask"):
+        conn.execute("INSERT INTO suggestions (image_id, strategy, rank, score, reason, created_at)"
+                     " VALUES (1, ?, 1, 0.5, 'why', 'then')", (strategy,))
+    conn.execute("INSERT INTO meta (key, value) VALUES ('suggestions_mask_at', 'then')")
+    conn.close()
+
+    with Project.open(project_dir) as project:
+        assert migrations.schema_version(project._db.conn) == 4
+        assert "embeddings" not in set(project._db.utils.table_names())
+        assert [s.strategy for s in project.suggestions.list()] == ["margin"]
+        assert project._db.scalar("SELECT COUNT(*) FROM meta WHERE key = 'suggestions_mask_at'") == 0
 
 
 def test_a_newer_schema_is_refused(project: Project) -> None:

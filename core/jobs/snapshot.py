@@ -36,6 +36,15 @@ class LabelSnapshot:
     def ok_class_ids(self) -> set[int]:
         return {class_id for class_id, _name, kind in self.classes if kind == ClassKind.OK.value}
 
+    def labeled_class_ids(self) -> set[int]:
+        """The classes that label at least one image."""
+        return {class_id for _image, class_id in self.labels}
+
+    def labeled_kinds(self) -> set[ClassKind]:
+        """The kinds of the classes that label at least one image."""
+        labeled = self.labeled_class_ids()
+        return {ClassKind(kind) for class_id, _name, kind in self.classes if class_id in labeled}
+
     def to_json(self) -> dict[str, Any]:
         """What a run records: counts and the digest (the pairs are in the run's folder)."""
         return {"digest": self.digest, "labeled": len(self.labels), "masks": len(self.masks),

@@ -34,15 +34,6 @@ class Labels:
         """image id -> class id of every label, by image id (of ``ids`` only, when given)."""
         return select_by_image(self._db, "SELECT image_id, class_id FROM labels", ids)
 
-    def class_ids(self) -> set[int]:
-        """The classes that label at least one image."""
-        return {int(c) for (c,) in self._db.all("SELECT DISTINCT class_id FROM labels")}
-
-    def kinds(self) -> set[ClassKind]:
-        """The kinds of the classes that label at least one image."""
-        return {ClassKind(k) for (k,) in self._db.all(
-            "SELECT DISTINCT c.kind FROM labels l JOIN classes c ON c.id = l.class_id")}
-
     def count(self) -> int:
         """How many images have a label."""
         return int(self._db.scalar("SELECT COUNT(*) FROM labels"))

@@ -17,7 +17,7 @@ import numpy as np
 
 from core.jobs.base import JobCancelled, Progress, check_cancel
 from core.jobs.runs import RunRecorder
-from core.jobs.snapshot import take_snapshot
+from core.jobs.snapshot import LabelSnapshot, take_snapshot
 from core.store import Project, Run, RunKind, StoreError
 from core.training.pretrain import load_features
 
@@ -48,16 +48,17 @@ def latest_pretrain_run(project: Project) -> Run | None:
     return None
 
 
-def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None,
-                 ) -> Generator[Progress, None, ClassifyResult]:
-    """Trains the classifier head and stores predictions for every image."""
+def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None, *,
+                 snapshot: LabelSnapshot | None = None) -> Generator[Progress, None, ClassifyResult]:
+    """Trains the classifier head on the labels of ``snapshot`` (None: the current ones) and
+    stores predictions for every image."""
     started = time.perf_counter()
     with Project.open(request.project_root) as project:
         pretrain = latest_pretrain_run(project)
         if pretrain is None:
             raise StoreError("no pretrained encoder covers the current images: pretrain first")
         ids, embeddings = load_features(project, pretrain)
-        snapshot = take_snapshot(project)
+        snapshot = snapshot or take_snapshot(project)
         labeled = [(i, c) for i, c in snapshot.labels]
         classes = [cid for cid, _name, _kind in snapshot.classes if any(c == cid for _i, c in labeled)]
         if len(classes) < 2:

@@ -103,7 +103,8 @@ def defect_labels(project: Project, snapshot: LabelSnapshot) -> DefectLabels:
     """Defective / OK for every labeled image (OK classes -> 0, defect classes -> 1);
     ``has_mask`` for OK images and defective images with a mask that has defect pixels."""
     ok = snapshot.ok_class_ids()
-    masks = project.masks.all()
+    in_snapshot = set(snapshot.masks)
+    masks = {i: info for i, info in project.masks.all().items() if i in in_snapshot}
     rows = []
     for image_id, class_id in snapshot.labels:
         defective = class_id not in ok
@@ -115,9 +116,9 @@ def defect_labels(project: Project, snapshot: LabelSnapshot) -> DefectLabels:
     return DefectLabels(table[:, 0], table[:, 1], table[:, 2].astype(bool))
 
 
-def can_train(project: Project) -> bool:
-    """Whether the project has OK and defect labels (what the seg-dec net needs)."""
-    return {ClassKind.OK, ClassKind.DEFECT} <= project.labels.kinds()
+def can_train(snapshot: LabelSnapshot) -> bool:
+    """Whether the labels have OK and defect images (what the seg-dec net needs)."""
+    return {ClassKind.OK, ClassKind.DEFECT} <= snapshot.labeled_kinds()
 
 
 def detector_advice(defective: int, ok: int, masks: int) -> str | None:
@@ -135,16 +136,17 @@ def detector_advice(defective: int, ok: int, masks: int) -> str | None:
     return None
 
 
-def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None,
-               ) -> Generator[Progress, None, SegDecResult]:
-    """Trains the seg-dec net on the current labels and stores predictions and heat maps."""
+def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None, *,
+               snapshot: LabelSnapshot | None = None) -> Generator[Progress, None, SegDecResult]:
+    """Trains the seg-dec net on the labels of ``snapshot`` (None: the current ones) and
+    stores predictions and heat maps."""
     import torch
 
     started = time.perf_counter()
     # more threads than free cores makes OpenMP spin: 2 jobs x 2 threads on 2 cores ran 5x slower
     torch.set_num_threads(request.threads or max(1, os.cpu_count() or 1))
     with Project.open(request.project_root) as project:
-        snapshot = take_snapshot(project)
+        snapshot = snapshot or take_snapshot(project)
         known = defect_labels(project, snapshot)
         if not known.trainable:
             raise StoreError("label OK images and defective images before training the defect detector")

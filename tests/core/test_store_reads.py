@@ -47,8 +47,6 @@ def test_label_and_mask_reads(project: Project) -> None:
     assert project.labels.class_by_image() == {1: ok, 2: scratch, 4: ok}
     assert project.labels.class_by_image([4, 3, 2]) == {2: scratch, 4: ok}
     assert project.labels.class_by_image(range(1, 1200)) == {1: ok, 2: scratch, 4: ok}  # more than one chunk
-    assert project.labels.class_ids() == {ok, scratch}
-    assert project.labels.kinds() == {ClassKind.OK, ClassKind.DEFECT}
     assert project.labels.count() == 3
     assert project.masks.pixels_by_image() == {2: 6, 4: 0}
     assert project.masks.pixels_by_image([4]) == {4: 0}

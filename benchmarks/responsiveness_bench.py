@@ -205,7 +205,7 @@ def throughput(root: Path, size: int = 96, repeats: int = 2) -> tuple[int, dict[
     import torch
 
     from core.jobs import drain
-    from core.pixel_cache import build_pixel_cache, cache_paths
+    from core.media.pixel_cache import build_pixel_cache, cache_paths
     from core.training.pretrain import _cache_size, _embed
     from models.encoders import create_encoder
     from models.ssl import embed_images, prepare_images

@@ -264,7 +264,7 @@ def texture_baseline(setup: dict, size: int = 128) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from core.pixel_cache import build_pixel_cache
+    from core.media.pixel_cache import build_pixel_cache
     from models.features.texture import TextureStats
 
     with Project.open(setup["root"]) as project:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from core.active.strategies import STRATEGY_FUNCTIONS, Pick, Pool, interleave
+from core.active.worth_a_mask import load_worth_a_mask
 from core.jobs.base import Progress
 from core.store import Project, RunKind, StoreError
 from core.store.suggestions import Suggestion
@@ -196,8 +197,6 @@ def _to_suggestions(pool: Pool, picks: list[Pick]) -> list[Suggestion]:
 
 def mask_suggestions(project: Project, n: int = DEFAULT_COUNT) -> list[Suggestion]:
     """The latest defect detector's "worth a mask" ranking as suggestions (empty without one)."""
-    from core.training.segdec import load_worth_a_mask
-
     run = project.runs.latest(RunKind.SEGDEC)
     if run is None:
         return []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.imaging import content_hash
+from core.media.imaging import content_hash
 from core.store.database import Database, now_iso
 from core.store.errors import ImageNotFoundError, InvalidValueError
 from core.store.records import Image, NewImage

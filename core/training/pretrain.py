@@ -20,7 +20,7 @@ import numpy as np
 from core.jobs.base import Eta, JobCancelled, Progress, check_cancel
 from core.jobs.runs import RunRecorder
 from core.jobs.snapshot import LabelSnapshot, take_snapshot
-from core.pixel_cache import PixelCache, build_pixel_cache
+from core.media.pixel_cache import PixelCache, build_pixel_cache
 from core.store import Project, Run, RunKind, StoreError
 
 METHODS = ("simclr", "nnclr")

@@ -12,7 +12,8 @@ or its time budget is spent. A stratified fifth of the labeled images (when ther
 enough; masked images stay in training where possible) is held out: it picks the best
 epoch, the decision threshold (best F1, or a target recall) and gives AP, AUROC, F1 and
 the FP / FN lists. A run stores every image's defect probability (``predictions``) and
-heat map (:mod:`core.training.heatmaps`), ``validation.json`` and ``worth_a_mask.json``.
+heat map (:mod:`core.training.heatmaps`), ``validation.json`` and ``worth_a_mask.json``
+(:mod:`core.active.worth_a_mask`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.active.worth_a_mask import WORTH_A_MASK, worth_a_mask
 from core.jobs.base import Eta, JobCancelled, Progress, check_cancel
 from core.jobs.runs import RunRecorder, load_checkpoint
 from core.jobs.snapshot import LabelSnapshot, take_snapshot
@@ -35,17 +37,14 @@ from core.training.segdec_geometry import Geometry, choose_geometry, largest_def
 from core.training.segdec_pixels import WorkingImages, stream_images, working_images
 from core.training.segdec_results import (
     VALIDATION,
-    WORTH_A_MASK,
     load_validation_scores,
-    load_worth_a_mask,
     set_threshold,
     validation_figures,
-    worth_a_mask,
 )
 
 __all__ = ["DefectLabels", "SegDecRequest", "SegDecResult", "can_train", "defect_labels",
-           "detector_advice", "load_heatmap", "load_validation_scores", "load_worth_a_mask",
-           "segdec_job", "set_threshold", "upsample_heatmap", "validation_figures", "worth_a_mask"]
+           "detector_advice", "load_heatmap", "load_validation_scores",
+           "segdec_job", "set_threshold", "upsample_heatmap", "validation_figures"]
 
 MIN_PER_CLASS = 6  # labeled OK and defective images each before any is held out for validation
 WARM_SCALES = 1.5  # a retrain continues the last detector's weights if its scale differs by at most this factor

@@ -55,7 +55,7 @@ def decode_scaled(path: str, scale: float) -> np.ndarray:
     """One file as gray uint8 at ``scale`` (the working geometry)."""
     from PIL import Image as PILImage
 
-    from core.imaging import decode
+    from core.media.imaging import decode
 
     decoded = decode(Path(path).read_bytes())
     image = PILImage.fromarray(decoded.pixels).convert("L")
@@ -66,7 +66,7 @@ def decode_scaled(path: str, scale: float) -> np.ndarray:
 
 
 def _decode_many(task: tuple[list[str], float]) -> list[np.ndarray | None]:
-    from core.imaging import UnreadableImageError
+    from core.media.imaging import UnreadableImageError
 
     paths, scale = task
     out: list[np.ndarray | None] = []

@@ -133,7 +133,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from core.imaging import read_binary_mask
+    from core.media.imaging import read_binary_mask
     from core.store import ClassKind, InvalidValueError, Project, default_actor
 
     actor, source = default_actor(), "cli"
@@ -185,7 +185,7 @@ def _target_class(project: Any, args: argparse.Namespace, actor: str, source: st
 
 
 def cmd_export_labels(args: argparse.Namespace) -> int:
-    from core.export_labels import export_labels
+    from core.export.labels import export_labels
     from core.store import Project
 
     with Project.open(args.project) as project:
@@ -294,7 +294,9 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from core.active.simulate import COMPARED, SimulationConfig, simulate, summary_table
+    from core.active.simulator.config import COMPARED, SimulationConfig
+    from core.active.simulator.results import summary_table
+    from core.active.simulator.simulation import simulate
     from core.active.suggest import STRATEGIES
     from core.jobs import drain
 
@@ -335,8 +337,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_export_heatmaps(args: argparse.Namespace) -> int:
+    from core.export.heatmaps import export_heatmaps
     from core.store import Project
-    from core.training.heatmap_export import export_heatmaps
 
     with Project.open(args.project) as project:
         result = export_heatmaps(project, args.out, run_id=args.run, only=args.only, overlay=args.overlay)

@@ -6,7 +6,7 @@ stretches it over the whole image, as :func:`core.training.segdec.upsample_heatm
 does: a cell lines up with the block of the image it came from (cell centres on block
 centres, bilinear in between). The values are upsampled once to a small Indexed8 image
 (a few hundred pixels a side) whose colour table is the shared heat scale
-(:mod:`core.heat_colors`: inferno, opacity rising from a small floor) at the chosen opacity;
+(:mod:`core.media.heat_colors`: inferno, opacity rising from a small floor) at the chosen opacity;
 the painter stretches that smoothly over the image rectangle, so drawing costs the same
 whatever the image size, and an opacity change only swaps the colour table.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
-from core.heat_colors import heat_rgba
+from core.media.heat_colors import heat_rgba
 from core.store import Project, Run, RunKind, StoreError
 from core.training.trust import DetectorTrust, detector_trust
 

@@ -1,7 +1,7 @@
 """Export Model…: choose a model (the classifier, or the defect detector when one was trained),
 its run, a format and a folder; the export runs off the GUI thread.
 
-The export is ``core.training.export.export_job`` on a :class:`JobRunner`: it opens its
+The export is ``core.export.model.export_job`` on a :class:`JobRunner`: it opens its
 own ``Project`` from the folder path, checks the exported model against the app's before
 writing anything, and the dialog shows what it yields, then what was written or why not.
 """
@@ -94,7 +94,7 @@ class ExportModelDialog(QDialog):
         self._update_default_folder()
 
     def _build(self, runs: list[Run]) -> None:
-        from core.training.exported import missing_packages
+        from core.export.exported import missing_packages
 
         self._runs = {model: [r for r in runs if model_of(r) == model] for model in MODELS}
         self.model_combo = QComboBox()
@@ -201,7 +201,7 @@ class ExportModelDialog(QDialog):
     @Slot()
     def start(self) -> None:
         """Starts the export of the chosen run; does nothing while one runs."""
-        from core.training.export import ExportRequest, export_job
+        from core.export.model import ExportRequest, export_job
 
         if self.is_running() or not self.run_combo.count():
             return
@@ -288,7 +288,7 @@ def success_text(result: Any) -> str:
 def show_export_model_dialog(window: MainWindow) -> ExportModelDialog | None:
     """Opens the dialog (window-modal, not blocking) on the window's project; the outcome
     also goes to the window's status area."""
-    from core.training.export import exportable_runs
+    from core.export.model import exportable_runs
     from core.training.model_io import detector_runs
 
     project = window.project

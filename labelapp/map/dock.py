@@ -1,4 +1,4 @@
-"""The Map dock: every image as a dot, placed by its embedding (:mod:`core.embedding_map`).
+"""The Map dock: every image as a dot, placed by its embedding (:mod:`core.map`).
 
 The panel shows the PCA layout as soon as it is read (well under a second, on a worker
 thread), then computes the refined t-SNE layout in the background and swaps it in; both
@@ -38,10 +38,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.embedding_map import LANDMARKS, MapLayout, MapPoints, MapRequest, MapResult, map_job, read_labels
 from core.jobs.base import Progress
+from core.map.cache import MapLayout
+from core.map.job import MapRequest, MapResult, map_job
+from core.map.layout import LANDMARKS
+from core.map.points import MapPoints, read_labels
+from core.media.thumbnails import ThumbnailCache
 from core.store import ImageClass, Project, StoreError
-from core.thumbnails import ThumbnailCache
 from labelapp.grid.filter_bar import color_icon
 from labelapp.jobs.runner import JobRunner
 from labelapp.map.colours import MODES, Colouring, colour_points

@@ -34,8 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.active import STRATEGIES, SuggestRequest, describe, suggest_job
-from core.active.suggest import MASK_STRATEGY
+from core.active import MASK_STRATEGY, STRATEGIES, SuggestRequest, describe, suggest_job
 from core.store import Project, StoreError
 from core.store.suggestions import Suggestion
 from labelapp.jobs.runner import JobRunner

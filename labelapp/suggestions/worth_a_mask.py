@@ -1,5 +1,5 @@
 """The "worth a mask" list: defective images without a mask whose mask would teach the
-defect detector most, from the latest seg-dec run (:func:`core.training.segdec.load_worth_a_mask`),
+defect detector most, from the latest seg-dec run (:func:`core.active.worth_a_mask.load_worth_a_mask`),
 best first, each with the reason.
 
 The panel reads the list when a project opens and after a training run (:meth:`reload`),
@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from core.active.worth_a_mask import load_worth_a_mask
 from core.store import Project, RunKind, StoreError
-from core.training.segdec import load_worth_a_mask
 from labelapp.widgets.thumbnail_icons import image_names, thumbnail_icons
 
 logger = logging.getLogger(__name__)

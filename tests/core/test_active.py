@@ -261,8 +261,8 @@ def test_mask_suggestions_follow_worth_a_mask(segdec_project, tmp_path):
     import shutil
 
     from core.active import refresh_suggestions
+    from core.active.worth_a_mask import load_worth_a_mask
     from core.store import Project, RunKind
-    from core.training.segdec import load_worth_a_mask
 
     root = tmp_path / "p"
     shutil.copytree(segdec_project, root)
@@ -277,7 +277,10 @@ def test_mask_suggestions_follow_worth_a_mask(segdec_project, tmp_path):
 
 # -- the simulator ----------------------------------------------------------------------------------
 def test_simulator_plays_the_labeler(demo_folders, tmp_path):
-    from core.active.simulate import ROUNDS_CSV, SimulationConfig, held_out_split, simulate
+    from core.active.simulator.config import SimulationConfig
+    from core.active.simulator.results import ROUNDS_CSV
+    from core.active.simulator.simulation import simulate
+    from core.active.simulator.truth import held_out_split
     from core.jobs import drain
     from core.store import Project
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.heat_colors import ALPHA_FLOOR, blend_heat, heat_alpha, heat_colors
+from core.export.heatmaps import OVERLAY_OPACITY, export_heatmaps
+from core.media.heat_colors import ALPHA_FLOOR, blend_heat, heat_alpha, heat_colors
 from core.store import Project, RunKind, StoreError
-from core.training.heatmap_export import OVERLAY_OPACITY, export_heatmaps
 from core.training.segdec import upsample_heatmap
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.active.worth_a_mask import load_worth_a_mask
 from core.catalog import Catalog
 from core.jobs import drain
 from core.store import Project, RunKind
@@ -24,7 +25,6 @@ from core.training.heatmaps import iter_heatmaps
 from core.training.segdec import (
     load_heatmap,
     load_validation_scores,
-    load_worth_a_mask,
     set_threshold,
     upsample_heatmap,
 )

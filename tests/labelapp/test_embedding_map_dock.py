@@ -12,7 +12,7 @@ from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QColor, QMouseEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-from core.embedding_map import NO_ENCODER
+from core.map.job import NO_ENCODER
 from core.store import Project, RunKind
 
 Shift = Qt.KeyboardModifier.ShiftModifier

@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
 from core.catalog import Catalog
-from core.imaging import content_hash
+from core.media.imaging import content_hash
 from core.store import NewImage, Project, RunKind, RunStatus
 from core.training.heatmaps import HeatmapWriter, iter_heatmaps
 from core.training.segdec import load_heatmap, upsample_heatmap

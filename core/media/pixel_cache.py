@@ -129,7 +129,7 @@ def decode_resized(paths: list[str], size: int, color: bool) -> tuple[list[np.nd
     defect at the border stays in); unreadable files give zeros and their positions."""
     from PIL import Image as PILImage
 
-    from core.imaging import UnreadableImageError, decode
+    from core.media.imaging import UnreadableImageError, decode
 
     arrays, bad = [], []
     for position, path in enumerate(paths):

@@ -4,8 +4,8 @@ An export folder holds the model file (``model.pt``, TorchScript, or ``model.onn
 ``model_card.json`` (what the model is, how to feed it, the model file's sha256); a
 classifier's also ``classes.txt``. :func:`load_exported_model` reads the card, checks the
 model file against it and loads it. :func:`predict_files` decodes image files exactly as
-the project's pixel cache does (:func:`core.pixel_cache.decode_resized`) and runs a
-classifier; a defect detector's files go through :mod:`core.training.exported_detector`.
+the project's pixel cache does (:func:`core.media.pixel_cache.decode_resized`) and runs a
+classifier; a defect detector's files go through :mod:`core.export.exported_detector`.
 
 torch is imported only for TorchScript models and onnxruntime only for ONNX ones.
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from core.imaging import IMAGE_SUFFIXES
+from core.media.imaging import IMAGE_SUFFIXES
 from core.store.records import RunKind
 
 CARD_NAME = "model_card.json"
@@ -226,10 +226,10 @@ def expand_image_paths(items: Iterable[Path | str]) -> list[Path]:
 
 def predict_files(model: ExportedModel, paths: list[Path], *, batch: int = 32) -> Iterator[FilePrediction]:
     """A classifier's :class:`FilePrediction` per path, in order; unreadable files carry the reason."""
-    from core.pixel_cache import decode_resized
+    from core.media.pixel_cache import decode_resized
 
     if model.is_detector:
-        raise ExportError("a defect detector: its files go through core.training.exported_detector")
+        raise ExportError("a defect detector: its files go through core.export.exported_detector")
     names = model.class_names
     for start in range(0, len(paths), max(1, batch)):
         chunk = paths[start:start + max(1, batch)]
@@ -249,7 +249,7 @@ def predict_files(model: ExportedModel, paths: list[Path], *, batch: int = 32) -
 
 def unreadable_reason(path: Path) -> str:
     """Why ``decode_resized`` could not read ``path``, in words."""
-    from core.imaging import UnreadableImageError, decode
+    from core.media.imaging import UnreadableImageError, decode
 
     try:
         decode(Path(path).read_bytes())

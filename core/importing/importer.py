@@ -177,8 +177,9 @@ class _BatchWriter:
         self.files = files
         self.total = len(files)
         known = self.project.images.table()
-        self.known_by_path = {path: (int(i), int(size), int(w), int(h)) for path, i, size, w, h in zip(
-            known.paths, known.ids, known.file_sizes, known.widths, known.heights, strict=True)}
+        sizes = zip(known.ids.tolist(), known.file_sizes.tolist(), known.widths.tolist(), known.heights.tolist(),
+                    strict=True)
+        self.known_by_path = dict(zip(known.paths, sizes, strict=True))
         # an image whose thumbnail is gone (the cache is safe to delete) is read again
         unthumbed = self.thumbs.missing(known.hashes)
         unthumbed_paths = {path for path, h in zip(known.paths, known.hashes, strict=True) if h in unthumbed}

@@ -60,8 +60,7 @@ def open_pixel_cache(project: Project, size: int, *, color: bool = False) -> Pix
     if not (data_path.exists() and meta_path.exists()):
         return None
     meta = json.loads(meta_path.read_text())
-    table = project.images.table()
-    rows = list(zip(table.ids.tolist(), table.hashes, strict=True))
+    rows = list(project.images.hashes_by_id().items())
     if meta.get("digest") != images_digest(rows) or meta.get("size") != size:
         return None
     shape = (len(rows), size, size, 3) if color else (len(rows), size, size)
@@ -77,9 +76,8 @@ def build_pixel_cache(project: Project, size: int, *, color: bool = False, worke
     existing = open_pixel_cache(project, size, color=color)
     if existing is not None:
         return existing
-    table = project.images.table()
-    rows = list(zip(table.ids.tolist(), table.hashes, strict=True))
-    paths = [str(project.images.resolve(p)) for p in table.paths]
+    rows = list(project.images.hashes_by_id().items())
+    paths = [str(project.images.resolve(p)) for p in project.images.paths_by_id().values()]
     data_path, meta_path = cache_paths(project, size, color)
     tmp = data_path.with_suffix(".u8.tmp")
     shape = (len(rows), size, size, 3) if color else (len(rows), size, size)

@@ -124,6 +124,10 @@ class Images:
         """image id -> stored path of every image, by id."""
         return dict(self._db.all("SELECT id, path FROM images ORDER BY id"))
 
+    def hashes_by_id(self) -> dict[int, str]:
+        """image id -> content hash of every image, by id."""
+        return dict(self._db.all("SELECT id, hash FROM images ORDER BY id"))
+
     def table(self) -> ImageTable:
         """Ids, paths, hashes, sizes, file sizes and modification times of every image."""
         rows = self._db.all("SELECT id, path, hash, width, height, file_size, mtime FROM images ORDER BY id")

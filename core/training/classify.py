@@ -39,7 +39,8 @@ class ClassifyResult:
 
 
 def latest_pretrain_run(project: Project) -> Run | None:
-    """The newest finished pretraining run whose embeddings cover every current image."""
+    """The newest finished pretraining run whose embeddings cover every current image
+    (not ``runs.latest``: an encoder pretrained before images were added cannot place them)."""
     current = set(project.images.ids().tolist())
     for run in project.runs.finished(RunKind.PRETRAIN):
         ids = np.load(project.runs_dir / str(run.id) / "ids.npy")  # the ids only, not the vectors

@@ -88,8 +88,8 @@ def working_images(project: Project, image_ids: Sequence[int], scale: float, *, 
     folder.mkdir(parents=True, exist_ok=True)
     data_path, index_path = folder / "pixels.u8", folder / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {"entries": {}, "failed": {}}
-    table = project.images.table()
-    rows = {int(i): (p, h) for i, p, h in zip(table.ids, table.paths, table.hashes, strict=True)}
+    hashes = project.images.hashes_by_id()
+    rows = {i: (p, hashes[i]) for i, p in project.images.paths_by_id().items()}
     entries = {int(k): v for k, v in index["entries"].items() if int(k) in rows and v[3] == rows[int(k)][1]}
     failed = {int(k): v for k, v in index["failed"].items() if int(k) in rows and v == rows[int(k)][1]}
     end = max((o + h * w for o, h, w, _ in entries.values()), default=0)

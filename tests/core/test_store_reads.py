@@ -36,6 +36,7 @@ def test_image_columns_come_in_id_order(project: Project) -> None:
     assert project.images.ids().tolist() == [1, 2, 3, 4, 5]
     assert project.images.sizes().tolist() == [[6, 8], [6, 8], [4, 9], [6, 8], [6, 8]]
     assert project.images.paths_by_id() == {i + 1: f"images/{i}.png" for i in range(5)}
+    assert project.images.hashes_by_id() == {i + 1: f"hash{i}" for i in range(5)}
     table = project.images.table()
     assert table.ids.tolist() == [1, 2, 3, 4, 5] and table.hashes[2] == "hash2"
     assert table.widths.tolist() == [8, 8, 9, 8, 8] and table.heights.dtype == np.int32

@@ -75,7 +75,7 @@ def split(labels: np.ndarray, seed: int = 12345) -> tuple[np.ndarray, np.ndarray
 def finetuned_features(data: dict, chosen: np.ndarray, y: np.ndarray, args: argparse.Namespace, seed: int):
     import torch
 
-    from core.pixel_cache import open_pixel_cache
+    from core.media.pixel_cache import open_pixel_cache
     from core.training.model_io import build_feature_extractor
     from models.features import block_weight
     from models.fewshot.finetune import finetune_encoder
@@ -150,7 +150,7 @@ def main() -> None:
             started = time.perf_counter()
             with Project.create(root) as project:
                 import_folder(project, args.data, ImportOptions(labels_from_folders=True))
-                truth = {i: c for i, c in project.db.all("SELECT image_id, class_id FROM labels")}
+                truth = project.labels.class_by_image()
             imported = time.perf_counter() - started
             data = pretrain(root, method, args)
             timings.append((method, imported, data["phases"]))

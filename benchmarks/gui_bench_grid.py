@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from core.catalog import Catalog  # noqa: E402
 from core.demo import ALL_CLASSES, DEFECT_CLASSES, OK_CLASS, render_sample  # noqa: E402
+from core.media.thumbnails import ThumbnailCache  # noqa: E402
 from core.store import ClassKind, NewImage, Project, RunStatus  # noqa: E402
-from core.thumbnails import ThumbnailCache  # noqa: E402
 
 logger = logging.getLogger(__name__)
 BATCH = 10_000
@@ -97,22 +97,17 @@ def _add_annotations(project: Project, ids: np.ndarray, classes: list, rng: np.r
     for k, cls in enumerate(classes):
         project.labels.set_many([int(i) for i in labeled[k::len(classes)]], cls, actor=ACTOR, source=SOURCE)
     masked = rng.choice(labeled, size=len(ids) // 50, replace=False)
-    with project.db.transaction():
-        project.db.conn.executemany(
-            "INSERT INTO masks (image_id, file, pixels, class_ids, actor, source, updated_at)"
-            " VALUES (?, ?, ?, '[]', ?, ?, '2025-01-01T00:00:00')",
-            [(int(i), None if k % 3 == 0 else f"{int(i)}-fake.png", 0 if k % 3 == 0 else 100, ACTOR, SOURCE)
-             for k, i in enumerate(masked)],
-        )
+    with project.transaction():  # the grid reads a mask's pixel count, never its file
+        for k, i in enumerate(masked):
+            empty = k % 3 == 0
+            project.masks.save_encoded(int(i), None if empty else b"fake", 0 if empty else 100, (),
+                                       actor=ACTOR, source=SOURCE)
     run = project.runs.start(method="bench", config={}, label_snapshot={}, seed=0)
     predicted = rng.choice(ids, size=len(ids) // 2, replace=False)
     class_ids = [c.id for c in classes]
-    with project.db.transaction():
-        project.db.conn.executemany(
-            "INSERT INTO predictions (run_id, image_id, class_id, confidence) VALUES (?, ?, ?, ?)",
-            [(run.id, int(i), class_ids[k % len(class_ids)], float(rng.uniform(0.3, 1.0)))
-             for k, i in enumerate(predicted)],
-        )
+    predicted_classes = np.array([class_ids[k % len(class_ids)] for k in range(len(predicted))])
+    project.predictions.save(run.id, predicted, predicted_classes,
+                             np.array([float(rng.uniform(0.3, 1.0)) for _ in predicted]), None)
     project.runs.finish(run.id, status=RunStatus.DONE)
 
 

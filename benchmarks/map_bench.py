@@ -27,8 +27,9 @@ import numpy as np  # noqa: E402
 from PySide6.QtCore import QEventLoop, QPointF, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from core.embedding_map import LANDMARKS, MapPoints, pca_layout, refined_layout  # noqa: E402
 from core.jobs.base import drain  # noqa: E402
+from core.map.layout import LANDMARKS, pca_layout, refined_layout  # noqa: E402
+from core.map.points import MapPoints  # noqa: E402
 from core.store import ClassKind, ImageClass  # noqa: E402
 
 CLASSES = [ImageClass(id=k + 1, name=f"class {k + 1}", color=color, shortcut=None, kind=ClassKind.DEFECT,

@@ -73,7 +73,7 @@ def label_from_truth(root: Path, per_class: int) -> int:
         truth = {Path(row["file"]).name: row["class"] for row in csv.DictReader(f)}
     with Project.open(root) as project:
         by_class: dict[str, list[int]] = {}
-        for image_id, path in project.db.all("SELECT id, path FROM images ORDER BY id"):
+        for image_id, path in project.images.paths_by_id().items():
             by_class.setdefault(truth[Path(path).name], []).append(int(image_id))
         return sum(project.labels.set_many(ids[:per_class], name, actor="bench", source="bench")
                    for name, ids in by_class.items())
@@ -205,7 +205,7 @@ def throughput(root: Path, size: int = 96, repeats: int = 2) -> tuple[int, dict[
     import torch
 
     from core.jobs import drain
-    from core.pixel_cache import build_pixel_cache, cache_paths
+    from core.media.pixel_cache import build_pixel_cache, cache_paths
     from core.training.pretrain import _cache_size, _embed
     from models.encoders import create_encoder
     from models.ssl import embed_images, prepare_images

@@ -148,8 +148,7 @@ def set_masks(setup: dict, n_masks: int | None, seed: int) -> int:
 def score(project_root: Path, run_id: int, setup: dict) -> dict:
     with Project.open(project_root) as project:
         run = project.runs.get(run_id)
-        table = dict(project.db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?",
-                                    (run_id,)))
+        table = project.predictions.defect_probabilities(run_id)
     test = setup["test"]
     truth = np.array([int(setup["rows"][int(i)][0] != setup["ok_class"]) for i in test])
     p = np.array([table.get(int(i), 0.0) for i in test], dtype=np.float64)
@@ -265,7 +264,7 @@ def texture_baseline(setup: dict, size: int = 128) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from core.pixel_cache import build_pixel_cache
+    from core.media.pixel_cache import build_pixel_cache
     from models.features.texture import TextureStats
 
     with Project.open(setup["root"]) as project:

@@ -36,21 +36,18 @@ def features(n: int, dims: int = 1120, clusters: int = 40, seed: int = 0) -> np.
 
 def read_probabilities(n: int, classes: int, rng: np.random.Generator) -> float:
     """Seconds to read ``n`` stored probability vectors back, as build_pool does."""
-    from core.store import Project
+    from core.store import NewImage, Project, RunKind, RunStatus
 
     p = rng.dirichlet(np.ones(classes), size=n).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp, Project.create(tmp) as project:
-        with project.db.transaction():
-            project.db.conn.executemany(
-                "INSERT INTO images (id, path, hash, width, height, channels, bit_depth, mode, gray, file_size,"
-                " mtime, added_at) VALUES (?,?,?,8,8,1,8,'L',1,64,0.0,'')",
-                [(i + 1, f"{i}.png", f"h{i}") for i in range(n)])
-            project.db.execute("INSERT INTO runs (id, method, status, config, label_snapshot, started_at)"
-                               " VALUES (1, 'classifier', 'done', '{}', '{}', '')")
-        project.predictions.save(1, np.arange(1, n + 1), None, p.max(1), 1 - p.max(1),
-                                 probabilities=p)
+        ids = project.images.add_many([NewImage(path=f"{i}.png", hash=f"h{i}", width=8, height=8, channels=1,
+                                                bit_depth=8, mode="L", gray=True, file_size=64, mtime=0.0)
+                                       for i in range(n)])
+        run = project.runs.start(method=RunKind.CLASSIFIER.method(), config={}, label_snapshot={}, seed=None)
+        project.runs.finish(run.id, status=RunStatus.DONE)
+        project.predictions.save(run.id, np.array(ids), None, p.max(1), 1 - p.max(1), probabilities=p)
         started = time.perf_counter()
-        project.predictions.probability_matrix(1)
+        project.predictions.probability_matrix(run.id)
         return time.perf_counter() - started
 
 

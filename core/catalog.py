@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.dtypes import StringDType
 
-from core.store import ImageClass, Project
+from core.store import ImageClass, Project, RunKind
 from core.training.trust import DetectorTrust, Verdict, detector_trust, which_to_believe
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,6 @@ SORTS = ("name", "date", "label", "added", "least_sure", "most_sure", "defect_fi
 PREDICTION_SORTS = ("least_sure", "most_sure")  # by confidence; images without a prediction last
 DEFECT_FILTERS = ("defective", "missed")  # need a defect-detector run
 DEFECT_SORTS = ("defect_first", "defect_last")  # by defect probability; images without one last
-_CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
 _FIXED_WIDTH_LIMIT = 96  # longest name kept in a fixed-width array (4 bytes a character, every row)
 
 
@@ -118,20 +117,18 @@ class Catalog:
     @classmethod
     def load(cls, project: Project) -> Catalog:
         """Reads every image of ``project`` (on the thread that owns ``project``)."""
-        rows = project.db.all("SELECT id, path, hash, width, height, mtime FROM images ORDER BY id")
-        n = len(rows)
-        columns = list(zip(*rows, strict=True)) if rows else [(), (), (), (), (), ()]
-        paths = list(columns[1])
-        names = [p.rpartition("/")[2] for p in paths]
+        table = project.images.table()
+        n = len(table.ids)
+        names = [p.rpartition("/")[2] for p in table.paths]
         catalog = cls(
-            ids=np.array(columns[0], dtype=np.int64),
+            ids=table.ids,
             names=names,
             names_lower=_lower_strings(names),
-            paths=paths,
-            hashes=list(columns[2]),
-            widths=np.array(columns[3], dtype=np.int32),
-            heights=np.array(columns[4], dtype=np.int32),
-            mtimes=np.array(columns[5], dtype=np.float64),
+            paths=table.paths,
+            hashes=table.hashes,
+            widths=table.widths,
+            heights=table.heights,
+            mtimes=table.mtimes,
             label=np.zeros(n, np.int32),
             mask=np.zeros(n, np.int8),
             pred_class=np.zeros(n, np.int32),
@@ -152,8 +149,8 @@ class Catalog:
         self.classes = tuple(project.classes.list())
         self.label[:] = 0
         self.mask[:] = MaskState.NONE
-        self._set_labels(project.db.all("SELECT image_id, class_id FROM labels"))
-        self._set_masks(project.db.all("SELECT image_id, pixels FROM masks"))
+        self._set_labels(project.labels.class_by_image())
+        self._set_masks(project.masks.pixels_by_image())
         self._load_predictions(project)
         self.verdict = which_to_believe(project)
         self._load_suggestions(project)
@@ -164,24 +161,20 @@ class Catalog:
         index = self.index_of(wanted)
         self.label[index[index >= 0]] = 0
         self.mask[index[index >= 0]] = MaskState.NONE
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start:start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            self._set_labels(project.db.all(f"SELECT image_id, class_id FROM labels WHERE image_id IN ({marks})",
-                                            chunk))
-            self._set_masks(project.db.all(f"SELECT image_id, pixels FROM masks WHERE image_id IN ({marks})", chunk))
+        self._set_labels(project.labels.class_by_image(wanted))
+        self._set_masks(project.masks.pixels_by_image(wanted))
 
-    def _set_labels(self, rows: list[tuple]) -> None:
-        if rows:
-            table = np.array(rows, dtype=np.int64)
-            index = self.index_of(table[:, 0])
-            self.label[index[index >= 0]] = table[index >= 0, 1]
+    def _set_labels(self, class_by_image: dict[int, int]) -> None:
+        if class_by_image:
+            image_ids, class_ids = _columns(class_by_image)
+            index = self.index_of(image_ids)
+            self.label[index[index >= 0]] = class_ids[index >= 0]
 
-    def _set_masks(self, rows: list[tuple]) -> None:
-        if rows:
-            table = np.array(rows, dtype=np.int64)
-            index = self.index_of(table[:, 0])
-            state = np.where(table[:, 1] > 0, MaskState.PIXELS, MaskState.EMPTY)
+    def _set_masks(self, pixels_by_image: dict[int, int]) -> None:
+        if pixels_by_image:
+            image_ids, pixels = _columns(pixels_by_image)
+            index = self.index_of(image_ids)
+            state = np.where(pixels > 0, MaskState.PIXELS, MaskState.EMPTY)
             self.mask[index[index >= 0]] = state[index >= 0]
 
     def _load_predictions(self, project: Project) -> None:
@@ -189,35 +182,30 @@ class Catalog:
         self.pred_conf[:] = 0.0
         self._confidence_rank = {}
         self._load_defects(project)
-        self.prediction_run = project.predictions.latest_run("class")
+        self.prediction_run = project.predictions.latest_run(RunKind.CLASSIFIER)
         if self.prediction_run is None:
             return
-        rows = project.db.all(
-            "SELECT image_id, COALESCE(class_id, 0), COALESCE(confidence, 0.0) FROM predictions WHERE run_id = ?",
-            (self.prediction_run,),
-        )
-        if rows:
-            table = np.array(rows, dtype=np.float64)
-            index = self.index_of(table[:, 0].astype(np.int64))
+        stored = project.predictions.class_columns(self.prediction_run)
+        if len(stored.ids):
+            index = self.index_of(stored.ids)
             found = index >= 0
-            self.pred_class[index[found]] = table[found, 1].astype(np.int32)
-            self.pred_conf[index[found]] = table[found, 2].astype(np.float32)
+            self.pred_class[index[found]] = stored.class_ids[found].astype(np.int32)
+            self.pred_conf[index[found]] = np.nan_to_num(stored.confidence[found], nan=0.0).astype(np.float32)
 
     def _load_defects(self, project: Project) -> None:
         self.pred_defect[:] = np.nan
-        self.defect_run = project.predictions.latest_run("defect")
+        self.defect_run = project.predictions.latest_run(RunKind.SEGDEC)
         run = project.runs.get(self.defect_run) if self.defect_run is not None else None
         self.detector = detector_trust(run)
         if run is None:
             return
         self.defect_threshold = float(run.metrics.get("threshold", 0.5))
-        rows = project.db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?",
-                              (self.defect_run,))
-        if rows:
-            table = np.array(rows, dtype=np.float64)
-            index = self.index_of(table[:, 0].astype(np.int64))
+        probability = project.predictions.defect_probabilities(self.defect_run)
+        if probability:
+            image_ids, p = _columns(probability, np.float64)
+            index = self.index_of(image_ids)
             found = index >= 0
-            self.pred_defect[index[found]] = table[found, 1].astype(np.float32)
+            self.pred_defect[index[found]] = p[found].astype(np.float32)
 
     @property
     def has_defect_predictions(self) -> bool:
@@ -391,6 +379,12 @@ def _lower_strings(names: list[str]) -> np.ndarray:
     lower = [name.lower() for name in names]
     longest = max(map(len, lower), default=1)
     return np.array(lower, dtype=f"<U{max(1, longest)}" if longest <= _FIXED_WIDTH_LIMIT else StringDType())
+
+
+def _columns(table: dict[int, float], dtype: type = np.int64) -> tuple[np.ndarray, np.ndarray]:
+    """(image ids, values) of an ``{image id: value}`` read."""
+    return (np.fromiter(table.keys(), dtype=np.int64, count=len(table)),
+            np.fromiter(table.values(), dtype=dtype, count=len(table)))
 
 
 def _ranks(order: np.ndarray) -> np.ndarray:

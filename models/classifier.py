@@ -18,7 +18,7 @@ from models.fewshot.head import FittedHead
 class ImageClassifier(nn.Module):
     """``(B, 1, S, S)`` pixels 0-255 (uint8 or float) -> ``(B, C)`` class probabilities.
 
-    ``S`` is ``input_size``: the image, gray, squashed to ``S x S`` (see ``core.pixel_cache``).
+    ``S`` is ``input_size``: the image, gray, squashed to ``S x S`` (see ``core.media.pixel_cache``).
     """
 
     def __init__(self, features: FeatureExtractor, head: FittedHead, *, input_size: int) -> None:

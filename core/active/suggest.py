@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from core.active.strategies import STRATEGY_FUNCTIONS, Pick, Pool, interleave
+from core.active.worth_a_mask import load_worth_a_mask
 from core.jobs.base import Progress
-from core.store import Project, StoreError
-from core.store.suggestions import MASK_STRATEGY, Suggestion
+from core.store import Project, RunKind, StoreError
+from core.store.suggestions import Suggestion
 
+MASK_STRATEGY = "mask"  # defective images to draw a mask on (the detector's "worth a mask"); never stored
 DIMS = 32
 DEFAULT_COUNT = 200  # suggestions stored per refresh: a labeling session's worth
 COLD_START_PER_CLASS = 2  # a schedule without @K is cold until this many labels per class
@@ -104,7 +106,7 @@ def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
     classes = project.classes.list()
     class_index = {c.id: k for k, c in enumerate(classes)}
     label = np.full(len(ids), -1, dtype=np.int64)
-    for image_id, class_id in project.db.all("SELECT image_id, class_id FROM labels"):
+    for image_id, class_id in project.labels.class_by_image().items():
         if image_id in position:
             label[position[image_id]] = class_index.get(class_id, -1)
     labeled = label >= 0
@@ -114,7 +116,7 @@ def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
             candidate[position[int(image_id)]] = False
     pool = Pool(ids=ids, x=x, labeled=labeled, candidate=candidate, label=label,
                 class_names=[c.name for c in classes])
-    run_id = project.predictions.latest_run("class")
+    run_id = project.predictions.latest_run(RunKind.CLASSIFIER)
     if run_id is not None:
         run_classes = project.runs.get(run_id).config.get("classes", [])
         if run_classes and all(c in class_index for c in run_classes):
@@ -195,9 +197,7 @@ def _to_suggestions(pool: Pool, picks: list[Pick]) -> list[Suggestion]:
 
 def mask_suggestions(project: Project, n: int = DEFAULT_COUNT) -> list[Suggestion]:
     """The latest defect detector's "worth a mask" ranking as suggestions (empty without one)."""
-    from core.training.segdec import latest_segdec_run, load_worth_a_mask
-
-    run = latest_segdec_run(project)
+    run = project.runs.latest(RunKind.SEGDEC)
     if run is None:
         return []
     entries = load_worth_a_mask(project, run)[:n]
@@ -218,16 +218,13 @@ def compute_suggestions(project: Project, strategy: str = "default", n: int = DE
 def refresh_suggestions(project_root: Path | str, *, strategy: str = "default", n: int = DEFAULT_COUNT,
                         exclude: Iterable[int] = (), seed: int = 0) -> list[Suggestion]:
     """Computes and stores the suggestions of ``strategy`` (opens its own connection: call
-    it on any thread). The mask suggestions are refreshed alongside from the latest
-    defect detector. Returns the label (or, for ``mask``, mask) suggestions stored."""
+    it on any thread); returns them. ``mask`` returns the latest defect detector's ranking
+    and stores nothing (the Worth a mask list reads the run's own file)."""
     with Project.open(project_root) as project:
-        masks = mask_suggestions(project, n)
         if strategy == MASK_STRATEGY:
-            project.suggestions.replace(masks, kind="mask")
-            return masks
+            return mask_suggestions(project, n)
         suggestions = compute_suggestions(project, strategy, n, exclude, seed)
-        project.suggestions.replace(suggestions, kind="label")
-        project.suggestions.replace(masks, kind="mask")
+        project.suggestions.replace(suggestions)
         return suggestions
 
 

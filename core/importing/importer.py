@@ -19,8 +19,8 @@ from pathlib import Path
 
 from core.importing.scan import PROJECT_INTERNAL, Scan, ScannedFile, scan_folder
 from core.importing.worker import FileResult, FileTask, process_chunk
+from core.media.thumbnails import ThumbnailCache
 from core.store import ClassKind, NewImage, Project, default_actor
-from core.thumbnails import ThumbnailCache
 
 CHUNK = 32
 DEFAULT_MASK_CLASS = "defect"
@@ -141,7 +141,7 @@ def _ensure_classes(project: Project, scan: Scan, options: ImportOptions, report
     if any(f.mask_path is not None and f.class_name is None for f in scan.files):
         names.append(DEFAULT_MASK_CLASS)
     ids = {}
-    with project.db.transaction():
+    with project.transaction():
         for name in names:
             existing = project.classes.find(name)
             if existing is None:
@@ -176,11 +176,13 @@ class _BatchWriter:
     def tasks(self, files: list[ScannedFile]) -> list[FileTask]:
         self.files = files
         self.total = len(files)
-        rows = self.project.db.all("SELECT path, id, file_size, width, height, hash FROM images")
-        self.known_by_path = {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+        known = self.project.images.table()
+        sizes = zip(known.ids.tolist(), known.file_sizes.tolist(), known.widths.tolist(), known.heights.tolist(),
+                    strict=True)
+        self.known_by_path = dict(zip(known.paths, sizes, strict=True))
         # an image whose thumbnail is gone (the cache is safe to delete) is read again
-        unthumbed = self.thumbs.missing(r[5] for r in rows)
-        unthumbed_paths = {r[0] for r in rows if r[5] in unthumbed}
+        unthumbed = self.thumbs.missing(known.hashes)
+        unthumbed_paths = {path for path, h in zip(known.paths, known.hashes, strict=True) if h in unthumbed}
         masked = set(self.project.masks.all())
         tasks = []
         for index, f in enumerate(files):
@@ -212,7 +214,7 @@ class _BatchWriter:
             return
         batch, self.batch = self.batch, []
         thumbs = []
-        with self.project.db.transaction():
+        with self.project.transaction():
             for result in sorted(batch, key=lambda r: r.index):
                 image_id = self._image_row(result)
                 if image_id is None:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.imaging import IMAGE_SUFFIXES
+from core.media.imaging import IMAGE_SUFFIXES
 
 MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
 MASK_MARKERS = ("_mask", "_label", "_gt")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.imaging import UnreadableImageError, content_hash, decode, is_gray, read_binary_mask, thumbnail_jpeg
+from core.media.imaging import UnreadableImageError, content_hash, decode, is_gray, read_binary_mask, thumbnail_jpeg
 from core.store.masks import encode_mask_png
 
 

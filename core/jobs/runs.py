@@ -38,7 +38,7 @@ class RunRecorder:
 
     Example::
 
-        with RunRecorder(project, method="classifier", config=cfg, snapshot=snap, seed=0) as run:
+        with RunRecorder(project, method=RunKind.CLASSIFIER.method(), config=cfg, snapshot=snap, seed=0) as run:
             ...
             run.save_checkpoint(model.state_dict(), config=cfg)
             run.finish(metrics={"accuracy": 0.93})
@@ -113,8 +113,8 @@ class RunRecorder:
                 cancelled = exc_type is JobCancelled or exc_type is None
                 status = RunStatus.CANCELLED if cancelled else RunStatus.FAILED
                 detail = {} if cancelled else {"error": "".join(traceback.format_exception_only(exc_type, exc))}
-                with self._project.db.transaction():
-                    self._project.db.execute("DELETE FROM predictions WHERE run_id = ?", (self.run.id,))
+                with self._project.transaction():
+                    self._project.predictions.delete_run(self.run.id)
                     self._project.runs.finish(self.run.id, status=status, metrics=detail)
                 _unlock(self._lock)
                 shutil.rmtree(self.partial_dir, ignore_errors=True)

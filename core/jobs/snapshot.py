@@ -36,6 +36,15 @@ class LabelSnapshot:
     def ok_class_ids(self) -> set[int]:
         return {class_id for class_id, _name, kind in self.classes if kind == ClassKind.OK.value}
 
+    def labeled_class_ids(self) -> set[int]:
+        """The classes that label at least one image."""
+        return {class_id for _image, class_id in self.labels}
+
+    def labeled_kinds(self) -> set[ClassKind]:
+        """The kinds of the classes that label at least one image."""
+        labeled = self.labeled_class_ids()
+        return {ClassKind(kind) for class_id, _name, kind in self.classes if class_id in labeled}
+
     def to_json(self) -> dict[str, Any]:
         """What a run records: counts and the digest (the pairs are in the run's folder)."""
         return {"digest": self.digest, "labeled": len(self.labels), "masks": len(self.masks),
@@ -44,18 +53,11 @@ class LabelSnapshot:
 
 def take_snapshot(project: Project) -> LabelSnapshot:
     """Reads the current labels, masks and classes in one read transaction."""
-    db = project.db
-    own = not db.conn.in_transaction  # a read transaction: one consistent view in WAL mode
-    if own:
-        db.execute("BEGIN")
-    try:
-        labels = tuple((int(i), int(c)) for i, c in db.all("SELECT image_id, class_id FROM labels ORDER BY image_id"))
-        mask_files = db.all("SELECT image_id, COALESCE(file, '') FROM masks ORDER BY image_id")
+    with project.read_transaction():  # one consistent view in WAL mode
+        labels = tuple((int(i), int(c)) for i, c in project.labels.class_by_image().items())
+        mask_files = [(int(i), file or "") for i, file in project.masks.files().items()]
         classes = tuple((c.id, c.name, c.kind.value) for c in project.classes.list())
-    finally:
-        if own:
-            db.execute("COMMIT")
-    masks = tuple(int(r[0]) for r in mask_files)
+    masks = tuple(i for i, _file in mask_files)
     payload = json.dumps([labels, mask_files, classes]).encode()
     digest = hashlib.blake2b(payload, digest_size=8).hexdigest()
     return LabelSnapshot(labels=labels, masks=masks, classes=classes, digest=digest)

@@ -17,10 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.jobs.snapshot import take_snapshot
-from core.store import Project, Run, RunStatus
+from core.store import Project, Run, RunKind, RunStatus
 
-# Methods that train without labels (contrastive pretraining): never stale.
-LABEL_FREE_PREFIXES = ("pretrain-",)
+LABEL_FREE = (RunKind.PRETRAIN,)  # runs that train without labels (contrastive pretraining): never stale
 
 
 @dataclass(frozen=True)
@@ -35,29 +34,22 @@ class LabelVersion:
 
 def last_event_id(project: Project) -> int:
     """The id of the newest label, mask or class event, 0 when none (an index lookup)."""
-    return int(project.db.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))
+    return project.events.last_id()
 
 
 def label_version(project: Project) -> LabelVersion:
     """The current label digest (as :func:`take_snapshot` computes it) with the event id
     it belongs to, both read in one read transaction."""
-    db = project.db
-    own = not db.conn.in_transaction
-    if own:
-        db.execute("BEGIN")
-    try:
+    with project.read_transaction():
         event_id = last_event_id(project)
-        run_id = int(db.scalar("SELECT COALESCE(MAX(id), 0) FROM runs"))
+        run_id = project.runs.last_id()
         digest = take_snapshot(project).digest
-    finally:
-        if own:
-            db.execute("COMMIT")
     return LabelVersion(event_id=event_id, run_id=run_id, digest=digest)
 
 
 def uses_labels(run: Run) -> bool:
     """Whether ``run`` trained on labels (and so can be stale)."""
-    return not run.method.startswith(LABEL_FREE_PREFIXES) and bool(run.label_snapshot.get("digest"))
+    return run.kind not in LABEL_FREE and bool(run.label_snapshot.get("digest"))
 
 
 class StaleCheck:

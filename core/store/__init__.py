@@ -24,12 +24,13 @@ from core.store.records import (
     NewImage,
     ProjectSummary,
     Run,
+    RunKind,
     RunStatus,
 )
 
 __all__ = [
     "DB_NAME", "ClassKind", "ClassNotFoundError", "Event", "Image", "ImageClass", "ImageNotFoundError",
     "InvalidValueError", "Label", "MaskInfo", "NewImage", "NotFoundError", "Project", "ProjectExistsError",
-    "ProjectLockedError", "ProjectNotFoundError", "ProjectSummary", "Run", "RunNotFoundError", "RunStatus",
+    "ProjectLockedError", "ProjectNotFoundError", "ProjectSummary", "Run", "RunKind", "RunNotFoundError", "RunStatus",
     "SchemaTooNewError", "StoreError", "default_actor",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 from core.store.errors import InvalidValueError, ProjectLockedError, StoreError
 
 BUSY_TIMEOUT_S = 30.0
+IN_CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
 _savepoints = itertools.count()
 
 
@@ -104,6 +105,20 @@ class Database:
 
     def all(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[tuple]:
         return self.execute(sql, params).fetchall()
+
+
+def select_by_image(db: Database, sql: str, ids: Iterable[int] | None = None) -> dict[int, Any]:
+    """``{image id: value}`` of ``sql`` (``SELECT image_id, value FROM ...`` without WHERE), ordered
+    by image id; one query for every row, or chunks of :data:`IN_CHUNK` for ``ids``."""
+    if ids is None:
+        return dict(db.all(sql + " ORDER BY image_id"))
+    wanted = [int(i) for i in ids]
+    found: dict[int, Any] = {}
+    for start in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[start:start + IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.update(db.all(f"{sql} WHERE image_id IN ({marks}) ORDER BY image_id", chunk))
+    return found
 
 
 def _translate(exc: sqlite3.Error) -> StoreError:

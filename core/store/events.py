@@ -69,6 +69,10 @@ class Events:
     def count(self) -> int:
         return int(self._db.scalar("SELECT COUNT(*) FROM events"))
 
+    def last_id(self) -> int:
+        """The id of the newest event, 0 when none: a change counter (an index lookup)."""
+        return int(self._db.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))
+
 
 def _dump(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True)

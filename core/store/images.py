@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from core.imaging import content_hash
+import numpy as np
+
+from core.media.imaging import content_hash
 from core.store.database import Database, now_iso
 from core.store.errors import ImageNotFoundError, InvalidValueError
 from core.store.records import Image, NewImage
 
 _COLUMNS = "id, path, hash, width, height, channels, bit_depth, mode, gray, file_size, added_at"
+
+
+@dataclass(frozen=True)
+class ImageTable:
+    """Columns of every image, by id (one read of the whole table)."""
+
+    ids: np.ndarray  # (N,) int64, ascending
+    paths: list[str]  # as stored
+    hashes: list[str]
+    widths: np.ndarray  # (N,) int32
+    heights: np.ndarray  # (N,) int32
+    file_sizes: np.ndarray  # (N,) int64
+    mtimes: np.ndarray  # (N,) float64
 
 
 class Images:
@@ -95,6 +111,31 @@ class Images:
 
     def count(self) -> int:
         return int(self._db.scalar("SELECT COUNT(*) FROM images"))
+
+    def ids(self) -> np.ndarray:
+        """(N,) int64 ids of every image, ascending."""
+        return np.array([r[0] for r in self._db.all("SELECT id FROM images ORDER BY id")], dtype=np.int64)
+
+    def sizes(self) -> np.ndarray:
+        """(N, 2) int64 (height, width) of every image, by id."""
+        return np.array(self._db.all("SELECT height, width FROM images ORDER BY id"), dtype=np.int64).reshape(-1, 2)
+
+    def paths_by_id(self) -> dict[int, str]:
+        """image id -> stored path of every image, by id."""
+        return dict(self._db.all("SELECT id, path FROM images ORDER BY id"))
+
+    def hashes_by_id(self) -> dict[int, str]:
+        """image id -> content hash of every image, by id."""
+        return dict(self._db.all("SELECT id, hash FROM images ORDER BY id"))
+
+    def table(self) -> ImageTable:
+        """Ids, paths, hashes, sizes, file sizes and modification times of every image."""
+        rows = self._db.all("SELECT id, path, hash, width, height, file_size, mtime FROM images ORDER BY id")
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 7
+        return ImageTable(ids=np.array(columns[0], dtype=np.int64), paths=list(columns[1]), hashes=list(columns[2]),
+                          widths=np.array(columns[3], dtype=np.int32), heights=np.array(columns[4], dtype=np.int32),
+                          file_sizes=np.array(columns[5], dtype=np.int64),
+                          mtimes=np.array(columns[6], dtype=np.float64))
 
     def missing(self, limit: int | None = None) -> list[Image]:
         """Images whose file does not exist on this machine, by id.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.store.classes import Classes, ClassRef
-from core.store.database import Database, now_iso
+from core.store.database import Database, now_iso, select_by_image
 from core.store.errors import ImageNotFoundError
 from core.store.events import Events
 from core.store.records import ClassKind, Label
@@ -29,6 +29,14 @@ class Labels:
     def all(self) -> dict[int, Label]:
         """Every current label by image id."""
         return {r[0]: _row(r) for r in self._db.all(_SELECT)}
+
+    def class_by_image(self, ids: Iterable[int] | None = None) -> dict[int, int]:
+        """image id -> class id of every label, by image id (of ``ids`` only, when given)."""
+        return select_by_image(self._db, "SELECT image_id, class_id FROM labels", ids)
+
+    def count(self) -> int:
+        """How many images have a label."""
+        return int(self._db.scalar("SELECT COUNT(*) FROM labels"))
 
     def set(self, image_id: int, cls: ClassRef | None, *, actor: str, source: str) -> bool:
         """Sets (or with ``None`` clears) the label of one image. Returns whether it

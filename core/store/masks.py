@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from PIL import Image as PILImage
 
 from core.files import write_bytes_atomic
 from core.store.classes import Classes, hex_to_rgb
-from core.store.database import Database, now_iso
+from core.store.database import Database, now_iso, select_by_image
 from core.store.errors import InvalidValueError
 from core.store.events import Events
 from core.store.images import Images
@@ -63,6 +64,14 @@ class Masks:
 
     def all(self) -> dict[int, MaskInfo]:
         return {r[0]: _row(r) for r in self._db.all(_SELECT)}
+
+    def pixels_by_image(self, ids: Iterable[int] | None = None) -> dict[int, int]:
+        """image id -> defect pixels of every mask, by image id (of ``ids`` only, when given)."""
+        return select_by_image(self._db, "SELECT image_id, pixels FROM masks", ids)
+
+    def files(self) -> dict[int, str | None]:
+        """image id -> mask file (None: an empty mask) of every mask, by image id."""
+        return select_by_image(self._db, "SELECT image_id, file FROM masks")
 
     def load(self, image_id: int) -> np.ndarray | None:
         """The mask as uint8 (H, W) class ids; None when the image has no mask."""

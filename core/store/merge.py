@@ -54,15 +54,15 @@ def merge_classes(project: Project, merged: ClassRef, target: ClassRef, *, actor
     infos = [i for i in project.masks.all().values() if old.id in i.class_ids]
     written = [_rewritten(project, info, old.id, new.id) for info in infos]
     try:
-        with project.db.transaction():
-            image_ids = [r[0] for r in project.db.all("SELECT image_id FROM labels WHERE class_id = ?", (old.id,))]
+        with project._db.transaction():
+            image_ids = [r[0] for r in project._db.all("SELECT image_id FROM labels WHERE class_id = ?", (old.id,))]
             moved = project.labels.apply([(i, new) for i in image_ids], actor=actor, source=source)
             for info, (file, class_ids) in zip(infos, written, strict=True):
                 if project.masks.info(info.image_id) != info:
                     raise StoreError(f"the mask of image {info.image_id} changed during the merge; merge again")
                 _point_mask(project, info, file, class_ids, actor=actor, source=source)
-            project.db.execute("UPDATE predictions SET class_id = ? WHERE class_id = ?", (new.id, old.id))
-            project.db.execute("DELETE FROM classes WHERE id = ?", (old.id,))
+            project._db.execute("UPDATE predictions SET class_id = ? WHERE class_id = ?", (new.id, old.id))
+            project._db.execute("DELETE FROM classes WHERE id = ?", (old.id,))
             project.events.append(kind="class", image_id=None, actor=actor, source=source,
                                   old={"id": old.id, "name": old.name, "kind": old.kind.value},
                                   new={"merged_into": new.id, "name": new.name, "labels": moved, "masks": len(infos)})
@@ -88,7 +88,7 @@ def _rewritten(project: Project, info: MaskInfo, old_id: int, new_id: int) -> tu
 
 def _point_mask(project: Project, info: MaskInfo, file: str, class_ids: tuple[int, ...], *, actor: str,
                 source: str) -> None:
-    project.db.execute(
+    project._db.execute(
         "UPDATE masks SET file = ?, class_ids = ?, actor = ?, source = ?, updated_at = ? WHERE image_id = ?",
         (file, json.dumps(list(class_ids)), actor, source, now_iso(), info.image_id),
     )

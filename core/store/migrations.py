@@ -144,10 +144,17 @@ _V3 = """
 CREATE INDEX suggestions_by_image ON suggestions(image_id)
 """
 
+_V4 = """
+DROP TABLE embeddings;
+DELETE FROM suggestions WHERE strategy = 'mask';
+DELETE FROM meta WHERE key = 'suggestions_mask_at'
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, classes, labels, masks, event log", _script(_V1)),
     Migration(2, "runs, predictions, embeddings, suggestions", _script(_V2)),
     Migration(3, "suggestions indexed by image", _script(_V3)),
+    Migration(4, "no embeddings table (they live in the run folders), no stored mask suggestions", _script(_V4)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.store.database import Database
+from core.store.records import RunKind
+
+_PREDICTED = {RunKind.CLASSIFIER: "class_id", RunKind.SEGDEC: "defect_probability"}  # the column a kind fills
 
 
 @dataclass(frozen=True)
@@ -20,39 +23,58 @@ class Prediction:
     probabilities: np.ndarray | None  # float32 (C,) in the order of the run's classes
 
 
+@dataclass(frozen=True)
+class ClassPredictions:
+    """One classifier run's predicted class per image, as columns (NaN where not stored)."""
+
+    ids: np.ndarray  # (N,) int64, ascending
+    class_ids: np.ndarray  # (N,) int64, 0 where the class was deleted
+    confidence: np.ndarray  # (N,) float64
+    uncertainty: np.ndarray  # (N,) float64
+
+
 class Predictions:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def save(self, run_id: int, image_ids: np.ndarray, class_ids: np.ndarray | None, confidence: np.ndarray,
-             uncertainty: np.ndarray, probabilities: np.ndarray | None = None,
+             uncertainty: np.ndarray | None, probabilities: np.ndarray | None = None,
              defect_probability: np.ndarray | None = None) -> None:
         """Writes one run's predictions in one transaction (replacing what it had);
         ``class_ids`` None for a run that predicts no class (the defect detector)."""
-        n = len(image_ids)
-        rows = [
-            (run_id, int(image_ids[i]), None if class_ids is None else int(class_ids[i]), float(confidence[i]),
-             float(uncertainty[i]),
-             None if defect_probability is None else float(defect_probability[i]),
-             None if probabilities is None else np.asarray(probabilities[i], dtype=np.float32).tobytes())
-            for i in range(n)
-        ]
+        rows = _rows(run_id, image_ids, class_ids, confidence, uncertainty, probabilities, defect_probability)
         with self._db.transaction():
             self._db.execute("DELETE FROM predictions WHERE run_id = ?", (run_id,))
-            self._db.conn.executemany(
-                "INSERT INTO predictions (run_id, image_id, class_id, confidence, uncertainty, defect_probability,"
-                " probabilities) VALUES (?,?,?,?,?,?,?)", rows)
+            self._db.conn.executemany(_INSERT, rows)
 
-    def latest_run(self, kind: str = "class") -> int | None:
-        """The newest finished run with predictions of ``kind``: "class" (the classifier)
-        or "defect" (the defect detector)."""
-        column = {"class": "class_id", "defect": "defect_probability"}[kind]
+    def add(self, run_id: int, image_ids: np.ndarray, class_ids: np.ndarray | None, confidence: np.ndarray,
+            uncertainty: np.ndarray | None, probabilities: np.ndarray | None = None,
+            defect_probability: np.ndarray | None = None) -> None:
+        """Writes the predictions of some images of a run (replacing theirs), keeping the others."""
+        rows = _rows(run_id, image_ids, class_ids, confidence, uncertainty, probabilities, defect_probability)
+        with self._db.transaction():
+            self._db.conn.executemany(_INSERT, rows)
+
+    def delete_run(self, run_id: int) -> None:
+        """Drops the predictions of one run (a run that failed or was cancelled)."""
+        with self._db.transaction():
+            self._db.execute("DELETE FROM predictions WHERE run_id = ?", (run_id,))
+
+    def latest_run(self, kind: RunKind = RunKind.CLASSIFIER) -> int | None:
+        """The newest finished run with stored predictions of what ``kind`` predicts
+        (classes, or defect probabilities), whatever its method.
+
+        Not ``runs.latest(kind)``: the grid, the map, the verdict and the suggestions show
+        predictions, so a run counts here only once its predictions are stored.
+        """
+        column = _PREDICTED[kind]
         return self._db.scalar(
             "SELECT r.id FROM runs r WHERE r.status = 'done' AND EXISTS"
             f" (SELECT 1 FROM predictions p WHERE p.run_id = r.id AND p.{column} IS NOT NULL)"
             " ORDER BY r.id DESC LIMIT 1")
 
-    def get(self, image_id: int, run_id: int | None = None, kind: str = "class") -> Prediction | None:
+    def get(self, image_id: int, run_id: int | None = None, kind: RunKind = RunKind.CLASSIFIER,
+            ) -> Prediction | None:
         """One image's prediction from ``run_id``, or from the latest run of ``kind``."""
         run_id = self.latest_run(kind) if run_id is None else run_id
         if run_id is None:
@@ -74,6 +96,14 @@ class Predictions:
             return ids, np.zeros((0, 0), dtype=np.float32)
         return ids, np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
 
+    def class_columns(self, run_id: int) -> ClassPredictions:
+        """Every image's predicted class, confidence and uncertainty from one run, in one read."""
+        rows = self._db.all("SELECT image_id, COALESCE(class_id, 0), confidence, uncertainty FROM predictions"
+                            " WHERE run_id = ? ORDER BY image_id", (run_id,))
+        table = np.array(rows, dtype=np.float64).reshape(-1, 4)  # NULL -> nan
+        return ClassPredictions(ids=table[:, 0].astype(np.int64), class_ids=table[:, 1].astype(np.int64),
+                                confidence=table[:, 2], uncertainty=table[:, 3])
+
     def defect_probabilities(self, run_id: int) -> dict[int, float]:
         """image id -> defect probability of one defect-detector run."""
         return dict(self._db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?"
@@ -81,3 +111,19 @@ class Predictions:
 
     def count(self, run_id: int) -> int:
         return int(self._db.scalar("SELECT COUNT(*) FROM predictions WHERE run_id = ?", (run_id,)))
+
+
+_INSERT = ("INSERT OR REPLACE INTO predictions (run_id, image_id, class_id, confidence, uncertainty,"
+           " defect_probability, probabilities) VALUES (?,?,?,?,?,?,?)")
+
+
+def _rows(run_id: int, image_ids: np.ndarray, class_ids: np.ndarray | None, confidence: np.ndarray,
+          uncertainty: np.ndarray | None, probabilities: np.ndarray | None,
+          defect_probability: np.ndarray | None) -> list[tuple]:
+    return [
+        (run_id, int(image_ids[i]), None if class_ids is None else int(class_ids[i]), float(confidence[i]),
+         None if uncertainty is None else float(uncertainty[i]),
+         None if defect_probability is None else float(defect_probability[i]),
+         None if probabilities is None else np.asarray(probabilities[i], dtype=np.float32).tobytes())
+        for i in range(len(image_ids))
+    ]

@@ -12,9 +12,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from core.store import migrations
@@ -41,7 +43,7 @@ class Project:
 
     def __init__(self, root: Path, db: Database) -> None:
         self.root = root
-        self.db = db
+        self._db = db
         self.events = Events(db)
         self.images = Images(db, root)
         self.classes = Classes(db, self.events)
@@ -86,7 +88,26 @@ class Project:
         return cls(root, db)
 
     def close(self) -> None:
-        self.db.close()
+        self._db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Groups writes of several sub-stores in one transaction (all or none)."""
+        with self._db.transaction():
+            yield
+
+    @contextlib.contextmanager
+    def read_transaction(self) -> Iterator[None]:
+        """One consistent view for several reads (WAL: writers of other connections
+        go on; their commits stay unseen until the end). Inside a transaction: that one."""
+        own = not self._db.conn.in_transaction
+        if own:
+            self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if own:
+                self._db.execute("COMMIT")
 
     def __enter__(self) -> Project:
         return self
@@ -115,11 +136,15 @@ class Project:
     def exports_dir(self) -> Path:
         return self.root / "exports"
 
+    def integrity_check(self) -> str:
+        """SQLite's verdict on the file: "ok", or what is damaged."""
+        return str(self._db.scalar("PRAGMA integrity_check"))
+
     # -- summary -----------------------------------------------------------------
     def summary(self) -> ProjectSummary:
         """Counts of images, labels per class, masks and runs (a few indexed queries)."""
         images = self.images.count()
-        labeled, ok = self.db.one(
+        labeled, ok = self._db.one(
             "SELECT COUNT(*), COALESCE(SUM(c.kind = 'ok'), 0) FROM labels l JOIN classes c ON c.id = l.class_id"
         )
         masks, nonempty = self.masks.count()

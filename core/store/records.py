@@ -14,6 +14,18 @@ class ClassKind(enum.StrEnum):
     DEFECT = "defect"
 
 
+class RunKind(enum.StrEnum):
+    """What a run trains, as ``runs.method`` stores it (pretraining as ``pretrain-<ssl method>``)."""
+
+    PRETRAIN = "pretrain"  # the encoder, contrastively, on every image (no labels)
+    CLASSIFIER = "classifier"  # the few-label classifier head
+    SEGDEC = "segdec"  # the defect detector
+
+    def method(self, variant: str | None = None) -> str:
+        """The stored method: the kind, or ``<kind>-<variant>`` (``pretrain-simclr``)."""
+        return self.value if variant is None else f"{self.value}-{variant}"
+
+
 class RunStatus(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
@@ -122,6 +134,14 @@ class Run:
     finished_at: str | None
     metrics: dict[str, Any]
     checkpoint: str | None
+
+    @property
+    def kind(self) -> RunKind | None:
+        """What the run trained; None for a method this version does not know."""
+        try:
+            return RunKind(self.method.split("-", 1)[0])
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)

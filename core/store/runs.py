@@ -7,7 +7,7 @@ from typing import Any
 
 from core.store.database import Database, now_iso
 from core.store.errors import RunNotFoundError
-from core.store.records import Run, RunStatus
+from core.store.records import Run, RunKind, RunStatus
 
 _COLUMNS = "id, method, status, config, label_snapshot, seed, started_at, finished_at, metrics, checkpoint"
 
@@ -56,6 +56,31 @@ class Runs:
 
     def count(self) -> int:
         return int(self._db.scalar("SELECT COUNT(*) FROM runs"))
+
+    def last_id(self) -> int:
+        """The id of the newest run, 0 when none."""
+        return int(self._db.scalar("SELECT COALESCE(MAX(id), 0) FROM runs"))
+
+    def finished(self, kind: RunKind, *, with_checkpoint: bool = False) -> list[Run]:
+        """The runs of ``kind`` that finished successfully, newest first; only those that
+        saved a checkpoint when ``with_checkpoint``."""
+        return [_row(r) for r in self._db.all(_finished_sql(with_checkpoint), _finished_params(kind))]
+
+    def latest(self, kind: RunKind, *, with_checkpoint: bool = False) -> Run | None:
+        """The newest run of ``kind`` that finished successfully (with a checkpoint when
+        ``with_checkpoint``), or None."""
+        row = self._db.one(_finished_sql(with_checkpoint) + " LIMIT 1", _finished_params(kind))
+        return None if row is None else _row(row)
+
+
+def _finished_sql(with_checkpoint: bool) -> str:
+    checkpoint = " AND checkpoint IS NOT NULL AND checkpoint != ''" if with_checkpoint else ""
+    return (f"SELECT {_COLUMNS} FROM runs WHERE status = ? AND (method = ? OR method LIKE ?){checkpoint}"
+            " ORDER BY id DESC")
+
+
+def _finished_params(kind: RunKind) -> tuple[str, str, str]:
+    return RunStatus.DONE.value, kind.method(), kind.method("%")
 
 
 def _row(r: tuple) -> Run:

@@ -3,10 +3,10 @@
 from core.training.classify import ClassifyRequest, ClassifyResult, classify_job, latest_pretrain_run
 from core.training.pipeline import RetrainResult, retrain_job
 from core.training.pretrain import PretrainRequest, PretrainResult, load_embeddings, pretrain_job
-from core.training.segdec import SegDecRequest, SegDecResult, latest_segdec_run, segdec_job
+from core.training.segdec import SegDecRequest, SegDecResult, segdec_job
 
 __all__ = [
     "ClassifyRequest", "ClassifyResult", "PretrainRequest", "PretrainResult", "RetrainResult", "classify_job",
     "SegDecRequest", "SegDecResult",
-    "latest_pretrain_run", "latest_segdec_run", "load_embeddings", "pretrain_job", "retrain_job", "segdec_job",
+    "latest_pretrain_run", "load_embeddings", "pretrain_job", "retrain_job", "segdec_job",
 ]

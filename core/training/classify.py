@@ -17,8 +17,8 @@ import numpy as np
 
 from core.jobs.base import JobCancelled, Progress, check_cancel
 from core.jobs.runs import RunRecorder
-from core.jobs.snapshot import take_snapshot
-from core.store import Project, Run, RunStatus, StoreError
+from core.jobs.snapshot import LabelSnapshot, take_snapshot
+from core.store import Project, Run, RunKind, StoreError
 from core.training.pretrain import load_features
 
 
@@ -39,33 +39,34 @@ class ClassifyResult:
 
 
 def latest_pretrain_run(project: Project) -> Run | None:
-    """The newest finished pretraining run whose embeddings cover every current image."""
-    current = {int(r[0]) for r in project.db.all("SELECT id FROM images")}
-    for run in reversed(project.runs.list()):
-        if run.status is RunStatus.DONE and run.method.startswith("pretrain-"):
-            ids = np.load(project.runs_dir / str(run.id) / "ids.npy")  # the ids only, not the vectors
-            if set(ids.tolist()) >= current:
-                return run
+    """The newest finished pretraining run whose embeddings cover every current image
+    (not ``runs.latest``: an encoder pretrained before images were added cannot place them)."""
+    current = set(project.images.ids().tolist())
+    for run in project.runs.finished(RunKind.PRETRAIN):
+        ids = np.load(project.runs_dir / str(run.id) / "ids.npy")  # the ids only, not the vectors
+        if set(ids.tolist()) >= current:
+            return run
     return None
 
 
-def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None,
-                 ) -> Generator[Progress, None, ClassifyResult]:
-    """Trains the classifier head and stores predictions for every image."""
+def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None, *,
+                 snapshot: LabelSnapshot | None = None) -> Generator[Progress, None, ClassifyResult]:
+    """Trains the classifier head on the labels of ``snapshot`` (None: the current ones) and
+    stores predictions for every image."""
     started = time.perf_counter()
     with Project.open(request.project_root) as project:
         pretrain = latest_pretrain_run(project)
         if pretrain is None:
             raise StoreError("no pretrained encoder covers the current images: pretrain first")
         ids, embeddings = load_features(project, pretrain)
-        snapshot = take_snapshot(project)
+        snapshot = snapshot or take_snapshot(project)
         labeled = [(i, c) for i, c in snapshot.labels]
         classes = [cid for cid, _name, _kind in snapshot.classes if any(c == cid for _i, c in labeled)]
         if len(classes) < 2:
             raise StoreError("label images of at least two classes before training the classifier")
         config = {"epochs": request.epochs, "pretrain_run": pretrain.id, "classes": classes,
                   "finetune_steps": request.finetune_steps}
-        with RunRecorder(project, method="classifier", config=config, snapshot=snapshot,
+        with RunRecorder(project, method=RunKind.CLASSIFIER.method(), config=config, snapshot=snapshot,
                          seed=request.seed) as recorder:
             rows = _labeled_rows(ids, labeled, classes)
             if request.finetune_steps > 0:

@@ -17,7 +17,7 @@ import numpy as np
 
 from core.jobs.base import Eta, JobCancelled, Progress, check_cancel
 from core.jobs.runs import RunRecorder, load_checkpoint
-from core.pixel_cache import build_pixel_cache
+from core.media.pixel_cache import build_pixel_cache
 from core.store import Project, Run
 
 ENCODER_FILE = "encoder.pt"

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.jobs.runs import load_checkpoint
-from core.store import Project, Run, RunStatus, StoreError
-from core.training.segdec_results import METHOD as DETECTOR_METHOD
+from core.store import Project, Run, RunKind, RunStatus, StoreError
 
 
 @dataclass(frozen=True)
@@ -45,22 +44,15 @@ def build_feature_extractor(checkpoint: dict):
                             encoder_weight=config.get("encoder_weight", 1.0)).eval()
 
 
-def latest_classifier_run(project: Project) -> Run | None:
-    for run in reversed(project.runs.list()):
-        if run.status is RunStatus.DONE and run.method == "classifier" and run.checkpoint:
-            return run
-    return None
-
-
 def load_classifier(project: Project, run: Run | None = None) -> LoadedClassifier:
     """The classifier of ``run`` (default: the newest finished one) as one module."""
     from models.classifier import ImageClassifier
     from models.fewshot.head import FittedHead
 
-    run = run or latest_classifier_run(project)
+    run = run or project.runs.latest(RunKind.CLASSIFIER, with_checkpoint=True)
     if run is None:
         raise StoreError("no finished classifier run: retrain with at least two labeled classes first")
-    if run.method != "classifier" or run.status is not RunStatus.DONE or not run.checkpoint:
+    if run.kind is not RunKind.CLASSIFIER or run.status is not RunStatus.DONE or not run.checkpoint:
         raise StoreError(f"run {run.id} is not a finished classifier run ({run.method}, {run.status.value})")
     head_checkpoint = load_checkpoint(project, run)
     pretrain = project.runs.get(int(head_checkpoint["config"]["pretrain_run"]))
@@ -105,8 +97,7 @@ class LoadedDetector:
 
 def detector_runs(project: Project) -> list[Run]:
     """Finished defect-detector runs with a checkpoint, newest first."""
-    return [r for r in reversed(project.runs.list())
-            if r.method == DETECTOR_METHOD and r.status is RunStatus.DONE and r.checkpoint]
+    return project.runs.finished(RunKind.SEGDEC, with_checkpoint=True)
 
 
 def load_detector(project: Project, run: Run | None = None) -> LoadedDetector:
@@ -123,7 +114,7 @@ def load_detector(project: Project, run: Run | None = None) -> LoadedDetector:
         if not runs:
             raise StoreError("no finished defect-detector run: label OK and defective images and retrain first")
         run = runs[0]
-    if run.method != DETECTOR_METHOD or run.status is not RunStatus.DONE or not run.checkpoint:
+    if run.kind is not RunKind.SEGDEC or run.status is not RunStatus.DONE or not run.checkpoint:
         raise StoreError(f"run {run.id} is not a finished defect-detector run ({run.method}, {run.status.value})")
     checkpoint = load_checkpoint(project, run)
     config = checkpoint.get("config") or {}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from core.active.suggest import SuggestRequest, suggest_job
 from core.jobs.base import Progress
+from core.jobs.snapshot import take_snapshot
 from core.store import Project
 from core.training.classify import ClassifyRequest, ClassifyResult, classify_job, latest_pretrain_run
 from core.training.pretrain import PretrainRequest, PretrainResult, pretrain_job
@@ -43,24 +44,28 @@ def retrain_job(pretrain: PretrainRequest, classify: ClassifyRequest, cancel: th
     ``pretrain_again``), trains the classifier when at least two classes have labels, and
     the defect detector (``segdec``; None: not at all) when OK and defect labels exist.
     Then stores fresh suggestions (``suggest``: True = the default schedule, a request
-    for another strategy, False = keep the old ones)."""
+    for another strategy, False = keep the old ones).
+
+    Every phase trains on one label snapshot taken here: a label written during the
+    retrain reaches none of its models (it marks their runs stale)."""
     with Project.open(pretrain.project_root) as project:
+        snapshot = take_snapshot(project)
         reuse = not pretrain_again and latest_pretrain_run(project) is not None
-        labeled_classes = int(project.db.scalar("SELECT COUNT(DISTINCT class_id) FROM labels"))
-        detect = segdec is not None and can_train(project)
+    labeled_classes = len(snapshot.labeled_class_ids())
+    detect = segdec is not None and can_train(snapshot)
     pretrained = None
     if not reuse:
-        pretrained = yield from pretrain_job(pretrain, cancel)
+        pretrained = yield from pretrain_job(pretrain, cancel, snapshot=snapshot)
         if pretrained.cancelled:
             return RetrainResult(pretrain=pretrained, classify=None, cancelled=True)
     classified = None
     if labeled_classes >= 2:
-        classified = yield from classify_job(classify, cancel)
+        classified = yield from classify_job(classify, cancel, snapshot=snapshot)
         if classified.cancelled:
             return RetrainResult(pretrain=pretrained, classify=classified, cancelled=True)
     detected = None
     if detect:
-        detected = yield from segdec_job(segdec, cancel)
+        detected = yield from segdec_job(segdec, cancel, snapshot=snapshot)
         if detected.cancelled:
             return RetrainResult(pretrain=pretrained, classify=classified, segdec=detected, cancelled=True)
     stored = 0

@@ -19,9 +19,9 @@ import numpy as np
 
 from core.jobs.base import Eta, JobCancelled, Progress, check_cancel
 from core.jobs.runs import RunRecorder
-from core.jobs.snapshot import take_snapshot
-from core.pixel_cache import PixelCache, build_pixel_cache
-from core.store import Project, Run, StoreError
+from core.jobs.snapshot import LabelSnapshot, take_snapshot
+from core.media.pixel_cache import PixelCache, build_pixel_cache
+from core.store import Project, Run, RunKind, StoreError
 
 METHODS = ("simclr", "nnclr")
 
@@ -68,9 +68,10 @@ class PretrainResult:
     contrastive_accuracy: float | None = None
 
 
-def pretrain_job(request: PretrainRequest, cancel: threading.Event | None = None,
-                 ) -> Generator[Progress, None, PretrainResult]:
-    """The pretraining job (opens its own project connection: run it on any thread)."""
+def pretrain_job(request: PretrainRequest, cancel: threading.Event | None = None, *,
+                 snapshot: LabelSnapshot | None = None) -> Generator[Progress, None, PretrainResult]:
+    """The pretraining job (opens its own project connection: run it on any thread); the
+    run records ``snapshot`` (None: the current labels) though it trains on no label."""
     import torch
 
     if request.method not in METHODS:
@@ -86,8 +87,8 @@ def pretrain_job(request: PretrainRequest, cancel: threading.Event | None = None
                                                  cancel=cancel)
         except JobCancelled:
             return PretrainResult(run=None, cancelled=True, seconds=time.perf_counter() - started)
-        with RunRecorder(project, method=f"pretrain-{request.method}", config=request.config(),
-                         snapshot=take_snapshot(project), seed=request.seed) as recorder:
+        with RunRecorder(project, method=RunKind.PRETRAIN.method(request.method), config=request.config(),
+                         snapshot=snapshot or take_snapshot(project), seed=request.seed) as recorder:
             model, stats = yield from _train(request, cache, cancel)
             embeddings, texture = yield from _embed(model.encoder, cache, request.size, cancel)
             from models.features import block_weight

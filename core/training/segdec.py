@@ -12,7 +12,8 @@ or its time budget is spent. A stratified fifth of the labeled images (when ther
 enough; masked images stay in training where possible) is held out: it picks the best
 epoch, the decision threshold (best F1, or a target recall) and gives AP, AUROC, F1 and
 the FP / FN lists. A run stores every image's defect probability (``predictions``) and
-heat map (:mod:`core.training.heatmaps`), ``validation.json`` and ``worth_a_mask.json``.
+heat map (:mod:`core.training.heatmaps`), ``validation.json`` and ``worth_a_mask.json``
+(:mod:`core.active.worth_a_mask`).
 """
 
 from __future__ import annotations
@@ -26,28 +27,24 @@ from pathlib import Path
 
 import numpy as np
 
+from core.active.worth_a_mask import WORTH_A_MASK, worth_a_mask
 from core.jobs.base import Eta, JobCancelled, Progress, check_cancel
 from core.jobs.runs import RunRecorder, load_checkpoint
 from core.jobs.snapshot import LabelSnapshot, take_snapshot
-from core.store import Project, Run, StoreError
+from core.store import ClassKind, Project, Run, RunKind, StoreError
 from core.training.heatmaps import HeatmapWriter, iter_heatmaps, load_heatmap, upsample_heatmap
 from core.training.segdec_geometry import Geometry, choose_geometry, largest_defect
 from core.training.segdec_pixels import WorkingImages, stream_images, working_images
 from core.training.segdec_results import (
-    METHOD,
     VALIDATION,
-    WORTH_A_MASK,
-    latest_segdec_run,
     load_validation_scores,
-    load_worth_a_mask,
     set_threshold,
     validation_figures,
-    worth_a_mask,
 )
 
-__all__ = ["METHOD", "DefectLabels", "SegDecRequest", "SegDecResult", "can_train", "defect_labels",
-           "detector_advice", "latest_segdec_run", "load_heatmap", "load_validation_scores", "load_worth_a_mask",
-           "segdec_job", "set_threshold", "upsample_heatmap", "validation_figures", "worth_a_mask"]
+__all__ = ["DefectLabels", "SegDecRequest", "SegDecResult", "can_train", "defect_labels",
+           "detector_advice", "load_heatmap", "load_validation_scores",
+           "segdec_job", "set_threshold", "upsample_heatmap", "validation_figures"]
 
 MIN_PER_CLASS = 6  # labeled OK and defective images each before any is held out for validation
 WARM_SCALES = 1.5  # a retrain continues the last detector's weights if its scale differs by at most this factor
@@ -105,7 +102,8 @@ def defect_labels(project: Project, snapshot: LabelSnapshot) -> DefectLabels:
     """Defective / OK for every labeled image (OK classes -> 0, defect classes -> 1);
     ``has_mask`` for OK images and defective images with a mask that has defect pixels."""
     ok = snapshot.ok_class_ids()
-    masks = project.masks.all()
+    in_snapshot = set(snapshot.masks)
+    masks = {i: info for i, info in project.masks.all().items() if i in in_snapshot}
     rows = []
     for image_id, class_id in snapshot.labels:
         defective = class_id not in ok
@@ -117,11 +115,9 @@ def defect_labels(project: Project, snapshot: LabelSnapshot) -> DefectLabels:
     return DefectLabels(table[:, 0], table[:, 1], table[:, 2].astype(bool))
 
 
-def can_train(project: Project) -> bool:
-    """Whether the project has OK and defect labels (what the seg-dec net needs)."""
-    kinds = {str(k) for (k,) in project.db.all(
-        "SELECT DISTINCT c.kind FROM labels l JOIN classes c ON c.id = l.class_id")}
-    return {"ok", "defect"} <= kinds
+def can_train(snapshot: LabelSnapshot) -> bool:
+    """Whether the labels have OK and defect images (what the seg-dec net needs)."""
+    return {ClassKind.OK, ClassKind.DEFECT} <= snapshot.labeled_kinds()
 
 
 def detector_advice(defective: int, ok: int, masks: int) -> str | None:
@@ -139,16 +135,17 @@ def detector_advice(defective: int, ok: int, masks: int) -> str | None:
     return None
 
 
-def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None,
-               ) -> Generator[Progress, None, SegDecResult]:
-    """Trains the seg-dec net on the current labels and stores predictions and heat maps."""
+def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None, *,
+               snapshot: LabelSnapshot | None = None) -> Generator[Progress, None, SegDecResult]:
+    """Trains the seg-dec net on the labels of ``snapshot`` (None: the current ones) and
+    stores predictions and heat maps."""
     import torch
 
     started = time.perf_counter()
     # more threads than free cores makes OpenMP spin: 2 jobs x 2 threads on 2 cores ran 5x slower
     torch.set_num_threads(request.threads or max(1, os.cpu_count() or 1))
     with Project.open(request.project_root) as project:
-        snapshot = take_snapshot(project)
+        snapshot = snapshot or take_snapshot(project)
         known = defect_labels(project, snapshot)
         if not known.trainable:
             raise StoreError("label OK images and defective images before training the defect detector")
@@ -171,7 +168,8 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None,
         config = {**request.config(), "train": train_config.to_dict(), "net": net.config.to_dict(),
                   "geometry": geometry.to_dict(), "warm_from": None if previous is None else previous.id}
         data = _train_data(store, ids, labels, masks, has_mask, val)
-        with RunRecorder(project, method=METHOD, config=config, snapshot=snapshot, seed=request.seed) as recorder:
+        with RunRecorder(project, method=RunKind.SEGDEC.method(), config=config, snapshot=snapshot,
+                         seed=request.seed) as recorder:
             summary = yield from _train(net, data, train_config, cancel, request.device, warm=previous is not None)
             probability = yield from _predict_all(net, project, store, geometry, recorder, cancel)
             metrics = {"labeled": int(len(ids)), "defective": int(labels.sum()), "ok": int((labels == 0).sum()),
@@ -204,7 +202,7 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None,
 
 def _geometry(project: Project, full_masks: dict[int, np.ndarray | None], defective: int,
               scale: float | None) -> Geometry:
-    sizes = np.array(project.db.all("SELECT height, width FROM images"), dtype=np.int64)
+    sizes = project.images.sizes()
     extents = [e for e in (largest_defect(m) for m in full_masks.values() if m is not None) if e is not None]
     return choose_geometry(sizes, extents, defective=defective, scale=scale)
 
@@ -250,7 +248,7 @@ def _network(project: Project, request: SegDecRequest, geometry: Geometry):
     from models.segdec import SegDecConfig, SegDecNet
 
     config = SegDecConfig.named(request.width)
-    previous = latest_segdec_run(project) if request.warm_start else None
+    previous = project.runs.latest(RunKind.SEGDEC) if request.warm_start else None
     if previous is not None and previous.checkpoint:
         try:
             checkpoint = load_checkpoint(project, previous)
@@ -341,7 +339,7 @@ def _prediction_seconds(net, project: Project, store: WorkingImages, ids: np.nda
         per_pixel = (time.perf_counter() - began) / sum(image.size for image in sample)
     finally:
         net.cpu()
-    sizes = np.array(project.db.all("SELECT height, width FROM images"), dtype=np.float64).reshape(-1, 2)
+    sizes = project.images.sizes().astype(np.float64)
     pixels = float(np.sum(sizes[:, 0] * sizes[:, 1])) * geometry.scale ** 2
     return PREDICTION_OVERHEAD * per_pixel * pixels
 
@@ -351,7 +349,7 @@ def _predict_all(net, project: Project, store: WorkingImages, geometry: Geometry
     """Defect probability of every readable image (by id); heat maps written to the run folder."""
     from models.segdec import heat_on_image_grid, predict_images
 
-    ids = [int(i) for (i,) in project.db.all("SELECT id FROM images ORDER BY id")]
+    ids = project.images.ids().tolist()
     order: list[int] = []
 
     def readable():

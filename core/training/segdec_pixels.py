@@ -55,7 +55,7 @@ def decode_scaled(path: str, scale: float) -> np.ndarray:
     """One file as gray uint8 at ``scale`` (the working geometry)."""
     from PIL import Image as PILImage
 
-    from core.imaging import decode
+    from core.media.imaging import decode
 
     decoded = decode(Path(path).read_bytes())
     image = PILImage.fromarray(decoded.pixels).convert("L")
@@ -66,7 +66,7 @@ def decode_scaled(path: str, scale: float) -> np.ndarray:
 
 
 def _decode_many(task: tuple[list[str], float]) -> list[np.ndarray | None]:
-    from core.imaging import UnreadableImageError
+    from core.media.imaging import UnreadableImageError
 
     paths, scale = task
     out: list[np.ndarray | None] = []
@@ -88,7 +88,8 @@ def working_images(project: Project, image_ids: Sequence[int], scale: float, *, 
     folder.mkdir(parents=True, exist_ok=True)
     data_path, index_path = folder / "pixels.u8", folder / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {"entries": {}, "failed": {}}
-    rows = {int(i): (p, h) for i, p, h in project.db.all("SELECT id, path, hash FROM images")}
+    hashes = project.images.hashes_by_id()
+    rows = {i: (p, hashes[i]) for i, p in project.images.paths_by_id().items()}
     entries = {int(k): v for k, v in index["entries"].items() if int(k) in rows and v[3] == rows[int(k)][1]}
     failed = {int(k): v for k, v in index["failed"].items() if int(k) in rows and v == rows[int(k)][1]}
     end = max((o + h * w for o, h, w, _ in entries.values()), default=0)
@@ -138,7 +139,7 @@ def stream_images(project: Project, image_ids: Sequence[int], scale: float, stor
                   ) -> Iterator[tuple[int, np.ndarray | None]]:
     """(image id, image at ``scale`` or None when unreadable) for every id, in order;
     images in ``stored`` are read from it, the others decoded a chunk ahead on a thread."""
-    paths = {int(i): p for i, p in project.db.all("SELECT id, path FROM images")}
+    paths = project.images.paths_by_id()
     ids = [int(i) for i in image_ids]
     chunks = [ids[s:s + CHUNK] for s in range(0, len(ids), CHUNK)]
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.store import Project, Run, RunStatus, StoreError
+from core.store import Project, Run, RunKind, RunStatus, StoreError
 
 # At least this many OK and this many defective images held out of training. The
 # threshold is the point between the held-out OK and defective scores: with fewer than
@@ -280,8 +280,8 @@ def judge(classifier: Ability | None, detector: Ability | None, trust: DetectorT
 def which_to_believe(project: Project) -> Verdict:
     """The verdict for the latest classifier and defect-detector runs of ``project`` (the
     runs whose predictions the grid and the editor show)."""
-    classifier_id = project.predictions.latest_run("class")
-    detector_id = project.predictions.latest_run("defect")
+    classifier_id = project.predictions.latest_run(RunKind.CLASSIFIER)
+    detector_id = project.predictions.latest_run(RunKind.SEGDEC)
     try:
         classifier_run = project.runs.get(classifier_id) if classifier_id is not None else None
         detector_run = project.runs.get(detector_id) if detector_id is not None else None

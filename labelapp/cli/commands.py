@@ -97,15 +97,14 @@ def _print_import_report(report: Any, summary: Any) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from core.store import Project
-    from core.training.segdec import latest_segdec_run
+    from core.store import Project, RunKind
     from core.training.segdec_results import training_notes
     from core.training.trust import detector_trust
 
     with Project.open(args.project) as project:
         summary = project.summary()
         classes = project.classes.list()
-        latest = latest_segdec_run(project)
+        latest = project.runs.latest(RunKind.SEGDEC)
         trust = detector_trust(latest)  # only a validated detector calls images defective
     notes = training_notes(latest) if latest is not None else []
     if args.json:
@@ -134,7 +133,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from core.imaging import read_binary_mask
+    from core.media.imaging import read_binary_mask
     from core.store import ClassKind, InvalidValueError, Project, default_actor
 
     actor, source = default_actor(), "cli"
@@ -145,7 +144,7 @@ def cmd_label(args: argparse.Namespace) -> int:
             changed |= project.masks.save(image.id, None, actor=actor, source=source)
         else:
             cls = _target_class(project, args, actor, source)
-            with project.db.transaction():
+            with project.transaction():
                 changed = project.labels.set(image.id, cls, actor=actor, source=source)
                 if args.mask is not None:
                     binary = read_binary_mask(args.mask, width=image.width, height=image.height)
@@ -186,7 +185,7 @@ def _target_class(project: Any, args: argparse.Namespace, actor: str, source: st
 
 
 def cmd_export_labels(args: argparse.Namespace) -> int:
-    from core.export_labels import export_labels
+    from core.export.labels import export_labels
     from core.store import Project
 
     with Project.open(args.project) as project:
@@ -202,6 +201,7 @@ def cmd_export_labels(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from core.jobs import drain
+    from core.store import RunKind
     from core.training import (
         ClassifyRequest,
         PretrainRequest,
@@ -244,10 +244,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         metrics = ", ".join(f"{k} {v:.3g}" for k, v in run.metrics.items() if isinstance(v, float | int))
         print(f"run {run.id} ({run.method}): {run.status.value} in {result.seconds:.0f} s; {metrics}")
         validation = run.metrics.get("validation")
-        if validation and run.method == "classifier":
+        if validation and run.kind is RunKind.CLASSIFIER:
             print(f"cross-validated on {validation['n']} labels: accuracy {validation['accuracy']:.1%},"
                   f" macro-F1 {validation['macro_f1']:.1%}")
-        for detector_run in (r for r in (run, detector.run if detector else None) if r and r.method == "segdec"):
+        for detector_run in (r for r in (run, detector.run if detector else None) if r and r.kind is RunKind.SEGDEC):
             print(detection_summary(detector_run))
     return 0
 
@@ -294,7 +294,9 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from core.active.simulate import COMPARED, SimulationConfig, simulate, summary_table
+    from core.active.simulator.config import COMPARED, SimulationConfig
+    from core.active.simulator.results import summary_table
+    from core.active.simulator.simulation import simulate
     from core.active.suggest import STRATEGIES
     from core.jobs import drain
 
@@ -335,8 +337,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_export_heatmaps(args: argparse.Namespace) -> int:
+    from core.export.heatmaps import export_heatmaps
     from core.store import Project
-    from core.training.heatmap_export import export_heatmaps
 
     with Project.open(args.project) as project:
         result = export_heatmaps(project, args.out, run_id=args.run, only=args.only, overlay=args.overlay)

@@ -12,8 +12,8 @@ from typing import Any
 
 
 def cmd_export_model(args: argparse.Namespace) -> int:
+    from core.export.model import ExportRequest, export_job
     from core.jobs import drain
-    from core.training.export import ExportRequest, export_job
 
     request = ExportRequest(project_root=args.project, out_dir=args.out, fmt=args.format, run_id=args.run,
                             sample=args.sample, tolerance=args.tolerance, model=args.model)
@@ -53,7 +53,7 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Exit status 0 when at least one image was predicted, 1 when none could be."""
-    from core.training.exported import expand_image_paths, load_exported_model, predict_files
+    from core.export.exported import expand_image_paths, load_exported_model, predict_files
 
     model = load_exported_model(args.model_dir)
     paths = expand_image_paths(args.images)
@@ -84,7 +84,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def _predict_defects(args: argparse.Namespace, model: Any, paths: list[Path]) -> int:
     """The defect probability per file; "defective" / "OK" only from a validated detector."""
-    from core.training.exported_detector import predict_detector_files
+    from core.export.exported_detector import predict_detector_files
 
     card = model.card
     threshold, validated = float(card["threshold"]), bool(card["validated"])

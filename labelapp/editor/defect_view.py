@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.store import Project, Run, StoreError
+from core.store import Project, Run, RunKind, StoreError
 from core.training.trust import Verdict, detector_trust, which_to_believe
 from labelapp.editor.canvas import Canvas
 from labelapp.editor.document import ImageDocument
@@ -34,10 +34,8 @@ class DefectView:
         heat map and defect probability."""
         self.run, self.verdict = None, None
         if project is not None:
-            from core.training.segdec import latest_segdec_run
-
             try:
-                self.run = latest_segdec_run(project)
+                self.run = project.runs.latest(RunKind.SEGDEC)
                 self.verdict = which_to_believe(project)
             except StoreError as exc:
                 self._message(f"Cannot read the defect detector's runs: {exc}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
-from core.imaging import apply_window
+from core.media.imaging import apply_window
 from core.store import ImageClass
 from labelapp.editor.geometry import Box
 from labelapp.editor.loader import LoadedImage

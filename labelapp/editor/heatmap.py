@@ -6,7 +6,7 @@ stretches it over the whole image, as :func:`core.training.segdec.upsample_heatm
 does: a cell lines up with the block of the image it came from (cell centres on block
 centres, bilinear in between). The values are upsampled once to a small Indexed8 image
 (a few hundred pixels a side) whose colour table is the shared heat scale
-(:mod:`core.heat_colors`: inferno, opacity rising from a small floor) at the chosen opacity;
+(:mod:`core.media.heat_colors`: inferno, opacity rising from a small floor) at the chosen opacity;
 the painter stretches that smoothly over the image rectangle, so drawing costs the same
 whatever the image size, and an opacity change only swaps the colour table.
 
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
-from core.heat_colors import heat_rgba
-from core.store import Project, Run, StoreError
+from core.media.heat_colors import heat_rgba
+from core.store import Project, Run, RunKind, StoreError
 from core.training.trust import DetectorTrust, detector_trust
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def read_defect(project: Project, run: Run, image_id: int) -> DefectReading:
     threshold = float((run.metrics or {}).get("threshold", 0.5))
     trust = detector_trust(run)
     try:
-        prediction = project.predictions.get(image_id, run_id=run.id, kind="defect")
+        prediction = project.predictions.get(image_id, run_id=run.id, kind=RunKind.SEGDEC)
     except StoreError as exc:
         logger.warning("cannot read the defect prediction of image %s: %s", image_id, exc)
         prediction = None

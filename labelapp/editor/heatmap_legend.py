@@ -1,7 +1,7 @@
 """The heat map's legend: a small colour bar under the canvas, right of the defect line.
 
 Shown only while a heat map is drawn. It gives the scale the map is coloured with (the
-shared heat scale of :mod:`core.heat_colors`, opaque) from 0 (no defect) to 1 (sure),
+shared heat scale of :mod:`core.media.heat_colors`, opaque) from 0 (no defect) to 1 (sure),
 and marks the run's decision threshold, or says that the detector is not validated
 (then no threshold decides anything). It sits beside the image, not on it, so that it
 never hides a defect.
@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPaintEvent, QPalette, QPen, QPolygonF
 from PySide6.QtWidgets import QWidget
 
-from core.heat_colors import heat_colors
+from core.media.heat_colors import heat_colors
 
 PAD = 4
 BAR_HEIGHT = 10

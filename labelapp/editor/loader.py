@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from core.imaging import UnreadableImageError, decode_raw, window_range
+from core.media.imaging import UnreadableImageError, decode_raw, window_range
 from core.store.masks import decode_mask_png
 from labelapp.editor.mips import image_levels, mask_levels
 

@@ -1,7 +1,7 @@
 """Export Model…: choose a model (the classifier, or the defect detector when one was trained),
 its run, a format and a folder; the export runs off the GUI thread.
 
-The export is ``core.training.export.export_job`` on a :class:`JobRunner`: it opens its
+The export is ``core.export.model.export_job`` on a :class:`JobRunner`: it opens its
 own ``Project`` from the folder path, checks the exported model against the app's before
 writing anything, and the dialog shows what it yields, then what was written or why not.
 """
@@ -30,8 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.store import Project, Run
-from core.training.exported import DETECTOR_METHOD
+from core.store import Project, Run, RunKind
 from labelapp.jobs.runner import JobRunner
 
 logger = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ ERROR_STYLE = "color: #C5221F;"
 
 
 def model_of(run: Run) -> str:
-    return "detector" if run.method == DETECTOR_METHOD else "classifier"
+    return "detector" if run.kind is RunKind.SEGDEC else "classifier"
 
 
 def run_text(run: Run) -> str:
@@ -93,7 +92,7 @@ class ExportModelDialog(QDialog):
         self._update_default_folder()
 
     def _build(self, runs: list[Run]) -> None:
-        from core.training.exported import missing_packages
+        from core.export.exported import missing_packages
 
         self._runs = {model: [r for r in runs if model_of(r) == model] for model in MODELS}
         self.model_combo = QComboBox()
@@ -200,7 +199,7 @@ class ExportModelDialog(QDialog):
     @Slot()
     def start(self) -> None:
         """Starts the export of the chosen run; does nothing while one runs."""
-        from core.training.export import ExportRequest, export_job
+        from core.export.model import ExportRequest, export_job
 
         if self.is_running() or not self.run_combo.count():
             return
@@ -288,7 +287,7 @@ def show_export_model_dialog(parent: QWidget, project: Project | None, *, messag
                              error: Callable[[str], None]) -> ExportModelDialog | None:
     """Opens the dialog (window-modal, not blocking) on ``project``; the outcome also goes
     to ``message`` / ``error`` (the status area)."""
-    from core.training.export import exportable_runs
+    from core.export.model import exportable_runs
     from core.training.model_io import detector_runs
 
     if project is None:

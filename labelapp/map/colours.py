@@ -1,6 +1,6 @@
 """The embedding map's colour modes: which colour group each point is in, and the legend.
 
-A mode turns :class:`core.embedding_map.MapPoints` into a group per point (drawn in group
+A mode turns :class:`core.map.points.MapPoints` into a group per point (drawn in group
 order, so the groups that matter go last, on top) and one colour and legend entry per
 group. Grey is for "nothing to show": unlabeled, no prediction, not suggested.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtGui import QColor
 
-from core.embedding_map import MapPoints
+from core.map.points import MapPoints
 from core.store import ImageClass
 
 MODES = (("Label", "label"), ("Prediction", "prediction"), ("Uncertainty", "uncertainty"),

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 
-from core.embedding_map import MapPoints
+from core.map.points import MapPoints
+from core.media.thumbnails import ThumbnailCache
 from core.store import ImageClass, Project
-from core.thumbnails import ThumbnailCache
 
 logger = logging.getLogger(__name__)
 THUMBNAIL_PX = 128

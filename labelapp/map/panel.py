@@ -1,4 +1,4 @@
-"""The map panel: every image as a dot, placed by its embedding (:mod:`core.embedding_map`).
+"""The map panel: every image as a dot, placed by its embedding (:mod:`core.map`).
 
 The panel shows the PCA layout as soon as it is read (well under a second, on a worker
 thread), then computes the refined t-SNE layout in the background and swaps it in; both
@@ -25,8 +25,11 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QShowEvent
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-from core.embedding_map import LANDMARKS, MapLayout, MapPoints, MapRequest, MapResult, map_job, read_labels
 from core.jobs.base import Progress
+from core.map.cache import MapLayout
+from core.map.job import MapRequest, MapResult, map_job
+from core.map.layout import LANDMARKS
+from core.map.points import MapPoints, read_labels
 from core.store import ImageClass, Project, StoreError
 from labelapp.jobs.runner import JobRunner
 from labelapp.map.colours import Colouring, colour_points

@@ -152,7 +152,7 @@ class ProjectActions(QObject):
 
     @Slot()
     def export_labels(self) -> None:
-        from core.export_labels import export_labels
+        from core.export.labels import export_labels
 
         project = self._session.project
         if project is None:

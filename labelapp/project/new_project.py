@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.imaging import IMAGE_SUFFIXES
 from core.importing import ImportOptions
 from core.importing.scan import MASK_MARKERS
+from core.media.imaging import IMAGE_SUFFIXES
 from core.store import DB_NAME
 from labelapp.jobs.runner import JobRunner
 from labelapp.project.import_progress import import_folder_interactively

@@ -18,9 +18,9 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from core.active import STRATEGIES, SuggestRequest, describe, suggest_job
+from core.active import MASK_STRATEGY, STRATEGIES, SuggestRequest, describe, suggest_job
 from core.store import Project, StoreError
-from core.store.suggestions import MASK_STRATEGY, Suggestion
+from core.store.suggestions import Suggestion
 from labelapp.jobs.runner import JobRunner
 from labelapp.shortcuts.keymap import ShortcutMap, display_text
 from labelapp.suggestions.ranked_list import RankedImageList, summary_label

@@ -1,5 +1,5 @@
 """The "worth a mask" list: defective images without a mask whose mask would teach the
-defect detector most, from the latest seg-dec run (:func:`core.training.segdec.load_worth_a_mask`),
+defect detector most, from the latest seg-dec run (:func:`core.active.worth_a_mask.load_worth_a_mask`),
 best first, each with the reason.
 
 The panel reads the list when a project opens and after a training run (:meth:`reload`),
@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from core.store import Project, StoreError
-from core.training.segdec import latest_segdec_run, load_worth_a_mask
+from core.active.worth_a_mask import load_worth_a_mask
+from core.store import Project, RunKind, StoreError
 from labelapp.suggestions.ranked_list import RankedImageList, summary_label
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class WorthAMaskPanel(QWidget):
         project = self._project
         if project is not None:
             try:
-                run = latest_segdec_run(project)
+                run = project.runs.latest(RunKind.SEGDEC)
                 entries = load_worth_a_mask(project, run) if run is not None else []
             except (StoreError, OSError, ValueError) as exc:
                 logger.warning("cannot read the worth-a-mask list: %s", exc)

@@ -18,8 +18,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
 
 from core.jobs.staleness import StaleCheck
-from core.store import Project, Run, RunStatus, StoreError
-from core.training.segdec import METHOD as SEGDEC
+from core.store import Project, Run, RunKind, RunStatus, StoreError
 from core.training.trust import detector_trust
 from labelapp.jobs.runner import JobRunner, StartJob
 from labelapp.session.project_session import ProjectSession
@@ -285,7 +284,7 @@ def finished_message(result: object) -> str:
     text = f"Run{'s' if len(runs) > 1 else ''} {ids} finished ({result.seconds:.0f} s)"  # type: ignore[attr-defined]
     for run in runs:
         validation = (run.metrics or {}).get("validation")
-        if run.method == SEGDEC:
+        if run.kind is RunKind.SEGDEC:
             trust = detector_trust(run)
             text += (f" · defect detector AP {_figure(validation.get('ap'))}, F1 {_figure(validation.get('f1'))}"
                      f" on {validation['n']} validation images" if validation

@@ -31,8 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.jobs import Progress
-from core.store import Project, Run, RunStatus
-from core.training.segdec import METHOD as SEGDEC
+from core.store import Project, Run, RunKind, RunStatus
 from labelapp.training.curves import LiveCurves
 from labelapp.training.detection_details import DetectionDetailsDialog
 from labelapp.training.run_details import RunDetailsDialog, detector_trust_html, run_summary
@@ -192,8 +191,8 @@ class TrainingPanel(QWidget):
 
     def _show_detector(self) -> None:
         """The latest finished defect-detector run's trust, above the history."""
-        latest = next((r for r in reversed(self._runs.values()) if r.method == SEGDEC and r.status is RunStatus.DONE),
-                      None)
+        latest = next((r for r in reversed(self._runs.values())
+                       if r.kind is RunKind.SEGDEC and r.status is RunStatus.DONE), None)
         self.detector_label.setVisible(latest is not None)
         if latest is None:
             self.detector_label.setText("")
@@ -231,7 +230,7 @@ class TrainingPanel(QWidget):
             self.details_dialog.close()
             self.details_dialog.deleteLater()
         run, stale = self._runs[run_id], run_id in self._stale
-        if run.method == SEGDEC and run.status is RunStatus.DONE and self._project is not None:
+        if run.kind is RunKind.SEGDEC and run.status is RunStatus.DONE and self._project is not None:
             dialog: QDialog = DetectionDetailsDialog(self._project, run, stale=stale, parent=self)
             dialog.image_requested.connect(self.image_requested)
             dialog.threshold_changed.connect(self._on_details_threshold_changed)

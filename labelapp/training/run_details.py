@@ -29,8 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.store import Run, RunStatus
-from core.training.segdec import METHOD as SEGDEC
+from core.store import Run, RunKind, RunStatus
 from core.training.trust import detector_trust
 from labelapp.widgets.formatting import figure
 
@@ -203,20 +202,20 @@ def run_summary(run: Run) -> str:
     """One line of the run history: what the run was and the figure that matters."""
     m = run.metrics or {}
     parts = [f"#{run.id}"]
-    if run.method.startswith("pretrain-"):
-        parts.append(f"encoder ({run.method.removeprefix('pretrain-')})")
+    if run.kind is RunKind.PRETRAIN:
+        parts.append(f"encoder ({run.method.removeprefix(RunKind.PRETRAIN.method(''))})")
         if "epochs" in m:
             parts.append(f"{m['epochs']} epochs")
         if isinstance(m.get("contrastive_accuracy"), float):
             parts.append(f"contrastive accuracy {m['contrastive_accuracy']:.0%}")
-    elif run.method == "classifier":
+    elif run.kind is RunKind.CLASSIFIER:
         thorough = (run.config or {}).get("finetune_steps", 0)
         parts.append("classifier, thorough" if thorough else "classifier")
         if "labeled" in m:
             parts.append(f"{m['labeled']} labels")
         if m.get("validation"):
             parts.append(f"validation {m['validation']['accuracy']:.0%}")
-    elif run.method == SEGDEC:
+    elif run.kind is RunKind.SEGDEC:
         parts.append("defect detector")
         if "labeled" in m:
             parts.append(f"{m['labeled']} labels, {m.get('masks', 0)} masks")

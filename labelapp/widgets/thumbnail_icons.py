@@ -2,7 +2,7 @@
 
 For short lists (a run's false positives, the images worth a mask), where a loader
 thread would cost more than it saves: each thumbnail is a small JPEG read by key from
-``cache/thumbnails.sqlite`` (the grid's cache, :mod:`core.thumbnails`). Images without
+``cache/thumbnails.sqlite`` (the grid's cache, :mod:`core.media.thumbnails`). Images without
 a thumbnail get a gray square.
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 
+from core.media.thumbnails import ThumbnailCache
 from core.store import Project, StoreError
-from core.thumbnails import ThumbnailCache
 
 logger = logging.getLogger(__name__)
 

@@ -222,7 +222,7 @@ def test_refresh_never_suggests_excluded_images(trained, tmp_path):
     root = tmp_path / "p"
     shutil.copytree(trained, root)
     with Project.open(root) as project:
-        unlabeled = sorted(set(r[0] for r in project.db.all("SELECT id FROM images")) - set(project.labels.all()))
+        unlabeled = sorted(set(project.images.ids().tolist()) - set(project.labels.all()))
     exclude = set(unlabeled[::2])
     for strategy in ("default", "random", "typicality", "kcenter", "margin", "badge", "balance"):
         stored = refresh_suggestions(root, strategy=strategy, n=5, exclude=exclude)
@@ -261,21 +261,26 @@ def test_mask_suggestions_follow_worth_a_mask(segdec_project, tmp_path):
     import shutil
 
     from core.active import refresh_suggestions
-    from core.store import Project
-    from core.training.segdec import latest_segdec_run, load_worth_a_mask
+    from core.active.worth_a_mask import load_worth_a_mask
+    from core.store import Project, RunKind
 
     root = tmp_path / "p"
     shutil.copytree(segdec_project, root)
+    with Project.open(root) as project:
+        before = project.suggestions.list()
     stored = refresh_suggestions(root, strategy="mask", n=5)
     with Project.open(root) as project:
-        expected = [e["image_id"] for e in load_worth_a_mask(project, latest_segdec_run(project))][:5]
+        expected = [e["image_id"] for e in load_worth_a_mask(project, project.runs.latest(RunKind.SEGDEC))][:5]
         assert [s.image_id for s in stored] == expected
-        assert [s.image_id for s in project.suggestions.list(kind="mask")] == expected
+        assert project.suggestions.list() == before  # mask suggestions are returned, not stored
 
 
 # -- the simulator ----------------------------------------------------------------------------------
 def test_simulator_plays_the_labeler(demo_folders, tmp_path):
-    from core.active.simulate import ROUNDS_CSV, SimulationConfig, held_out_split, simulate
+    from core.active.simulator.config import SimulationConfig
+    from core.active.simulator.results import ROUNDS_CSV
+    from core.active.simulator.simulation import simulate
+    from core.active.simulator.truth import held_out_split
     from core.jobs import drain
     from core.store import Project
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,10 @@ def project(tmp_path: Path) -> Project:
     create_demo_project(tmp_path / "p", n_images=20, size=40, workers=1)
     project = Project.open(tmp_path / "p")
     ids = [im.id for im in project.images.list()]
-    with project.db.transaction():
-        for k, image_id in enumerate(ids):
-            project.db.execute("UPDATE images SET mtime = ? WHERE id = ?", (1000.0 + (k * 7) % 20, image_id))
+    for k, image_id in enumerate(ids):  # the store reads a file's mtime again when it is relinked
+        path = project.images.resolve(project.images.get(image_id))
+        os.utime(path, (1000.0 + (k * 7) % 20, 1000.0 + (k * 7) % 20))
+        project.images.relink(image_id, path)
     classes = {c.name: c for c in project.classes.list()}
     project.labels.set_many(ids[0:2], classes["ok"], actor=ACTOR, source=SOURCE)
     project.labels.set_many(ids[2:5], classes["scratches"], actor=ACTOR, source=SOURCE)
@@ -39,10 +41,8 @@ def project(tmp_path: Path) -> Project:
 
 def _add_run(project: Project, predictions: dict[int, tuple[int, float]], *, status: RunStatus) -> int:
     run = project.runs.start(method="test", config={}, label_snapshot={}, seed=0)
-    with project.db.transaction():
-        for image_id, (class_id, confidence) in predictions.items():
-            project.db.execute("INSERT INTO predictions (run_id, image_id, class_id, confidence) VALUES (?,?,?,?)",
-                               (run.id, image_id, class_id, confidence))
+    project.predictions.add(run.id, list(predictions), [c for c, _ in predictions.values()],
+                            [p for _, p in predictions.values()], None)
     if status is not RunStatus.RUNNING:
         project.runs.finish(run.id, status=status)
     return run.id
@@ -103,7 +103,8 @@ def test_sorts_are_stable_total_orders(project: Project) -> None:
     catalog = Catalog.load(project)
     images = project.images.list()
     names = {im.id: Path(im.path).name.lower() for im in images}
-    mtimes = dict(project.db.all("SELECT id, mtime FROM images"))
+    table = project.images.table()
+    mtimes = dict(zip(table.ids.tolist(), table.mtimes.tolist(), strict=True))
     by_name = sorted(names, key=names.get)
     assert catalog.view("all", sort="name").tolist() == by_name
     assert catalog.view("all", sort="name", descending=True).tolist() == by_name[::-1]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.jobs import drain
-from core.pixel_cache import open_pixel_cache
+from core.media.pixel_cache import open_pixel_cache
 from core.store import Project
 from core.training import ClassifyRequest
 from core.training.classify import validation_metrics

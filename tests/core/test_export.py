@@ -11,13 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.jobs import drain
-from core.pixel_cache import open_pixel_cache
-from core.store import Project
-from core.training import ClassifyRequest, classify_job
-from core.training import export as export_module
-from core.training.export import ExportResult, check_parity, export_model, exportable_runs, sample_pixels
-from core.training.exported import (
+from core.export import model as export_module
+from core.export.exported import (
     ExportError,
     ParityError,
     expand_image_paths,
@@ -25,6 +20,11 @@ from core.training.exported import (
     missing_packages,
     predict_files,
 )
+from core.export.model import ExportResult, check_parity, export_model, exportable_runs, sample_pixels
+from core.jobs import drain
+from core.media.pixel_cache import open_pixel_cache
+from core.store import Project
+from core.training import ClassifyRequest, classify_job
 from core.training.model_io import load_classifier
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # the tests tamper via torch.jit

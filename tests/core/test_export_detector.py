@@ -14,18 +14,18 @@ import pytest
 import torch
 from PIL import Image as PILImage
 
+from core.export import detector as export_detector_module
+from core.export.common import ExportResult, save_torchscript
+from core.export.detector import check_detector_parity, other_size, sample_images
+from core.export.exported import ExportError, ParityError, load_exported_model, missing_packages
+from core.export.exported_detector import predict_detector_files
+from core.export.heatmaps import export_heatmaps
+from core.export.model import export_model
 from core.importing import ImportOptions, import_folder
 from core.jobs import drain
 from core.jobs.runs import load_checkpoint
 from core.store import Project, StoreError
 from core.training import SegDecRequest, segdec_job
-from core.training import export_detector as export_detector_module
-from core.training.export import export_model
-from core.training.export_common import ExportResult, save_torchscript
-from core.training.export_detector import check_detector_parity, other_size, sample_images
-from core.training.exported import ExportError, ParityError, load_exported_model, missing_packages
-from core.training.exported_detector import predict_detector_files
-from core.training.heatmap_export import export_heatmaps
 from core.training.heatmaps import load_heatmap
 from core.training.model_io import load_detector
 from core.training.segdec_pixels import decode_scaled
@@ -67,7 +67,7 @@ def torchscript_export(project_root: Path, tmp_path_factory: pytest.TempPathFact
 
 
 def stored(project: Project, run_id: int) -> dict[int, float]:
-    return dict(project.db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?", (run_id,)))
+    return project.predictions.defect_probabilities(run_id)
 
 
 def assert_reproduces_the_run(project_root: Path, result: ExportResult) -> None:

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.heat_colors import ALPHA_FLOOR, blend_heat, heat_alpha, heat_colors
-from core.store import Project, StoreError
-from core.training.heatmap_export import OVERLAY_OPACITY, export_heatmaps
-from core.training.segdec import latest_segdec_run, upsample_heatmap
+from core.export.heatmaps import OVERLAY_OPACITY, export_heatmaps
+from core.media.heat_colors import ALPHA_FLOOR, blend_heat, heat_alpha, heat_colors
+from core.store import Project, RunKind, StoreError
+from core.training.segdec import upsample_heatmap
 
 
 @pytest.fixture()
@@ -26,7 +26,7 @@ def project(segdec_project: Path, tmp_path: Path):
 
 
 def set_validation(project: Project, validation: dict | None, threshold: float) -> None:
-    run = latest_segdec_run(project)
+    run = project.runs.latest(RunKind.SEGDEC)
     metrics = {k: v for k, v in run.metrics.items() if k != "validation"}
     project.runs.update_metrics(run.id, {**metrics, "threshold": threshold,
                                          **({"validation": validation} if validation else {})})
@@ -49,7 +49,7 @@ def test_an_unvalidated_run_calls_nothing_defective(project: Project, tmp_path: 
 
 
 def test_a_validated_run_marks_the_images_at_its_threshold(project: Project, tmp_path: Path) -> None:
-    probability = project.predictions.defect_probabilities(latest_segdec_run(project).id)
+    probability = project.predictions.defect_probabilities(project.runs.latest(RunKind.SEGDEC).id)
     threshold = float(np.median(list(probability.values())))
     set_validation(project, {"n": 20, "defective": 10, "auroc": 0.95, "ap": 0.9, "fp": 1, "fn": 1,
                              "threshold": threshold}, threshold)

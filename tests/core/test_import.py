@@ -19,8 +19,8 @@ from PIL import Image as PILImage
 
 from core.demo import DemoManifest
 from core.importing import ImportOptions, import_folder, iter_import
+from core.media.thumbnails import ThumbnailCache
 from core.store import ClassKind, Project
-from core.thumbnails import ThumbnailCache
 
 
 def save(path: Path, image: PILImage.Image, **kwargs: object) -> Path:
@@ -235,7 +235,7 @@ def test_a_killed_import_keeps_every_committed_row(demo_folders: DemoManifest, p
     assert child.returncode == -signal.SIGKILL, "the import finished before it could be killed"
     assert committed == 16
     with Project.open(project_dir) as project:
-        assert project.db.scalar("PRAGMA integrity_check") == "ok"
+        assert project.integrity_check() == "ok"
         assert project.images.count() == committed  # every committed row, nothing of the open batch
         assert len(project.labels.all()) == committed
         report = import_folder(project, demo_folders.root / "images",

@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 from core.demo import DemoManifest
 from core.importing import ImportOptions, import_folder
 from core.jobs import JobCancelled, drain
-from core.pixel_cache import build_pixel_cache, open_pixel_cache
+from core.media.pixel_cache import build_pixel_cache, open_pixel_cache
 from core.store import Project
 
 

@@ -16,7 +16,7 @@ import torch
 from core.demo_project import create_demo_project
 from core.jobs import drain
 from core.jobs.runs import load_checkpoint
-from core.pixel_cache import open_pixel_cache
+from core.media.pixel_cache import open_pixel_cache
 from core.store import Project, RunStatus
 from core.training import PretrainRequest, load_embeddings, pretrain_job
 from core.training.pretrain import _cache_size

@@ -16,16 +16,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.active.worth_a_mask import load_worth_a_mask
 from core.catalog import Catalog
 from core.jobs import drain
-from core.store import Project
+from core.store import Project, RunKind
 from core.training import SegDecRequest, segdec_job
 from core.training.heatmaps import iter_heatmaps
 from core.training.segdec import (
-    latest_segdec_run,
     load_heatmap,
     load_validation_scores,
-    load_worth_a_mask,
     set_threshold,
     upsample_heatmap,
 )
@@ -87,14 +86,13 @@ def test_trains_with_no_few_or_all_masks(demo: Path, masks: int | None):
     assert any("decision loss" in r.losses for r in records)
     with Project.open(demo) as project:
         n = project.images.count()
-        rows = project.db.all("SELECT class_id, defect_probability FROM predictions WHERE run_id = ?", (run.id,))
-        assert len(rows) == n
-        assert all(c is None and 0.0 <= p <= 1.0 for c, p in rows)
+        rows = [project.predictions.get(image.id, run.id) for image in project.images.list()]
+        assert project.predictions.count(run.id) == n
+        assert all(r is not None and r.class_id is None and 0.0 <= r.defect_probability <= 1.0 for r in rows)
         heat = dict(iter_heatmaps(project.runs_dir / str(run.id)))
         assert len(heat) == n and all(h.shape == (8, 8) and h.dtype == np.uint8 for h in heat.values())
         worth = load_worth_a_mask(project, run)
-        labeled_defective = {i for i, c in project.db.all(
-            "SELECT l.image_id, c.kind FROM labels l JOIN classes c ON c.id = l.class_id") if c == "defect"}
+        labeled_defective = {i for i, label in project.labels.all().items() if label.kind == "defect"}
     entries = {e["image_id"] for e in worth}
     assert entries <= labeled_defective - set(masked)  # only defective images without a mask
     if masks is None:
@@ -138,9 +136,9 @@ def test_heat_map_lines_up_with_the_image():
 def test_stored_heat_map_matches_the_images_and_the_project(demo: Path):
     result = drain(segdec_job(request(demo, max_epochs=1)))
     with Project.open(demo) as project:
-        run = latest_segdec_run(project)
+        run = project.runs.latest(RunKind.SEGDEC)
         assert run.id == result.run.id
-        image = project.images.get(int(project.db.scalar("SELECT MIN(id) FROM images")))
+        image = project.images.get(int(project.images.ids().min()))
         heat = load_heatmap(project, run, image.id)
         assert heat.shape == (8, 8)
         assert upsample_heatmap(heat, image.width, image.height).shape == (image.height, image.width)
@@ -153,7 +151,7 @@ def test_catalog_sorts_and_filters_by_defect_probability(demo: Path):
         catalog = Catalog.load(project)
         # the classifier's predictions stay apart: no class predictions from a detector run
         assert catalog.has_defect_predictions and not catalog.has_predictions
-        assert project.predictions.get(1) is None and project.predictions.get(1, kind="defect") is not None
+        assert project.predictions.get(1) is None and project.predictions.get(1, kind=RunKind.SEGDEC) is not None
     order = catalog.view(sort="defect_first")
     p = catalog.pred_defect[catalog.index_of(order)]
     assert np.all(np.diff(p) <= 0)
@@ -186,8 +184,8 @@ def test_cancel_leaves_no_run(demo: Path):
         if progress.phase == "defect detector":
             cancel.set()
     with Project.open(demo) as project:
-        assert latest_segdec_run(project) is None
-        assert project.predictions.latest_run("defect") is None
+        assert project.runs.latest(RunKind.SEGDEC) is None
+        assert project.predictions.latest_run(RunKind.SEGDEC) is None
         assert not any(p.name.endswith(".partial") for p in project.runs_dir.iterdir())
 
 

@@ -29,8 +29,7 @@ def _held_out_ap(root: Path, held: dict[int, int]) -> float:
     run = drain(segdec_job(request)).run
     assert run is not None
     with Project.open(root) as project:
-        scores = dict(project.db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?",
-                                     (run.id,)))
+        scores = project.predictions.defect_probabilities(run.id)
     ids = sorted(held)
     return float(average_precision_score([held[i] for i in ids], [scores[i] for i in ids]))
 

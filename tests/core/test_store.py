@@ -46,11 +46,11 @@ def project(project_dir: Path) -> Project:
 def test_create_lays_out_the_folder_in_wal_mode(project: Project) -> None:
     for sub in ("masks", "cache", "runs", "exports"):
         assert (project.root / sub).is_dir()
-    assert project.db.scalar("PRAGMA journal_mode") == "wal"
-    assert migrations.schema_version(project.db.conn) == migrations.LATEST_VERSION
-    tables = set(project.db.utils.table_names())
-    assert {"images", "classes", "labels", "masks", "events", "runs", "predictions", "embeddings",
-            "suggestions"} <= tables
+    assert project._db.scalar("PRAGMA journal_mode") == "wal"
+    assert migrations.schema_version(project._db.conn) == migrations.LATEST_VERSION
+    tables = set(project._db.utils.table_names())
+    assert {"images", "classes", "labels", "masks", "events", "runs", "predictions", "suggestions"} <= tables
+    assert "embeddings" not in tables  # dropped by migration 4: embeddings live in the run folders
 
 
 def test_create_refuses_an_existing_project_and_open_needs_one(project: Project, tmp_path: Path) -> None:
@@ -106,9 +106,9 @@ def test_labels_and_the_event_log(project: Project) -> None:
 def test_event_log_is_append_only(project: Project) -> None:
     project.labels.set(1, "scratch", **WHO)
     with pytest.raises(StoreError):
-        project.db.execute("UPDATE events SET actor = 'mallory'")
+        project._db.execute("UPDATE events SET actor = 'mallory'")
     with pytest.raises(StoreError):
-        project.db.execute("DELETE FROM events")
+        project._db.execute("DELETE FROM events")
     assert project.events.list(kind="label")[0].actor == "tester"
 
 
@@ -200,7 +200,7 @@ def test_old_schema_is_migrated_after_a_backup(project_dir: Path) -> None:
     conn.close()
 
     with Project.open(project_dir) as project:
-        assert migrations.schema_version(project.db.conn) == migrations.LATEST_VERSION
+        assert migrations.schema_version(project._db.conn) == migrations.LATEST_VERSION
         assert project.labels.get(1).class_name == "scratch"
         project.runs.start(method="test", config={}, label_snapshot={}, seed=0)  # a v2 table works
     backups = list(project_dir.glob("project.v1-*.backup.sqlite"))
@@ -211,8 +211,27 @@ def test_old_schema_is_migrated_after_a_backup(project_dir: Path) -> None:
     old.close()
 
 
+def test_migration_4_drops_embeddings_and_stored_mask_suggestions(project_dir: Path) -> None:
+    project_dir.mkdir()
+    conn = sqlite3.connect(str(project_dir / DB_NAME), isolation_level=None)
+    migrations.migrate(conn, target=3)
+    conn.execute("INSERT INTO images (path, hash, width, height, channels, bit_depth, mode, gray, file_size,"
+                 " mtime, added_at) VALUES ('a.png', 'h', 4, 4, 1, 8, 'L', 1, 1, 0, 'then')")
+    for strategy in ("margin", "mask"):
+        conn.execute("INSERT INTO suggestions (image_id, strategy, rank, score, reason, created_at)"
+                     " VALUES (1, ?, 1, 0.5, 'why', 'then')", (strategy,))
+    conn.execute("INSERT INTO meta (key, value) VALUES ('suggestions_mask_at', 'then')")
+    conn.close()
+
+    with Project.open(project_dir) as project:
+        assert migrations.schema_version(project._db.conn) == 4
+        assert "embeddings" not in set(project._db.utils.table_names())
+        assert [s.strategy for s in project.suggestions.list()] == ["margin"]
+        assert project._db.scalar("SELECT COUNT(*) FROM meta WHERE key = 'suggestions_mask_at'") == 0
+
+
 def test_a_newer_schema_is_refused(project: Project) -> None:
-    project.db.execute("PRAGMA user_version = 99")
+    project._db.execute("PRAGMA user_version = 99")
     project.close()
     with pytest.raises(SchemaTooNewError, match="v99"):
         Project.open(project.root)

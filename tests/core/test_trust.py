@@ -11,7 +11,7 @@ import pytest
 
 from core.catalog import Catalog
 from core.jobs import RunRecorder, take_snapshot
-from core.store import Project, Run, RunStatus
+from core.store import Project, Run, RunKind, RunStatus
 from core.training.trust import (
     CLASSIFIER,
     DETECTOR,
@@ -128,7 +128,7 @@ def test_which_to_believe_reads_the_latest_runs(tmp_path: Path, small_classifier
     root = tmp_path / "project"
     shutil.copytree(small_classifier_project, root)
     with Project.open(root) as project:
-        classifier = project.runs.get(project.predictions.latest_run("class"))
+        classifier = project.runs.get(project.predictions.latest_run(RunKind.CLASSIFIER))
         before = which_to_believe(project)
         assert before.detector is None and before.detector_trust.status == "none"
         assert before.classifier is not None and before.classifier.run_id == classifier.id

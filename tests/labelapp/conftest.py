@@ -79,18 +79,18 @@ def _validate_detector(project, noise: float = 0.12, held_out: int = 8) -> float
     1-epoch runs the tests can afford rank at chance, which the trust rule rejects.)"""
     import numpy as np
 
+    from core.store import RunKind
     from core.training.detection import choose_threshold, detection_metrics
-    from core.training.segdec import latest_segdec_run
 
-    run = latest_segdec_run(project)
+    run = project.runs.latest(RunKind.SEGDEC)
     ok = {c.id for c in project.classes.list() if c.is_ok}
-    labels = dict(project.db.all("SELECT image_id, class_id FROM labels ORDER BY image_id"))
+    labels = project.labels.class_by_image()
     rng = np.random.default_rng(0)
     probability = {i: float(np.clip((0.25 if c in ok else 0.7) + rng.normal(0.0, noise), 0.01, 0.99))
                    for i, c in labels.items()}
-    with project.db.transaction():
-        project.db.conn.executemany("UPDATE predictions SET defect_probability = ? WHERE run_id = ? AND image_id = ?",
-                                    [(p, run.id, i) for i, p in probability.items()])
+    p = np.array(list(probability.values()))
+    project.predictions.add(run.id, list(probability), None, np.maximum(p, 1.0 - p), 1.0 - np.abs(2 * p - 1),
+                            defect_probability=p)
     held = ([i for i, c in labels.items() if c in ok][:held_out]
             + [i for i, c in labels.items() if c not in ok][:held_out])
     truth = np.array([int(labels[i] not in ok) for i in held])
@@ -104,9 +104,9 @@ def _validate_detector(project, noise: float = 0.12, held_out: int = 8) -> float
 def _unvalidate_detector(project, threshold: float = 0.5) -> None:
     """Makes the latest seg-dec run one that held nothing out (its threshold the default
     0.5), as a run on a few labels is."""
-    from core.training.segdec import latest_segdec_run
+    from core.store import RunKind
 
-    run = latest_segdec_run(project)
+    run = project.runs.latest(RunKind.SEGDEC)
     metrics = {k: v for k, v in run.metrics.items() if k != "validation"}
     project.runs.update_metrics(run.id, {**metrics, "threshold": threshold})
 

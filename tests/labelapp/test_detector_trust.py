@@ -16,8 +16,7 @@ from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
 from core.jobs import RunRecorder, take_snapshot
-from core.store import Project
-from core.training.segdec import latest_segdec_run
+from core.store import Project, RunKind
 from labelapp.editor import ImageEditor
 from labelapp.editor.heatmap import heatmap_color_table
 from labelapp.grid import ImageGrid
@@ -51,7 +50,7 @@ def show(qtbot: QtBot, editor: ImageEditor, image_id: int) -> None:
 
 
 def probabilities(project: Project) -> dict[int, float]:
-    return project.predictions.defect_probabilities(latest_segdec_run(project).id)
+    return project.predictions.defect_probabilities(project.runs.latest(RunKind.SEGDEC).id)
 
 
 def plain(text: str) -> str:

@@ -15,7 +15,7 @@ from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from core.demo_project import create_demo_project
-from core.imaging import content_hash
+from core.media.imaging import content_hash
 from core.store import NewImage, Project
 from labelapp.editor import ImageEditor
 from labelapp.editor.cache import DocumentCache

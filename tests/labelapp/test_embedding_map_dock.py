@@ -12,8 +12,8 @@ from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QColor, QMouseEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-from core.embedding_map import NO_ENCODER
-from core.store import Project
+from core.map.job import NO_ENCODER
+from core.store import Project, RunKind
 
 Shift = Qt.KeyboardModifier.ShiftModifier
 Ctrl = Qt.KeyboardModifier.ControlModifier
@@ -196,7 +196,7 @@ def test_a_retrain_recolours_the_map_with_its_predictions(window, qtbot) -> None
     window.training_panel.segdec_box.setChecked(False)
     with qtbot.waitSignal(window.training.run_finished, timeout=120_000):
         window.training.retrain()
-    latest = window.project.predictions.latest_run("class")
+    latest = window.project.predictions.latest_run(RunKind.CLASSIFIER)
     assert latest != 2
     qtbot.waitUntil(lambda: not panel.is_busy() and panel.colouring() is not None
                     and panel.points().prediction_run == latest, timeout=30_000)

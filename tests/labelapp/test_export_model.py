@@ -71,7 +71,7 @@ def test_export_model_then_predict_without_the_project(trained: Path, tmp_path: 
 def test_predict_fails_when_no_image_can_be_read(trained: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     with Project.open(trained) as project:
-        from core.training.export import export_model
+        from core.export.model import export_model
 
         export_model(project, fmt="torchscript", out_dir=tmp_path / "model", sample=4)
     (tmp_path / "empty.png").write_bytes(b"")

@@ -64,8 +64,8 @@ def test_export_model_names_the_detector_run(project: Path, tmp_path: Path, caps
 def test_predict_gives_defect_probabilities_and_heat_maps_without_the_project(
         project: Path, exported: Path, images: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with Project.open(project) as store:
-        probability = {Path(store.images.get(i).path).name: p for i, p in store.db.all(
-            "SELECT image_id, defect_probability FROM predictions WHERE run_id = 1")}
+        probability = {Path(store.images.get(i).path).name: p
+                       for i, p in store.predictions.defect_probabilities(1).items()}
     hidden = project.parent / "project-hidden"  # the project is not needed: hide it
     project.rename(hidden)
     try:

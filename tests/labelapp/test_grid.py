@@ -40,9 +40,7 @@ def project(tmp_path: Path) -> Iterator[Project]:
     mask[4:20, 4:20] = scratches.id
     project.masks.save(ids[4], mask, actor=ACTOR, source=SOURCE)
     run = project.runs.start(method="test", config={}, label_snapshot={}, seed=0)
-    with project.db.transaction():
-        project.db.execute("INSERT INTO predictions (run_id, image_id, class_id, confidence) VALUES (?,?,?,?)",
-                           (run.id, ids[5], scratches.id, 0.75))
+    project.predictions.add(run.id, [ids[5]], [scratches.id], [0.75], None)
     project.runs.finish(run.id, status=RunStatus.DONE)
     yield project
     project.close()
@@ -132,10 +130,8 @@ def combo_entries(combo) -> dict[str, object]:
 
 def add_run(project: Project, predictions: dict[int, tuple[int, float]]) -> int:
     run = project.runs.start(method="classifier", config={}, label_snapshot={}, seed=0)
-    with project.db.transaction():
-        for image_id, (class_id, confidence) in predictions.items():
-            project.db.execute("INSERT INTO predictions (run_id, image_id, class_id, confidence) VALUES (?,?,?,?)",
-                               (run.id, image_id, class_id, confidence))
+    project.predictions.add(run.id, list(predictions), [c for c, _ in predictions.values()],
+                            [p for _, p in predictions.values()], None)
     project.runs.finish(run.id, status=RunStatus.DONE)
     return run.id
 
@@ -172,8 +168,8 @@ def test_prediction_choices_follow_the_runs(grid: ImageGrid, project: Project) -
     ok, patches = project.classes.get("ok"), project.classes.get("patches")
     grid.set_filter("predicted", project.classes.get("scratches").id)
     grid.set_sort("least_sure")
-    with project.db.transaction():  # no run with predictions any more
-        project.db.execute("DELETE FROM predictions")
+    for run in project.runs.list():  # no run with predictions any more
+        project.predictions.delete_run(run.id)
     grid.refresh(None)
     assert "disagree" not in combo_entries(bar.filter_combo).values()
     assert "least_sure" not in combo_entries(bar.sort_combo).values()

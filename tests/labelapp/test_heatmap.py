@@ -17,10 +17,10 @@ from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
 from core.catalog import Catalog
-from core.imaging import content_hash
-from core.store import NewImage, Project
+from core.media.imaging import content_hash
+from core.store import NewImage, Project, RunKind, RunStatus
 from core.training.heatmaps import HeatmapWriter, iter_heatmaps
-from core.training.segdec import latest_segdec_run, load_heatmap, upsample_heatmap
+from core.training.segdec import load_heatmap, upsample_heatmap
 from labelapp.editor import ImageEditor
 from labelapp.editor.heatmap import heatmap_color_table
 from labelapp.grid import ImageGrid
@@ -62,7 +62,7 @@ def pixel(editor: ImageEditor, point: QPoint) -> QColor:
 
 def hottest_cell(project: Project) -> tuple[int, int, int, np.ndarray]:
     """The image, row and column of the hottest heat-map cell of the run, and that heat map."""
-    run = latest_segdec_run(project)
+    run = project.runs.latest(RunKind.SEGDEC)
     best = None
     for image in project.images.list():
         heat = load_heatmap(project, run, image.id)
@@ -146,7 +146,7 @@ def add_wide_image(project: Project, width: int, height: int, gray: int) -> int:
 
 def give_heatmap(project: Project, image_id: int, heat: np.ndarray, probability: float) -> None:
     """Adds ``heat`` and ``probability`` for ``image_id`` to the seg-dec run, as the run writes them."""
-    run = latest_segdec_run(project)
+    run = project.runs.latest(RunKind.SEGDEC)
     folder = project.runs_dir / str(run.id)
     maps = {i: np.array(h) for i, h in iter_heatmaps(folder)}
     maps[image_id] = heat
@@ -154,9 +154,7 @@ def give_heatmap(project: Project, image_id: int, heat: np.ndarray, probability:
     for i, h in maps.items():
         writer.add(i, h)
     writer.close()
-    with project.db.transaction():
-        project.db.execute("INSERT INTO predictions (run_id, image_id, class_id, confidence, defect_probability)"
-                           " VALUES (?,?,?,?,?)", (run.id, image_id, None, probability, probability))
+    project.predictions.add(run.id, [image_id], None, [probability], None, defect_probability=[probability])
 
 
 def test_heat_map_lines_up_with_the_image(qtbot: QtBot, editor: ImageEditor, project: Project,
@@ -173,7 +171,7 @@ def test_heat_map_lines_up_with_the_image(qtbot: QtBot, editor: ImageEditor, pro
     editor.set_heatmap_visible(True)
     editor.set_heatmap_opacity(1.0)
     show(qtbot, editor, image_id)
-    threshold = latest_segdec_run(project).metrics["threshold"]
+    threshold = project.runs.latest(RunKind.SEGDEC).metrics["threshold"]
     assert editor.defect_info.isVisibleTo(editor)
     assert f"defect 0.91 (threshold {threshold:.2f})" in editor.defect_info.text()
 
@@ -206,9 +204,9 @@ def test_heat_map_lines_up_with_the_image(qtbot: QtBot, editor: ImageEditor, pro
 def test_heat_map_toggle_is_disabled_without_a_segdec_run_and_reload_finds_one(
         qtbot: QtBot, project: Project, validate_detector) -> None:
     validate_detector(project)
-    run = latest_segdec_run(project)
-    with project.db.transaction():  # as if the defect detector had not finished yet
-        project.db.execute("UPDATE runs SET status = 'failed' WHERE id = ?", (run.id,))
+    run = project.runs.latest(RunKind.SEGDEC)
+    # as if the defect detector had not finished yet
+    project.runs.finish(run.id, status=RunStatus.FAILED, metrics=run.metrics, checkpoint=run.checkpoint)
     editor = ImageEditor()
     qtbot.addWidget(editor)
     editor.show()
@@ -224,11 +222,11 @@ def test_heat_map_toggle_is_disabled_without_a_segdec_run_and_reload_finds_one(
     assert editor.canvas.heatmap() is None and editor.defect_reading() is None
     assert not editor.defect_info.isVisibleTo(editor)
 
-    with project.db.transaction():  # the run finished: the window calls reload_heatmaps
-        project.db.execute("UPDATE runs SET status = 'done' WHERE id = ?", (run.id,))
+    # the run finished: the window calls reload_heatmaps
+    project.runs.finish(run.id, status=RunStatus.DONE, metrics=run.metrics, checkpoint=run.checkpoint)
     editor.reload_heatmaps()
     assert action.isEnabled() and "run #1" in action.toolTip()
-    probability = project.predictions.get(image_id, kind="defect").defect_probability
+    probability = project.predictions.get(image_id, kind=RunKind.SEGDEC).defect_probability
     reading = editor.defect_reading()
     assert reading.probability == pytest.approx(probability) and reading.threshold == run.metrics["threshold"]
     assert np.array_equal(editor.canvas.heatmap().heat, load_heatmap(project, run, image_id))
@@ -251,9 +249,8 @@ def combo_entries(combo) -> dict[str, object]:
 
 
 def defect_probabilities(project: Project) -> dict[int, float]:
-    run = latest_segdec_run(project)
-    return {int(i): float(p) for i, p in project.db.all(
-        "SELECT image_id, defect_probability FROM predictions WHERE run_id = ?", (run.id,))}
+    run = project.runs.latest(RunKind.SEGDEC)
+    return {int(i): float(p) for i, p in project.predictions.defect_probabilities(run.id).items()}
 
 
 def test_filter_bar_lists_defect_entries_only_with_defect_predictions(qtbot: QtBot) -> None:
@@ -275,7 +272,7 @@ def test_grid_sorts_and_filters_by_defect_probability(qtbot: QtBot, grid: ImageG
     validate_detector(project)
     grid.refresh(None)
     bar, probability = grid.filter_bar, defect_probabilities(project)
-    threshold = latest_segdec_run(project).metrics["threshold"]
+    threshold = project.runs.latest(RunKind.SEGDEC).metrics["threshold"]
     position = bar.sort_combo.findData("defect_first")
     assert position >= 0 and bar.filter_combo.findData("defective") >= 0
     bar.sort_combo.setCurrentIndex(position - 1)
@@ -292,14 +289,14 @@ def test_grid_sorts_and_filters_by_defect_probability(qtbot: QtBot, grid: ImageG
     assert set(grid.ordered_ids().tolist()) == {i for i, p in probability.items() if p >= threshold}
     catalog = Catalog.load(project)
     ok_ids = {c.id for c in project.classes.list() if c.is_ok}
-    labels = dict(project.db.all("SELECT image_id, class_id FROM labels"))
+    labels = project.labels.class_by_image()
     missed = {i for i, p in probability.items() if (p >= threshold) == (labels[i] in ok_ids)}
     grid.set_filter("missed")
     assert set(grid.ordered_ids().tolist()) == missed
     assert catalog.has_defect_predictions
 
-    with project.db.transaction():  # no defect-detector run any more: the entries go
-        project.db.execute("UPDATE runs SET status = 'failed'")
+    for run in project.runs.list():  # no defect-detector run any more: the entries go
+        project.runs.finish(run.id, status=RunStatus.FAILED, metrics=run.metrics, checkpoint=run.checkpoint)
     grid.refresh(None)
     assert "defective" not in combo_entries(bar.filter_combo).values()
     assert "defect_first" not in combo_entries(bar.sort_combo).values()
@@ -310,7 +307,7 @@ def test_tiles_show_the_defect_probability(qtbot: QtBot, grid: ImageGrid, projec
                                           validate_detector) -> None:
     validate_detector(project)
     probability = defect_probabilities(project)
-    run = latest_segdec_run(project)
+    run = project.runs.latest(RunKind.SEGDEC)
     values = sorted(set(probability.values()))
     threshold = (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2  # half the images above it
     project.runs.update_metrics(run.id, {**run.metrics, "threshold": threshold})  # as a threshold change does

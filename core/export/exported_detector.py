@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.export.exported import ExportedModel, ExportError, unreadable_reason
 from core.files import atomic_writer, unique_stem
-from core.training.exported import ExportedModel, ExportError, unreadable_reason
 
 HEATMAP_SUFFIX = "-heatmap.png"
 
@@ -58,7 +58,7 @@ def predict_detector_files(model: ExportedModel, paths: list[Path], *,
     """
     from PIL import Image as PILImage
 
-    from core.imaging import UnreadableImageError
+    from core.media.imaging import UnreadableImageError
     from core.training.segdec_pixels import decode_scaled
 
     if not model.is_detector:

@@ -2,7 +2,7 @@
 
 ``<out>/<stem>-heatmap.png`` is gray (0 = no defect, 255 = sure), stretched to the image
 as the model saw it; ``--overlay`` adds ``<stem>-overlay.png``, the image with the heat
-map drawn over it in the editor's colour scale (:mod:`core.heat_colors`).
+map drawn over it in the editor's colour scale (:mod:`core.media.heat_colors`).
 ``defect_probabilities.csv`` lists every written image with its probability and, when
 the run is validated (:func:`core.training.trust.detector_trust`), whether it is at or
 above the run's threshold (column ``defective_at_<threshold>``); an unvalidated run calls
@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from core.files import atomic_writer, unique_stem
-from core.heat_colors import blend_heat
-from core.store import Project, StoreError
+from core.media.heat_colors import blend_heat
+from core.store import Project, RunKind, StoreError
 from core.training.heatmaps import iter_heatmaps, upsample_heatmap
-from core.training.segdec import METHOD, latest_segdec_run
 from core.training.trust import detector_trust
 
 OVERLAY_OPACITY = 0.7  # the editor's default heat-map opacity
@@ -41,10 +40,10 @@ def export_heatmaps(project: Project, out: Path, *, run_id: int | None = None, o
                     overlay: bool = False) -> HeatmapExport:
     from PIL import Image as PILImage
 
-    from core.imaging import UnreadableImageError, decode
+    from core.media.imaging import UnreadableImageError, decode
 
-    run = latest_segdec_run(project) if run_id is None else project.runs.get(run_id)
-    if run is None or run.method != METHOD:
+    run = project.runs.latest(RunKind.SEGDEC) if run_id is None else project.runs.get(run_id)
+    if run is None or run.kind is not RunKind.SEGDEC:
         raise StoreError("no defect-detector run: train one first (labelapp train PROJECT --method segdec)"
                          if run_id is None else f"run {run_id} is not a defect-detector run")
     trust = detector_trust(run)
@@ -52,8 +51,7 @@ def export_heatmaps(project: Project, out: Path, *, run_id: int | None = None, o
         raise StoreError(f"run {run.id} calls no image defective, it is {trust.why}; export --only all")
     folder = project.runs_dir / str(run.id)
     threshold = trust.threshold
-    probability = dict(project.db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?",
-                                      (run.id,)))
+    probability = project.predictions.defect_probabilities(run.id)
     out.mkdir(parents=True, exist_ok=True)
     written, skipped, rows, used = 0, [], [], set()
     for image_id, heat in iter_heatmaps(folder):

@@ -60,7 +60,7 @@ def open_pixel_cache(project: Project, size: int, *, color: bool = False) -> Pix
     if not (data_path.exists() and meta_path.exists()):
         return None
     meta = json.loads(meta_path.read_text())
-    rows = [(int(i), h) for i, h in project.db.all("SELECT id, hash FROM images ORDER BY id")]
+    rows = list(project.images.hashes_by_id().items())
     if meta.get("digest") != images_digest(rows) or meta.get("size") != size:
         return None
     shape = (len(rows), size, size, 3) if color else (len(rows), size, size)
@@ -76,8 +76,8 @@ def build_pixel_cache(project: Project, size: int, *, color: bool = False, worke
     existing = open_pixel_cache(project, size, color=color)
     if existing is not None:
         return existing
-    rows = [(int(i), h) for i, h in project.db.all("SELECT id, hash FROM images ORDER BY id")]
-    paths = [str(project.images.resolve(p)) for (p,) in project.db.all("SELECT path FROM images ORDER BY id")]
+    rows = list(project.images.hashes_by_id().items())
+    paths = [str(project.images.resolve(p)) for p in project.images.paths_by_id().values()]
     data_path, meta_path = cache_paths(project, size, color)
     tmp = data_path.with_suffix(".u8.tmp")
     shape = (len(rows), size, size, 3) if color else (len(rows), size, size)
@@ -127,7 +127,7 @@ def decode_resized(paths: list[str], size: int, color: bool) -> tuple[list[np.nd
     defect at the border stays in); unreadable files give zeros and their positions."""
     from PIL import Image as PILImage
 
-    from core.imaging import UnreadableImageError, decode
+    from core.media.imaging import UnreadableImageError, decode
 
     arrays, bad = [], []
     for position, path in enumerate(paths):

@@ -5,7 +5,7 @@ An export is staged in a private temp folder, loaded back from the file's bytes 
 beside the app's own inference (the parity check). Only a file that passes is written
 into the output folder: the model file and any side files first, ``model_card.json``
 last (it holds the model file's sha256), each atomically. Used by
-:mod:`core.training.export` (the classifier) and :mod:`core.training.export_detector`.
+:mod:`core.export.model` (the classifier) and :mod:`core.export.detector`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from core.files import write_bytes_atomic, write_text_atomic
-from core.jobs.base import Progress, check_cancel
-from core.store import Project, Run
-from core.training.exported import (
+from core.export.exported import (
     CARD_NAME,
     MODEL_FILES,
     ExportError,
@@ -34,6 +31,9 @@ from core.training.exported import (
     load_outputs,
     sha256_of,
 )
+from core.files import write_bytes_atomic, write_text_atomic
+from core.jobs.base import Progress, check_cancel
+from core.store import Project, Run
 
 CARD_VERSION = 1
 ONNX_MAX_BATCH = 1 << 16

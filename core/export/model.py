@@ -1,17 +1,17 @@
 """Exporting a trained model as one self-contained model file, checked before it is kept.
 
 :func:`export_model` and :func:`export_job` export the classifier (here) or the defect
-detector (:mod:`core.training.export_detector`): the run's method decides, or ``model``.
+detector (:mod:`core.export.detector`): the run's method decides, or ``model``.
 
 A classifier run is rebuilt as one module (:func:`core.training.model_io.load_classifier`),
 traced to TorchScript or exported to ONNX in a private temp folder, loaded back from the
 file's bytes and run on a sample of the project's cached pixels beside the app's module.
 Only when the two agree within the tolerance are the model file, ``classes.txt`` and
 ``model_card.json`` (last: it holds the model file's sha256) written into the output
-folder, each atomically (:mod:`core.training.export_common`). A model that disagrees is
+folder, each atomically (:mod:`core.export.common`). A model that disagrees is
 refused and nothing is written.
 
-The folder is read back without a project by :mod:`core.training.exported`.
+The folder is read back without a project by :mod:`core.export.exported`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from core.jobs.base import Progress, check_cancel, drain
-from core.store import Project, Run, RunStatus, StoreError
-from core.training.export_common import (
+from core.export.common import (
     ONNX_MAX_BATCH,
     STEPS,
     ExportResult,
@@ -44,14 +42,15 @@ from core.training.export_common import (
     worst,
     write_export,
 )
-from core.training.exported import (
+from core.export.exported import (
     CLASSES_NAME,
     CLASSIFIER_OUTPUTS,
-    DETECTOR_METHOD,
     ExportError,
     check_format,
     require_packages,
 )
+from core.jobs.base import Progress, check_cancel, drain
+from core.store import Project, Run, RunKind, StoreError
 from core.training.model_io import LoadedClassifier, load_classifier
 
 __all__ = ["EXPORTERS", "MODELS", "ExportRequest", "ExportResult", "ParityReport", "check_parity", "export_job",
@@ -64,7 +63,7 @@ PREPROCESSING = {
              " 0.5 and 99.5 percentiles",
     "resize": "the whole image (no crop) squashed to size x size, Pillow bilinear (reducing_gap 2.0)",
     "values": "0-255 as they are: the model scales and normalises them itself",
-    "reference": "core.pixel_cache.decode_resized (labelapp predict does exactly this)",
+    "reference": "core.media.pixel_cache.decode_resized (labelapp predict does exactly this)",
 }
 
 
@@ -87,8 +86,7 @@ class ExportRequest:
 
 def exportable_runs(project: Project) -> list[Run]:
     """Finished classifier runs with a checkpoint, newest first."""
-    return [r for r in reversed(project.runs.list())
-            if r.method == "classifier" and r.status is RunStatus.DONE and r.checkpoint]
+    return project.runs.finished(RunKind.CLASSIFIER, with_checkpoint=True)
 
 
 def model_of(run: Run | None, model: str | None) -> str:
@@ -101,7 +99,7 @@ def model_of(run: Run | None, model: str | None) -> str:
     """
     if model is not None and model not in MODELS:
         raise ValueError(f"unknown model {model!r}: one of {', '.join(MODELS)}")
-    of_run = None if run is None else "detector" if run.method == DETECTOR_METHOD else "classifier"
+    of_run = None if run is None else "detector" if run.kind is RunKind.SEGDEC else "classifier"
     if model is not None and of_run is not None and model != of_run:
         kind = "a defect-detector" if of_run == "detector" else f"a {run.method}"
         raise StoreError(f"run {run.id} is {kind} run, not a {model} run")
@@ -117,7 +115,7 @@ def export_model(project: Project, run: Run | None = None, *, fmt: str, out_dir:
             ``export`` extra).
         sample: How many project images the parity check runs on.
         tolerance: The largest absolute difference in any output that is accepted.
-        model: ``"classifier"`` or ``"detector"`` (:func:`core.training.export_detector.iter_export_detector`);
+        model: ``"classifier"`` or ``"detector"`` (:func:`core.export.detector.iter_export_detector`);
             None: the run's, else the classifier.
 
     Raises:
@@ -143,7 +141,7 @@ def _iter_model_export(project: Project, run: Run | None, *, model: str | None, 
                        sample: int, tolerance: float, cancel: threading.Event | None = None,
                        ) -> Generator[Progress, None, ExportResult]:
     if model_of(run, model) == "detector":
-        from core.training.export_detector import iter_export_detector
+        from core.export.detector import iter_export_detector
 
         return (yield from iter_export_detector(project, run, fmt=fmt, out_dir=out_dir, sample=sample,
                                                 tolerance=tolerance, cancel=cancel))
@@ -181,7 +179,7 @@ def sample_pixels(project: Project, size: int, count: int, *, cancel: threading.
                   ) -> Generator[Progress, None, np.ndarray]:
     """``(n, 1, S, S)`` uint8 cached pixels of up to ``count`` readable images spread over
     the project (the cache is built first when it is missing or stale)."""
-    from core.pixel_cache import build_pixel_cache, open_pixel_cache
+    from core.media.pixel_cache import build_pixel_cache, open_pixel_cache
 
     cache = open_pixel_cache(project, size)
     if cache is None:

@@ -4,8 +4,8 @@ An export folder holds the model file (``model.pt``, TorchScript, or ``model.onn
 ``model_card.json`` (what the model is, how to feed it, the model file's sha256); a
 classifier's also ``classes.txt``. :func:`load_exported_model` reads the card, checks the
 model file against it and loads it. :func:`predict_files` decodes image files exactly as
-the project's pixel cache does (:func:`core.pixel_cache.decode_resized`) and runs a
-classifier; a defect detector's files go through :mod:`core.training.exported_detector`.
+the project's pixel cache does (:func:`core.media.pixel_cache.decode_resized`) and runs a
+classifier; a defect detector's files go through :mod:`core.export.exported_detector`.
 
 torch is imported only for TorchScript models and onnxruntime only for ONNX ones.
 """
@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from core.imaging import IMAGE_SUFFIXES
+from core.media.imaging import IMAGE_SUFFIXES
+from core.store.records import RunKind
 
 CARD_NAME = "model_card.json"
 CLASSES_NAME = "classes.txt"
@@ -36,7 +37,6 @@ RUN_PACKAGES = {"torchscript": (), "onnx": ("onnxruntime",)}
 
 CLASSIFIER_OUTPUTS = ("probabilities",)
 DETECTOR_OUTPUTS = ("defect_probability", "heatmap")
-DETECTOR_METHOD = "segdec"  # a card's method: the defect detector (core.training.segdec.METHOD)
 
 Runner = Callable[[np.ndarray], np.ndarray]
 OutputsRunner = Callable[[np.ndarray], dict[str, np.ndarray]]
@@ -142,7 +142,7 @@ class ExportedModel:
 
     @property
     def is_detector(self) -> bool:
-        return self.card.get("method") == DETECTOR_METHOD
+        return self.card.get("method") == RunKind.SEGDEC
 
     @property
     def class_names(self) -> list[str]:
@@ -172,7 +172,7 @@ def read_card(folder: Path) -> dict[str, Any]:
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
         _ = (str(card["format"]), card["model"]["file"], card["model"]["sha256"])
-        if card.get("method") == DETECTOR_METHOD:
+        if card.get("method") == RunKind.SEGDEC:
             _ = (float(card["input"]["scale"]), float(card["threshold"]), bool(card["validated"]))
         else:
             _ = (int(card["input"]["size"]), list(card["classes"]))
@@ -198,7 +198,7 @@ def load_exported_model(folder: Path | str) -> ExportedModel:
     if sha256_of(data) != card["model"]["sha256"]:
         raise ExportError(f"{model_path.name} does not match its model card (sha256 differs):"
                           " the file was changed or replaced after the export")
-    names = DETECTOR_OUTPUTS if card.get("method") == DETECTOR_METHOD else CLASSIFIER_OUTPUTS
+    names = DETECTOR_OUTPUTS if card.get("method") == RunKind.SEGDEC else CLASSIFIER_OUTPUTS
     return ExportedModel(folder=folder, card=card, outputs=load_outputs(data, card["format"], names))
 
 
@@ -226,10 +226,10 @@ def expand_image_paths(items: Iterable[Path | str]) -> list[Path]:
 
 def predict_files(model: ExportedModel, paths: list[Path], *, batch: int = 32) -> Iterator[FilePrediction]:
     """A classifier's :class:`FilePrediction` per path, in order; unreadable files carry the reason."""
-    from core.pixel_cache import decode_resized
+    from core.media.pixel_cache import decode_resized
 
     if model.is_detector:
-        raise ExportError("a defect detector: its files go through core.training.exported_detector")
+        raise ExportError("a defect detector: its files go through core.export.exported_detector")
     names = model.class_names
     for start in range(0, len(paths), max(1, batch)):
         chunk = paths[start:start + max(1, batch)]
@@ -249,7 +249,7 @@ def predict_files(model: ExportedModel, paths: list[Path], *, batch: int = 32) -
 
 def unreadable_reason(path: Path) -> str:
     """Why ``decode_resized`` could not read ``path``, in words."""
-    from core.imaging import UnreadableImageError, decode
+    from core.media.imaging import UnreadableImageError, decode
 
     try:
         decode(Path(path).read_bytes())

@@ -11,21 +11,11 @@ import pytest
 from scipy.spatial import cKDTree
 
 from core.catalog import Catalog
-from core.embedding_map import (
-    IMAGES_CHANGED,
-    NO_ENCODER,
-    MapLayout,
-    MapRequest,
-    choose_landmarks,
-    layout_path,
-    load_layout,
-    map_job,
-    pca_layout,
-    read_points,
-    refined_layout,
-    save_layout,
-)
 from core.jobs import JobCancelled, drain
+from core.map.cache import MapLayout, layout_path, load_layout, save_layout
+from core.map.job import IMAGES_CHANGED, NO_ENCODER, MapRequest, map_job
+from core.map.layout import choose_landmarks, pca_layout, refined_layout
+from core.map.points import read_points
 from core.store import NewImage, Project
 
 

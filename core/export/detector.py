@@ -16,7 +16,7 @@ outputs with the app's own inference (:func:`models.segdec.predict_image`) on th
 that crop, and on a crop of yet another size (not square, sides not multiples of 8):
 each image alone, the first few of one size as a batch, one image as float32. So an input
 size frozen into the file shows. A model that disagrees is refused and nothing is
-written; one that agrees is written with its card (:mod:`core.training.export_detector_card`).
+written; one that agrees is written with its card (:mod:`core.export.detector_card`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from core.jobs.base import Progress, check_cancel
-from core.store import Project, Run
-from core.training.export_common import (
+from core.export.common import (
     ONNX_MAX_BATCH,
     STEPS,
     ExportResult,
@@ -47,8 +45,10 @@ from core.training.export_common import (
     worst,
     write_export,
 )
-from core.training.export_detector_card import detector_card
-from core.training.exported import DETECTOR_OUTPUTS, ExportError, check_format, require_packages
+from core.export.detector_card import detector_card
+from core.export.exported import DETECTOR_OUTPUTS, ExportError, check_format, require_packages
+from core.jobs.base import Progress, check_cancel
+from core.store import Project, Run
 from core.training.model_io import load_detector
 
 __all__ = ["EXPORTERS", "check_detector_parity", "iter_export_detector", "other_size", "sample_images"]
@@ -104,10 +104,10 @@ def sample_images(project: Project, scale: float, count: int, *, cancel: threadi
     Raises:
         ExportError: no image of the project can be read.
     """
-    from core.imaging import UnreadableImageError
+    from core.media.imaging import UnreadableImageError
     from core.training.segdec_pixels import decode_scaled
 
-    rows = project.db.all("SELECT id, path FROM images ORDER BY id")
+    rows = list(project.images.paths_by_id().items())
     count = max(1, count)
     # spread picks first, then the rest in order, so unreadable files are made up for
     spread = np.unique(np.linspace(0, len(rows) - 1, min(count, len(rows))).round().astype(int)).tolist()

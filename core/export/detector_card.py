@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.export.common import ParityReport, card_head, card_tail
 from core.store import Project
-from core.training.export_common import ParityReport, card_head, card_tail
 from core.training.model_io import LoadedDetector
 from core.training.trust import detector_trust
 

@@ -1,0 +1,41 @@
+"""The retrain pipeline: one label snapshot for every model it trains."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from core.jobs.staleness import StaleCheck
+from core.store import Project, RunKind
+from core.training import ClassifyRequest, PretrainRequest, SegDecRequest, retrain_job
+
+
+def test_a_label_written_during_a_retrain_reaches_neither_model(tmp_path: Path,
+                                                               small_classifier_project: Path) -> None:
+    root = tmp_path / "p"
+    shutil.copytree(small_classifier_project, root)  # encoder run 1 covers every image: no pretraining
+    with Project.open(root) as project:
+        labeled = project.labels.class_by_image()
+        late = next(i for i in project.images.ids().tolist() if i not in labeled)
+        before = project.runs.last_id()
+    job = retrain_job(PretrainRequest(project_root=root), ClassifyRequest(project_root=root, epochs=5),
+                      segdec=SegDecRequest(project_root=root, max_epochs=1, workers=1), suggest=False)
+    next(job)  # the retrain has begun
+    with Project.open(root) as other:  # the labeler goes on in the window
+        other.labels.set(late, "ok", actor="tester", source="test")
+    try:
+        while True:
+            next(job)
+    except StopIteration as stop:
+        result = stop.value
+    assert result.classify.run is not None and result.segdec is not None and result.segdec.run is not None
+    runs = [result.classify.run, result.segdec.run]
+    assert [r.kind for r in runs] == [RunKind.CLASSIFIER, RunKind.SEGDEC] and min(r.id for r in runs) > before
+    for run in runs:
+        trained_on = json.loads((root / "runs" / str(run.id) / "labels.json").read_text())["labels"]
+        assert {i for i, _c in trained_on} == set(labeled)  # the late label is in neither
+        assert run.label_snapshot["labeled"] == len(labeled)
+    assert runs[0].label_snapshot == runs[1].label_snapshot
+    with Project.open(root) as project:
+        assert StaleCheck(project).stale_ids(runs) == {r.id for r in runs}  # both stale: the label came later

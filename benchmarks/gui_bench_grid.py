@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from core.catalog import Catalog  # noqa: E402
 from core.demo import ALL_CLASSES, DEFECT_CLASSES, OK_CLASS, render_sample  # noqa: E402
-from core.media.thumbnails import ThumbnailCache  # noqa: E402
 from core.store import ClassKind, NewImage, Project, RunStatus  # noqa: E402
+from core.store.thumbnails import ThumbnailCache  # noqa: E402
 
 logger = logging.getLogger(__name__)
 BATCH = 10_000

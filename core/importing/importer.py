@@ -19,8 +19,8 @@ from pathlib import Path
 
 from core.importing.scan import PROJECT_INTERNAL, Scan, ScannedFile, scan_folder
 from core.importing.worker import FileResult, FileTask, process_chunk
-from core.media.thumbnails import ThumbnailCache
 from core.store import ClassKind, NewImage, Project, default_actor
+from core.store.thumbnails import ThumbnailCache
 
 CHUNK = 32
 DEFAULT_MASK_CLASS = "defect"

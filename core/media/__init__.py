@@ -1,2 +1,2 @@
-"""Image files and the pixels derived from them: decoding and content hashes, thumbnails, the
-pixel cache, the heat-map colour scale."""
+"""Image files and the pixels derived from them: decoding and content hashes, the pixel
+cache, the heat-map colour scale (the thumbnail cache is SQLite: :mod:`core.store.thumbnails`)."""

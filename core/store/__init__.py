@@ -1,4 +1,5 @@
-"""The project store: SQLite (WAL) with numbered migrations, files written atomically."""
+"""The project store: SQLite (WAL) with numbered migrations, files written atomically; and the
+thumbnail cache (its own SQLite file). No SQL lives outside this package."""
 
 from core.store.errors import (
     ClassNotFoundError,

@@ -25,7 +25,7 @@ from PIL import Image as PILImage
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from core.media.thumbnails import ThumbnailCache
+from core.store.thumbnails import ThumbnailCache
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 
 from core.map.points import MapPoints
-from core.media.thumbnails import ThumbnailCache
 from core.store import ImageClass, Project
+from core.store.thumbnails import ThumbnailCache
 
 logger = logging.getLogger(__name__)
 THUMBNAIL_PX = 128

@@ -2,22 +2,21 @@
 
 For short lists (a run's false positives, the images worth a mask), where a loader
 thread would cost more than it saves: each thumbnail is a small JPEG read by key from
-``cache/thumbnails.sqlite`` (the grid's cache, :mod:`core.media.thumbnails`). Images without
+``cache/thumbnails.sqlite`` (the grid's cache, :mod:`core.store.thumbnails`). Images without
 a thumbnail get a gray square.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 
-from core.media.thumbnails import ThumbnailCache
 from core.store import Project, StoreError
+from core.store.thumbnails import ThumbnailCache
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ def thumbnail_icons(project: Project, image_ids: Iterable[int], size: int) -> di
     icons: dict[int, QIcon] = {}
     try:
         cache = ThumbnailCache(project.cache_dir)
-    except (sqlite3.Error, OSError) as exc:
+    except (StoreError, OSError) as exc:
         logger.warning("thumbnail cache unreadable: %s", exc)
         return {i: _blank(size) for i in wanted}
     try:
@@ -53,7 +52,7 @@ def thumbnail_icons(project: Project, image_ids: Iterable[int], size: int) -> di
 def _icon(project: Project, cache: ThumbnailCache, image_id: int, size: int) -> QIcon:
     try:
         jpeg = cache.get(project.images.get(image_id).hash)
-    except (StoreError, sqlite3.Error) as exc:
+    except StoreError as exc:
         logger.debug("no thumbnail for image %s: %s", image_id, exc)
         jpeg = None
     image = QImage.fromData(jpeg) if jpeg else QImage()

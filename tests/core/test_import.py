@@ -19,8 +19,8 @@ from PIL import Image as PILImage
 
 from core.demo import DemoManifest
 from core.importing import ImportOptions, import_folder, iter_import
-from core.media.thumbnails import ThumbnailCache
 from core.store import ClassKind, Project
+from core.store.thumbnails import ThumbnailCache
 
 
 def save(path: Path, image: PILImage.Image, **kwargs: object) -> Path:

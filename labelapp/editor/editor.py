@@ -1,8 +1,9 @@
 """The image editor: a tool bar over the canvas, with loading, saving and undo behind it.
 
-The editor is a view: it shows the image the main window asks for, edits its mask, and
-writes only masks. Label changes reach its undo history from the project session
-(:attr:`ImageEditor.labels`); undoing one writes the old label back through it.
+The editor is a view: it shows the image the main window asks for and edits its mask.
+It writes through the project session (:attr:`ImageEditor.labels`): masks (the
+session's saver thread commits them) and, for undo, labels. Label changes reach its
+undo history from the same session.
 Masks save themselves: about a second after the last edit, when another image is shown,
 and on :meth:`ImageEditor.flush`.
 
@@ -61,7 +62,6 @@ class ImageEditor(QWidget):
     """Shows one image with its mask; brush, eraser, polygon and fill tools; undo/redo."""
 
     image_shown = Signal(object)  # image id, after it is on screen
-    mask_saved = Signal(object)  # image id, after its mask was committed
     mask_painted = Signal(object)  # (image id, class id): an edit wrote pixels of that defect class
     message = Signal(str)  # non-blocking messages for the status area
     relink_requested = Signal(object)  # image id whose file is missing
@@ -69,10 +69,10 @@ class ImageEditor(QWidget):
     def __init__(self, parent: QWidget | None = None, *, cache_bytes: int | None = None,
                  labels: ProjectSession | None = None) -> None:
         super().__init__(parent)
-        # label writes (undo, redo) go through the window's project session; alone, its own
+        # label and mask writes go through the window's project session; alone, its own
         self._owns_labels = labels is None
         self.labels = labels if labels is not None else ProjectSession(self)
-        self._session = EditorSession(self, budget_bytes=cache_bytes)
+        self._session = EditorSession(self.labels, self, budget_bytes=cache_bytes)
         self.toolbar = EditorToolBar()
         self.canvas = Canvas()
         self.placeholder = Placeholder()
@@ -113,8 +113,6 @@ class ImageEditor(QWidget):
         session, bar = self._session, self.toolbar
         session.document_loaded.connect(self._on_session_document_loaded)
         session.load_failed.connect(self._on_session_load_failed)
-        session.mask_saved.connect(self.mask_saved)
-        session.mask_saved.connect(self.labels.mask_committed)
         self.labels.labels_changed.connect(self._undo.record_labels)
         session.message.connect(self.message)
         self.canvas.mask_edited.connect(self._on_canvas_mask_edited)
@@ -344,10 +342,12 @@ class ImageEditor(QWidget):
         self._session.flush()
 
     def shutdown(self) -> None:
-        """Saves, then stops the loader and saver threads (call from ``closeEvent``)."""
+        """Saves, then stops the loader threads (and its own session's saver) (call from ``closeEvent``)."""
         self.flush()
         self.canvas.set_document(None)
         self._session.shutdown()
+        if self._owns_labels:
+            self.labels.adopt(None)
 
     def _save_changes(self) -> None:
         self._idle.stop()

@@ -1,7 +1,8 @@
 """The editor's non-visual half: which images are loaded, loading, dirty or saving.
 
-Owns the document cache, the loader threads, the mask saver thread and the undo
-histories of one project. Reads of the store (an image's path, its mask row) happen
+Owns the document cache, the loader threads and the undo histories of one project;
+masks are written through the project session (:class:`ProjectSession`, its saver
+thread), which reports back which versions were committed. Reads of the store (an image's path, its mask row) happen
 here on the GUI thread and are cheap indexed queries; everything slow runs on the
 workers, which receive immutable requests.
 """
@@ -27,7 +28,8 @@ from labelapp.editor.loader import (
     LoadRequest,
     LoadResult,
 )
-from labelapp.editor.saver import MaskSaver, SaveRequest
+from labelapp.session.mask_saver import SaveRequest, SaveResult
+from labelapp.session.project_session import ProjectSession
 
 logger = logging.getLogger(__name__)
 SAVE_SOURCE = "gui"
@@ -38,15 +40,16 @@ class EditorSession(QObject):
 
     document_loaded = Signal(object)  # ImageDocument, now in the cache
     load_failed = Signal(object)  # LoadFailure of a requested image
-    mask_saved = Signal(object)  # image id
     message = Signal(str)
 
-    def __init__(self, parent: QObject | None = None, *, budget_bytes: int | None = None) -> None:
+    def __init__(self, labels: ProjectSession, parent: QObject | None = None, *,
+                 budget_bytes: int | None = None) -> None:
         super().__init__(parent)
+        self._labels = labels
+        labels.masks_written.connect(self._on_labels_masks_written)
         self.cache = DocumentCache() if budget_bytes is None else DocumentCache(budget_bytes)
         self.histories = Histories()
         self._project: Project | None = None
-        self._saver: MaskSaver | None = None
         self._loader = ImageLoader(workers=2)
         self._loader.finished.connect(self._on_loader_finished)
         self._inflight: dict[int, LoadRequest] = {}  # image id -> the request under way
@@ -64,17 +67,10 @@ class EditorSession(QObject):
         if unsaved:
             logger.error("masks of images %s could not be saved and are dropped", unsaved)
             self.message.emit(f"The masks of {len(unsaved)} image(s) could not be saved: {unsaved[:10]}")
-        if self._saver is not None:
-            self._saver.stop()
-            self._saver.deleteLater()
-            self._saver = None
         self.cache.clear()
         self.histories.clear()
         self._inflight.clear()
         self._project = project
-        if project is not None:
-            self._saver = MaskSaver(project.root)
-            self._saver.results_ready.connect(self._on_saver_results_ready)
 
     # -- loading ------------------------------------------------------------------------------
     def set_wanted(self, current: int | None, prefetch: Iterable[int]) -> None:
@@ -144,15 +140,15 @@ class EditorSession(QObject):
     # -- saving -------------------------------------------------------------------------------
     def save(self, doc: ImageDocument) -> None:
         """Queues the document's mask for saving if it changed since its last save."""
-        if self._saver is None or not doc.dirty or doc.saving_version == doc.version:
+        if self._project is None or not doc.dirty or doc.saving_version == doc.version:
             return
         history = self.histories.find(doc.image_id)
         remove = (history is not None and history.base_had_mask is False
                   and history.mask_edits_applied() == 0)
-        doc.saving_version = doc.version
-        self._saver.submit(SaveRequest(image_id=doc.image_id, version=doc.version,
-                                       mask=None if remove else doc.mask.copy(),
-                                       actor=default_actor(), source=SAVE_SOURCE))
+        request = SaveRequest(image_id=doc.image_id, version=doc.version, mask=None if remove else doc.mask.copy(),
+                              actor=default_actor(), source=SAVE_SOURCE)
+        if self._labels.save_mask(request):
+            doc.saving_version = doc.version
 
     def save_all(self) -> None:
         for doc in self.cache:
@@ -160,17 +156,14 @@ class EditorSession(QObject):
 
     def flush(self) -> None:
         """Saves every changed mask and waits until the store has committed them."""
-        if self._saver is None:
+        if self._project is None:
             return
         self.save_all()
-        self._saver.wait_idle()
-        self._on_saver_results_ready()
+        self._labels.flush_masks()
 
-    @Slot()
-    def _on_saver_results_ready(self) -> None:
-        if self._saver is None:
-            return
-        for result in self._saver.take_results():
+    @Slot(object)
+    def _on_labels_masks_written(self, results: list[SaveResult]) -> None:
+        for result in results:
             doc = self.cache.peek(result.image_id)
             if doc is not None and doc.saving_version == result.version:
                 doc.saving_version = None
@@ -180,7 +173,6 @@ class EditorSession(QObject):
             if doc is not None:
                 doc.saved_version = max(doc.saved_version, result.version)
                 doc.had_mask = not result.removed
-            self.mask_saved.emit(result.image_id)
         self.cache.evict(keep=self._keep)
 
     def shutdown(self) -> None:

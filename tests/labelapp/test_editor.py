@@ -98,7 +98,7 @@ def test_brush_stroke_paints_along_the_path_and_flush_commits_it(qtbot, setup: S
     assert editor.brush_size() == 8
     # a fast move: two far-apart events must still leave a continuous line
     drag(qtbot, editor, [(10, 20), (80, 20)])
-    with qtbot.waitSignal(editor.mask_saved, timeout=5000) as blocker:
+    with qtbot.waitSignal(editor.labels.mask_saved, timeout=5000) as blocker:
         editor.flush()
     assert blocker.args == [image_id]
     mask = stored_mask(setup.project, image_id)
@@ -202,7 +202,7 @@ def test_histories_survive_switching_images(qtbot, setup: Setup) -> None:
     editor.set_tool("brush")
     drag(qtbot, editor, [(10, 10), (40, 40)])
     drag(qtbot, editor, [(60, 10), (60, 40)])
-    with qtbot.waitSignal(editor.mask_saved, timeout=5000):
+    with qtbot.waitSignal(editor.labels.mask_saved, timeout=5000):
         show(qtbot, editor, b)  # switching saves A
     assert stored_mask(setup.project, a)[25, 25] == setup.crazing
     drag(qtbot, editor, [(50, 50), (70, 70)])
@@ -235,7 +235,7 @@ def test_mask_saves_itself_after_an_idle_second(qtbot, setup: Setup) -> None:
     editor, image_id = setup.editor, setup.ids[4]
     show(qtbot, editor, image_id)
     drag(qtbot, editor, [(30, 30), (35, 60)])
-    with qtbot.waitSignal(editor.mask_saved, timeout=4000) as blocker:
+    with qtbot.waitSignal(editor.labels.mask_saved, timeout=4000) as blocker:
         pass  # no flush, no switch: the idle timer saves
     assert blocker.args == [image_id]
     assert stored_mask(setup.project, image_id)[45, 32] == setup.crazing
@@ -253,7 +253,7 @@ def test_a_failed_save_reports_and_keeps_the_mask_dirty(qtbot, setup: Setup) -> 
     assert setup.project.masks.info(image_id) is None
     masks.unlink()
     masks.mkdir()
-    with qtbot.waitSignal(editor.mask_saved, timeout=5000):
+    with qtbot.waitSignal(editor.labels.mask_saved, timeout=5000):
         editor.flush()
     assert stored_mask(setup.project, image_id)[30, 45] == setup.crazing
 

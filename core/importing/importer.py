@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core.importing.scan import PROJECT_INTERNAL, Scan, ScannedFile, scan_folder
 from core.importing.worker import FileResult, FileTask, process_chunk
+from core.jobs.worker import exit_with_parent
 from core.store import ClassKind, NewImage, Project, default_actor
 from core.store.thumbnails import ThumbnailCache
 
@@ -306,7 +307,7 @@ def _run_tasks(tasks: list[FileTask], workers: int | None, palette: dict, *,
             yield process_chunk(part, palette)
         return
     context = multiprocessing.get_context("spawn")  # safe next to Qt and torch threads
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=exit_with_parent) as pool:
         window = 4 * workers  # bounded: results hold thumbnails and masks
         pending: set[cf.Future] = set()
         queue = iter(chunks)

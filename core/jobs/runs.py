@@ -123,8 +123,10 @@ class RunRecorder:
         return exc_type is JobCancelled  # a cancelled job ends normally
 
 
-def recover_interrupted_runs(project: Project) -> list[int]:
-    """Marks failed every 'running' run whose process is gone; removes its partial folder."""
+def recover_interrupted_runs(project: Project, *, status: RunStatus = RunStatus.FAILED,
+                             reason: str = "interrupted (process ended)") -> list[int]:
+    """Marks ``status`` (failed) every 'running' run whose process is gone; removes its
+    partial folder and any predictions it had stored."""
     recovered = []
     for run in project.runs.list():
         if run.status is not RunStatus.RUNNING:
@@ -134,7 +136,8 @@ def recover_interrupted_runs(project: Project) -> list[int]:
         if partial.is_dir() and probe is None:
             continue  # its process still holds the lock: it is alive
         _unlock(probe)
-        project.runs.finish(run.id, status=RunStatus.FAILED, metrics={"error": "interrupted (process ended)"})
+        project.predictions.delete_run(run.id)
+        project.runs.finish(run.id, status=status, metrics={"error": reason})
         shutil.rmtree(partial, ignore_errors=True)
         recovered.append(run.id)
         logger.warning("run %d was interrupted; marked failed", run.id)

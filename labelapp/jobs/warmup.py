@@ -1,12 +1,9 @@
-"""Imports the training stack on a background thread after the window shows.
+"""Imports pyqtgraph (the training panel's curves) on a background thread after the
+window shows, so that the first curve point does not import it on the GUI thread.
 
-The first Retrain of a session would otherwise import torch, lightly, the optimizer's
-lazy modules (torch._dynamo, sympy) and pyqtgraph on the job thread or the GUI thread;
-those imports hold the GIL for up to a few hundred milliseconds at a time, so the
-window froze in bursts (benchmarks/responsiveness_bench.py: 460-855 ms on the first
-curve point, 120-270 ms during the first pretraining steps). Done here, they run while
-the engineer looks at the first images. Everything is a plain import: a Retrain started
-before the warm-up ends simply waits on Python's import lock for the same modules.
+Torch and the training stack are no longer imported in the window's process: training
+runs in the worker process (:mod:`core.jobs.worker`), which imports them itself. A
+plain import: a curve drawn before the warm-up ends waits on Python's import lock.
 """
 
 from __future__ import annotations
@@ -17,8 +14,7 @@ import threading
 
 logger = logging.getLogger(__name__)
 
-MODULES = ("torch", "pyqtgraph", "core.training", "models.encoders", "models.ssl", "models.fewshot.head",
-           "models.features")
+MODULES = ("pyqtgraph",)
 
 _started: threading.Thread | None = None
 
@@ -27,9 +23,6 @@ def _run() -> None:
     try:
         for name in MODULES:
             importlib.import_module(name)
-        import torch
-
-        torch.optim.Adam(torch.nn.Linear(1, 1).parameters())  # its first use imports torch._dynamo
     except Exception:  # a warm-up must never take the app down; the real use reports the error
         logger.exception("warm-up import failed")
 

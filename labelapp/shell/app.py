@@ -53,7 +53,7 @@ def run_gui(project_path: Path | None) -> int:
 
     from labelapp.jobs.warmup import start_warmup
 
-    QTimer.singleShot(500, start_warmup)  # after the first paint: torch & co. load while the user looks
+    QTimer.singleShot(500, start_warmup)  # after the first paint: the curves' plotting loads while the user looks
     return app.exec()
 
 

@@ -385,6 +385,9 @@ class MainWindow(QMainWindow):
                 restore(value)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.training.is_running() and not self.training.confirm_stop(self):
+            event.ignore()
+            return
         self._settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self._settings.setValue(STATE_KEY, self.saveState())
         self._settings.setValue(SPLITTER_KEY, self.splitter.saveState())

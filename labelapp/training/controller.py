@@ -1,5 +1,7 @@
 """Retrain with current labels: builds the job from a snapshot of the settings, runs it
-on a :class:`labelapp.jobs.runner.JobRunner` it owns, shows its progress in the training
+in the training process (:mod:`core.jobs.worker`, one worker process started on the
+first job and reused while the project is open, through
+:class:`labelapp.jobs.process_runner.WorkerJobRunner`), shows its progress in the training
 panel, and announces the result (``run_finished``: the window then shows the new
 predictions, heat maps, the worth-a-mask list and the suggestions). The retrain ends
 with fresh suggestions from the strategy chosen in the Suggestions dock. A
@@ -16,10 +18,13 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.jobs.staleness import StaleCheck
+from core.jobs.worker import JobCall, WorkerDied, WorkerProcess
 from core.store import Project, Run, RunKind, RunStatus, StoreError
 from core.training.trust import detector_trust
+from labelapp.jobs.process_runner import WorkerJobRunner, WorkerStopped
 from labelapp.jobs.runner import JobRunner, StartJob
 from labelapp.session.project_session import ProjectSession
 from labelapp.training.panel import TrainingPanel
@@ -65,7 +70,8 @@ class TrainingController(QObject):
         self._session = session
         self._settings = settings
         self._strategy = strategy
-        self._runner: JobRunner | None = None
+        self._runner: JobRunner | WorkerJobRunner | None = None
+        self._worker = WorkerProcess()
         self._stale_check: StaleCheck | None = None
         panel.retrain_requested.connect(self.retrain)
         panel.cancel_requested.connect(self.cancel)
@@ -118,15 +124,19 @@ class TrainingController(QObject):
         self.retrain(detector_from_scratch=True)
 
     # -- running ---------------------------------------------------------------------------------
-    def start(self, job: StartJob, *, title: str) -> None:
-        """Runs ``job`` (called with a cancel event on the worker thread)."""
+    def start(self, job: StartJob | JobCall, *, title: str) -> None:
+        """Runs ``job``: a :class:`JobCall` in the training process (every torch job), a
+        StartJob on a thread of this process (light jobs)."""
         if self.is_running():
             raise RuntimeError("a training job is already running")
         from labelapp.jobs.warmup import start_warmup
 
-        start_warmup()  # pyqtgraph (the curves) and torch load off the GUI thread if not yet done
+        start_warmup()  # pyqtgraph (the curves) loads off the GUI thread if not yet done
         self._panel.job_started(title)
-        runner = JobRunner(job, self)
+        if isinstance(job, JobCall):
+            runner: JobRunner | WorkerJobRunner = WorkerJobRunner(job, self._worker, self)
+        else:
+            runner = JobRunner(job, self)
         runner.progressed.connect(self._panel.show_progress)
         runner.finished.connect(self._on_runner_finished)
         runner.failed.connect(self._on_runner_failed)
@@ -142,11 +152,45 @@ class TrainingController(QObject):
             self._runner.cancel()
             self._panel.job_cancelling()
 
+    def confirm_stop(self, parent: QWidget) -> bool:
+        """Asks whether to stop the running job (the window is closing)."""
+        answer = QMessageBox.question(
+            parent, "Training is running",
+            "A retrain is running. Stop it and close?\n\nNothing is lost: every label is saved; the unfinished "
+            "run is discarded.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def worker_pid(self) -> int | None:
+        """The training process's id while it runs (None: not started or ended)."""
+        return self._worker.pid if self._worker.alive() else None
+
     def shutdown(self) -> None:
-        """Cancels a running job and waits for its thread (closeEvent)."""
-        if self._runner is not None:
-            self._runner.cancel()
-            self._runner.wait()
+        """Stops a running job at once and ends the training process (the window closes):
+        the unfinished run is marked cancelled, nothing half-written stays."""
+        runner, self._runner = self._runner, None
+        if isinstance(runner, WorkerJobRunner):
+            runner.stop_now()
+            runner.wait(10_000)
+            self._recover(WorkerStopped("cancelled: the window was closed"))
+        elif runner is not None:
+            runner.cancel()
+            runner.wait()
+        self._worker.close()
+
+    def _recover(self, exc: BaseException) -> None:
+        """The worker ended mid-run: its run is marked cancelled (a cancel it did not
+        honour in time) or failed, its partial folder and predictions removed."""
+        project = self._session.project
+        if project is None:
+            return
+        from core.jobs.runs import recover_interrupted_runs
+
+        status = RunStatus.CANCELLED if isinstance(exc, WorkerStopped) else RunStatus.FAILED
+        try:
+            recover_interrupted_runs(project, status=status, reason=str(exc))
+        except StoreError as error:
+            self.error.emit(f"Cannot mark the interrupted run: {error}")
 
     @Slot(object)
     def _on_runner_finished(self, result: object) -> None:
@@ -158,8 +202,15 @@ class TrainingController(QObject):
     @Slot(object)
     def _on_runner_failed(self, exc: object) -> None:
         self._runner = None
-        self._panel.job_ended(f"Failed: {exc}")
-        self.error.emit(f"Training failed: {exc}")
+        if isinstance(exc, WorkerDied | WorkerStopped):
+            self._recover(exc)
+        if isinstance(exc, WorkerDied):
+            self._panel.job_ended(f"Stopped: {exc}.")
+            self.error.emit(f"Training stopped: {exc}; nothing was lost (every label is saved). "
+                            "Retrain starts a fresh worker.")
+        else:
+            self._panel.job_ended(f"Failed: {exc}")
+            self.error.emit(f"Training failed: {exc}")
         self.show_history()
         self.run_failed.emit(exc)
 
@@ -186,10 +237,8 @@ class TrainingController(QObject):
                                    finetune_steps=int(self._setting("training/finetune_steps")) if thorough else 0)
         segdec = self.segdec_request(project, from_scratch=detector_from_scratch)
         suggest = SuggestRequest(project_root=project.root, strategy=self._strategy())
-        self.start(
-            lambda cancel: retrain_job(pretrain, classify, cancel, pretrain_again=pretrain_again, segdec=segdec,
-                                       suggest=suggest),
-            title="Starting…")
+        self.start(JobCall(retrain_job, (pretrain, classify), {
+            "pretrain_again": pretrain_again, "segdec": segdec, "suggest": suggest}), title="Starting…")
 
     # -- stale runs -------------------------------------------------------------------------------
     def show_history(self, *, finished_run: int | None = None) -> None:
@@ -236,6 +285,8 @@ class TrainingController(QObject):
 
     @Slot()
     def _on_session_closed(self) -> None:
+        if not self.is_running():
+            self._worker.close()  # a new project gets a fresh worker
         self._stale_check = None
         self._panel.set_project(None)
         self._panel.show_history([])

@@ -28,6 +28,7 @@ from core.active.simulator.results import ROUNDS_CSV, CsvWriter, done_runs
 from core.active.simulator.rounds import run_one
 from core.active.simulator.truth import prepare
 from core.jobs.base import Progress, check_cancel
+from core.jobs.worker import exit_with_parent
 
 
 def _worker(args: tuple) -> list[dict]:
@@ -66,7 +67,7 @@ def simulate(config: SimulationConfig, cancel: threading.Event | None = None,
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=config.workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=config.workers, mp_context=context, initializer=exit_with_parent) as pool:
             pending = {pool.submit(_worker, (config, base, truth, s, seed)): (s, seed) for s, seed in todo}
             done = 0
             while pending:

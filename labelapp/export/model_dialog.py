@@ -1,9 +1,11 @@
 """Export Model…: choose a model (the classifier, or the defect detector when one was trained),
 its run, a format and a folder; the export runs off the GUI thread.
 
-The export is ``core.export.model.export_job`` on a :class:`JobRunner`: it opens its
-own ``Project`` from the folder path, checks the exported model against the app's before
-writing anything, and the dialog shows what it yields, then what was written or why not.
+The export is ``core.export.model.export_job`` in a worker process of the dialog's own
+(:mod:`core.jobs.worker`: torch never loads in the window's process, and a crash there
+is a message here); it opens its own ``Project`` from the folder path, checks the
+exported model against the app's before writing anything, and the dialog shows what it
+yields, then what was written or why not.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.jobs.worker import JobCall, WorkerProcess
 from core.store import Project, Run, RunKind
-from labelapp.jobs.runner import JobRunner
+from labelapp.jobs.process_runner import WorkerJobRunner
 
 logger = logging.getLogger(__name__)
 FORMATS = {"torchscript": "TorchScript (model.pt)", "onnx": "ONNX (model.onnx)"}
@@ -85,7 +88,9 @@ class ExportModelDialog(QDialog):
         self._project_root = Path(project_root)
         self._exports_dir = Path(exports_dir)
         self._folder_edited = False
-        self._runner: JobRunner | None = None
+        self._runner: WorkerJobRunner | None = None
+        self._worker = WorkerProcess()  # started by the first export, ended with the dialog
+        self.finished.connect(self._worker.close)
         self.result: Any = None
         self.error: BaseException | None = None
         self._build(runs)
@@ -209,7 +214,7 @@ class ExportModelDialog(QDialog):
         request = ExportRequest(project_root=self._project_root, out_dir=self.folder(), fmt=self.format(),
                                 run_id=self.run_id(), model=self.model())
         self.result, self.error = None, None
-        self._runner = JobRunner(lambda cancel: export_job(request, cancel), self)
+        self._runner = WorkerJobRunner(JobCall(export_job, (request,)), self._worker, self)
         self._runner.progressed.connect(self._on_runner_progressed)
         self._runner.finished.connect(self._on_runner_finished)
         self._runner.failed.connect(self._on_runner_failed)

@@ -68,6 +68,9 @@ class WorkerJobRunner(QObject):
     def is_running(self) -> bool:
         return self._running
 
+    def is_cancelled(self) -> bool:
+        return self._worker.cancel.is_set()
+
     def cancel(self) -> None:
         """Asks the job to stop at its next check; terminates the worker if it has not
         ended the job within the grace period."""

@@ -22,6 +22,7 @@ in words.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -31,6 +32,7 @@ import signal
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,6 +175,18 @@ def _picklable(exc: BaseException) -> BaseException:
         return WorkerError(type(exc).__name__, str(exc), "".join(traceback.format_exception(exc)))
 
 
+_LIVE: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Ends every worker before multiprocessing joins its children at exit (registered
+    after multiprocessing's own handler, so it runs first)."""
+    for worker in list(_LIVE):
+        worker.terminate(timeout=1.0)
+        worker.close(timeout=1.0)
+
+
 class WorkerProcess:
     """One worker process, started on the first job and reused for the next ones."""
 
@@ -205,11 +219,14 @@ class WorkerProcess:
     def _start(self) -> None:
         self.close()
         parent_end, child_end = self._context.Pipe(duplex=True)
+        # not a daemon: a job may start a process pool of its own (the pixel cache); it
+        # still ends with the app (exit_with_parent, and _close_all at exit)
         process = self._context.Process(target=_serve, args=(child_end, self.cancel, self._threads),
-                                        name="labelapp-worker", daemon=True)
+                                        name="labelapp-worker")
         process.start()
         child_end.close()
         self._process, self._connection = process, parent_end
+        _LIVE.add(self)
 
     def receive(self, timeout: float | None = None) -> tuple[str, Any] | None:
         """The next message of the running job, or None when none came within ``timeout``.

@@ -1,5 +1,7 @@
-"""Imports pyqtgraph (the training panel's curves) on a background thread after the
-window shows, so that the first curve point does not import it on the GUI thread.
+"""Imports pyqtgraph (the training panel's curves) and the libraries of the map and the
+suggestions (scikit-learn, SciPy) on a background thread after the window shows: imports
+hold the GIL, and the first curve point or the first map after a retrain would
+otherwise freeze the window for 50-130 ms while they run (benchmarks/responsiveness_bench.py).
 
 Torch and the training stack are no longer imported in the window's process: training
 runs in the worker process (:mod:`core.jobs.worker`), which imports them itself. A
@@ -14,7 +16,8 @@ import threading
 
 logger = logging.getLogger(__name__)
 
-MODULES = ("pyqtgraph",)
+MODULES = ("pyqtgraph", "sklearn.decomposition", "sklearn.cluster", "sklearn.manifold", "scipy.spatial",
+           "threadpoolctl")
 
 _started: threading.Thread | None = None
 

@@ -28,6 +28,8 @@ class ClassifyRequest:
     epochs: int = 100
     seed: int = 0
     finetune_steps: int = 0  # > 0: the thorough path, fine-tune the encoder first (core/training/finetune.py)
+    device: str = "auto"  # where the thorough path fine-tunes and re-embeds ("auto", "cpu", "cuda"); the
+    # head trains on the CPU whatever it says: a few thousand weights on cached features (seconds)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
                  snapshot: LabelSnapshot | None = None) -> Generator[Progress, None, ClassifyResult]:
     """Trains the classifier head on the labels of ``snapshot`` (None: the current ones) and
     stores predictions for every image."""
+    from core.jobs.device import resolve_device
+
+    resolved = resolve_device(request.device)  # raises at once when CUDA is asked for and missing
+    device = resolved if request.finetune_steps > 0 else "cpu"  # where the work runs: recorded
     started = time.perf_counter()
     with Project.open(request.project_root) as project:
         pretrain = latest_pretrain_run(project)
@@ -65,7 +71,7 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
         if len(classes) < 2:
             raise StoreError("label images of at least two classes before training the classifier")
         config = {"epochs": request.epochs, "pretrain_run": pretrain.id, "classes": classes,
-                  "finetune_steps": request.finetune_steps}
+                  "finetune_steps": request.finetune_steps, "device": device}
         with RunRecorder(project, method=RunKind.CLASSIFIER.method(), config=config, snapshot=snapshot,
                          seed=request.seed) as recorder:
             rows = _labeled_rows(ids, labeled, classes)
@@ -74,7 +80,7 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
 
                 embeddings, _weight = yield from finetune_features(
                     project, recorder, pretrain, ids, rows, n_classes=len(classes), steps=request.finetune_steps,
-                    seed=request.seed, cancel=cancel)
+                    seed=request.seed, cancel=cancel, device=device)
             yield Progress(phase="classifier", step=0, total=1, message="training the classifier head")
             metrics = _fit_and_predict(project, recorder, ids, embeddings, rows, classes, request, cancel)
             validation = metrics.get("validation", {})

@@ -21,16 +21,19 @@ from core.media.pixel_cache import build_pixel_cache
 from core.store import Project, Run
 
 ENCODER_FILE = "encoder.pt"
+EMBED_CHUNK = 256  # images per forward pass when re-embedding every image on the CPU
 
 
 def finetune_features(project: Project, recorder: RunRecorder, pretrain: Run, ids: np.ndarray,
                       rows: list[tuple[int, int]], *, n_classes: int, steps: int, seed: int,
-                      cancel: threading.Event | None) -> Generator[Progress, None, tuple[np.ndarray, float]]:
+                      cancel: threading.Event | None,
+                      device: str = "cpu") -> Generator[Progress, None, tuple[np.ndarray, float]]:
     """Fine-tunes a copy of ``pretrain``'s encoder on ``rows`` (position in ``ids``, class
-    index), saves it in the run's folder and returns (features of every image in ``ids``
-    order, the new embedding weight)."""
+    index) on ``device`` (resolved), saves it in the run's folder and returns (features of
+    every image in ``ids`` order, the new embedding weight)."""
     import torch
 
+    from core.jobs.device import describe_device, scaled_batch
     from core.training.model_io import build_feature_extractor
     from models.features import block_weight
     from models.fewshot.finetune import FinetuneCancelled, FinetuneConfig, finetune_steps
@@ -42,25 +45,32 @@ def finetune_features(project: Project, recorder: RunRecorder, pretrain: Run, id
     pixels = torch.from_numpy(np.array(cache.pixels[order[[p for p, _ in rows]]]))[:, None]
     labels = torch.tensor([k for _, k in rows], dtype=torch.int64)
     config = FinetuneConfig(steps=steps)
+    where = describe_device(device)
     eta = Eta()
     try:
         for step, loss in enumerate(finetune_steps(extractor.encoder, pixels, labels,
                                                    size=int(checkpoint["config"]["size"]), n_classes=n_classes,
-                                                   config=config, seed=seed, cancel=cancel.is_set if cancel else None),
+                                                   config=config, seed=seed, cancel=cancel.is_set if cancel else None,
+                                                   device=device),
                                     start=1):
             yield Progress(phase="fine-tuning", step=step, total=steps, eta_s=eta(step / steps),
                            losses={"fine-tune loss": float(loss.total), "contrastive": float(loss.contrastive),
                                    "ArcFace": float(loss.arcface)},
-                           message=f"fine-tuning the encoder on {len(labels)} labeled images")
+                           message=f"fine-tuning the encoder on {len(labels)} labeled images on {where}")
     except FinetuneCancelled as exc:
         raise JobCancelled(str(exc)) from exc
     embeddings = []
+    extractor.to(device)
+    chunk = scaled_batch(EMBED_CHUNK, device, "embed")
     with torch.no_grad():
-        for start in range(0, len(ids), 256):
+        for start in range(0, len(ids), chunk):
             check_cancel(cancel)
-            part = order[start:start + 256]
-            embeddings.append(extractor.embed(torch.from_numpy(np.array(cache.pixels[part]))[:, None].float() / 255))
-            yield Progress(phase="embedding", step=min(start + 256, len(ids)), total=len(ids))
+            part = order[start:start + chunk]
+            pixels = torch.from_numpy(np.array(cache.pixels[part]))[:, None].to(device)
+            embeddings.append(extractor.embed(pixels.float() / 255).cpu())
+            yield Progress(phase="embedding", step=min(start + chunk, len(ids)), total=len(ids),
+                           message=f"embedding every image on {where}")
+    extractor.cpu()
     embeddings = torch.cat(embeddings).numpy()
     texture = np.load(project.runs_dir / str(pretrain.id) / "texture.npy")
     weight = block_weight(embeddings, texture)

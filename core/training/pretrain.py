@@ -24,18 +24,24 @@ from core.media.pixel_cache import PixelCache, build_pixel_cache
 from core.store import Project, Run, RunKind, StoreError
 
 METHODS = ("simclr", "nnclr")
+CPU_BATCH = 64  # source images per step on the CPU (benchmarks/encoder_speed.py)
+EMBED_CHUNK = 256  # images per forward pass when embedding every image on the CPU
 
 
 @dataclass(frozen=True)
 class PretrainRequest:
-    """What to pretrain; defaults measured on 2 CPU cores (benchmarks/encoder_speed.py)."""
+    """What to pretrain; defaults measured on 2 CPU cores (benchmarks/encoder_speed.py).
+
+    ``batch_size`` None: :data:`CPU_BATCH` on the CPU, more on CUDA
+    (:func:`core.jobs.device.scaled_batch`); a number is used as it is on any device.
+    """
 
     project_root: Path
     method: str = "simclr"
     encoder: str = "shufflenet"
     size: int = 96
     epochs: int = 20
-    batch_size: int = 64
+    batch_size: int | None = None  # None: CPU_BATCH on the CPU, scaled up on CUDA
     lr: float = 1e-3
     temperature: float = 0.1
     seed: int = 0
@@ -43,6 +49,7 @@ class PretrainRequest:
     encoder_kwargs: dict = field(default_factory=dict)
     max_samples: int = 150_000  # cap on images seen (epochs x images): 100k images get 1 epoch, not 20
     threads: int | None = None  # torch threads; None: every core (1 when other jobs share the machine)
+    device: str = "auto"  # "auto" (CUDA when there is one, else the CPU), "cpu" or "cuda"
 
     def epochs_for(self, n_images: int) -> int:
         """Epochs actually run on ``n_images``: ``epochs``, fewer for large projects so the
@@ -56,7 +63,14 @@ class PretrainRequest:
         data.pop("project_root")
         data.pop("workers")
         data.pop("threads")
+        data.pop("device")
         return data
+
+    def batch_for(self, device: str) -> int:
+        """Source images per step on ``device`` (before capping at the project's size)."""
+        from core.jobs.device import scaled_batch
+
+        return self.batch_size if self.batch_size is not None else scaled_batch(CPU_BATCH, device, "pretrain")
 
 
 @dataclass(frozen=True)
@@ -74,8 +88,11 @@ def pretrain_job(request: PretrainRequest, cancel: threading.Event | None = None
     run records ``snapshot`` (None: the current labels) though it trains on no label."""
     import torch
 
+    from core.jobs.device import resolve_device
+
     if request.method not in METHODS:
         raise ValueError(f"unknown method {request.method!r}; choose from {', '.join(METHODS)}")
+    device = resolve_device(request.device)
     started = time.perf_counter()
     torch.manual_seed(request.seed)
     torch.set_num_threads(request.threads or max(1, os.cpu_count() or 1))
@@ -87,10 +104,12 @@ def pretrain_job(request: PretrainRequest, cancel: threading.Event | None = None
                                                  cancel=cancel)
         except JobCancelled:
             return PretrainResult(run=None, cancelled=True, seconds=time.perf_counter() - started)
-        with RunRecorder(project, method=RunKind.PRETRAIN.method(request.method), config=request.config(),
+        config = {**request.config(), "batch_size": request.batch_for(device), "device": device}
+        with RunRecorder(project, method=RunKind.PRETRAIN.method(request.method), config=config,
                          snapshot=snapshot or take_snapshot(project), seed=request.seed) as recorder:
-            model, stats = yield from _train(request, cache, cancel)
-            embeddings, texture = yield from _embed(model.encoder, cache, request.size, cancel)
+            model, stats = yield from _train(request, cache, cancel, device)
+            embeddings, texture = yield from _embed(model.encoder, cache, request.size, cancel, device)
+            model.cpu()
             from models.features import block_weight
 
             weight = block_weight(embeddings, texture)
@@ -126,15 +145,19 @@ def _build_model(request: PretrainRequest, n_images: int):
     return SimCLR(encoder, temperature=request.temperature)
 
 
-def _train(request: PretrainRequest, cache: PixelCache, cancel: threading.Event | None):
+def _train(request: PretrainRequest, cache: PixelCache, cancel: threading.Event | None, device: str = "cpu"):
+    """Trains on ``device``; the augmentations run on the CPU (their random numbers come
+    from one CPU generator, so a seed gives the same views on every device)."""
     import torch
 
+    from core.jobs.device import describe_device
     from models.ssl import TwoViewAugment, ssl_epoch
 
-    model = _build_model(request, len(cache.ids))
+    where = describe_device(device)
+    model = _build_model(request, len(cache.ids)).to(device)
     augment = TwoViewAugment(size=request.size)
     optimizer = torch.optim.Adam(model.parameters(), lr=request.lr, weight_decay=1e-6)
-    batch = min(request.batch_size, len(cache.ids))
+    batch = min(request.batch_for(device), len(cache.ids))
     steps_per_epoch = max(1, len(cache.ids) // batch)
     epochs = request.epochs_for(len(cache.ids))
     total = steps_per_epoch * epochs
@@ -143,7 +166,8 @@ def _train(request: PretrainRequest, cache: PixelCache, cancel: threading.Event 
     generator = torch.Generator().manual_seed(request.seed)
     eta, step, last = Eta(), 0, (float("nan"), 0.0)
     for epoch in range(epochs):
-        batches = (augment(torch.from_numpy(np.array(cache.pixels[np.sort(idx)]))[:, None], generator)
+        batches = (_to_device(augment(torch.from_numpy(np.array(cache.pixels[np.sort(idx)]))[:, None], generator),
+                              device)
                    for idx in _batches(rng, len(cache.ids), batch))
         for stats in ssl_epoch(model, batches, optimizer, cancel=cancel.is_set if cancel else None):
             schedule.step()
@@ -151,10 +175,16 @@ def _train(request: PretrainRequest, cache: PixelCache, cancel: threading.Event 
             last = (stats.loss, stats.accuracy)
             yield Progress(phase="pretraining", step=step, total=total, losses={"contrastive loss": stats.loss},
                            metrics={"contrastive accuracy": stats.accuracy}, eta_s=eta(step / total),
-                           message=f"pretraining {request.method} · epoch {epoch + 1}/{epochs} · "
+                           message=f"pretraining {request.method} on {where} · epoch {epoch + 1}/{epochs} · "
                                    f"{stats.images_per_s:.0f} images/s")
         check_cancel(cancel)
     return model, last
+
+
+def _to_device(views, device: str):
+    """The pair of views on ``device`` (the very tensors on the CPU)."""
+    view_a, view_b = views
+    return view_a.to(device, non_blocking=True), view_b.to(device, non_blocking=True)
 
 
 def _batches(rng: np.random.Generator, n: int, batch: int) -> Iterator[np.ndarray]:
@@ -163,23 +193,26 @@ def _batches(rng: np.random.Generator, n: int, batch: int) -> Iterator[np.ndarra
         yield order[start:start + batch]
 
 
-def _embed(encoder, cache: PixelCache, size: int, cancel: threading.Event | None):
+def _embed(encoder, cache: PixelCache, size: int, cancel: threading.Event | None, device: str = "cpu"):
     """Unit-length embeddings and texture statistics of every cached image."""
     import torch
 
+    from core.jobs.device import describe_device, scaled_batch
     from models.features import FeatureExtractor
 
-    extractor = FeatureExtractor(encoder, size=size)
+    extractor = FeatureExtractor(encoder, size=size).to(device)
     embeddings, texture = [], []
-    chunk = 256
+    chunk = scaled_batch(EMBED_CHUNK, device, "embed")
+    where = describe_device(device)
     with torch.no_grad():
         for start in range(0, len(cache.ids), chunk):
             check_cancel(cancel)
-            pixels = torch.from_numpy(np.array(cache.pixels[start:start + chunk]))[:, None]
+            pixels = torch.from_numpy(np.array(cache.pixels[start:start + chunk]))[:, None].to(device)
             e, t = extractor.parts(pixels)
-            embeddings.append(e.numpy().astype(np.float32))
-            texture.append(t.numpy().astype(np.float32))
-            yield Progress(phase="embedding", step=min(start + chunk, len(cache.ids)), total=len(cache.ids))
+            embeddings.append(e.cpu().numpy().astype(np.float32))
+            texture.append(t.cpu().numpy().astype(np.float32))
+            yield Progress(phase="embedding", step=min(start + chunk, len(cache.ids)), total=len(cache.ids),
+                           message=f"embedding every image on {where}")
     return np.concatenate(embeddings), np.concatenate(texture)
 
 

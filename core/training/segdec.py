@@ -66,7 +66,7 @@ class SegDecRequest:
     target_recall: float | None = None  # None: the best-F1 threshold
     seed: int = 0
     workers: int | None = None
-    device: str = "cpu"  # "cuda": benchmarks on a GPU (the app trains on the CPU)
+    device: str = "auto"  # "auto" (CUDA when there is one, else the CPU), "cpu" or "cuda"
     threads: int | None = None  # torch threads; None: every core
     train: dict = field(default_factory=dict)  # models.segdec.TrainConfig overrides (crop, lr, seg_weight, ...)
 
@@ -141,6 +141,9 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None, *,
     stores predictions and heat maps."""
     import torch
 
+    from core.jobs.device import describe_device, resolve_device
+
+    device = resolve_device(request.device)
     started = time.perf_counter()
     # more threads than free cores makes OpenMP spin: 2 jobs x 2 threads on 2 cores ran 5x slower
     torch.set_num_threads(request.threads or max(1, os.cpu_count() or 1))
@@ -151,7 +154,8 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None, *,
             raise StoreError("label OK images and defective images before training the defect detector")
         full_masks = {int(i): project.masks.load(int(i)) for i in known.ids[known.has_mask & (known.labels == 1)]}
         geometry = _geometry(project, full_masks, int(np.sum(known.labels == 1)), request.scale)
-        yield Progress(phase="defect detector", step=0, total=0, message=geometry.describe())
+        yield Progress(phase="defect detector", step=0, total=0,
+                       message=f"{geometry.describe()} · on {describe_device(device)}")
         try:
             store = yield from working_images(project, known.ids, geometry.scale, workers=request.workers,
                                               cancel=cancel)
@@ -162,16 +166,17 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None, *,
         masks = [_working_mask(full_masks.get(int(i)), store, int(i)) for i in ids]
         val = _validation_split(labels, has_mask, request.validation_fraction, request.seed)
         net, previous = _network(project, request, geometry)
-        reserve = _prediction_seconds(net, project, store, ids, geometry, request.device)
+        reserve = _prediction_seconds(net, project, store, ids, geometry, device)
         train_config = _train_config(request, warm=previous is not None,
                                      spent=time.perf_counter() - started + reserve)
         config = {**request.config(), "train": train_config.to_dict(), "net": net.config.to_dict(),
-                  "geometry": geometry.to_dict(), "warm_from": None if previous is None else previous.id}
+                  "geometry": geometry.to_dict(), "warm_from": None if previous is None else previous.id,
+                  "device": device}  # not in request.config(): a warm start may continue on another device
         data = _train_data(store, ids, labels, masks, has_mask, val)
         with RunRecorder(project, method=RunKind.SEGDEC.method(), config=config, snapshot=snapshot,
                          seed=request.seed) as recorder:
-            summary = yield from _train(net, data, train_config, cancel, request.device, warm=previous is not None)
-            probability = yield from _predict_all(net, project, store, geometry, recorder, cancel)
+            summary = yield from _train(net, data, train_config, cancel, device, warm=previous is not None)
+            probability = yield from _predict_all(net, project, store, geometry, recorder, cancel, device)
             metrics = {"labeled": int(len(ids)), "defective": int(labels.sum()), "ok": int((labels == 0).sum()),
                        "masks": int(np.sum(has_mask & (labels == 1))), "geometry": geometry.to_dict(),
                        "warm_from": config["warm_from"], "prediction_reserve_s": round(reserve, 1), **summary,
@@ -295,8 +300,10 @@ STOPPED = {"converged": "stopped when the validation AP stopped improving",
 
 
 def _train(net, data, config, cancel: threading.Event | None, device: str = "cpu", warm: bool = False):
+    from core.jobs.device import describe_device
     from models.segdec import TrainCancelled, train
 
+    where = describe_device(device)
     eta = Eta()
     job = train(net, data, config, cancel=cancel.is_set if cancel else None, device=device, warm=warm)
     budget = config.time_budget_s
@@ -312,7 +319,8 @@ def _train(net, data, config, cancel: threading.Event | None, device: str = "cpu
                 fraction = stats.step / max(1, config.max_epochs * stats.steps_per_epoch)
             yield Progress(phase="defect detector", step=min(999, round(1000 * fraction)), total=1000,
                            losses=stats.losses, metrics=metrics, eta_s=eta(min(fraction, 0.999)),
-                           message=f"defect detector · epoch {stats.epoch + 1} · {stats.images_per_s:.0f} images/s")
+                           message=f"defect detector on {where} · epoch {stats.epoch + 1} · "
+                                   f"{stats.images_per_s:.0f} images/s")
     except StopIteration as stop:
         summary = stop.value
         summary["stopped_because"] = STOPPED[summary["stopped"]]
@@ -345,9 +353,12 @@ def _prediction_seconds(net, project: Project, store: WorkingImages, ids: np.nda
 
 
 def _predict_all(net, project: Project, store: WorkingImages, geometry: Geometry, recorder: RunRecorder,
-                 cancel: threading.Event | None):
-    """Defect probability of every readable image (by id); heat maps written to the run folder."""
+                 cancel: threading.Event | None, device: str = "cpu"):
+    """Defect probability of every readable image (by id) on ``device``; heat maps written
+    to the run folder. ``net`` is back on the CPU afterwards."""
+    from core.jobs.device import describe_device, scaled_batch
     from models.segdec import heat_on_image_grid, predict_images
+    from models.segdec.infer import BATCH_PIXELS
 
     ids = project.images.ids().tolist()
     order: list[int] = []
@@ -360,18 +371,23 @@ def _predict_all(net, project: Project, store: WorkingImages, geometry: Geometry
 
     probability: dict[int, float] = {}
     writer = HeatmapWriter(recorder.partial_dir)
+    where = describe_device(device)
+    net.to(device).eval()
     try:
         sizes = {}
-        for position, p, heat in predict_images(net, _remember_sizes(readable(), sizes, order)):
+        for position, p, heat in predict_images(net, _remember_sizes(readable(), sizes, order), device=device,
+                                                batch_pixels=scaled_batch(BATCH_PIXELS, device, "predict")):
             image_id = order[position]
             height, width = sizes.pop(position)
             probability[image_id] = p
             writer.add(image_id, heat_on_image_grid(heat, height, width))
             if len(probability) % 16 == 0 or len(probability) == len(ids):
                 check_cancel(cancel)
-                yield Progress(phase="predicting defects", step=len(probability), total=len(ids))
+                yield Progress(phase="predicting defects", step=len(probability), total=len(ids),
+                               message=f"predicting every image on {where}")
     finally:
         writer.close()
+        net.cpu()
     return probability
 
 

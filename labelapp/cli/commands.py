@@ -201,6 +201,7 @@ def cmd_export_labels(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from core.jobs import drain
+    from core.jobs.device import describe_device, resolve_device
     from core.store import RunKind
     from core.training import (
         ClassifyRequest,
@@ -212,14 +213,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         segdec_job,
     )
 
+    device = resolve_device(args.device)  # a clear error now rather than after the first job
     pretrain = PretrainRequest(project_root=args.project, method=args.ssl, encoder=args.encoder, size=args.size,
-                               epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
-    classify = ClassifyRequest(project_root=args.project, seed=args.seed, finetune_steps=args.thorough)
+                               epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, device=device)
+    classify = ClassifyRequest(project_root=args.project, seed=args.seed, finetune_steps=args.thorough, device=device)
     budget = {} if args.segdec_minutes is None else {
         "minutes": args.segdec_minutes, "warm_minutes": min(args.segdec_minutes, SegDecRequest.warm_minutes)}
     segdec = SegDecRequest(project_root=args.project, scale=args.segdec_scale, width=args.segdec_width,
                            mode=args.segdec_mode, max_epochs=args.segdec_epochs, warm_start=not args.from_scratch,
-                           target_recall=args.target_recall, seed=args.seed, **budget)
+                           target_recall=args.target_recall, seed=args.seed, device=device, **budget)
     job = {"ssl": lambda: pretrain_job(pretrain), "classifier": lambda: classify_job(classify),
            "segdec": lambda: segdec_job(segdec),
            "auto": lambda: retrain_job(pretrain, classify, pretrain_again=args.pretrain_again,
@@ -232,7 +234,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = result.run
     data = {"run": run.id if run else None, "method": run.method if run else None,
             "status": run.status.value if run else "cancelled", "metrics": run.metrics if run else {},
-            "seconds": result.seconds}
+            "seconds": result.seconds, "device": device}
     detector = getattr(result, "segdec", None)
     if detector is not None and detector.run is not None and detector.run is not run:
         data["segdec"] = {"run": detector.run.id, "metrics": detector.run.metrics}
@@ -242,7 +244,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("nothing trained (cancelled)")
     else:
         metrics = ", ".join(f"{k} {v:.3g}" for k, v in run.metrics.items() if isinstance(v, float | int))
-        print(f"run {run.id} ({run.method}): {run.status.value} in {result.seconds:.0f} s; {metrics}")
+        print(f"run {run.id} ({run.method}): {run.status.value} in {result.seconds:.0f} s on"
+              f" {describe_device(device)}; {metrics}")
         validation = run.metrics.get("validation")
         if validation and run.kind is RunKind.CLASSIFIER:
             print(f"cross-validated on {validation['n']} labels: accuracy {validation['accuracy']:.1%},"

@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", default="shufflenet", help="shufflenet, skip_convnet, convnet, resnet18")
     p.add_argument("--size", type=int, default=96, help="input side in pixels (default 96)")
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="pretraining images per step (default: 64 on the CPU, more on CUDA)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--thorough", type=int, nargs="?", const=120, default=0, metavar="STEPS",
                    help="also fine-tune the encoder on the labeled images (paper-001 loss) for STEPS steps"
@@ -102,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-recall", type=float, metavar="R",
                    help="pick the defect threshold that reaches this recall on validation images"
                         " (default: the best-F1 threshold)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the networks train: auto (default) picks CUDA when there is a GPU, else the CPU")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("suggest", help="the images to label next, each with its reason")

@@ -62,7 +62,8 @@ def _feature_dim(encoder: nn.Module, size: int) -> int:
     with torch.no_grad():
         was = encoder.training
         encoder.eval()
-        dim = encoder(torch.zeros(1, 1, size, size)).shape[1]
+        device = next(encoder.parameters()).device
+        dim = encoder(torch.zeros(1, 1, size, size, device=device)).shape[1]
         encoder.train(was)
     return int(dim)
 
@@ -83,6 +84,7 @@ def finetune_steps(
     config: FinetuneConfig | None = None,
     seed: int = 0,
     cancel: Callable[[], bool] | None = None,
+    device: torch.device | str = "cpu",
 ) -> Iterator[FewShotLoss]:
     """Fine-tune ``encoder`` in place; yields the loss of every step.
 
@@ -95,6 +97,9 @@ def finetune_steps(
         config: Settings; ``FinetuneConfig()`` by default.
         seed: Seeds the projection, head, sampling and augmentations.
         cancel: Checked before every step; True raises ``FinetuneCancelled``.
+        device: Where the encoder (moved there in place), projection and head train. The
+            sampling and augmentations stay on the CPU (one CPU generator), so a seed
+            shows the same images on every device.
     """
     config = config or FinetuneConfig()
     generator = torch.Generator().manual_seed(seed)
@@ -103,6 +108,9 @@ def finetune_steps(
         projection = nn.Sequential(nn.Linear(_feature_dim(encoder, size), 256), nn.ReLU(inplace=True),
                                    nn.Linear(256, config.embed_dim))
         head = ArcFaceHead(config.embed_dim, n_classes, scale=config.scale, margin=config.margin)
+    encoder.to(device)
+    projection.to(device)
+    head.to(device)
     optimizer = torch.optim.Adam([
         {"params": encoder.parameters(), "lr": config.encoder_lr},
         {"params": [*projection.parameters(), *head.parameters()], "lr": config.lr},
@@ -123,9 +131,9 @@ def finetune_steps(
             batch = pixels[rows]
             view_i, view_j = augment(batch, generator)
             anchor = prepare_images(batch, size=size)
-            z = projection(encoder(torch.cat([anchor, view_i, view_j])))
+            z = projection(encoder(torch.cat([anchor, view_i, view_j]).to(device)))
             z_n, z_i, z_j = z.chunk(3)
-            loss = fewshot_loss(head, z_n, z_i, z_j, labels[rows], alpha=config.alpha, beta=config.beta,
+            loss = fewshot_loss(head, z_n, z_i, z_j, labels[rows].to(device), alpha=config.alpha, beta=config.beta,
                                 temperature=config.tau)
             optimizer.zero_grad(set_to_none=True)
             loss.total.backward()

@@ -23,6 +23,35 @@ class JobCancelled(Exception):
 
 
 @dataclass(frozen=True)
+class StoredPredictions:
+    """Predictions a running job has just committed to the store: the grid may show them.
+
+    A training job that streams its predictions (:class:`~core.store.PredictionState`)
+    finishes its run first, then stores the predictions batch by batch, each batch one
+    transaction, and yields a :class:`Progress` carrying one of these after each commit.
+    The receiver (the GUI, in another thread or process) re-reads the predictions of
+    ``run_id`` for ``image_ids`` (or all of the run's, e.g. ``Catalog.reload_labels``):
+    from this record on, ``project.predictions.latest_run(kind)`` is ``run_id`` and the
+    rows are there. Plain values only, so that it pickles across a process boundary.
+
+    Attributes:
+        run_id: the run whose predictions grew (finished: status done).
+        kind: what the run predicts, a ``RunKind`` value ("classifier", "segdec").
+        image_ids: the images whose predictions this commit stored, in priority order.
+        stored: the run's predictions stored so far, this batch included.
+        total: the images the run predicts in all (a few unreadable ones may never be stored).
+        complete: this was the run's last batch: its predictions are all stored.
+    """
+
+    run_id: int
+    kind: str
+    image_ids: tuple[int, ...]
+    stored: int
+    total: int
+    complete: bool = False
+
+
+@dataclass(frozen=True)
 class Progress:
     """One progress record.
 
@@ -32,6 +61,8 @@ class Progress:
         losses / metrics: the latest values, by name, for the live curves.
         eta_s: estimated seconds left in the whole job, when known.
         message: a line for the status area.
+        stored: set on the record that follows a commit of predictions the grid may show
+            now (:class:`StoredPredictions`); None on every other record.
     """
 
     phase: str
@@ -41,6 +72,7 @@ class Progress:
     metrics: dict[str, float] = field(default_factory=dict)
     eta_s: float | None = None
     message: str = ""
+    stored: StoredPredictions | None = None
 
     @property
     def fraction(self) -> float:

@@ -1,0 +1,144 @@
+"""The defect detector predicts every image in priority order and streams the
+predictions into the store, so that the grid changes seconds after training ends.
+
+The run needs the held-out images' probabilities (threshold, validation figures) before
+it can finish: those are predicted first, with the first batch of the priority list
+(:mod:`core.training.streaming`). The run then finishes, from that moment the detector
+the grid shows (``prediction_state`` 'streaming'), and the other images follow: the
+rest of the priority list, the labeled images, those the previous detector was unsure
+of, the rest in import order. Each batch is one transaction, announced by a progress
+record with ``stored`` set; heat maps go to the run's streaming folder and move into the
+run folder whole when the streaming ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator, Iterator, Sequence
+
+import numpy as np
+
+from core.jobs.base import Progress, check_cancel
+from core.jobs.runs import RunRecorder
+from core.store import Project, Run, RunKind
+from core.training.heatmaps import HEATMAP_INDEX, HEATMAPS, HeatmapWriter
+from core.training.segdec_geometry import Geometry
+from core.training.segdec_pixels import WorkingImages, stream_images
+from core.training.streaming import FIRST_BATCH, BatchClock, prediction_order, stored_progress
+
+PHASE = "predicting defects"
+UNSURE = 0.5  # the previous detector's images with uncertainty 1 - |2p - 1| at least this come early
+
+
+def prediction_plan(project: Project, priority_ids: Sequence[int], labeled: np.ndarray, held_out: np.ndarray,
+                    ) -> tuple[np.ndarray, int]:
+    """(every image id in the order to predict, how many of them lead the order and are
+    needed before the run can finish: the first priority batch and the held-out images)."""
+    all_ids = project.images.ids()
+    known = set(all_ids.tolist())
+    head = list(priority_ids[:FIRST_BATCH]) if len(priority_ids) else all_ids[:FIRST_BATCH].tolist()
+    order = prediction_order(all_ids, head, then=[held_out.tolist(), priority_ids, labeled.tolist(),
+                                                  _unsure(project)])
+    first = len({int(i) for i in head} & known | {int(i) for i in held_out} & known)
+    return order, first
+
+
+def _unsure(project: Project) -> list[int]:
+    """The images the grid's current detector is unsure of, most unsure first."""
+    run_id = project.predictions.latest_run(RunKind.SEGDEC)
+    if run_id is None:
+        return []
+    probability = project.predictions.defect_probabilities(run_id)
+    if not probability:
+        return []
+    ids = np.fromiter(probability, dtype=np.int64, count=len(probability))
+    p = np.fromiter(probability.values(), dtype=np.float64, count=len(probability))
+    unsure = 1.0 - np.abs(2.0 * p - 1.0)
+    pick = np.flatnonzero(unsure >= UNSURE)
+    return ids[pick[np.argsort(-unsure[pick], kind="stable")]].tolist()
+
+
+def predict_in_order(net, project: Project, store: WorkingImages, geometry: Geometry, order: np.ndarray,
+                     ) -> Iterator[tuple[int, int, float, np.ndarray]]:
+    """(position in ``order``, image id, defect probability, heat map on the image grid)
+    of every readable image, in order; unreadable images are skipped."""
+    from models.segdec import heat_on_image_grid, predict_images
+
+    positions: list[tuple[int, int]] = []
+    sizes: list[tuple[int, int]] = []
+
+    def readable():
+        for position, (image_id, image) in enumerate(stream_images(project, order.tolist(), geometry.scale, store)):
+            if image is not None:
+                positions.append((position, image_id))
+                sizes.append(image.shape)
+                yield image
+
+    for k, p, heat in predict_images(net, readable()):
+        position, image_id = positions[k]
+        height, width = sizes[k]
+        yield position, image_id, p, heat_on_image_grid(heat, height, width)
+
+
+def stream_predictions(predictions: Iterator[tuple[int, int, float, np.ndarray]], project: Project,
+                       recorder: RunRecorder, *, total: int, first: int, finish: Callable[[dict[int, float]], Run],
+                       keep_heat: set[int], heat_kept: Callable[[dict[int, float], dict[int, np.ndarray]], None],
+                       cancel: threading.Event | None) -> Generator[Progress, None, dict[int, float]]:
+    """Drains ``predictions``: the first ``first`` positions, then ``finish(probability)``
+    (which must finish the run with ``streaming=True``), then the rest in committed
+    batches. ``heat_kept(probability, heat)`` is called once every image of ``keep_heat``
+    is predicted, with their heat maps. Returns every image's defect probability."""
+    probability: dict[int, float] = {}
+    kept: dict[int, np.ndarray] = {}
+    pending: list[tuple[int, float, np.ndarray]] = []
+    run: Run | None = None
+    writer: HeatmapWriter | None = None
+    clock = BatchClock()
+    stored, kept_done = 0, False
+    try:
+        for position, image_id, p, heat in predictions:
+            if run is None and position >= first:
+                run, writer = finish(probability), HeatmapWriter(recorder.stream_dir)
+                clock = BatchClock()
+                stored = yield from _commit(project, run.id, pending, writer, stored, total)
+            probability[image_id] = p
+            pending.append((image_id, p, heat))
+            if image_id in keep_heat:
+                kept[image_id] = heat
+            if run is not None and not kept_done and len(kept) == len(keep_heat):
+                heat_kept(probability, kept)
+                kept_done = True
+            if len(probability) % 16 == 0:
+                check_cancel(cancel)
+                yield Progress(phase=PHASE, step=len(probability), total=total)
+            if run is not None and clock.due(len(pending)):
+                stored = yield from _commit(project, run.id, pending, writer, stored, total)
+                clock.committed()
+        check_cancel(cancel)
+        if run is None:
+            run, writer = finish(probability), HeatmapWriter(recorder.stream_dir)
+        if not kept_done:
+            heat_kept(probability, kept)
+        yield from _commit(project, run.id, pending, writer, stored, total, complete=True)
+    finally:
+        if writer is not None:  # the heat maps stored so far move into the run folder, whatever happened
+            writer.close()
+            recorder.publish(HEATMAPS)
+            recorder.publish(HEATMAP_INDEX)
+    return probability
+
+
+def _commit(project: Project, run_id: int, pending: list[tuple[int, float, np.ndarray]], writer: HeatmapWriter,
+            stored: int, total: int, complete: bool = False) -> Generator[Progress, None, int]:
+    """Stores the pending predictions (one transaction) and their heat maps; announces them."""
+    ids = np.array([i for i, _, _ in pending], dtype=np.int64)
+    p = np.array([q for _, q, _ in pending], dtype=np.float32)
+    project.predictions.add(run_id, ids, None, np.maximum(p, 1.0 - p), 1.0 - np.abs(2 * p - 1),
+                            defect_probability=p)
+    for image_id, _, heat in pending:
+        writer.add(image_id, heat)
+    pending.clear()
+    stored += len(ids)
+    yield stored_progress(PHASE, run_id=run_id, kind=RunKind.SEGDEC, image_ids=ids.tolist(), stored=stored,
+                          total=total, complete=complete)
+    return stored

@@ -14,7 +14,7 @@ import pytest
 from core.catalog import Catalog
 from core.jobs import Progress, StoredPredictions, drain
 from core.store import PredictionState, Project, RunKind, RunStatus
-from core.training import SegDecRequest, segdec_job
+from core.training import ClassifyRequest, SegDecRequest, classify_job, segdec_job
 from core.training.heatmaps import iter_heatmaps
 from core.training.streaming import FIRST_BATCH, prediction_order
 
@@ -122,3 +122,50 @@ def test_a_cancel_while_streaming_keeps_the_run_and_what_it_stored(detector_proj
         # the next retrain trains and streams as usual
     again = drain(segdec_job(request(detector_project)))
     assert again.run.prediction_state is PredictionState.COMPLETE and again.run.metrics["warm_from"] == result.run.id
+
+
+@pytest.fixture()
+def classifier_project(small_classifier_project: Path, tmp_path: Path) -> Path:
+    """42 demo images, 28 labeled, an encoder (run 1) and a classifier (run 2)."""
+    root = tmp_path / "project"
+    shutil.copytree(small_classifier_project, root)
+    return root
+
+
+def test_the_classifier_stores_the_priority_images_first_and_the_rest_after(classifier_project: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("core.training.classify.FIRST_BATCH", 3)
+    monkeypatch.setattr("core.training.classify.PREDICT_CHUNK", 10)
+    with Project.open(classifier_project) as project:
+        all_ids = project.images.ids()
+        labeled = set(project.labels.all())
+    priority = (int(all_ids[-1]), int(all_ids[-2]), int(all_ids[5]))
+    records: list[Progress] = []
+    result = drain(classify_job(ClassifyRequest(project_root=classifier_project, epochs=5, priority_ids=priority)),
+                   records.append)
+    batches = stored(records)
+    assert batches[0].image_ids == priority and all(b.kind == "classifier" for b in batches)
+    after = [i for b in batches[1:] for i in b.image_ids]
+    assert set(after[:len(labeled - set(priority))]) == labeled - set(priority)  # then the labeled images
+    assert after[len(labeled - set(priority)):] == sorted(set(all_ids.tolist()) - labeled - set(priority))
+    assert [len(b.image_ids) for b in batches] == [3, 10, 10, 10, 9] and batches[-1].complete
+    assert result.run.prediction_state is PredictionState.COMPLETE
+    with Project.open(classifier_project) as project:
+        assert project.predictions.count(result.run.id) == len(all_ids)
+        assert project.predictions.latest_run(RunKind.CLASSIFIER) == result.run.id
+
+
+def test_a_cancel_while_the_classifier_streams_keeps_what_it_stored(classifier_project: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("core.training.classify.FIRST_BATCH", 3)
+    cancel = threading.Event()
+
+    def on_progress(record: Progress) -> None:
+        if record.stored is not None:
+            cancel.set()
+
+    result = drain(classify_job(ClassifyRequest(project_root=classifier_project, epochs=5), cancel), on_progress)
+    assert result.cancelled and result.run.prediction_state is PredictionState.PARTIAL
+    with Project.open(classifier_project) as project:
+        assert project.predictions.count(result.run.id) == 3  # the first batch, committed before the cancel
+        assert project.predictions.latest_run(RunKind.CLASSIFIER) == result.run.id

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.dtypes import StringDType
 
+from core.jobs.base import StoredPredictions
 from core.store import ImageClass, Project, RunKind
 from core.training.trust import DetectorTrust, Verdict, detector_trust, which_to_believe
 
@@ -191,6 +192,28 @@ class Catalog:
             found = index >= 0
             self.pred_class[index[found]] = stored.class_ids[found].astype(np.int32)
             self.pred_conf[index[found]] = np.nan_to_num(stored.confidence[found], nan=0.0).astype(np.float32)
+
+    def add_stored(self, project: Project, stored: StoredPredictions) -> None:
+        """Shows a batch of predictions a running job announced (``Progress.stored``):
+        those of ``stored.image_ids`` from run ``stored.run_id``, read for those images
+        only. A run the catalog does not show yet replaces the one it shows (its images
+        without a stored prediction then have none), which reads every prediction again."""
+        if stored.kind == RunKind.SEGDEC.value and stored.run_id == self.defect_run:
+            image_ids, p = _columns(project.predictions.defect_probabilities(stored.run_id, stored.image_ids),
+                                    np.float64)
+            index = self.index_of(image_ids)
+            self.pred_defect[index[index >= 0]] = p[index >= 0].astype(np.float32)
+        elif stored.kind == RunKind.CLASSIFIER.value and stored.run_id == self.prediction_run:
+            columns = project.predictions.class_columns(stored.run_id, stored.image_ids)
+            index = self.index_of(columns.ids)
+            found = index >= 0
+            self.pred_class[index[found]] = columns.class_ids[found].astype(np.int32)
+            self.pred_conf[index[found]] = np.nan_to_num(columns.confidence[found], nan=0.0).astype(np.float32)
+        else:
+            self._load_predictions(project)
+            self.verdict = which_to_believe(project)
+            return
+        self._confidence_rank = {}
 
     def _load_defects(self, project: Project) -> None:
         self.pred_defect[:] = np.nan

@@ -169,3 +169,19 @@ def test_a_cancel_while_the_classifier_streams_keeps_what_it_stored(classifier_p
     with Project.open(classifier_project) as project:
         assert project.predictions.count(result.run.id) == 3  # the first batch, committed before the cancel
         assert project.predictions.latest_run(RunKind.CLASSIFIER) == result.run.id
+
+
+def test_the_catalog_takes_in_each_announced_batch(detector_project: Path, small_batches: None):
+    with Project.open(detector_project) as project:
+        catalog = Catalog.load(project)
+        old_run = catalog.defect_run
+        for record in segdec_job(request(detector_project)):
+            if record.stored is None:
+                continue
+            catalog.add_stored(project, record.stored)
+            assert catalog.defect_run == record.stored.run_id != old_run  # the new run from its first batch on
+            assert int((~np.isnan(catalog.pred_defect)).sum()) == record.stored.stored
+            assert not catalog.has_defect_predictions or catalog.view(sort="defect_first") is not None
+        fresh = Catalog.load(project)
+    np.testing.assert_array_equal(catalog.pred_defect, fresh.pred_defect)
+    assert catalog.defect_threshold == fresh.defect_threshold

@@ -14,7 +14,10 @@ images costs a minute, not an hour of pretraining; their first retrain (classifi
 detector) runs for real. Then the measured second retrain: one more label per class,
 the encoder reused, the detector's training capped (``--minutes``, ``--epochs``: the
 measure is the time to first feedback, not the model), ``priority_ids`` = the first
-``--priority`` ids of the grid (as the GUI passes them), no suggestions. Projects are
+``--priority`` ids of the grid (as the GUI passes them), no suggestions. Once the
+detector has streamed for ``--stream-seconds`` the retrain is cancelled (its run stays,
+partial) and the time to all stored is projected from the rate; the first retrain of a
+large project is cancelled after the detector's first batch the same way. Projects are
 kept under ``--cache`` and reused.
 """
 
@@ -26,6 +29,7 @@ import json
 import logging
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -122,7 +126,14 @@ def build_large(cache: Path, small: Path, n: int, args: argparse.Namespace) -> P
                 np.save(out / name, np.load(folder / name)[rows_needed])
         project.runs.finish(run.id, status=RunStatus.DONE, metrics=pretrain.metrics)
     logger.info("built %s rows in %.0f s; first retrain ...", n, time.perf_counter() - started)
-    drain(retrain_job(*requests(root, args)[:2], segdec=requests(root, args)[2], suggest=False))
+    cancel = threading.Event()
+
+    def stop_streaming(record: Progress) -> None:  # a partial detector run warm-starts the next as well
+        if record.stored is not None and record.stored.kind == "segdec":
+            cancel.set()
+
+    drain(retrain_job(*requests(root, args)[:2], cancel, segdec=requests(root, args)[2], suggest=False),
+          stop_streaming)
     (root / "complete").write_text("")
     logger.info("built %s in %.0f s", root, time.perf_counter() - started)
     return root
@@ -142,10 +153,19 @@ def measure(template: Path, work: Path, args: argparse.Namespace) -> dict:
         project.labels.apply(list(zip(unlabeled, names, strict=False)), actor=ACTOR, source=SOURCE)
         priority = tuple(int(i) for i in project.images.ids()[: args.priority])
     times: dict[str, float] = {}
+    cancel = threading.Event()
     started = time.perf_counter()
 
     def on_progress(record: Progress) -> None:
         now = time.perf_counter() - started
+        if record.stored is not None and record.stored.kind == "segdec":
+            streamed = now - times.get("segdec first", now)
+            if streamed > 0:
+                times["segdec rate"] = (record.stored.stored - times["segdec first n"]) / streamed
+            if streamed >= args.stream_seconds and not record.stored.complete:
+                cancel.set()  # long enough to know the rate: the rest is projected
+                times["segdec all (projected)"] = now + (record.stored.total - record.stored.stored) / max(
+                    times["segdec rate"], 1e-9)
         if record.phase == "defect detector":
             times["detector trained"] = now
         if record.stored is not None:
@@ -158,13 +178,13 @@ def measure(template: Path, work: Path, args: argparse.Namespace) -> dict:
         if record.phase == "classifier":
             times.setdefault("classifier started", now)
 
-    result = drain(retrain_job(*requests(root, args, priority)[:2], segdec=requests(root, args, priority)[2],
-                               suggest=False), on_progress)
+    result = drain(retrain_job(*requests(root, args, priority)[:2], cancel,
+                               segdec=requests(root, args, priority)[2], suggest=False), on_progress)
     times["job"] = time.perf_counter() - started
-    assert not result.cancelled and result.classify is not None and result.segdec is not None
+    assert result.classify is not None and result.segdec is not None and result.segdec.run is not None
     with Project.open(root) as project:
-        assert project.predictions.count(result.segdec.run.id) == images
         assert project.predictions.count(result.classify.run.id) == images
+        assert result.cancelled or project.predictions.count(result.segdec.run.id) == images
     shutil.rmtree(root, ignore_errors=True)
     return {"images": images, **times}
 
@@ -174,13 +194,14 @@ def table(rows: list[dict]) -> str:
         return f"{row[key]:.1f}" if key in row else "–"
 
     lines = ["| images | classifier: first stored (s) | classifier: all | detector trained | "
-             "detector: first stored (s) [images] | detector: all stored | job |",
+             "detector: first stored (s) [images] | detector: images/s | detector: all stored |",
              "|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         first = cell(row, "classifier first") if "classifier first" in row else f"({cell(row, 'classifier ended')})"
+        every = cell(row, "segdec all") if "segdec all" in row else f"{cell(row, 'segdec all (projected)')} projected"
         lines.append(f"| {row['images']:,} | {first} | {cell(row, 'classifier all')} | "
                      f"{cell(row, 'detector trained')} | {cell(row, 'segdec first')} "
-                     f"[{row.get('segdec first n', 0):,}] | {cell(row, 'segdec all')} | {cell(row, 'job')} |")
+                     f"[{row.get('segdec first n', 0):,}] | {row.get('segdec rate', 0):.0f} | {every} |")
     return "\n".join(lines)
 
 
@@ -192,6 +213,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=0.25, help="the detector's training budget")
     parser.add_argument("--epochs", type=int, default=2, help="the detector's maximum epochs")
     parser.add_argument("--priority", type=int, default=300, help="ids the GUI passes as the grid's view")
+    parser.add_argument("--stream-seconds", type=float, default=60.0,
+                        help="cancel the measured retrain once the detector has streamed this long; project the rest")
     parser.add_argument("--out", type=Path, help="append one JSON line per project size")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -8,7 +8,8 @@ the grid shows (``prediction_state`` 'streaming'), and the other images follow: 
 rest of the priority list, the labeled images, those the previous detector was unsure
 of, the rest in import order. Each batch is one transaction, announced by a progress
 record with ``stored`` set; heat maps go to the run's streaming folder and move into the
-run folder whole when the streaming ends, however it ends.
+run folder whole when the streaming ends, however it ends; meanwhile an index of those
+written so far lets the editor read them (:func:`core.training.heatmaps.load_heatmap`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from core.training.segdec_pixels import WorkingImages, stream_images
 from core.training.streaming import FIRST_BATCH, BatchClock, prediction_order, stored_progress
 
 PHASE = "predicting defects"
+HEAT_SNAPSHOT_SECONDS = 5.0  # the heat maps of a streaming run become readable at least this often
 UNSURE = 0.5  # the previous detector's images with uncertainty 1 - |2p - 1| at least this come early
 
 
@@ -137,6 +139,7 @@ def _commit(project: Project, run_id: int, pending: list[tuple[int, float, np.nd
                             defect_probability=p)
     for image_id, _, heat in pending:
         writer.add(image_id, heat)
+    writer.snapshot(every_s=HEAT_SNAPSHOT_SECONDS)  # the editor shows the heat maps of the images stored so far
     pending.clear()
     stored += len(ids)
     yield stored_progress(PHASE, run_id=run_id, kind=RunKind.SEGDEC, image_ids=ids.tolist(), stored=stored,

@@ -15,7 +15,7 @@ from core.catalog import Catalog
 from core.jobs import Progress, StoredPredictions, drain
 from core.store import PredictionState, Project, RunKind, RunStatus
 from core.training import ClassifyRequest, SegDecRequest, classify_job, segdec_job
-from core.training.heatmaps import iter_heatmaps
+from core.training.heatmaps import iter_heatmaps, load_heatmap
 from core.training.streaming import FIRST_BATCH, prediction_order
 
 
@@ -93,6 +93,9 @@ def test_the_grid_shows_a_run_from_its_first_stored_batch(detector_project: Path
         shown = ~np.isnan(catalog.pred_defect)
         assert shown.sum() == first.stored
         assert set(catalog.ids[shown].tolist()) == set(first.image_ids)
+        heat = load_heatmap(project, run, first.image_ids[0])  # the editor reads the heat maps stored so far
+        assert heat is not None and heat.shape == (8, 8)
+        assert load_heatmap(project, run, int(catalog.ids[~shown][0])) is None
     result = drain(job)
     assert result.run.prediction_state is PredictionState.COMPLETE
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 R = TypeVar("R")
@@ -30,9 +30,14 @@ class StoredPredictions:
     finishes its run first, then stores the predictions batch by batch, each batch one
     transaction, and yields a :class:`Progress` carrying one of these after each commit.
     The receiver (the GUI, in another thread or process) re-reads the predictions of
-    ``run_id`` for ``image_ids`` (or all of the run's, e.g. ``Catalog.reload_labels``):
+    ``run_id`` for ``image_ids`` (``Catalog.add_stored``, or all of the run's):
     from this record on, ``project.predictions.latest_run(kind)`` is ``run_id`` and the
     rows are there. Plain values only, so that it pickles across a process boundary.
+
+    A forwarder that thins progress records (the worker process sends the newest every
+    50 ms) must not lose these: it sends :func:`coalesce` of the records it skips and
+    the one it sends. A receiver that still misses one sees ``stored`` grow by more than
+    the images it was told of, and reads the run's predictions whole.
 
     Attributes:
         run_id: the run whose predictions grew (finished: status done).
@@ -49,6 +54,12 @@ class StoredPredictions:
     stored: int
     total: int
     complete: bool = False
+
+    def merged(self, later: StoredPredictions) -> StoredPredictions:
+        """This batch and a later one of the same run, as one."""
+        if later.run_id != self.run_id:
+            raise ValueError(f"batches of runs {self.run_id} and {later.run_id} do not merge")
+        return replace(later, image_ids=self.image_ids + later.image_ids)
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,18 @@ class Progress:
     @property
     def fraction(self) -> float:
         return self.step / self.total if self.total else 0.0
+
+
+def coalesce(skipped: Progress | None, later: Progress) -> Progress:
+    """The record to send in place of ``skipped`` and ``later`` when a forwarder thins
+    progress records: ``later``, carrying the stored predictions of both. Send both
+    instead when they carry stored predictions of two runs (``skipped.stored.run_id !=
+    later.stored.run_id``), which a retrain never yields within seconds."""
+    if skipped is None or skipped.stored is None:
+        return later
+    if later.stored is None:
+        return replace(later, stored=skipped.stored)
+    return replace(later, stored=skipped.stored.merged(later.stored))
 
 
 def check_cancel(cancel: threading.Event | None) -> None:

@@ -21,7 +21,7 @@ from core.jobs.runs import RunRecorder
 from core.jobs.snapshot import LabelSnapshot, take_snapshot
 from core.store import Project, Run, RunKind, StoreError
 from core.training.pretrain import load_features
-from core.training.streaming import FIRST_BATCH, prediction_order, stored_progress
+from core.training.streaming import FIRST_BATCH, prediction_order, stored_progress, unsure_ids
 
 PREDICT_CHUNK = 4096  # images the head predicts at a time while streaming
 
@@ -58,8 +58,8 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
                  snapshot: LabelSnapshot | None = None) -> Generator[Progress, None, ClassifyResult]:
     """Trains the classifier head on the labels of ``snapshot`` (None: the current ones),
     finishes the run, then streams predictions for every image into the store: the
-    ``priority_ids`` first (none: import order), then the labeled images, then the rest
-    (:mod:`core.training.streaming`)."""
+    ``priority_ids`` first (none: import order), then the labeled images, those the
+    previous classifier was unsure of, the rest (:mod:`core.training.streaming`)."""
     started = time.perf_counter()
     with Project.open(request.project_root) as project:
         pretrain = latest_pretrain_run(project)
@@ -89,7 +89,8 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
                            metrics={"validation accuracy": validation.get("accuracy", float("nan"))})
             metrics["seconds"] = time.perf_counter() - started
             run = recorder.finish(metrics=metrics, streaming=True)
-            order = prediction_order(ids, request.priority_ids, then=[[i for i, _ in labeled]])
+            order = prediction_order(ids, request.priority_ids,
+                                     then=[[i for i, _ in labeled], unsure_ids(project, RunKind.CLASSIFIER)])
             yield from _stream_predictions(project, run.id, head, ids, embeddings, order, classes, cancel)
             run = recorder.end_streaming()
             return ClassifyResult(run=run, cancelled=False, seconds=time.perf_counter() - started, metrics=metrics)

@@ -25,11 +25,10 @@ from core.store import Project, Run, RunKind
 from core.training.heatmaps import HEATMAP_INDEX, HEATMAPS, HeatmapWriter
 from core.training.segdec_geometry import Geometry
 from core.training.segdec_pixels import WorkingImages, stream_images
-from core.training.streaming import FIRST_BATCH, BatchClock, prediction_order, stored_progress
+from core.training.streaming import FIRST_BATCH, BatchClock, prediction_order, stored_progress, unsure_ids
 
 PHASE = "predicting defects"
 HEAT_SNAPSHOT_SECONDS = 5.0  # the heat maps of a streaming run become readable at least this often
-UNSURE = 0.5  # the previous detector's images with uncertainty 1 - |2p - 1| at least this come early
 
 
 def prediction_plan(project: Project, priority_ids: Sequence[int], labeled: np.ndarray, held_out: np.ndarray,
@@ -40,24 +39,9 @@ def prediction_plan(project: Project, priority_ids: Sequence[int], labeled: np.n
     known = set(all_ids.tolist())
     head = list(priority_ids[:FIRST_BATCH]) if len(priority_ids) else all_ids[:FIRST_BATCH].tolist()
     order = prediction_order(all_ids, head, then=[held_out.tolist(), priority_ids, labeled.tolist(),
-                                                  _unsure(project)])
+                                                  unsure_ids(project, RunKind.SEGDEC)])
     first = len({int(i) for i in head} & known | {int(i) for i in held_out} & known)
     return order, first
-
-
-def _unsure(project: Project) -> list[int]:
-    """The images the grid's current detector is unsure of, most unsure first."""
-    run_id = project.predictions.latest_run(RunKind.SEGDEC)
-    if run_id is None:
-        return []
-    probability = project.predictions.defect_probabilities(run_id)
-    if not probability:
-        return []
-    ids = np.fromiter(probability, dtype=np.int64, count=len(probability))
-    p = np.fromiter(probability.values(), dtype=np.float64, count=len(probability))
-    unsure = 1.0 - np.abs(2.0 * p - 1.0)
-    pick = np.flatnonzero(unsure >= UNSURE)
-    return ids[pick[np.argsort(-unsure[pick], kind="stable")]].tolist()
 
 
 def predict_in_order(net, project: Project, store: WorkingImages, geometry: Geometry, order: np.ndarray,

@@ -4,8 +4,8 @@ After a retrain the grid should change within seconds, whatever the project size
 run that predicts every image stores them in priority order, in batches (each one
 transaction, announced with a :class:`~core.jobs.base.StoredPredictions` progress
 record). First the images the grid shows (``priority_ids`` of the request; none: the
-first :data:`FIRST_BATCH` in import order, the grid's default), then the labeled and
-uncertain ones, then the rest in import order.
+first :data:`FIRST_BATCH` in import order, the grid's default), then the labeled ones,
+then those the run shown until now was unsure of, then the rest in import order.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from core.jobs.base import Progress, StoredPredictions
-from core.store import RunKind
+from core.store import Project, RunKind
 
 FIRST_BATCH = 128  # images of the first stored batch taken from the priority list
 BATCH_SECONDS = 1.0  # a batch is committed at least this often while predicting ...
 MAX_BATCH = 4096  # ... or when it holds this many images
+UNSURE = 0.5  # images the shown run predicted with at least this uncertainty come before the rest
 
 
 def prediction_order(image_ids: np.ndarray, priority: Sequence[int] = (), then: Iterable[Iterable[int]] = (),
@@ -40,6 +41,19 @@ def prediction_order(image_ids: np.ndarray, priority: Sequence[int] = (), then: 
                 seen.add(image_id)
                 order.append(image_id)
     return np.array(order, dtype=np.int64)
+
+
+def unsure_ids(project: Project, kind: RunKind) -> list[int]:
+    """The images the run of ``kind`` the grid shows now was unsure of (uncertainty at
+    least :data:`UNSURE`: 1 - margin for the classifier, 1 - |2p - 1| for the detector),
+    most unsure first."""
+    run_id = project.predictions.latest_run(kind)
+    if run_id is None:
+        return []
+    columns = project.predictions.class_columns(run_id)
+    uncertainty = np.nan_to_num(columns.uncertainty, nan=0.0)
+    pick = np.flatnonzero(uncertainty >= UNSURE)
+    return columns.ids[pick[np.argsort(-uncertainty[pick], kind="stable")]].tolist()
 
 
 class BatchClock:

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from core.catalog import Catalog
-from core.jobs import Progress, StoredPredictions, drain
+from core.jobs import Progress, StoredPredictions, coalesce, drain
 from core.store import PredictionState, Project, RunKind, RunStatus
 from core.training import ClassifyRequest, SegDecRequest, classify_job, segdec_job
 from core.training.heatmaps import iter_heatmaps, load_heatmap
-from core.training.streaming import FIRST_BATCH, prediction_order
+from core.training.streaming import FIRST_BATCH, prediction_order, unsure_ids
 
 
 @pytest.fixture()
@@ -40,6 +40,19 @@ def request(root: Path, **kwargs) -> SegDecRequest:
 
 def stored(records: list[Progress]) -> list[StoredPredictions]:
     return [r.stored for r in records if r.stored is not None]
+
+
+def test_coalesced_records_keep_every_stored_batch():
+    first = StoredPredictions(run_id=3, kind="segdec", image_ids=(5, 6), stored=2, total=9)
+    second = StoredPredictions(run_id=3, kind="segdec", image_ids=(1,), stored=3, total=9)
+    plain = Progress(phase="predicting defects", step=3, total=9)
+    assert coalesce(None, plain) == plain
+    kept = coalesce(Progress(phase="p", step=2, total=9, stored=first), plain)
+    assert kept.step == 3 and kept.stored == first
+    both = coalesce(kept, Progress(phase="p", step=3, total=9, stored=second))
+    assert both.stored.image_ids == (5, 6, 1) and both.stored.stored == 3
+    with pytest.raises(ValueError):
+        first.merged(StoredPredictions(run_id=4, kind="segdec", image_ids=(), stored=0, total=9))
 
 
 def test_prediction_order_puts_the_priority_then_each_group_then_the_rest():
@@ -142,6 +155,7 @@ def test_the_classifier_stores_the_priority_images_first_and_the_rest_after(clas
     with Project.open(classifier_project) as project:
         all_ids = project.images.ids()
         labeled = set(project.labels.all())
+        unsure = unsure_ids(project, RunKind.CLASSIFIER)
     priority = (int(all_ids[-1]), int(all_ids[-2]), int(all_ids[5]))
     records: list[Progress] = []
     result = drain(classify_job(ClassifyRequest(project_root=classifier_project, epochs=5, priority_ids=priority)),
@@ -150,7 +164,9 @@ def test_the_classifier_stores_the_priority_images_first_and_the_rest_after(clas
     assert batches[0].image_ids == priority and all(b.kind == "classifier" for b in batches)
     after = [i for b in batches[1:] for i in b.image_ids]
     assert set(after[:len(labeled - set(priority))]) == labeled - set(priority)  # then the labeled images
-    assert after[len(labeled - set(priority)):] == sorted(set(all_ids.tolist()) - labeled - set(priority))
+    rest = [i for i in unsure if i not in labeled and i not in priority]  # those run 2 was unsure of
+    rest += sorted(set(all_ids.tolist()) - labeled - set(priority) - set(unsure))  # the rest in import order
+    assert after[len(labeled - set(priority)):] == rest and len(unsure) > 0
     assert [len(b.image_ids) for b in batches] == [3, 10, 10, 10, 9] and batches[-1].complete
     assert result.run.prediction_state is PredictionState.COMPLETE
     with Project.open(classifier_project) as project:
@@ -174,17 +190,25 @@ def test_a_cancel_while_the_classifier_streams_keeps_what_it_stored(classifier_p
         assert project.predictions.latest_run(RunKind.CLASSIFIER) == result.run.id
 
 
-def test_the_catalog_takes_in_each_announced_batch(detector_project: Path, small_batches: None):
+@pytest.mark.parametrize("forwarding", ["every", "thinned", "lossy"])
+def test_the_catalog_takes_in_each_announced_batch(detector_project: Path, small_batches: None, forwarding: str):
+    """Every record; every third, the skipped ones coalesced into it (as the worker
+    process thins them); every third, the others lost (the catalog reads them all again)."""
     with Project.open(detector_project) as project:
         catalog = Catalog.load(project)
         old_run = catalog.defect_run
-        for record in segdec_job(request(detector_project)):
+        skipped = None
+        for k, record in enumerate(segdec_job(request(detector_project))):
+            if forwarding != "every" and k % 3 and not (record.stored and record.stored.complete):
+                skipped = coalesce(skipped, record) if forwarding == "thinned" else None
+                continue
+            record, skipped = coalesce(skipped, record), None
             if record.stored is None:
                 continue
             catalog.add_stored(project, record.stored)
             assert catalog.defect_run == record.stored.run_id != old_run  # the new run from its first batch on
             assert int((~np.isnan(catalog.pred_defect)).sum()) == record.stored.stored
-            assert not catalog.has_defect_predictions or catalog.view(sort="defect_first") is not None
+            assert catalog.view(sort="defect_first") is not None
         fresh = Catalog.load(project)
     np.testing.assert_array_equal(catalog.pred_defect, fresh.pred_defect)
     assert catalog.defect_threshold == fresh.defect_threshold

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.dtypes import StringDType
 
+from core.jobs.base import StoredPredictions
 from core.store import ImageClass, Project, RunKind
 from core.training.trust import DetectorTrust, Verdict, detector_trust, which_to_believe
 
@@ -112,6 +113,7 @@ class Catalog:
     _name_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     _date_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     _confidence_rank: dict = field(default_factory=dict, repr=False)  # most_sure / ("defect", highest) -> ranks
+    _stored_told: dict = field(default_factory=dict, repr=False)  # run id -> predictions announced (add_stored)
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -191,6 +193,33 @@ class Catalog:
             found = index >= 0
             self.pred_class[index[found]] = stored.class_ids[found].astype(np.int32)
             self.pred_conf[index[found]] = np.nan_to_num(stored.confidence[found], nan=0.0).astype(np.float32)
+
+    def add_stored(self, project: Project, stored: StoredPredictions) -> None:
+        """Shows a batch of predictions a running job announced (``Progress.stored``):
+        those of ``stored.image_ids`` from run ``stored.run_id``, read for those images
+        only. A run the catalog does not show yet replaces the one it shows (its images
+        without a stored prediction then have none), and a batch that says more were
+        stored than the catalog was told of (a record was lost) reads them all again."""
+        told = self._stored_told.get(stored.run_id, 0) + len(stored.image_ids)
+        shown = self.defect_run if stored.kind == RunKind.SEGDEC.value else self.prediction_run
+        if stored.run_id != shown or told != stored.stored:
+            self._load_predictions(project)
+            self.verdict = which_to_believe(project)
+            self._stored_told[stored.run_id] = stored.stored
+            return
+        self._stored_told[stored.run_id] = told
+        if stored.kind == RunKind.SEGDEC.value:
+            image_ids, p = _columns(project.predictions.defect_probabilities(stored.run_id, stored.image_ids),
+                                    np.float64)
+            index = self.index_of(image_ids)
+            self.pred_defect[index[index >= 0]] = p[index >= 0].astype(np.float32)
+        else:
+            columns = project.predictions.class_columns(stored.run_id, stored.image_ids)
+            index = self.index_of(columns.ids)
+            found = index >= 0
+            self.pred_class[index[found]] = columns.class_ids[found].astype(np.int32)
+            self.pred_conf[index[found]] = np.nan_to_num(columns.confidence[found], nan=0.0).astype(np.float32)
+        self._confidence_rank = {}
 
     def _load_defects(self, project: Project) -> None:
         self.pred_defect[:] = np.nan

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 R = TypeVar("R")
@@ -23,6 +23,46 @@ class JobCancelled(Exception):
 
 
 @dataclass(frozen=True)
+class StoredPredictions:
+    """Predictions a running job has just committed to the store: the grid may show them.
+
+    A training job that streams its predictions (:class:`~core.store.PredictionState`)
+    finishes its run first, then stores the predictions batch by batch, each batch one
+    transaction, and yields a :class:`Progress` carrying one of these after each commit.
+    The receiver (the GUI, in another thread or process) re-reads the predictions of
+    ``run_id`` for ``image_ids`` (``Catalog.add_stored``, or all of the run's):
+    from this record on, ``project.predictions.latest_run(kind)`` is ``run_id`` and the
+    rows are there. Plain values only, so that it pickles across a process boundary.
+
+    A forwarder that thins progress records (the worker process sends the newest every
+    50 ms) must not lose these: it sends :func:`coalesce` of the records it skips and
+    the one it sends. A receiver that still misses one sees ``stored`` grow by more than
+    the images it was told of, and reads the run's predictions whole.
+
+    Attributes:
+        run_id: the run whose predictions grew (finished: status done).
+        kind: what the run predicts, a ``RunKind`` value ("classifier", "segdec").
+        image_ids: the images whose predictions this commit stored, in priority order.
+        stored: the run's predictions stored so far, this batch included.
+        total: the images the run predicts in all (a few unreadable ones may never be stored).
+        complete: this was the run's last batch: its predictions are all stored.
+    """
+
+    run_id: int
+    kind: str
+    image_ids: tuple[int, ...]
+    stored: int
+    total: int
+    complete: bool = False
+
+    def merged(self, later: StoredPredictions) -> StoredPredictions:
+        """This batch and a later one of the same run, as one."""
+        if later.run_id != self.run_id:
+            raise ValueError(f"batches of runs {self.run_id} and {later.run_id} do not merge")
+        return replace(later, image_ids=self.image_ids + later.image_ids)
+
+
+@dataclass(frozen=True)
 class Progress:
     """One progress record.
 
@@ -32,6 +72,8 @@ class Progress:
         losses / metrics: the latest values, by name, for the live curves.
         eta_s: estimated seconds left in the whole job, when known.
         message: a line for the status area.
+        stored: set on the record that follows a commit of predictions the grid may show
+            now (:class:`StoredPredictions`); None on every other record.
     """
 
     phase: str
@@ -41,10 +83,33 @@ class Progress:
     metrics: dict[str, float] = field(default_factory=dict)
     eta_s: float | None = None
     message: str = ""
+    stored: StoredPredictions | None = None
 
     @property
     def fraction(self) -> float:
         return self.step / self.total if self.total else 0.0
+
+
+def coalesce(skipped: Progress | None, later: Progress) -> Progress:
+    """The record to send in place of ``skipped`` and ``later`` when a forwarder thins
+    progress records: ``later``, carrying the stored predictions of both. Send both
+    instead when they carry stored predictions of two runs (``skipped.stored.run_id !=
+    later.stored.run_id``), which a retrain never yields within seconds."""
+    if skipped is None or skipped.stored is None:
+        return later
+    if later.stored is None:
+        return replace(later, stored=skipped.stored)
+    return replace(later, stored=skipped.stored.merged(later.stored))
+
+
+def thin(skipped: object | None, later: object) -> tuple[list[object], object]:
+    """A forwarder that keeps only the newest record: the records to send now (a skipped
+    record with another run's stored predictions) and the one to keep in place of both."""
+    if not isinstance(later, Progress) or not isinstance(skipped, Progress):
+        return [], later
+    if skipped.stored is not None and later.stored is not None and skipped.stored.run_id != later.stored.run_id:
+        return [skipped], later
+    return [], coalesce(skipped, later)
 
 
 def check_cancel(cancel: threading.Event | None) -> None:

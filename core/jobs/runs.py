@@ -6,6 +6,14 @@ marks the row done in one step the user can rely on: a run is either complete, o
 failed / cancelled with nothing left behind. A process killed mid-run leaves a
 'running' row and a partial folder whose lock is free; :func:`recover_interrupted_runs`
 (called before every new run) marks it failed and removes the folder.
+
+A run may stream its predictions (:class:`~core.store.PredictionState`): it finishes
+first (folder in place, status done, ``prediction_state`` 'streaming'), then stores them
+in batches while ``runs/<id>.predicting/`` holds the lock and the files still being
+written (heat maps); they move into the run folder whole when the streaming ends,
+however it ends. The run ends 'complete', or 'partial' when cancelled or failed, keeping
+the predictions it stored. A process killed while streaming leaves a 'streaming' run
+whose lock is free: :func:`recover_interrupted_runs` marks it partial.
 """
 
 from __future__ import annotations
@@ -22,11 +30,12 @@ from typing import IO, Any
 from core.files import atomic_writer, write_text_atomic
 from core.jobs.base import JobCancelled
 from core.jobs.snapshot import LabelSnapshot
-from core.store import Project, Run, RunStatus, StoreError
+from core.store import PredictionState, Project, Run, RunStatus, StoreError
 
 logger = logging.getLogger(__name__)
 LOCK_NAME = ".lock"
 TRAINING_LOCK = ".training.lock"
+STREAMING_SUFFIX = ".predicting"
 
 
 class TrainingBusyError(StoreError):
@@ -56,6 +65,8 @@ class RunRecorder:
         self.run: Run | None = None
         self.checkpoint: str | None = None
         self._finished = False
+        self._streaming = False
+        self._stream_lock: IO | None = None
 
     @property
     def partial_dir(self) -> Path:
@@ -66,6 +77,17 @@ class RunRecorder:
     def final_dir(self) -> Path:
         assert self.run is not None
         return self._project.runs_dir / str(self.run.id)
+
+    @property
+    def finished(self) -> bool:
+        """Whether :meth:`finish` ran (the run is done, its predictions may still stream)."""
+        return self._finished
+
+    @property
+    def stream_dir(self) -> Path:
+        """Where a run that streams its predictions writes files until the streaming ends."""
+        assert self.run is not None
+        return self._project.runs_dir / f"{self.run.id}{STREAMING_SUFFIX}"
 
     def __enter__(self) -> RunRecorder:
         self._busy = _try_lock(self._project.runs_dir / TRAINING_LOCK)
@@ -93,22 +115,48 @@ class RunRecorder:
     def write_json(self, name: str, data: Any) -> None:
         write_text_atomic(self.partial_dir / name, json.dumps(data, indent=1, default=float))
 
-    def finish(self, *, metrics: dict[str, Any]) -> Run:
-        """Moves the folder into place and marks the run done."""
+    def finish(self, *, metrics: dict[str, Any], streaming: bool = False) -> Run:
+        """Moves the folder into place and marks the run done; with ``streaming`` its
+        predictions follow (:meth:`end_streaming` when all are stored)."""
         assert self.run is not None
         self.write_json("metrics.json", metrics)
+        if streaming:
+            self.stream_dir.mkdir()
+            self._stream_lock = _try_lock(self.stream_dir / LOCK_NAME)
         _unlock(self._lock)
         self._lock = None
         (self.partial_dir / LOCK_NAME).unlink(missing_ok=True)
         os.replace(self.partial_dir, self.final_dir)
         checkpoint = f"{self.run.id}/{self.checkpoint}" if self.checkpoint else None
         self.run = self._project.runs.finish(self.run.id, status=RunStatus.DONE, metrics=metrics,
-                                             checkpoint=checkpoint)
+                                             checkpoint=checkpoint,
+                                             prediction_state=PredictionState.STREAMING if streaming else None)
         self._finished = True
+        self._streaming = streaming
+        return self.run
+
+    def publish(self, name: str) -> None:
+        """Moves a file the streaming wrote to :attr:`stream_dir` into the run folder."""
+        os.replace(self.stream_dir / name, self.final_dir / name)
+
+    def write_final_json(self, name: str, data: Any) -> None:
+        """Adds a JSON file to the folder of a run that streams (written whole)."""
+        write_text_atomic(self.final_dir / name, json.dumps(data, indent=1, default=float))
+
+    def end_streaming(self, state: PredictionState = PredictionState.COMPLETE) -> Run:
+        """Marks how far the predictions of a streaming run got; removes its streaming folder."""
+        assert self.run is not None and self._streaming
+        self.run = self._project.runs.set_prediction_state(self.run.id, state)
+        self._streaming = False
+        _unlock(self._stream_lock)
+        self._stream_lock = None
+        shutil.rmtree(self.stream_dir, ignore_errors=True)
         return self.run
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
         try:
+            if self._streaming:  # stopped before every prediction was stored: keep what was
+                self.end_streaming(PredictionState.PARTIAL)
             if self.run is not None and not self._finished:
                 cancelled = exc_type is JobCancelled or exc_type is None
                 status = RunStatus.CANCELLED if cancelled else RunStatus.FAILED
@@ -125,9 +173,10 @@ class RunRecorder:
 
 def recover_interrupted_runs(project: Project, *, status: RunStatus = RunStatus.FAILED,
                              reason: str = "interrupted (process ended)") -> list[int]:
-    """Marks ``status`` (failed) every 'running' run whose process is gone; removes its
-    partial folder and any predictions it had stored."""
-    recovered = []
+    """Marks ``status`` (failed) every 'running' run whose process is gone, removes its
+    partial folder and any predictions it had stored; marks partial every run whose
+    predictions stopped streaming that way."""
+    recovered = _recover_interrupted_streams(project)
     for run in project.runs.list():
         if run.status is not RunStatus.RUNNING:
             continue
@@ -140,7 +189,22 @@ def recover_interrupted_runs(project: Project, *, status: RunStatus = RunStatus.
         project.runs.finish(run.id, status=status, metrics={"error": reason})
         shutil.rmtree(partial, ignore_errors=True)
         recovered.append(run.id)
-        logger.warning("run %d was interrupted; marked failed", run.id)
+        logger.warning("run %d was interrupted; marked %s", run.id, status.value)
+    return recovered
+
+
+def _recover_interrupted_streams(project: Project) -> list[int]:
+    recovered = []
+    for run in project.runs.predicting():
+        folder = project.runs_dir / f"{run.id}{STREAMING_SUFFIX}"
+        probe = _try_lock(folder / LOCK_NAME) if folder.is_dir() else None
+        if folder.is_dir() and probe is None:
+            continue  # still streaming
+        _unlock(probe)
+        project.runs.set_prediction_state(run.id, PredictionState.PARTIAL)
+        shutil.rmtree(folder, ignore_errors=True)
+        recovered.append(run.id)
+        logger.warning("run %d stopped storing predictions (process ended); marked partial", run.id)
     return recovered
 
 

@@ -37,6 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.jobs.base import thin
+
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.05
 NICE = 10  # the worker's niceness: below the window, above nothing else
@@ -151,7 +153,10 @@ def _run(connection: multiprocessing.connection.Connection, call: JobCall, cance
             except StopIteration as stop:
                 result = stop.value
                 break
-            pending = [record]
+            send_now, kept = thin(pending[0] if pending else None, record)  # stored predictions survive
+            for early in send_now:
+                connection.send(("progress", early))
+            pending = [kept]
             now = time.monotonic()
             if now - last_sent >= PROGRESS_INTERVAL_S:
                 connection.send(("progress", record))

@@ -23,6 +23,7 @@ from core.store.records import (
     Label,
     MaskInfo,
     NewImage,
+    PredictionState,
     ProjectSummary,
     Run,
     RunKind,
@@ -31,7 +32,8 @@ from core.store.records import (
 
 __all__ = [
     "DB_NAME", "ClassKind", "ClassNotFoundError", "Event", "Image", "ImageClass", "ImageNotFoundError",
-    "InvalidValueError", "Label", "MaskInfo", "NewImage", "NotFoundError", "Project", "ProjectExistsError",
-    "ProjectLockedError", "ProjectNotFoundError", "ProjectSummary", "Run", "RunKind", "RunNotFoundError", "RunStatus",
+    "InvalidValueError", "Label", "MaskInfo", "NewImage", "NotFoundError", "PredictionState", "Project",
+    "ProjectExistsError", "ProjectLockedError", "ProjectNotFoundError", "ProjectSummary", "Run", "RunKind",
+    "RunNotFoundError", "RunStatus",
     "SchemaTooNewError", "StoreError", "default_actor",
 ]

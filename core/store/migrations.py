@@ -150,11 +150,17 @@ DELETE FROM suggestions WHERE strategy = 'mask';
 DELETE FROM meta WHERE key = 'suggestions_mask_at'
 """
 
+_V5 = """
+ALTER TABLE runs ADD COLUMN prediction_state TEXT
+    CHECK (prediction_state IS NULL OR prediction_state IN ('streaming', 'complete', 'partial'))
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, classes, labels, masks, event log", _script(_V1)),
     Migration(2, "runs, predictions, embeddings, suggestions", _script(_V2)),
     Migration(3, "suggestions indexed by image", _script(_V3)),
     Migration(4, "no embeddings table (they live in the run folders), no stored mask suggestions", _script(_V4)),
+    Migration(5, "runs say how far their predictions are stored (streamed after the run finished)", _script(_V5)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,7 +67,10 @@ class Predictions:
         (classes, or defect probabilities), whatever its method.
 
         Not ``runs.latest(kind)``: the grid, the map, the verdict and the suggestions show
-        predictions, so a run counts here only once its predictions are stored.
+        predictions, so a run counts here only once its predictions are stored. A run
+        that streams its predictions (``Run.prediction_state``) counts from its first
+        stored batch on, and so does a partial one: images it has not predicted have no
+        prediction of this kind then.
         """
         column = _PREDICTED[kind]
         return self._db.scalar(
@@ -96,18 +101,19 @@ class Predictions:
             return ids, np.zeros((0, 0), dtype=np.float32)
         return ids, np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
 
-    def class_columns(self, run_id: int) -> ClassPredictions:
-        """Every image's predicted class, confidence and uncertainty from one run, in one read."""
+    def class_columns(self, run_id: int, image_ids: Iterable[int] | None = None) -> ClassPredictions:
+        """Every image's (or those of ``image_ids``) predicted class, confidence and
+        uncertainty from one run, in one read."""
         rows = self._db.all("SELECT image_id, COALESCE(class_id, 0), confidence, uncertainty FROM predictions"
-                            " WHERE run_id = ? ORDER BY image_id", (run_id,))
+                            f" WHERE run_id = ?{_some(image_ids)} ORDER BY image_id", _params(run_id, image_ids))
         table = np.array(rows, dtype=np.float64).reshape(-1, 4)  # NULL -> nan
         return ClassPredictions(ids=table[:, 0].astype(np.int64), class_ids=table[:, 1].astype(np.int64),
                                 confidence=table[:, 2], uncertainty=table[:, 3])
 
-    def defect_probabilities(self, run_id: int) -> dict[int, float]:
-        """image id -> defect probability of one defect-detector run."""
+    def defect_probabilities(self, run_id: int, image_ids: Iterable[int] | None = None) -> dict[int, float]:
+        """image id -> defect probability of one defect-detector run (only ``image_ids``, when given)."""
         return dict(self._db.all("SELECT image_id, defect_probability FROM predictions WHERE run_id = ?"
-                                 " AND defect_probability IS NOT NULL", (run_id,)))
+                                 f" AND defect_probability IS NOT NULL{_some(image_ids)}", _params(run_id, image_ids)))
 
     def count(self, run_id: int) -> int:
         return int(self._db.scalar("SELECT COUNT(*) FROM predictions WHERE run_id = ?", (run_id,)))
@@ -115,6 +121,15 @@ class Predictions:
 
 _INSERT = ("INSERT OR REPLACE INTO predictions (run_id, image_id, class_id, confidence, uncertainty,"
            " defect_probability, probabilities) VALUES (?,?,?,?,?,?,?)")
+
+
+def _some(image_ids: Iterable[int] | None) -> str:
+    """The SQL that keeps the rows of ``image_ids`` (one JSON parameter, however many), or none."""
+    return "" if image_ids is None else " AND image_id IN (SELECT value FROM json_each(?))"
+
+
+def _params(run_id: int, image_ids: Iterable[int] | None) -> tuple:
+    return (run_id,) if image_ids is None else (run_id, json.dumps([int(i) for i in image_ids]))
 
 
 def _rows(run_id: int, image_ids: np.ndarray, class_ids: np.ndarray | None, confidence: np.ndarray,

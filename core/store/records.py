@@ -33,6 +33,23 @@ class RunStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class PredictionState(enum.StrEnum):
+    """How far a finished run's predictions are stored (``runs.prediction_state``; NULL,
+    read as None, for a run that stored them all before it finished, as every run
+    before issue 14 did).
+
+    A run that streams its predictions finishes first (model, metrics and folder complete,
+    status done), then stores them in batches, highest priority first: meanwhile it is
+    STREAMING and the grid shows the images already stored. It ends COMPLETE, or PARTIAL
+    when cancelled, failed or interrupted before every image: it keeps the predictions it
+    stored, and the images without one have none from it.
+    """
+
+    STREAMING = "streaming"
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+
+
 @dataclass(frozen=True)
 class Image:
     """One image of the project. ``path`` is as stored: relative to the project
@@ -134,6 +151,12 @@ class Run:
     finished_at: str | None
     metrics: dict[str, Any]
     checkpoint: str | None
+    prediction_state: PredictionState | None = None  # None: stored before it finished, or no predictions
+
+    @property
+    def predicting(self) -> bool:
+        """Whether a job is still storing this finished run's predictions."""
+        return self.prediction_state is PredictionState.STREAMING
 
     @property
     def kind(self) -> RunKind | None:

@@ -7,9 +7,10 @@ from typing import Any
 
 from core.store.database import Database, now_iso
 from core.store.errors import RunNotFoundError
-from core.store.records import Run, RunKind, RunStatus
+from core.store.records import PredictionState, Run, RunKind, RunStatus
 
-_COLUMNS = "id, method, status, config, label_snapshot, seed, started_at, finished_at, metrics, checkpoint"
+_COLUMNS = ("id, method, status, config, label_snapshot, seed, started_at, finished_at, metrics, checkpoint,"
+            " prediction_state")
 
 
 class Runs:
@@ -28,15 +29,31 @@ class Runs:
         return self.get(int(cur.lastrowid))
 
     def finish(self, run_id: int, *, status: RunStatus, metrics: dict[str, Any] | None = None,
-               checkpoint: str | None = None) -> Run:
+               checkpoint: str | None = None, prediction_state: PredictionState | None = None) -> Run:
+        """Ends a run; ``prediction_state`` STREAMING for a run that stores its predictions after this."""
+        state = None if prediction_state is None else PredictionState(prediction_state).value
         with self._db.transaction():
             self.get(run_id)
             self._db.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, metrics = ?, checkpoint = ? WHERE id = ?",
+                "UPDATE runs SET status = ?, finished_at = ?, metrics = ?, checkpoint = ?, prediction_state = ?"
+                " WHERE id = ?",
                 (RunStatus(status).value, now_iso(), json.dumps(metrics or {}, sort_keys=True),
-                 checkpoint, run_id),
+                 checkpoint, state, run_id),
             )
         return self.get(run_id)
+
+    def set_prediction_state(self, run_id: int, state: PredictionState) -> Run:
+        """Records how far a finished run's predictions are stored (the end of its streaming)."""
+        with self._db.transaction():
+            self.get(run_id)
+            self._db.execute("UPDATE runs SET prediction_state = ? WHERE id = ?",
+                             (PredictionState(state).value, run_id))
+        return self.get(run_id)
+
+    def predicting(self) -> list[Run]:
+        """The finished runs whose predictions are still streaming (or whose process died doing it)."""
+        return [_row(r) for r in self._db.all(f"SELECT {_COLUMNS} FROM runs WHERE prediction_state = ?"
+                                              " ORDER BY id", (PredictionState.STREAMING.value,))]
 
     def update_metrics(self, run_id: int, metrics: dict[str, Any]) -> Run:
         """Replaces a finished run's metrics (e.g. a threshold the user moved)."""
@@ -86,4 +103,5 @@ def _finished_params(kind: RunKind) -> tuple[str, str, str]:
 def _row(r: tuple) -> Run:
     return Run(id=r[0], method=r[1], status=RunStatus(r[2]), config=json.loads(r[3]),
                label_snapshot=json.loads(r[4]), seed=r[5], started_at=r[6], finished_at=r[7],
-               metrics=json.loads(r[8]), checkpoint=r[9])
+               metrics=json.loads(r[8]), checkpoint=r[9],
+               prediction_state=None if r[10] is None else PredictionState(r[10]))

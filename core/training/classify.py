@@ -1,8 +1,9 @@
 """The few-label classifier (paper 001) on the embeddings of the latest pretraining run.
 
 The fast path: the ArcFace head (with the 3-view contrastive term on feature views) is
-trained on cached embeddings in seconds, then predicts a calibrated class, confidence
-and uncertainty for every image; predictions are stored with the run.
+trained on cached embeddings in seconds; the run finishes, then the head predicts a
+calibrated class, confidence and uncertainty for every image, streamed into the store
+in batches (the grid's images first).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from core.jobs.runs import RunRecorder
 from core.jobs.snapshot import LabelSnapshot, take_snapshot
 from core.store import Project, Run, RunKind, StoreError
 from core.training.pretrain import load_features
+from core.training.streaming import FIRST_BATCH, prediction_order, stored_progress, unsure_ids
+
+PREDICT_CHUNK = 4096  # images the head predicts at a time while streaming
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class ClassifyRequest:
     finetune_steps: int = 0  # > 0: the thorough path, fine-tune the encoder first (core/training/finetune.py)
     device: str = "auto"  # where the thorough path fine-tunes and re-embeds ("auto", "cpu", "cuda"); the
     # head trains on the CPU whatever it says: a few thousand weights on cached features (seconds)
+    priority_ids: tuple[int, ...] = ()  # stored first (the grid's view); none: import order
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,10 @@ def latest_pretrain_run(project: Project) -> Run | None:
 
 def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None, *,
                  snapshot: LabelSnapshot | None = None) -> Generator[Progress, None, ClassifyResult]:
-    """Trains the classifier head on the labels of ``snapshot`` (None: the current ones) and
-    stores predictions for every image."""
+    """Trains the classifier head on the labels of ``snapshot`` (None: the current ones),
+    finishes the run, then streams predictions for every image into the store: the
+    ``priority_ids`` first (none: import order), then the labeled images, those the
+    previous classifier was unsure of, the rest (:mod:`core.training.streaming`)."""
     from core.jobs.device import resolve_device
 
     resolved = resolve_device(request.device)  # raises at once when CUDA is asked for and missing
@@ -82,13 +89,20 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
                     project, recorder, pretrain, ids, rows, n_classes=len(classes), steps=request.finetune_steps,
                     seed=request.seed, cancel=cancel, device=device)
             yield Progress(phase="classifier", step=0, total=1, message="training the classifier head")
-            metrics = _fit_and_predict(project, recorder, ids, embeddings, rows, classes, request, cancel)
+            head, metrics = _fit(project, recorder, embeddings, rows, classes, request, cancel)
             validation = metrics.get("validation", {})
             yield Progress(phase="classifier", step=1, total=1,
                            metrics={"validation accuracy": validation.get("accuracy", float("nan"))})
             metrics["seconds"] = time.perf_counter() - started
-            run = recorder.finish(metrics=metrics)
-            return ClassifyResult(run=run, cancelled=False, seconds=metrics["seconds"], metrics=metrics)
+            run = recorder.finish(metrics=metrics, streaming=True)
+            order = prediction_order(ids, request.priority_ids,
+                                     then=[[i for i, _ in labeled], unsure_ids(project, RunKind.CLASSIFIER)])
+            yield from _stream_predictions(project, run.id, head, ids, embeddings, order, classes, cancel)
+            run = recorder.end_streaming()
+            return ClassifyResult(run=run, cancelled=False, seconds=time.perf_counter() - started, metrics=metrics)
+        if recorder.finished:  # cancelled while storing predictions: the run keeps those it stored
+            run = project.runs.get(recorder.run.id)
+            return ClassifyResult(run=run, cancelled=True, seconds=time.perf_counter() - started, metrics=run.metrics)
     return ClassifyResult(run=None, cancelled=True, seconds=time.perf_counter() - started, metrics={})
 
 
@@ -99,9 +113,9 @@ def _labeled_rows(ids: np.ndarray, labeled: list[tuple[int, int]], classes: list
     return [(position[i], index[c]) for i, c in labeled if i in position and c in index]
 
 
-def _fit_and_predict(project: Project, recorder: RunRecorder, ids: np.ndarray, embeddings: np.ndarray,
-                     rows: list[tuple[int, int]], classes: list[int], request: ClassifyRequest,
-                     cancel: threading.Event | None) -> dict:
+def _fit(project: Project, recorder: RunRecorder, embeddings: np.ndarray, rows: list[tuple[int, int]],
+         classes: list[int], request: ClassifyRequest, cancel: threading.Event | None):
+    """The fitted head (its checkpoint saved) and the run's metrics, validation included."""
     from models.fewshot.head import FitCancelled, fit_head
 
     x = embeddings[[r for r, _ in rows]]
@@ -122,10 +136,6 @@ def _fit_and_predict(project: Project, recorder: RunRecorder, ids: np.ndarray, e
     finally:
         torch.set_num_threads(threads)
     check_cancel(cancel)
-    prediction = head.predict(embeddings)
-    class_ids = np.array(classes, dtype=np.int64)[prediction.class_index]
-    project.predictions.save(recorder.run.id, ids, class_ids, prediction.confidence, 1.0 - prediction.margin,
-                             probabilities=prediction.probabilities)
     encoder_file = "encoder.pt" if request.finetune_steps > 0 else None
     recorder.save_checkpoint(head.state_dict(), config={"classes": classes, "encoder_file": encoder_file,
                                                         "pretrain_run": recorder.run.config["pretrain_run"]})
@@ -134,7 +144,26 @@ def _fit_and_predict(project: Project, recorder: RunRecorder, ids: np.ndarray, e
         names = {c.id: c.name for c in project.classes.list()}
         rows, predicted = head.validation
         metrics["validation"] = validation_metrics(y[rows], predicted, [names[c] for c in classes])
-    return metrics
+    return head, metrics
+
+
+def _stream_predictions(project: Project, run_id: int, head, ids: np.ndarray, embeddings: np.ndarray,
+                        order: np.ndarray, classes: list[int], cancel: threading.Event | None,
+                        ) -> Generator[Progress, None, None]:
+    """Predicts the images in ``order`` and stores them a batch at a time (one transaction
+    each, announced): the first :data:`FIRST_BATCH`, then :data:`PREDICT_CHUNK` at a time."""
+    row_of = {image_id: k for k, image_id in enumerate(ids.tolist())}
+    rows = np.array([row_of[i] for i in order.tolist()], dtype=np.int64)
+    class_of = np.array(classes, dtype=np.int64)
+    bounds = [0, *range(min(FIRST_BATCH, len(rows)), len(rows), PREDICT_CHUNK), len(rows)]
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        check_cancel(cancel)
+        prediction = head.predict(embeddings[rows[start:end]])
+        project.predictions.add(run_id, order[start:end], class_of[prediction.class_index], prediction.confidence,
+                                1.0 - prediction.margin, probabilities=prediction.probabilities)
+        yield stored_progress("classifier", run_id=run_id, kind=RunKind.CLASSIFIER,
+                              image_ids=order[start:end].tolist(), stored=end, total=len(order),
+                              complete=end == len(rows))
 
 
 def validation_metrics(truth: np.ndarray, predicted: np.ndarray, class_names: list[str]) -> dict:

@@ -13,11 +13,14 @@ square map per image in ``heatmaps.npy`` + ``heatmap_ids.npy``; they are read to
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from core.files import atomic_writer
+from core.jobs.runs import STREAMING_SUFFIX
 from core.store import Project, Run
 
 HEATMAPS = "heatmaps.u8"
@@ -27,13 +30,15 @@ LEGACY_IDS = "heatmap_ids.npy"
 
 
 class HeatmapWriter:
-    """Appends maps to a run folder; :meth:`close` writes the index (sorted by id)."""
+    """Appends maps to a run folder; :meth:`close` writes the index (sorted by id), and
+    :meth:`snapshot` an index of the maps written so far (of a run that streams)."""
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
         self._handle = open(folder / HEATMAPS, "wb")  # noqa: SIM115 - closed in close()
         self._rows: list[tuple[int, int, int, int]] = []
         self._offset = 0
+        self._snapshot_at: float | None = None
 
     def add(self, image_id: int, heat: np.ndarray) -> None:
         """``heat`` (h, w) float 0..1 or uint8."""
@@ -43,6 +48,19 @@ class HeatmapWriter:
         self._handle.write(np.ascontiguousarray(heat).tobytes())
         self._rows.append((int(image_id), self._offset, int(heat.shape[0]), int(heat.shape[1])))
         self._offset += heat.size
+
+    def snapshot(self, *, every_s: float = 0.0) -> None:
+        """Makes the maps written so far readable: their bytes flushed, then the index of
+        them written whole (a temp file moved over the last one); not again within
+        ``every_s`` seconds of the last snapshot (100,000 maps make a 3 MB index)."""
+        now = time.perf_counter()
+        if self._snapshot_at is not None and now - self._snapshot_at < every_s:
+            return
+        self._snapshot_at = now
+        self._handle.flush()
+        index = np.array(sorted(self._rows), dtype=np.int64).reshape(-1, 4)
+        with atomic_writer(self._folder / HEATMAP_INDEX, "wb", durable=False) as handle:
+            np.save(handle, index)
 
     def close(self) -> None:
         self._handle.close()
@@ -67,8 +85,14 @@ def _open(folder: Path) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def load_heatmap(project: Project, run: Run, image_id: int) -> np.ndarray | None:
-    """The heat map (h, w) uint8 of one image from a seg-dec run; None when the run has none for it."""
+    """The heat map (h, w) uint8 of one image from a seg-dec run; None when the run has none
+    for it (yet: a run that streams its predictions has the maps of those stored)."""
     opened = _open(project.runs_dir / str(run.id))
+    if opened is None:
+        try:  # streaming: the maps written so far, until they move into the run folder
+            opened = _open(project.runs_dir / f"{run.id}{STREAMING_SUFFIX}")
+        except (OSError, ValueError):  # moved or removed right now
+            opened = None
     if opened is None:
         return None
     index, data = opened

@@ -28,13 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from core.active.worth_a_mask import WORTH_A_MASK, worth_a_mask
-from core.jobs.base import Eta, JobCancelled, Progress, check_cancel
+from core.jobs.base import Eta, JobCancelled, Progress
 from core.jobs.runs import RunRecorder, load_checkpoint
 from core.jobs.snapshot import LabelSnapshot, take_snapshot
 from core.store import ClassKind, Project, Run, RunKind, StoreError
-from core.training.heatmaps import HeatmapWriter, iter_heatmaps, load_heatmap, upsample_heatmap
+from core.training.heatmaps import load_heatmap, upsample_heatmap
 from core.training.segdec_geometry import Geometry, choose_geometry, largest_defect
-from core.training.segdec_pixels import WorkingImages, stream_images, working_images
+from core.training.segdec_pixels import WorkingImages, working_images
+from core.training.segdec_predict import predict_in_order, prediction_plan, stream_predictions
 from core.training.segdec_results import (
     VALIDATION,
     load_validation_scores,
@@ -69,11 +70,13 @@ class SegDecRequest:
     device: str = "auto"  # "auto" (CUDA when there is one, else the CPU), "cpu" or "cuda"
     threads: int | None = None  # torch threads; None: every core
     train: dict = field(default_factory=dict)  # models.segdec.TrainConfig overrides (crop, lr, seg_weight, ...)
+    priority_ids: tuple[int, ...] = ()  # predicted and stored first (the grid's view); none: import order
 
     def config(self) -> dict:
         data = asdict(self)
         for key in ("project_root", "workers", "device", "threads"):
             data.pop(key)
+        data.pop("priority_ids")  # where the grid was scrolled changes no result
         return data
 
 
@@ -176,32 +179,43 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None, *,
         with RunRecorder(project, method=RunKind.SEGDEC.method(), config=config, snapshot=snapshot,
                          seed=request.seed) as recorder:
             summary = yield from _train(net, data, train_config, cancel, device, warm=previous is not None)
-            probability = yield from _predict_all(net, project, store, geometry, recorder, cancel, device)
             metrics = {"labeled": int(len(ids)), "defective": int(labels.sum()), "ok": int((labels == 0).sum()),
                        "masks": int(np.sum(has_mask & (labels == 1))), "geometry": geometry.to_dict(),
                        "warm_from": config["warm_from"], "prediction_reserve_s": round(reserve, 1), **summary,
                        "advice": detector_advice(int(labels.sum()), int((labels == 0).sum()),
                                                  int(np.sum(has_mask & (labels == 1))))}
-            threshold = 0.5
-            if np.any(val):  # the held-out images' scores come with every image's
-                scores = {"ids": ids[val].tolist(), "truth": labels[val].tolist(),
-                          "probability": [round(float(probability[int(i)]), 6) for i in ids[val]]}
-                metrics["validation"] = validation_figures(scores, request.target_recall)
-                recorder.write_json(VALIDATION, scores)
-                threshold = metrics["validation"]["threshold"]
-            metrics["threshold"] = threshold
-            predicted = np.array(sorted(probability), dtype=np.int64)
-            p = np.array([probability[int(i)] for i in predicted], dtype=np.float32)
-            project.predictions.save(recorder.run.id, predicted, None, np.maximum(p, 1.0 - p),
-                                     1.0 - np.abs(2 * p - 1), defect_probability=p)
-            heat = dict(iter_heatmaps(recorder.partial_dir))
-            recorder.write_json(WORTH_A_MASK, worth_a_mask(heat, probability, ids, labels, has_mask))
-            recorder.save_checkpoint(net.state_dict(), config={"net": net.config.to_dict(), "scale": geometry.scale,
-                                                               "geometry": geometry.to_dict(), "threshold": threshold,
-                                                               "mode": train_config.mode})
-            metrics["seconds"] = time.perf_counter() - started
-            run = recorder.finish(metrics=metrics)
-            return SegDecResult(run=run, cancelled=False, seconds=metrics["seconds"], metrics=metrics)
+
+            def finish(probability: dict[int, float]) -> Run:
+                """Validation, threshold and checkpoint from the held-out images' predictions;
+                the run finishes and its other predictions stream in after."""
+                threshold = 0.5
+                if np.any(val):
+                    scores = {"ids": ids[val].tolist(), "truth": labels[val].tolist(),
+                              "probability": [round(float(probability[int(i)]), 6) for i in ids[val]]}
+                    metrics["validation"] = validation_figures(scores, request.target_recall)
+                    recorder.write_json(VALIDATION, scores)
+                    threshold = metrics["validation"]["threshold"]
+                metrics["threshold"] = threshold
+                recorder.save_checkpoint({k: v.cpu() for k, v in net.state_dict().items()}, config={
+                    "net": net.config.to_dict(), "scale": geometry.scale, "geometry": geometry.to_dict(),
+                    "threshold": threshold, "mode": train_config.mode})
+                metrics["seconds"] = time.perf_counter() - started
+                return recorder.finish(metrics=metrics, streaming=True)
+
+            def heat_kept(probability: dict[int, float], heat: dict[int, np.ndarray]) -> None:
+                recorder.write_final_json(WORTH_A_MASK, worth_a_mask(heat, probability, ids, labels, has_mask))
+
+            order, first = prediction_plan(project, request.priority_ids, ids, ids[val])
+            net.eval()
+            yield from stream_predictions(
+                predict_in_order(net, project, store, geometry, order, device), project, recorder, total=len(order),
+                first=first, finish=finish, heat_kept=heat_kept, cancel=cancel,
+                keep_heat={int(i) for i in ids[(labels == 1) & ~has_mask]})
+            run = recorder.end_streaming()
+            return SegDecResult(run=run, cancelled=False, seconds=time.perf_counter() - started, metrics=run.metrics)
+        if recorder.finished:  # cancelled while storing predictions: the run keeps those it stored
+            run = project.runs.get(recorder.run.id)
+            return SegDecResult(run=run, cancelled=True, seconds=time.perf_counter() - started, metrics=run.metrics)
     return SegDecResult(run=None, cancelled=True, seconds=time.perf_counter() - started, metrics={})
 
 
@@ -350,48 +364,3 @@ def _prediction_seconds(net, project: Project, store: WorkingImages, ids: np.nda
     sizes = project.images.sizes().astype(np.float64)
     pixels = float(np.sum(sizes[:, 0] * sizes[:, 1])) * geometry.scale ** 2
     return PREDICTION_OVERHEAD * per_pixel * pixels
-
-
-def _predict_all(net, project: Project, store: WorkingImages, geometry: Geometry, recorder: RunRecorder,
-                 cancel: threading.Event | None, device: str = "cpu"):
-    """Defect probability of every readable image (by id) on ``device``; heat maps written
-    to the run folder. ``net`` is back on the CPU afterwards."""
-    from core.jobs.device import describe_device, scaled_batch
-    from models.segdec import heat_on_image_grid, predict_images
-    from models.segdec.infer import BATCH_PIXELS
-
-    ids = project.images.ids().tolist()
-    order: list[int] = []
-
-    def readable():
-        for image_id, image in stream_images(project, ids, geometry.scale, store):
-            if image is not None:
-                order.append(image_id)
-                yield image
-
-    probability: dict[int, float] = {}
-    writer = HeatmapWriter(recorder.partial_dir)
-    where = describe_device(device)
-    net.to(device).eval()
-    try:
-        sizes = {}
-        for position, p, heat in predict_images(net, _remember_sizes(readable(), sizes, order), device=device,
-                                                batch_pixels=scaled_batch(BATCH_PIXELS, device, "predict")):
-            image_id = order[position]
-            height, width = sizes.pop(position)
-            probability[image_id] = p
-            writer.add(image_id, heat_on_image_grid(heat, height, width))
-            if len(probability) % 16 == 0 or len(probability) == len(ids):
-                check_cancel(cancel)
-                yield Progress(phase="predicting defects", step=len(probability), total=len(ids),
-                               message=f"predicting every image on {where}")
-    finally:
-        writer.close()
-        net.cpu()
-    return probability
-
-
-def _remember_sizes(images, sizes: dict[int, tuple[int, int]], order: list[int]):
-    for position, image in enumerate(images):
-        sizes[position] = image.shape
-        yield image

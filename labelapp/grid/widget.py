@@ -105,6 +105,22 @@ class ImageGrid(QWidget):
             self.model.catalog.refresh(self._project, image_ids)
         self._apply(self.model.update_view, center=False)
 
+    def add_stored(self, stored: object) -> None:
+        """A running retrain stored predictions of some images (``Progress.stored``): the
+        tiles show them at once, the rest of the run follows batch by batch."""
+        if self._project is None or self.model.catalog is None:
+            return
+        self.model.catalog.add_stored(self._project, stored)  # type: ignore[arg-type]
+        self._show_choices(self.model.catalog)
+        self._apply(self.model.update_view, center=False)
+
+    def shown_first(self, n: int = 300) -> list[int]:
+        """Up to ``n`` image ids in the order the user sees them next: the rows on screen,
+        then those below them in view order."""
+        first, _last = self.view.visible_rows()
+        ids = self.model.ids()
+        return [int(i) for i in ids[max(0, first):max(0, first) + n]]
+
     def reload(self) -> None:
         """Images were added (an import): reads the catalog again."""
         if self._project is None:

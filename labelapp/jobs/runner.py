@@ -16,6 +16,8 @@ from typing import Any
 
 from PySide6.QtCore import QDeadlineTimer, QObject, QThread, QTimer, Signal, Slot
 
+from core.jobs.base import thin
+
 logger = logging.getLogger(__name__)
 
 # What the GUI hands a runner: called with the cancel flag on the worker thread, it
@@ -60,14 +62,16 @@ class _JobThread(QThread):
 
     def _post(self, step: Any) -> None:
         with self._lock:
-            self._latest = [step]
+            send_now, kept = thin(self._latest[-1] if self._latest else None, step)
+            self._latest = [*self._latest[:-1], *send_now, kept]  # a skipped record's stored predictions survive
             if self._posted:
                 return
             self._posted = True
         self.progress_ready.emit()
 
     def take(self) -> list[Any]:
-        """The newest undelivered progress ([] if none); called on the GUI thread."""
+        """The undelivered progress: the newest record, after any that must not be
+        merged into it ([] if none); called on the GUI thread."""
         with self._lock:
             latest, self._latest = self._latest, []
             self._posted = False
@@ -158,7 +162,8 @@ class JobRunner(QObject):
         latest = self._thread.take()
         if latest:
             self._last_delivery = time.monotonic()
-            self.progressed.emit(latest[0])
+        for record in latest:
+            self.progressed.emit(record)
 
     @Slot(object)
     def _on_thread_returned(self, result: object) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMenu
 
 MAX_RECENT = 10
 RECENT_KEY = "recent_projects"
@@ -30,3 +32,17 @@ class RecentProjects:
 
     def clear(self) -> None:
         self._settings.remove(RECENT_KEY)
+
+    def fill_menu(self, menu: QMenu, open_project: Callable[[Path], object]) -> None:
+        """File ▸ Open Recent: one entry per project (greyed out when its folder is gone), then Clear."""
+        menu.clear()
+        paths = self.paths()
+        for path in paths:
+            action = menu.addAction(str(path))
+            action.setEnabled(path.is_dir())
+            action.triggered.connect(lambda _checked=False, p=path: open_project(p))
+        if paths:
+            menu.addSeparator()
+        clear = menu.addAction("Clear Recent")
+        clear.setEnabled(bool(paths))
+        clear.triggered.connect(self.clear)

@@ -34,7 +34,6 @@ from labelapp.suggestions.queue import SuggestionsQueue
 from labelapp.training.controller import TrainingController
 
 logger = logging.getLogger(__name__)
-
 APP_TITLE = "labelapp"
 GEOMETRY_KEY = "main_window/geometry"
 STATE_KEY = "main_window/state"
@@ -59,7 +58,8 @@ class MainWindow(QMainWindow):
         self.labeling = LabelingController(self.grid, self.editor, self.session, self)
         self.labeling.auto_advance = self._settings.value(ADVANCE_KEY, True, type=bool)
         self.training = TrainingController(self.training_panel, self.session, self._settings,
-                                           strategy=self.suggestions.strategy, parent=self)
+                                           strategy=self.suggestions.strategy, shown_first=self.grid.shown_first,
+                                           parent=self)
         self.suggestions_queue = SuggestionsQueue(self.suggestions, self.labeling.go_to, self.editor.current_image_id,
                                                   self)
         self.shortcuts = ShortcutMap(self._settings)
@@ -153,7 +153,7 @@ class MainWindow(QMainWindow):
         file_menu = menus["&File"]
         first = file_menu.actions()[2] if len(file_menu.actions()) > 2 else None
         self.recent_menu = QMenu("Open &Recent", self)
-        self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
+        self.recent_menu.aboutToShow.connect(lambda: self.recent.fill_menu(self.recent_menu, self.open_project))
         file_menu.insertMenu(first, self.recent_menu)
         file_menu.insertSeparator(file_menu.actions()[-1])
         for text, slot in (("Relink Missing Images…", self.project_actions.relink_folder),
@@ -180,8 +180,8 @@ class MainWindow(QMainWindow):
         for part in (self.labeling, self.training, self.project_actions):
             part.message.connect(status.show_info)
             part.error.connect(status.show_error)
-        for part in (self.suggestions_queue, self.suggestions):
-            part.message.connect(status.show_info)
+        self.suggestions_queue.message.connect(status.show_info)
+        self.suggestions.message.connect(status.show_info)
         self.editor.image_shown.connect(self.views.show_image_info)
         self.editor.message.connect(status.show_info)
         self.editor.relink_requested.connect(self.project_actions.relink_image)
@@ -189,9 +189,11 @@ class MainWindow(QMainWindow):
         self.worth_a_mask.image_requested.connect(self.open_for_mask)
         self.training_panel.image_requested.connect(self.labeling.go_to)
         self.training.retrain_starting.connect(self._on_training_retrain_starting)
-        self.training.run_finished.connect(self.views.on_run_finished)
-        self.training.detector_updated.connect(self.views.on_detector_updated)
-        self.training.threshold_moved.connect(self.views.on_threshold_moved)
+        for signal, slot in ((self.training.run_finished, self.views.on_run_finished),
+                             (self.training.predictions_stored, self.views.on_predictions_stored),
+                             (self.training.detector_updated, self.views.on_detector_updated),
+                             (self.training.threshold_moved, self.views.on_threshold_moved)):
+            signal.connect(slot)
         self.suggestions_queue.image_opened.connect(self._on_suggestions_queue_image_opened)
         self.suggestions.refreshed.connect(self.views.on_suggestions_refreshed)
         self.project_actions.open_requested.connect(self.open_project)
@@ -361,20 +363,6 @@ class MainWindow(QMainWindow):
     def _on_advance_action_toggled(self, checked: bool) -> None:
         self.labeling.auto_advance = checked
         self._settings.setValue(ADVANCE_KEY, checked)
-
-    @Slot()
-    def _on_recent_menu_about_to_show(self) -> None:
-        self.recent_menu.clear()
-        paths = self.recent.paths()
-        for path in paths:
-            action = self.recent_menu.addAction(str(path))
-            action.setEnabled(path.is_dir())
-            action.triggered.connect(lambda _checked=False, p=path: self.open_project(p))
-        if paths:
-            self.recent_menu.addSeparator()
-        clear = self.recent_menu.addAction("Clear Recent")
-        clear.setEnabled(bool(paths))
-        clear.triggered.connect(self.recent.clear)
 
     # -- window --------------------------------------------------------------------------------
     def _restore_layout(self) -> None:

@@ -89,6 +89,14 @@ class ViewUpdates(QObject):
         v.editor.refresh_suggestion()
         v.embedding_map.on_run_finished(result)
 
+    @Slot(object)
+    def on_predictions_stored(self, stored: object) -> None:
+        """A running retrain stored predictions of some images: the tiles show them, and
+        the lines under the editor when the image shown is one of them."""
+        self._views.grid.add_stored(stored)
+        if self._views.editor.current_image_id() in getattr(stored, "image_ids", ()):
+            self.show_image_info(self._views.editor.current_image_id())
+
     @Slot()
     def on_detector_updated(self) -> None:
         """A defect-detector run finished: new heat maps and a new worth-a-mask list."""

@@ -15,7 +15,7 @@ unless a run newer than its last digest appeared."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -33,7 +33,7 @@ from labelapp.widgets.formatting import figure as _figure
 logger = logging.getLogger(__name__)
 # Per-user training settings (QSettings keys) and their defaults.
 DEFAULTS = {"training/ssl": "simclr", "training/encoder": "shufflenet", "training/size": 96,
-            "training/epochs": 20, "training/batch_size": 64, "training/thorough": False,
+            "training/epochs": 20, "training/thorough": False,
             "training/finetune_steps": 120, "training/segdec": True}
 TARGET_RECALL_KEY = "training/target_recall"  # absent: the best-F1 threshold
 # Optional overrides of the defect detector's request (absent: core's defaults), with their types.
@@ -44,12 +44,15 @@ SEGDEC_OVERRIDES = {"training/segdec_scale": ("scale", float), "training/segdec_
 class TrainingController(QObject):
     """Runs training jobs for the panel and the Retrain action, one at a time.
 
-    ``strategy`` gives the suggestion strategy a retrain ends with (the Suggestions dock's).
+    ``strategy`` gives the suggestion strategy a retrain ends with (the Suggestions dock's);
+    ``shown_first`` the images the grid shows first, whose predictions are stored first.
 
     Signals:
         retrain_starting(): a retrain is about to take its label snapshot (save pending masks now).
         run_finished(object): the job's result (after the panel and the history show it).
         run_failed(object): the exception the job raised.
+        predictions_stored(object): a running retrain stored predictions of some images
+            (:class:`core.jobs.base.StoredPredictions`); the grid shows them at once.
         detector_updated(): a finished retrain brought a new defect detector.
         threshold_moved(): the user moved a defect-detector run's threshold.
         message(str), error(str): notes for the status bar.
@@ -58,18 +61,21 @@ class TrainingController(QObject):
     retrain_starting = Signal()
     run_finished = Signal(object)
     run_failed = Signal(object)
+    predictions_stored = Signal(object)
     detector_updated = Signal()
     threshold_moved = Signal()
     message = Signal(str)
     error = Signal(str)
 
     def __init__(self, panel: TrainingPanel, session: ProjectSession, settings: QSettings, *,
-                 strategy: Callable[[], str] = lambda: "default", parent: QObject | None = None) -> None:
+                 strategy: Callable[[], str] = lambda: "default",
+                 shown_first: Callable[[], Sequence[int]] = lambda: (), parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._panel = panel
         self._session = session
         self._settings = settings
         self._strategy = strategy
+        self._shown_first = shown_first
         self._runner: JobRunner | WorkerJobRunner | None = None
         self._worker = WorkerProcess()
         self._stale_check: StaleCheck | None = None
@@ -97,7 +103,7 @@ class TrainingController(QObject):
             return None
         return value if value is not None and 0.0 < value <= 1.0 else None
 
-    def segdec_request(self, project: Project, *, from_scratch: bool = False):
+    def segdec_request(self, project: Project, *, from_scratch: bool = False, priority_ids: tuple[int, ...] = ()):
         """The defect detector's request, or None when the Defect detector box is off;
         it continues from the last detector unless ``from_scratch``."""
         panel = self._panel
@@ -109,7 +115,7 @@ class TrainingController(QObject):
         overrides = {field: kind(self._settings.value(key)) for key, (field, kind) in SEGDEC_OVERRIDES.items()
                      if self._settings.contains(key)}
         return SegDecRequest(project_root=project.root, target_recall=self.target_recall(), warm_start=not from_scratch,
-                             **overrides)
+                             priority_ids=priority_ids, **overrides)
 
     @Slot()
     def pretrain_again(self) -> None:
@@ -137,7 +143,7 @@ class TrainingController(QObject):
             runner: JobRunner | WorkerJobRunner = WorkerJobRunner(job, self._worker, self)
         else:
             runner = JobRunner(job, self)
-        runner.progressed.connect(self._panel.show_progress)
+        runner.progressed.connect(self._on_runner_progressed)
         runner.finished.connect(self._on_runner_finished)
         runner.failed.connect(self._on_runner_failed)
         self._runner = runner
@@ -193,6 +199,13 @@ class TrainingController(QObject):
             self.error.emit(f"Cannot mark the interrupted run: {error}")
 
     @Slot(object)
+    def _on_runner_progressed(self, record: object) -> None:
+        self._panel.show_progress(record)
+        stored = getattr(record, "stored", None)
+        if stored is not None:
+            self.predictions_stored.emit(stored)
+
+    @Slot(object)
     def _on_runner_finished(self, result: object) -> None:
         self._runner = None
         self._panel.job_ended("Finished.")
@@ -230,12 +243,15 @@ class TrainingController(QObject):
         pretrain = PretrainRequest(
             project_root=project.root, method=str(self._setting("training/ssl")),
             encoder=str(self._setting("training/encoder")), size=int(self._setting("training/size")),
-            epochs=int(self._setting("training/epochs")), batch_size=int(self._setting("training/batch_size")))
+            epochs=int(self._setting("training/epochs")),  # the batch: the device's unless the user set one
+            batch_size=int(self._settings.value("training/batch_size")) if self._settings.contains(
+                "training/batch_size") else None)
         thorough = self._panel.thorough_box.isChecked()
         self._settings.setValue("training/thorough", thorough)
-        classify = ClassifyRequest(project_root=project.root,
+        shown = tuple(self._shown_first())
+        classify = ClassifyRequest(project_root=project.root, priority_ids=shown,
                                    finetune_steps=int(self._setting("training/finetune_steps")) if thorough else 0)
-        segdec = self.segdec_request(project, from_scratch=detector_from_scratch)
+        segdec = self.segdec_request(project, from_scratch=detector_from_scratch, priority_ids=shown)
         suggest = SuggestRequest(project_root=project.root, strategy=self._strategy())
         self.start(JobCall(retrain_job, (pretrain, classify), {
             "pretrain_again": pretrain_again, "segdec": segdec, "suggest": suggest}), title="Starting…")

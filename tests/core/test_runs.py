@@ -11,13 +11,14 @@ import textwrap
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from core.jobs import JobCancelled, Progress, RunRecorder, drain, recover_interrupted_runs, take_snapshot
 from core.jobs.base import check_cancel
 from core.jobs.runs import TrainingBusyError, load_checkpoint
-from core.store import ClassKind, NewImage, Project, RunStatus
+from core.store import ClassKind, NewImage, PredictionState, Project, RunKind, RunStatus
 
 WHO = {"actor": "t", "source": "test"}
 
@@ -124,3 +125,53 @@ def test_drain_and_cancel_between_steps() -> None:
     cancel.set()
     with pytest.raises(JobCancelled):
         next(gen)
+
+
+def test_a_run_that_streams_is_done_first_and_ends_complete_or_partial(project: Project) -> None:
+    with record(project) as run:
+        done = run.finish(metrics={"threshold": 0.4}, streaming=True)
+        assert done.status is RunStatus.DONE and done.prediction_state is PredictionState.STREAMING
+        assert run.final_dir.is_dir() and run.stream_dir.is_dir() and not run.partial_dir.exists()
+        assert recover_interrupted_runs(project) == []  # its stream is alive
+        (run.stream_dir / "heat.bin").write_bytes(b"x")
+        run.publish("heat.bin")  # a file written while streaming moves in whole
+        ended = run.end_streaming()
+    assert ended.prediction_state is PredictionState.COMPLETE and (run.final_dir / "heat.bin").exists()
+    assert not run.stream_dir.exists()
+    with record(project) as run:
+        run.finish(metrics={}, streaming=True)
+        project.predictions.add(run.run.id, np.array([1, 2]), None, np.ones(2), None, defect_probability=np.ones(2))
+        raise JobCancelled("stop")
+    stopped = project.runs.get(run.run.id)
+    assert stopped.status is RunStatus.DONE and stopped.prediction_state is PredictionState.PARTIAL
+    assert project.predictions.count(stopped.id) == 2 and not run.stream_dir.exists()
+
+
+STREAMING_CHILD = """
+import sys, numpy as np
+from core.jobs import RunRecorder, take_snapshot
+from core.store import Project
+project = Project.open(sys.argv[1])
+with RunRecorder(project, method="segdec", config={}, snapshot=take_snapshot(project), seed=0) as run:
+    run.finish(metrics={}, streaming=True)
+    project.predictions.add(run.run.id, np.array([1]), None, np.ones(1), None, defect_probability=np.ones(1))
+    print(run.run.id, flush=True)
+    sys.stdin.readline()  # killed here, while streaming
+"""
+
+
+def test_a_run_killed_while_streaming_is_marked_partial(project: Project) -> None:
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(STREAMING_CHILD), str(project.root)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": os.getcwd()})
+    run_id = int(child.stdout.readline())
+    assert recover_interrupted_runs(project) == []  # alive: untouched
+    assert project.runs.get(run_id).predicting
+    assert project.predictions.latest_run(RunKind.SEGDEC) == run_id  # shown while it streams
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    assert recover_interrupted_runs(project) == [run_id]
+    run = project.runs.get(run_id)
+    assert run.status is RunStatus.DONE and run.prediction_state is PredictionState.PARTIAL
+    assert project.predictions.count(run_id) == 1 and project.predictions.latest_run(RunKind.SEGDEC) == run_id
+    assert not (project.runs_dir / f"{run_id}.predicting").exists()

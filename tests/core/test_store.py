@@ -224,7 +224,7 @@ def test_migration_4_drops_embeddings_and_stored_mask_suggestions(project_dir: P
     conn.close()
 
     with Project.open(project_dir) as project:
-        assert migrations.schema_version(project._db.conn) == 4
+        assert migrations.schema_version(project._db.conn) == migrations.LATEST_VERSION
         assert "embeddings" not in set(project._db.utils.table_names())
         assert [s.strategy for s in project.suggestions.list()] == ["margin"]
         assert project._db.scalar("SELECT COUNT(*) FROM meta WHERE key = 'suggestions_mask_at'") == 0

@@ -104,9 +104,12 @@ def coalesce(skipped: Progress | None, later: Progress) -> Progress:
 
 def thin(skipped: object | None, later: object) -> tuple[list[object], object]:
     """A forwarder that keeps only the newest record: the records to send now (a skipped
-    record with another run's stored predictions) and the one to keep in place of both."""
+    record with metrics, which come once per epoch, or with another run's stored
+    predictions) and the one to keep in place of both."""
     if not isinstance(later, Progress) or not isinstance(skipped, Progress):
         return [], later
+    if skipped.metrics:  # once per epoch or per run: a curve point that must not be lost
+        return [skipped], later
     if skipped.stored is not None and later.stored is not None and skipped.stored.run_id != later.stored.run_id:
         return [skipped], later
     return [], coalesce(skipped, later)

@@ -159,7 +159,7 @@ def _run(connection: multiprocessing.connection.Connection, call: JobCall, cance
             pending = [kept]
             now = time.monotonic()
             if now - last_sent >= PROGRESS_INTERVAL_S:
-                connection.send(("progress", record))
+                connection.send(("progress", kept))
                 pending, last_sent = [], now
     except BaseException as exc:  # noqa: BLE001 - every error goes back to the parent
         logger.debug("job failed in the worker", exc_info=True)

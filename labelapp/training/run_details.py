@@ -119,12 +119,14 @@ def confusion_table(classes: list[str], matrix: np.ndarray, parent: QWidget | No
 
 def run_header(run: Run, stale: bool, *, title: str | None = None) -> QLabel:
     """The first lines of a run's details: id, ``title`` (default: the method), status,
-    times, what it trained on."""
+    times, what it trained on and where (the device the run recorded)."""
     snapshot = run.label_snapshot
     lines = [f"<b>#{run.id} {html.escape(title or run.method)}</b> · {run.status.value}",
              f"started {run.started_at}" + (f", finished {run.finished_at}" if run.finished_at else "")]
     if snapshot.get("labeled") is not None:
-        lines.append(f"trained on {snapshot['labeled']} labels, {snapshot.get('masks', 0)} masks")
+        device = (run.config or {}).get("device")
+        where = f" on {'the GPU (CUDA)' if device == 'cuda' else 'the CPU'}" if device else ""
+        lines.append(f"trained on {snapshot['labeled']} labels, {snapshot.get('masks', 0)} masks{where}")
     if stale:
         lines.append("<span style='color:#D55E00'>stale — labels changed since this run took its snapshot"
                      "</span>")

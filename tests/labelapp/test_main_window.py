@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -188,8 +189,13 @@ def test_retrain_runs_to_completion_while_the_window_stays_usable(qtbot, window:
     ended: list[tuple[str, object]] = []
     window.training.run_finished.connect(lambda result: ended.append(("finished", result)))
     window.training.run_failed.connect(lambda exc: ended.append(("failed", exc)))
+    stored: list[tuple[object, int]] = []  # each batch, with how many tiles showed a prediction then
+    catalog = window.grid.view.grid_model().catalog
+    window.training.predictions_stored.connect(lambda batch: stored.append(
+        (batch, int((window.grid.view.grid_model().catalog.pred_class > 0).sum()))))
+    shown = window.grid.shown_first()
     QTest.keySequence(window, "Ctrl+R")
-    assert window.training_panel.is_running()
+    assert window.training_panel.is_running() and window.training.worker_pid() not in (None, os.getpid())
     qtbot.keyClick(window, Qt.Key.Key_D)  # labeling goes on while it trains
     qtbot.waitUntil(lambda: bool(ended), timeout=120000)
     assert ended[0][0] == "finished", ended
@@ -200,6 +206,10 @@ def test_retrain_runs_to_completion_while_the_window_stays_usable(qtbot, window:
         assert project.predictions.count(project.predictions.latest_run()) == project.images.count()
     assert window.training_panel.history.count() == 2
     assert window.grid.view.grid_model().catalog.prediction_run is not None
+    # the predictions streamed in before the run ended: the grid's images first, shown batch by batch
+    assert stored and stored[0][0].kind == "classifier" and stored[-1][0].complete
+    assert set(shown) <= set(stored[0][0].image_ids) and stored[0][1] >= len(shown)
+    assert catalog is window.grid.view.grid_model().catalog  # batches went into the grid's catalog, not a reload
     current = window.editor.current_image_id()
     with store(window) as project:
         predicted = project.predictions.get(current).class_id

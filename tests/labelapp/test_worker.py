@@ -158,3 +158,15 @@ def test_killing_simulate_leaves_no_worker_processes(demo_folders, tmp_path: Pat
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_thinning_progress_keeps_every_metric_point(qtbot) -> None:
+    worker = WorkerProcess(threads=1)
+    runner = WorkerJobRunner(JobCall(worker_jobs.burst), worker)
+    records: list[object] = []
+    runner.progressed.connect(records.append)
+    with qtbot.waitSignal(runner.finished, timeout=60_000):
+        runner.start()
+    assert len(records) < 200  # thinned: 200 records in well under a second
+    assert [r.metrics["metric"] for r in records if r.metrics] == [float(s) for s in range(19, 200, 20)]
+    worker.close()

@@ -48,3 +48,11 @@ def recorded_run(root: Path, *, cancel):
                            message=f"run {recorder.run.id} pid {os.getpid()}")
             time.sleep(0.05)
         return recorder.finish(metrics={})
+
+
+def burst(*, cancel):
+    """Records faster than the worker forwards them: a loss each step, a metric every 20th."""
+    for step in range(200):
+        yield Progress(phase="burst", step=step, total=200, losses={"loss": 1.0 / (step + 1)},
+                       metrics={"metric": float(step)} if step % 20 == 19 else {})
+    return "done"

@@ -148,10 +148,10 @@ def _summary(frames: list[str], depth: int = 5) -> str:
     return " < ".join(kept[:depth]) or "(no Python frame)"
 
 
-def run_retrains(root: Path, epochs: int, scratch: Path, retrains: int) -> list[tuple[Probe, float, str, list[float]]]:
+def run_retrains(root: Path, epochs: int, scratch: Path, retrains: int) -> list[tuple]:
     """Opens the window on ``root`` and retrains ``retrains`` times while a simulated user
-    works; per retrain: the probe, the wall time, the outcome and the label-to-grid
-    latencies (s)."""
+    works; per retrain: the probe, the wall time, the outcome, the label-to-grid
+    latencies (s) and the seconds from the click to the first predictions in the grid."""
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
     from labelapp.shell.app import create_application, create_main_window
@@ -210,6 +210,9 @@ def run_retrains(root: Path, epochs: int, scratch: Path, retrains: int) -> list[
             outcome.update(end=time.perf_counter(), status=status)
             QTimer.singleShot(SETTLE_MS, loop.quit)
 
+        first_stored: list[float] = []
+        stored = window.training.predictions_stored.connect(
+            lambda _batch: first_stored.append(time.perf_counter()) if not first_stored else None)
         finished = window.training.run_finished.connect(lambda _result: ended("finished"))
         failed = window.training.run_failed.connect(lambda exc: ended(f"failed: {exc}"))
         user = QTimer(interval=USER_MS)
@@ -223,10 +226,13 @@ def run_retrains(root: Path, epochs: int, scratch: Path, retrains: int) -> list[
         user.stop()
         probe.stop()
         window.training.run_finished.disconnect(finished)
+        window.training.predictions_stored.disconnect(stored)
+        feedback.append(first_stored[0] - started if first_stored else float("nan"))
         window.training.run_failed.disconnect(failed)
         return probe, (outcome["end"] or time.perf_counter()) - started, outcome["status"], latencies
 
-    results = [one_retrain(number) for number in range(retrains)]
+    feedback: list[float] = []  # click to the first predictions on the tiles, per retrain
+    results = [(*one_retrain(number), feedback[number]) for number in range(retrains)]
     window.close()
     return results
 
@@ -280,7 +286,7 @@ def _row(name: str, gaps: list[float], seconds: float) -> str:
             f"{ms[-1] - PERIOD_MS:.0f} | {stalls} |")
 
 
-def report(probe: Probe, wall_s: float, status: str, latencies: list[float], which: str,
+def report(probe: Probe, wall_s: float, status: str, latencies: list[float], feedback_s: float, which: str,
            args: argparse.Namespace) -> float:
     """Prints one retrain's table; returns its longest stall (ms)."""
     print(f"\nRetrain responsiveness ({which}), {args.images} images of {args.size} px, {args.epochs} pretraining "
@@ -294,6 +300,7 @@ def report(probe: Probe, wall_s: float, status: str, latencies: list[float], whi
         if rows:
             print(_row(phase, [g for _t, g in rows], rows[-1][0] - rows[0][0] + rows[0][1]))
     print(_row("whole run", [g for _t, g, _p in probe.gaps], wall_s))
+    print(f"\nFirst feedback: the first new predictions reached the grid {feedback_s:.1f} s after the click")
     if latencies:
         ms = sorted(1000 * x for x in latencies)
         print(f"\nLabel to grid while training: {len(ms)} labels, median {statistics.median(ms):.1f} ms, "

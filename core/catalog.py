@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.dtypes import StringDType
 
+from core.catalog_sorts import SortKeys, inverse_permutation
 from core.jobs.base import StoredPredictions
 from core.store import ImageClass, Project, RunKind
 from core.training.trust import DetectorTrust, Verdict, detector_trust, which_to_believe
@@ -44,10 +45,7 @@ logger = logging.getLogger(__name__)
 FILTERS = ("all", "unlabeled", "labeled", "class", "ok", "mask", "predicted", "disagree", "defective", "missed",
            "suggested", "map")
 CLASS_FILTERS = ("class", "predicted")  # the filters that need a class_id
-SORTS = ("name", "date", "label", "added", "least_sure", "most_sure", "defect_first", "defect_last", "suggested")
-PREDICTION_SORTS = ("least_sure", "most_sure")  # by confidence; images without a prediction last
 DEFECT_FILTERS = ("defective", "missed")  # need a defect-detector run
-DEFECT_SORTS = ("defect_first", "defect_last")  # by defect probability; images without one last
 _FIXED_WIDTH_LIMIT = 96  # longest name kept in a fixed-width array (4 bytes a character, every row)
 
 
@@ -60,7 +58,7 @@ class MaskState(enum.IntEnum):
 
 
 @dataclass
-class Catalog:
+class Catalog(SortKeys):
     """Parallel arrays over the images of a project, index ``i`` for image ``ids[i]``.
 
     Attributes:
@@ -138,8 +136,8 @@ class Catalog:
             pred_defect=np.full(n, np.nan, np.float32),
             suggestion_rank=np.zeros(n, np.int64),
         )
-        catalog._name_rank = _ranks(np.argsort(catalog.names_lower, kind="stable"))
-        catalog._date_rank = _ranks(np.lexsort((catalog._name_rank, catalog.mtimes)))
+        catalog._name_rank = inverse_permutation(np.argsort(catalog.names_lower, kind="stable"))
+        catalog._date_rank = inverse_permutation(np.lexsort((catalog._name_rank, catalog.mtimes)))
         catalog.reload_labels(project)
         return catalog
 
@@ -343,64 +341,6 @@ class Catalog:
             raise ValueError(f"unknown filter {filter!r}; expected one of {', '.join(FILTERS)}")
         return np.flatnonzero(keep)
 
-    def sort_keys(self, sort: str, descending: bool = False) -> np.ndarray:
-        """(N,) int64 sort key of every image, all distinct: ascending keys give the view order."""
-        n = len(self.ids)
-        if sort in PREDICTION_SORTS:
-            return self._confidence_keys(most_sure=(sort == "most_sure") != descending)
-        if sort in DEFECT_SORTS:
-            return self._defect_keys(highest=(sort == "defect_first") != descending)
-        if sort == "suggested":
-            return self._suggestion_keys(reverse=descending)
-        if sort == "name":
-            keys = self._name_rank
-        elif sort == "date":
-            keys = self._date_rank
-        elif sort == "added":
-            keys = np.arange(n, dtype=np.int64)
-        elif sort == "label":
-            keys = self._label_positions()[self.label] * max(n, 1) + self._name_rank
-        else:
-            raise ValueError(f"unknown sort {sort!r}; expected one of {', '.join(SORTS)}")
-        return -keys if descending else keys
-
-    def _confidence_keys(self, *, most_sure: bool) -> np.ndarray:
-        """Ranks by confidence (then name); images without a prediction last, by name.
-        Cached until the predictions are read again."""
-        if most_sure not in self._confidence_rank:
-            confidence = self.pred_conf.astype(np.float64)
-            order = np.lexsort((self._name_rank, -confidence if most_sure else confidence, self.pred_class == 0))
-            ranks = _ranks(order)
-            ranks.flags.writeable = False  # shared by every view until the predictions change
-            self._confidence_rank[most_sure] = ranks
-        return self._confidence_rank[most_sure]
-
-    def _defect_keys(self, *, highest: bool) -> np.ndarray:
-        """Ranks by defect probability (then name); images without one last."""
-        key = ("defect", highest)
-        if key not in self._confidence_rank:
-            p = np.nan_to_num(self.pred_defect.astype(np.float64), nan=0.0)
-            order = np.lexsort((self._name_rank, -p if highest else p, np.isnan(self.pred_defect)))
-            ranks = _ranks(order)
-            ranks.flags.writeable = False
-            self._confidence_rank[key] = ranks
-        return self._confidence_rank[key]
-
-    def _suggestion_keys(self, *, reverse: bool) -> np.ndarray:
-        """Suggested images first by rank (``reverse``: last rank first), then the others;
-        ties by name. Computed on each call (O(N), no sort): labels change it."""
-        last = int(self.suggestion_rank.max(initial=0)) + 1
-        rank = last - self.suggestion_rank if reverse else self.suggestion_rank
-        group = np.where(self.suggested(), rank, last)
-        return group * max(len(self.ids), 1) + self._name_rank
-
-    def _label_positions(self) -> np.ndarray:
-        """Class id -> display position of its class; unlabeled (and unknown ids) last."""
-        positions = np.full(256, len(self.classes), dtype=np.int64)
-        for position, cls in enumerate(self.classes):
-            positions[cls.id] = position
-        return positions
-
 
 def _lower_strings(names: list[str]) -> np.ndarray:
     """Lower-cased names as a fixed-width numpy string array (fastest to search), or as
@@ -415,9 +355,3 @@ def _columns(table: dict[int, float], dtype: type = np.int64) -> tuple[np.ndarra
     return (np.fromiter(table.keys(), dtype=np.int64, count=len(table)),
             np.fromiter(table.values(), dtype=dtype, count=len(table)))
 
-
-def _ranks(order: np.ndarray) -> np.ndarray:
-    """The inverse of a permutation: ``ranks[order[k]] == k``."""
-    ranks = np.empty(len(order), dtype=np.int64)
-    ranks[order] = np.arange(len(order), dtype=np.int64)
-    return ranks

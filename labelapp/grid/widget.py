@@ -18,7 +18,8 @@ import numpy as np
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
-from core.catalog import CLASS_FILTERS, FILTERS, SORTS, Catalog
+from core.catalog import CLASS_FILTERS, FILTERS, Catalog
+from core.catalog_sorts import SORTS
 from core.store import Project
 from labelapp.grid.filter_bar import FilterBar
 from labelapp.grid.model import GridModel, ViewQuery

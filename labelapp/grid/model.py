@@ -14,7 +14,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistent
 
 from core.catalog import Catalog, MaskState
 from core.store import ImageClass
-from labelapp.grid.thumbnail_loader import LoadedThumbnail, PixmapCache, ThumbnailRequest
+from labelapp.widgets.thumbnail_loader import LoadedThumbnail, PixmapCache, ThumbnailRequest
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 _EMPTY = np.zeros(0, dtype=np.int64)

@@ -24,8 +24,8 @@ from core.store import Project
 from labelapp.grid.filter_bar import FilterBar
 from labelapp.grid.model import GridModel, ViewQuery
 from labelapp.grid.scroll_benchmark import scroll_to_end
-from labelapp.grid.thumbnail_loader import LoadedThumbnail, ThumbnailLoader
 from labelapp.grid.view import GridView
+from labelapp.widgets.thumbnail_loader import LoadedThumbnail, ThumbnailLoader
 
 logger = logging.getLogger(__name__)
 Flag = QItemSelectionModel.SelectionFlag

@@ -381,6 +381,7 @@ class MainWindow(QMainWindow):
         self._settings.setValue(SPLITTER_KEY, self.splitter.saveState())
         self.training.shutdown()
         self.suggestions.shutdown()
+        self.worth_a_mask.shutdown()
         self.close_project()
         self.editor.shutdown()
         self.grid.shutdown()

@@ -26,7 +26,7 @@ from labelapp.shortcuts.keymap import ShortcutMap, display_text
 from labelapp.suggestions.ranked_list import RankedImageList, summary_label
 
 logger = logging.getLogger(__name__)
-SHOWN = 200  # rows listed at once (thumbnails are read on the GUI thread); N walks every open suggestion
+SHOWN = 200  # rows listed at once; N walks every open suggestion
 STRATEGY_KEY = "suggestions/strategy"
 NEXT_ACTION = "image.next_suggested"
 STRATEGY_NAMES = {"default": "Default schedule", "random": "Random", "typicality": "Typicality (cold start)",
@@ -233,10 +233,12 @@ class SuggestionsPanel(QWidget):
         runner.start()
 
     def shutdown(self) -> None:
-        """Waits for a Refresh in progress (call from the window's closeEvent)."""
+        """Waits for a Refresh in progress and stops the thumbnail loader (call from the
+        window's closeEvent)."""
         if self._runner is not None:
             self._runner.cancel()
             self._runner.wait()
+        self.list.shutdown()
 
     # -- changes ---------------------------------------------------------------------------------
     @Slot(object)

@@ -2,21 +2,27 @@
 and the reason it is listed; double-click or Enter asks for the image.
 
 The suggestions panel (images worth labeling next) and the worth-a-mask panel (defective
-images worth a mask) both show one. Thumbnails are read on the GUI thread from the
-project's cache (:mod:`labelapp.widgets.thumbnail_icons`), so the panels list a few
-hundred rows at most, and the list keeps each image's icon and name once read.
+images worth a mask) both show one. Names are read in one query when rows are added;
+thumbnails are read and decoded on the list's own loader thread
+(:class:`~labelapp.widgets.thumbnail_loader.ThumbnailLoader`, as the grid does) and set
+on their rows as they arrive, so a list filled after a retrain costs the GUI thread a
+few milliseconds. The list keeps each image's icon and name once read.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QWidget
 
-from core.store import Project
-from labelapp.widgets.thumbnail_icons import image_names, thumbnail_icons
+from core.store import Project, StoreError
+from labelapp.widgets.thumbnail_loader import LoadedThumbnail, ThumbnailLoader, ThumbnailRequest
+
+logger = logging.getLogger(__name__)
 
 ICON = 48
 
@@ -47,19 +53,77 @@ class RankedImageList(QListWidget):
         self.setToolTip(tooltip)
         self._icons: dict[int, QIcon] = {}
         self._names: dict[int, str] = {}
+        self._loader: ThumbnailLoader | None = None  # started with the first thumbnails asked for
+        self._cache_dir: Path | None = None
+        self._pending: list[ThumbnailRequest] = []  # asked for, not arrived (the loader's queue)
+        blank = QPixmap(ICON, ICON)
+        blank.fill(QColor("#cccccc"))
+        self._blank = QIcon(blank)
         self.itemActivated.connect(self._on_item_activated)
 
     # -- thumbnails and names --------------------------------------------------------------------
     def read_thumbnails(self, project: Project, image_ids: Iterable[int]) -> None:
-        """Reads the icons and names of the images not read yet."""
-        missing = [i for i in image_ids if i not in self._icons]
-        if missing:
-            self._icons.update(thumbnail_icons(project, missing, ICON))
-            self._names.update(image_names(project, missing))
+        """Reads the names of the images not read yet (one query) and asks the loader
+        thread for their thumbnails; each arrives on its row (a gray square until then)."""
+        missing = [int(i) for i in image_ids if int(i) not in self._icons]
+        if not missing:
+            return
+        try:
+            images = project.images.get_many(missing)
+        except StoreError as exc:
+            logger.warning("cannot read the listed images: %s", exc)
+            images = {}
+        for image_id in missing:
+            image = images.get(image_id)
+            self._names[image_id] = Path(image.path).name if image is not None else f"#{image_id}"
+            self._icons[image_id] = self._blank
+        requests = [ThumbnailRequest(image_id, images[image_id].hash) for image_id in missing if image_id in images]
+        if requests:
+            loader = self._loader_for(project.cache_dir)
+            with_pending = [*self._pending, *requests]
+            self._pending = with_pending
+            loader.request(with_pending)
+
+    def _loader_for(self, cache_dir: Path) -> ThumbnailLoader:
+        if self._loader is None:
+            self._loader = ThumbnailLoader(self)
+            self._loader.thumbnails_loaded.connect(self._on_thumbnails_loaded)
+        if cache_dir != self._cache_dir:
+            self._cache_dir = cache_dir
+            self._pending = []
+            self._loader.set_cache_dir(cache_dir)
+        if not self._loader.isRunning():
+            self._loader.start()
+        return self._loader
 
     def forget_thumbnails(self) -> None:
         """Forgets the icons and names read (another project, or a list read afresh)."""
-        self._icons, self._names = {}, {}
+        self._icons, self._names, self._pending = {}, {}, []
+
+    def shutdown(self) -> None:
+        """Stops the loader thread (the window is closing); final."""
+        if self._loader is not None:
+            self._loader.shutdown()
+
+    def loading_count(self) -> int:
+        """Thumbnails asked for and not on their rows yet."""
+        return len(self._pending)
+
+    @Slot(object)
+    def _on_thumbnails_loaded(self, batch: list[LoadedThumbnail]) -> None:
+        arrived = {t.image_id for t in batch}
+        self._pending = [r for r in self._pending if r.image_id not in arrived]
+        rows = {self._image_id(self.item(row)): self.item(row) for row in range(self.count())}
+        for thumbnail in batch:
+            if thumbnail.image.isNull():
+                continue
+            scaled = thumbnail.image.scaled(ICON, ICON, Qt.AspectRatioMode.KeepAspectRatio,
+                                            Qt.TransformationMode.SmoothTransformation)
+            icon = QIcon(QPixmap.fromImage(scaled))
+            self._icons[thumbnail.image_id] = icon
+            item = rows.get(thumbnail.image_id)
+            if item is not None:
+                item.setIcon(icon)
 
     def name(self, image_id: int) -> str:
         """The image's file name (``#id`` until it is read)."""

@@ -106,6 +106,14 @@ class ImageGrid(QWidget):
             self.model.catalog.refresh(self._project, image_ids)
         self._apply(self.model.update_view, center=False)
 
+    def after_run(self) -> None:
+        """A retrain ended: reads what it changed besides its streamed predictions (:meth:`Catalog.after_run`)."""
+        if self._project is None or self.model.catalog is None:
+            return
+        self.model.catalog.after_run(self._project)
+        self._show_choices(self.model.catalog)
+        self._apply(self.model.update_view, center=False)
+
     def add_stored(self, stored: object) -> None:
         """A running retrain stored predictions of some images (``Progress.stored``): the
         tiles show them at once, the rest of the run follows batch by batch."""

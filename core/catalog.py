@@ -8,8 +8,9 @@ permutation (ties are broken by file name, then import order), so sorting is sta
 and a position in a view is well defined even for an image the view hides.
 
 The prediction filters and sorts read the latest classifier run: "predicted" (as one
-class), "disagree" (labeled, predicted as another class: where label mistakes hide), and
-the confidence sorts, which put images without a prediction last. The defect filters and
+class), "disagree" (labeled, predicted as another class, in sample or out of fold: where
+label mistakes hide), "mislabeled" and its sort (the likely-mistakes list,
+:mod:`core.catalog_mistakes`), and the confidence sorts (images without a prediction last). The defect filters and
 sorts read the latest defect-detector run: "defective" (probability at or above the
 run's threshold), "missed" (labeled OK / defective, detected as the other) and the
 defect-probability sorts; the two filters keep no image unless the detector is
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.dtypes import StringDType
 
+from core.catalog_mistakes import MistakeIndex
 from core.catalog_sorts import SortKeys, inverse_permutation
 from core.jobs.base import StoredPredictions
 from core.store import ImageClass, PredictionState, Project, Run, RunKind
@@ -42,8 +44,8 @@ from core.training.trust import DetectorTrust, Verdict, detector_trust, which_to
 
 logger = logging.getLogger(__name__)
 
-FILTERS = ("all", "unlabeled", "labeled", "class", "ok", "mask", "predicted", "disagree", "defective", "missed",
-           "suggested", "map")
+FILTERS = ("all", "unlabeled", "labeled", "class", "ok", "mask", "predicted", "disagree", "mislabeled", "defective",
+           "missed", "suggested", "map")
 CLASS_FILTERS = ("class", "predicted")  # the filters that need a class_id
 DEFECT_FILTERS = ("defective", "missed")  # need a defect-detector run
 _FIXED_WIDTH_LIMIT = 96  # longest name kept in a fixed-width array (4 bytes a character, every row)
@@ -74,6 +76,7 @@ class Catalog(SortKeys):
         pred_class: (N,) int32 predicted class id of the latest finished run, 0 when none.
         pred_conf: (N,) float32 confidence of that prediction (0..1), 0 when none.
         prediction_run: id of the run the predictions come from, None when none.
+        mistakes: that run's out-of-fold view of the labeled images (likely mistakes).
         pred_defect: (N,) float32 defect probability of the latest defect-detector run,
             NaN when none.
         defect_run: id of that run, None when none; defect_threshold: its threshold.
@@ -99,6 +102,7 @@ class Catalog(SortKeys):
     pred_class: np.ndarray
     pred_conf: np.ndarray
     prediction_run: int | None = None
+    mistakes: MistakeIndex = field(default_factory=lambda: MistakeIndex.empty(0))
     pred_defect: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     defect_run: int | None = None
     defect_threshold: float = 0.5
@@ -188,6 +192,7 @@ class Catalog(SortKeys):
         self.pred_conf[:] = 0.0
         self._confidence_rank = {}
         self.prediction_run = run_id
+        self.mistakes = MistakeIndex.load(project, run_id, len(self.ids), self.index_of)
         if run_id is None:
             return
         self._read_whole(project.runs.get(run_id))
@@ -320,13 +325,14 @@ class Catalog(SortKeys):
             filter: one of :data:`FILTERS`; "class" (labeled as) and "predicted"
                 (predicted as) need ``class_id``; "ok" is any class of kind OK, "mask"
                 any image with a mask (empty or not), "disagree" a labeled image
-                predicted as another class, "suggested" an unlabeled image a suggestion
-                names.
+                predicted as another class (in sample or out of fold), "mislabeled" one
+                confident learning flags, "suggested" an unlabeled image a suggestion names.
             search: case-insensitive substring of the file name ("" matches all).
             sort: one of :data:`SORTS`; "added" is import order; "least_sure" and
                 "most_sure" order by confidence, images without a prediction last
                 (``descending`` swaps the two); "suggested" puts the suggested
-                images first by rank (``descending``: last rank first), the others after.
+                images first by rank (``descending``: last rank first), the others after;
+                "mislabeled" the likely-mistakes list first, in its order.
         """
         return self.ids[self.view_indices(filter, class_id, search, sort, descending)]
 
@@ -356,8 +362,11 @@ class Catalog(SortKeys):
             keep = np.isin(self.label, [c.id for c in self.classes if c.is_ok])
         elif filter == "mask":
             keep = self.mask != MaskState.NONE
-        elif filter == "disagree":
-            keep = (self.label != 0) & (self.pred_class != 0) & (self.label != self.pred_class)
+        elif filter == "disagree":  # in sample, or out of fold (trained without the image: where mistakes show)
+            keep = ((self.label != 0) & (self.pred_class != 0) & (self.label != self.pred_class)
+                    | self.mistakes.disagrees(self.label))
+        elif filter == "mislabeled":
+            keep = self.mistakes.mislabeled(self.label)
         elif filter == "defective":
             keep = self.detected()
         elif filter == "suggested":

@@ -7,9 +7,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from core.catalog_mistakes import MistakeIndex
 from core.store import ImageClass
 
-SORTS = ("name", "date", "label", "added", "least_sure", "most_sure", "defect_first", "defect_last", "suggested")
+SORTS = ("name", "date", "label", "added", "least_sure", "most_sure", "defect_first", "defect_last", "suggested",
+         "mislabeled")
 PREDICTION_SORTS = ("least_sure", "most_sure")  # by confidence; images without a prediction last
 DEFECT_SORTS = ("defect_first", "defect_last")  # by defect probability; images without one last
 
@@ -23,6 +25,7 @@ class SortKeys:
     pred_conf: np.ndarray
     pred_defect: np.ndarray
     suggestion_rank: np.ndarray
+    mistakes: MistakeIndex
     classes: list[ImageClass]
     _name_rank: np.ndarray
     _date_rank: np.ndarray
@@ -38,6 +41,8 @@ class SortKeys:
             return self._defect_keys(highest=(sort == "defect_first") != descending)
         if sort == "suggested":
             return self._suggestion_keys(reverse=descending)
+        if sort == "mislabeled":
+            return self._mistake_keys(reverse=descending)
         if sort == "name":
             keys = self._name_rank
         elif sort == "date":
@@ -78,6 +83,14 @@ class SortKeys:
         last = int(self.suggestion_rank.max(initial=0)) + 1
         rank = last - self.suggestion_rank if reverse else self.suggestion_rank
         group = np.where(self.suggested(), rank, last)
+        return group * max(len(self.ids), 1) + self._name_rank
+
+    def _mistake_keys(self, *, reverse: bool) -> np.ndarray:
+        """The likely-mistakes list first in its order (``reverse``: its end first), then
+        the other images; ties by name. O(N) per call: labels change it."""
+        last = int(self.mistakes.rank.max(initial=0)) + 1
+        rank = last - self.mistakes.rank if reverse else self.mistakes.rank
+        group = np.where(self.mistakes.listed(self.label), rank, last)
         return group * max(len(self.ids), 1) + self._name_rank
 
     def _label_positions(self) -> np.ndarray:

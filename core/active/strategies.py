@@ -24,90 +24,19 @@ typicality.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-NEIGHBOURS = 20  # typicality: mean distance to this many neighbours in the cluster (TypiClust)
+from core.active.cold_start import coverage, probcover
+from core.active.novelty import novelty
+from core.active.pool import NEIGHBOURS, Pick, Pool, images, kmeans, min_distances, sq_distances
+
 MAX_CLUSTERS = 600  # k-means cost grows with k; beyond this, clusters are merged (100k images)
 BATCH_CLUSTERS = 30  # typicality clusters into labeled + this many: a long queue (200) would cut tiny clusters
-NN_RANK = 5  # the "usual distance between neighbours" is the median distance to the 5th nearest one
 DEDUP_FACTOR = 0.25  # near-copy: closer than a quarter of that (robust to data full of near-copies)
 
-
-@dataclass
-class Pool:
-    """The images a strategy chooses from; row ``i`` is image ``ids[i]``.
-
-    Attributes:
-        ids: (N,) image ids.
-        x: (N, d) float32 features for geometry (PCA-reduced classifier features).
-        labeled: (N,) bool, the image has a label.
-        candidate: (N,) bool, the image may be suggested (unlabeled, not held out).
-        label: (N,) int class index into ``class_names`` for labeled images, -1 otherwise.
-        class_names: names of every class of the project.
-        probabilities: (N, K) classifier probabilities, or None without a classifier.
-        prob_classes: (K,) class index (into ``class_names``) of each probability column.
-        run_id: the classifier run the probabilities come from.
-    """
-
-    ids: np.ndarray
-    x: np.ndarray
-    labeled: np.ndarray
-    candidate: np.ndarray
-    label: np.ndarray
-    class_names: list[str]
-    probabilities: np.ndarray | None = None
-    prob_classes: np.ndarray | None = None
-    run_id: int | None = None  # the classifier run the probabilities come from
-    _nn_distance: float | None = None
-
-    @property
-    def n_labeled(self) -> int:
-        return int(self.labeled.sum())
-
-    def label_counts(self) -> np.ndarray:
-        """(C,) labels per class."""
-        return np.bincount(self.label[self.labeled], minlength=len(self.class_names))
-
-    def nn_distance(self) -> float:
-        """The usual distance between neighbours: the median distance from an image to its
-        :data:`NN_RANK`-th nearest one, on a sample (the 1st would be ~0 in data with many
-        near-copies)."""
-        if self._nn_distance is None:
-            rng = np.random.default_rng(0)
-            sample = rng.choice(len(self.x), size=min(len(self.x), 2000), replace=False)
-            if len(sample) < 2:
-                self._nn_distance = 1.0
-            else:
-                d = np.sqrt(_sq_distances(self.x[sample], self.x[sample]))
-                d.sort(axis=1)
-                self._nn_distance = float(np.median(d[:, min(NN_RANK, len(sample) - 1)]))
-        return max(self._nn_distance, 1e-9)
-
-
-@dataclass(frozen=True)
-class Pick:
-    index: int  # row in the pool
-    score: float  # higher = more worth labeling, within one strategy
-    reason: str
-    strategy: str
-
-
-def _sq_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) squared Euclidean distances."""
-    d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
-    return np.maximum(d, 0.0)
-
-
-def _min_distances(x: np.ndarray, centres: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """Distance from every row of ``x`` to its nearest row of ``centres`` (inf when none)."""
-    if len(centres) == 0:
-        return np.full(len(x), np.inf)
-    out = np.empty(len(x))
-    for start in range(0, len(x), chunk):
-        out[start:start + chunk] = _sq_distances(x[start:start + chunk], centres).min(axis=1)
-    return np.sqrt(out)
+_sq_distances = sq_distances
+_min_distances = min_distances
 
 
 def _names(pool: Pool, columns: np.ndarray) -> list[str]:
@@ -119,18 +48,6 @@ def random_picks(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
     candidates = np.flatnonzero(pool.candidate)
     chosen = rng.choice(candidates, size=min(n, len(candidates)), replace=False)
     return [Pick(int(i), 0.0, "drawn at random (the baseline)", "random") for i in chosen]
-
-
-def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, fit_rows: int = 20_000) -> np.ndarray:
-    """Cluster of every row; the centres are fitted on at most ``fit_rows`` rows."""
-    from sklearn.cluster import KMeans
-
-    seed = int(rng.integers(2**31 - 1))
-    model = KMeans(n_clusters=k, n_init=1, random_state=seed, max_iter=100)
-    if len(x) <= fit_rows:
-        return model.fit_predict(x)
-    model.fit(x[np.sort(rng.choice(len(x), size=fit_rows, replace=False))])
-    return model.predict(x)
 
 
 def _typical_member(x: np.ndarray, members: np.ndarray, allowed: np.ndarray, rng: np.random.Generator) -> int:
@@ -152,10 +69,6 @@ def _typical_member(x: np.ndarray, members: np.ndarray, allowed: np.ndarray, rng
     return int(options[int(np.argmin(mean_nn))])
 
 
-def _images(count: int) -> str:
-    return "1 image" if count == 1 else f"{count} images"
-
-
 def typicality(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
     """TypiClust: clusters the whole pool into labeled + n clusters (n at most
     :data:`BATCH_CLUSTERS`, about what one labels between retrains) and picks the most
@@ -165,7 +78,7 @@ def typicality(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
     if len(candidates) == 0 or n <= 0:
         return []
     k = int(min(pool.n_labeled + min(n, BATCH_CLUSTERS), MAX_CLUSTERS, len(pool.x)))
-    cluster = _kmeans(pool.x, max(1, k), rng)
+    cluster = kmeans(pool.x, max(1, k), rng)
     sizes = np.bincount(cluster, minlength=k)
     covered = np.bincount(cluster[pool.labeled], minlength=k).astype(float)
     allowed = pool.candidate.copy()
@@ -180,9 +93,9 @@ def typicality(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
         index = _typical_member(pool.x, members_of[c], allowed, rng)
         labels_in = int(covered[c])
         if labels_in == 0:
-            reason = f"typical of an unlabeled cluster of {_images(sizes[c])}"
+            reason = f"typical of an unlabeled cluster of {images(sizes[c])}"
         else:
-            reason = f"typical of a cluster of {_images(sizes[c])} with only {labels_in} label{'s' * (labels_in > 1)}"
+            reason = f"typical of a cluster of {images(sizes[c])} with only {labels_in} label{'s' * (labels_in > 1)}"
         picks.append(Pick(index, float(worth[c]), reason, "typicality"))
         covered[c] += 1
         open_count[c] -= 1
@@ -362,6 +275,9 @@ STRATEGY_FUNCTIONS: dict[str, Callable[[Pool, int, np.random.Generator], list[Pi
     "random": random_picks,
     "typicality": typicality,
     "kcenter": kcenter,
+    "coverage": coverage,
+    "probcover": probcover,
+    "novelty": novelty,
     "margin": margin,
     "entropy": entropy,
     "least_confidence": least_confidence,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.active.mistakes import OUT_OF_FOLD
 from core.jobs.base import JobCancelled, Progress, check_cancel
 from core.jobs.runs import RunRecorder
 from core.jobs.snapshot import LabelSnapshot, take_snapshot
@@ -90,6 +91,7 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
                     seed=request.seed, cancel=cancel, device=device)
             yield Progress(phase="classifier", step=0, total=1, message="training the classifier head")
             head, metrics = _fit(project, recorder, embeddings, rows, classes, request, cancel)
+            _save_out_of_fold(recorder, head, ids, rows, classes)
             validation = metrics.get("validation", {})
             yield Progress(phase="classifier", step=1, total=1,
                            metrics={"validation accuracy": validation.get("accuracy", float("nan"))})
@@ -145,6 +147,20 @@ def _fit(project: Project, recorder: RunRecorder, embeddings: np.ndarray, rows: 
         rows, predicted = head.validation
         metrics["validation"] = validation_metrics(y[rows], predicted, [names[c] for c in classes])
     return head, metrics
+
+
+def _save_out_of_fold(recorder: RunRecorder, head, ids: np.ndarray, rows: list[tuple[int, int]],
+                      classes: list[int]) -> None:
+    """Writes the labeled images' out-of-fold probabilities (:data:`OUT_OF_FOLD` in the run
+    folder: each image predicted by a head fitted without it), which the likely-mistakes
+    list and the disagreement filter read; nothing when no class had two labels."""
+    if head.validation is None or head.out_of_fold is None:
+        return
+    held = head.validation[0]
+    recorder.write_json(OUT_OF_FOLD, {
+        "classes": classes, "image_ids": [int(ids[rows[r][0]]) for r in held.tolist()],
+        "labels": [classes[rows[r][1]] for r in held.tolist()],
+        "probabilities": np.round(head.out_of_fold.astype(np.float64), 5).tolist()})
 
 
 def _stream_predictions(project: Project, run_id: int, head, ids: np.ndarray, embeddings: np.ndarray,

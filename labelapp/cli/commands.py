@@ -314,7 +314,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         rounds=args.rounds, per_round=args.per_round, budget=args.budget, held_out=args.held_out,
         ok_class=args.ok_class, masks=args.masks, detector=args.detector, workers=args.workers,
         pretrain={"epochs": args.ssl_epochs, "size": args.size, "threads": args.threads},
-        keep_projects=args.keep_projects, again=args.again)
+        keep_projects=args.keep_projects, again=args.again, flip=args.flip, hide_class=args.hide_class)
     started = time.perf_counter()
     bars = _Bars(quiet=args.json)
     try:
@@ -326,7 +326,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"csv": str(csv_path), "png": str(png), "seconds": round(seconds, 1)})
         return 0
-    for metric in ("accuracy", "macro_f1", "ap_defect"):
+    for metric in ("accuracy", "macro_f1", "ap_defect", "classes_found", "hidden_found", "flips_caught"):
         names, table = summary_table(csv_path, metric)
         if not table:
             continue

@@ -152,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="torch threads of the one-off pretraining (default: every core; 1 on a busy machine)")
     p.add_argument("--keep-projects", action="store_true", help="keep each run's project in the work folder")
+    p.add_argument("--flip", type=float, default=0.0, metavar="F",
+                   help="this share of the revealed labels is wrong (e.g. 0.05): how many the likely-mistakes list"
+                        " catches (flips_caught)")
+    p.add_argument("--hide-class", metavar="NAME",
+                   help="never suggest this class in the first round: how soon new-looking images find it"
+                        " (hidden_found)")
     p.add_argument("--again", action="store_true",
                    help="run these strategies again though rounds.csv has them (after changing one); other rows stay")
     p.add_argument("--json", action="store_true")

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models.fewshot.arcface import ArcFaceHead
-from models.fewshot.calibration import fit_temperature, heldout_folds
+from models.fewshot.calibration import fit_temperature, heldout_folds, softmax
 from models.fewshot.losses import ALPHA, BETA, TEMPERATURE, fewshot_loss
 
 logger = logging.getLogger(__name__)
@@ -130,6 +130,8 @@ class FittedHead:
         config: The settings it was trained with.
         validation: ``(rows, predicted class index)`` out of fold: each held-out labelled row
             predicted by the head fitted without its fold (the temperature's folds), or None.
+        out_of_fold: ``(len(rows), C)`` the temperature-scaled probabilities behind
+            ``validation``, row for row (what confident learning reads), or None.
     """
 
     def __init__(
@@ -144,8 +146,10 @@ class FittedHead:
         reference_labels: Tensor,
         config: HeadConfig,
         validation: tuple[np.ndarray, np.ndarray] | None = None,
+        out_of_fold: np.ndarray | None = None,
     ) -> None:
         self.validation = validation
+        self.out_of_fold = out_of_fold
         self.projection = projection.eval()
         self.head = head.eval()
         self.mean = mean
@@ -337,7 +341,7 @@ def fit_head(
         generator = torch.Generator().manual_seed(seed)
         temperature = config.default_temperature
         folds = heldout_folds(labels, max_folds=config.max_folds, seed=seed) if calibrate else []
-        validation = None
+        validation = out_of_fold = None
         if folds:
             oof_logits, oof_labels = [], []
             for held in folds:
@@ -349,10 +353,10 @@ def fit_head(
                 with torch.no_grad():
                     oof_logits.append(head(proj(x[held])).logits.numpy())
                 oof_labels.append(labels[held])
-            temperature = fit_temperature(
-                np.concatenate(oof_logits), np.concatenate(oof_labels), min_temperature=config.min_temperature
-            )
-            validation = (np.concatenate(folds), np.concatenate(oof_logits).argmax(axis=1))
+            logits = np.concatenate(oof_logits)
+            temperature = fit_temperature(logits, np.concatenate(oof_labels), min_temperature=config.min_temperature)
+            validation = (np.concatenate(folds), logits.argmax(axis=1))
+            out_of_fold = softmax(logits, temperature).astype(np.float32)
         projection, head = _train(
             x, y, pool, n_classes=n_classes, steps=steps, config=config, generator=generator, cancel=cancel
         )
@@ -369,4 +373,5 @@ def fit_head(
         reference_labels=y.clone(),
         config=config,
         validation=validation,
+        out_of_fold=out_of_fold,
     )

@@ -35,6 +35,8 @@ class SimulationConfig:
     workers: int = 1  # (strategy, seed) runs in parallel processes, one torch thread each
     keep_projects: bool = False
     again: bool = False  # run the strategies again even when the CSV has them (after changing one)
+    flip: float = 0.0  # this share of the revealed labels is wrong (a random other class): the labeler's mistakes
+    hide_class: str | None = None  # never suggested in the first round: a class nobody has labeled yet
 
 
 def budgets_for(config: SimulationConfig, n_classes: int) -> list[int]:

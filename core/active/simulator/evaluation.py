@@ -46,3 +46,23 @@ def evaluate(project: Project, truth: Truth) -> dict:
         out["ap_defect"] = round(float(average_precision_score(defective, score)), 4)
         out["ap_source"] = source
     return out
+
+
+def labeling_scores(project: Project, truth: Truth, config) -> dict:
+    """What the labels so far found: ``classes_found``, the true classes among the labeled
+    images; with ``config.hide_class``, ``hidden_found`` (1 once an image of it is
+    labeled); with ``config.flip``, ``flipped`` (wrong labels) and ``flips_caught``: how
+    many of them the first ``flipped`` entries of the likely-mistakes list name."""
+    from core.active.mistakes import likely_mistakes
+
+    names = {c.id: c.name for c in project.classes.list()}
+    labels = project.labels.class_by_image()
+    found = {truth.labels[i] for i in labels if i in truth.labels}
+    out = {"classes_found": len(found), "hidden_found": "", "flipped": "", "flips_caught": ""}
+    if config.hide_class:
+        out["hidden_found"] = int(config.hide_class in found)
+    if config.flip > 0:
+        wrong = {i for i, c in labels.items() if names[c] != truth.labels.get(i)}
+        listed = [m.image_id for m in likely_mistakes(project)[:len(wrong)]]
+        out["flipped"], out["flips_caught"] = len(wrong), len(wrong.intersection(listed))
+    return out

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-COLUMNS = ("strategy", "seed", "round", "labels", "labels_per_class", "classes_seen", "accuracy", "macro_f1",
-           "ap_defect", "ap_source", "seconds", "train_seconds", "suggest_seconds")
+COLUMNS = ("strategy", "seed", "round", "labels", "labels_per_class", "classes_seen", "classes_found", "accuracy",
+           "macro_f1", "ap_defect", "ap_source", "hidden_found", "flipped", "flips_caught", "seconds", "train_seconds",
+           "suggest_seconds")
 ROUNDS_CSV = "rounds.csv"
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from core.active.simulator.config import ACTOR, SimulationConfig, budgets_for
-from core.active.simulator.evaluation import evaluate
+from core.active.simulator.evaluation import evaluate, labeling_scores
 from core.active.simulator.truth import Truth
 from core.jobs.base import check_cancel, drain
 from core.store import Project
@@ -38,16 +38,19 @@ def run_one(config: SimulationConfig, base: Path, truth: Truth, strategy: str, s
     shutil.copytree(base, root)
     budgets = budgets_for(config, len(truth.classes))
     exclude = truth.held_out
+    hidden = frozenset(i for i, c in truth.labels.items() if c == config.hide_class)
     started = time.perf_counter()
-    suggested = [s.image_id for s in refresh_suggestions(root, strategy=strategy, n=budgets[0], exclude=exclude,
-                                                         seed=seed)]
+    suggested = [s.image_id for s in refresh_suggestions(root, strategy=strategy, n=budgets[0],
+                                                         exclude=exclude | hidden, seed=seed)]
     suggest_seconds = time.perf_counter() - started
     try:
         for round_index in range(len(budgets)):
             check_cancel(cancel)
             round_started = time.perf_counter()
             with Project.open(root) as project:
-                _reveal(project, truth, suggested, config.detector)
+                rng = np.random.default_rng([seed, round_index])
+                wrong = _to_flip(project, truth, suggested, config.flip, rng)
+                _reveal(project, truth, suggested, config.detector, wrong, rng)
                 labeled = project.labels.count()
             last = round_index == len(budgets) - 1
             request = False if last else SuggestRequest(
@@ -64,7 +67,7 @@ def run_one(config: SimulationConfig, base: Path, truth: Truth, strategy: str, s
                 return
             train_seconds = result.seconds  # the jobs' own time; the rest of the retrain chose suggestions
             with Project.open(root) as project:
-                scores = evaluate(project, truth)
+                scores = {**evaluate(project, truth), **labeling_scores(project, truth, config)}
                 suggested = [] if last else [s.image_id for s in project.suggestions.list(limit=request.n)]
             on_row({"strategy": strategy, "seed": seed, "round": round_index + 1, "labels": labeled,
                     "labels_per_class": round(labeled / len(truth.classes), 2), **scores,
@@ -80,9 +83,31 @@ def run_one(config: SimulationConfig, base: Path, truth: Truth, strategy: str, s
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _reveal(project: Project, truth: Truth, image_ids: list[int], with_masks: bool) -> None:
+def _to_flip(project: Project, truth: Truth, image_ids: list[int], share: float,
+             rng: np.random.Generator) -> set[int]:
+    """Which of the images about to be revealed get a wrong label, so that ``share`` of
+    all labels is wrong."""
+    if share <= 0 or not image_ids:
+        return set()
+    names = {c.id: c.name for c in project.classes.list()}
+    labels = project.labels.class_by_image()
+    wrong_now = sum(names[c] != truth.labels.get(i) for i, c in labels.items())
+    count = min(len(image_ids), max(0, int(round(share * (len(labels) + len(image_ids)))) - wrong_now))
+    return {int(i) for i in rng.choice(image_ids, size=count, replace=False)}
+
+
+def _reveal(project: Project, truth: Truth, image_ids: list[int], with_masks: bool, wrong: set[int] = frozenset(),
+            rng: np.random.Generator | None = None) -> None:
+    """Labels the images with their true class; those in ``wrong`` with a random other class."""
     classes = {c.name: c for c in project.classes.list()}
-    changes = [(i, classes[truth.labels[i]].id) for i in image_ids if i in truth.labels and i not in truth.held_out]
+
+    def answer(image_id: int) -> int:
+        name = truth.labels[image_id]
+        if image_id in wrong:
+            name = str(rng.choice([c for c in truth.classes if c != name]))
+        return classes[name].id
+
+    changes = [(i, answer(i)) for i in image_ids if i in truth.labels and i not in truth.held_out]
     if len(changes) < len(image_ids):
         raise AssertionError("a suggestion was held out or unknown: the simulation would leak the test set")
     project.labels.apply(changes, actor=ACTOR, source="simulate")

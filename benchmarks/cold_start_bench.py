@@ -14,6 +14,9 @@ without retraining:
 - ``batch`` (the window after the first Retrain): one request of 200 suggestions, of
   which the labeler takes the first K, 2K, 3K in rank order.
 
+Each seed also offers a random ``--subsample`` of the candidates (default 80 %, the same
+for every strategy), so deterministic strategies show their spread too.
+
 Columns: the true classes among the first K / 2K / 3K labeled images (mean over seeds,
 the lowest seed in brackets); ``rare@2K``: in how many seeds the set's rarest class was
 among the first 2K; ``typical``: the median typicality percentile of the picks (100 = the
@@ -82,12 +85,14 @@ def fresh_pool(data: SetData):
                 _reference=p._reference)
 
 
-def play(data: SetData, strategy: str, seed: int, mode: str) -> list[int]:
+def play(data: SetData, strategy: str, seed: int, mode: str, subsample: float) -> list[int]:
     """Pool rows in the order the labeler labels them: 3K in all."""
     from core.active.suggest import select
 
     k = len(data.classes)
     pool = fresh_pool(data)
+    if subsample < 1:  # the same images left out for every strategy of this seed
+        pool.candidate &= np.random.default_rng([seed, 99]).random(len(pool.ids)) < subsample
     if mode == "batch":
         return [p.index for p in select(pool, strategy, BATCH, seed=seed)][:3 * k]
     order: list[int] = []
@@ -129,7 +134,8 @@ def typical_percentiles(data: SetData) -> np.ndarray:
     return percentile
 
 
-def measure(data: SetData, strategies: list[str], seeds: list[int], mode: str, with_accuracy: bool) -> list[dict]:
+def measure(data: SetData, strategies: list[str], seeds: list[int], mode: str, with_accuracy: bool,
+            subsample: float) -> list[dict]:
     k = len(data.classes)
     counts = np.bincount(data.truth[data.pool.candidate], minlength=k)
     rarest = int(np.argmin(np.where(counts > 0, counts, np.iinfo(np.int64).max)))
@@ -140,7 +146,7 @@ def measure(data: SetData, strategies: list[str], seeds: list[int], mode: str, w
         rare, typical, acc, seconds = [], [], {1: [], 3: []}, []
         for seed in seeds:
             started = time.perf_counter()
-            order = play(data, strategy, seed, mode)
+            order = play(data, strategy, seed, mode, subsample)
             seconds.append(time.perf_counter() - started)
             for m in found:
                 found[m].append(len(set(data.truth[order[:m * k]].tolist())))
@@ -188,17 +194,20 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--mode", choices=("rounds", "batch"), default="rounds")
     parser.add_argument("--accuracy", action="store_true", help="also fit the classifier head on the picks")
+    parser.add_argument("--subsample", type=float, default=0.8,
+                        help="each seed offers only this share of the candidates (default 0.8; 1: all)")
     args = parser.parse_args()
 
     from bench_sets import bench_sets
 
     import models  # noqa: F401  (torchvision hook)
 
-    print(f"mode {args.mode}, seeds 0..{args.seeds - 1}; classes found: mean (lowest seed) / classes")
+    print(f"mode {args.mode}, seeds 0..{args.seeds - 1}, {args.subsample:.0%} of the candidates per seed; classes"
+          f" found: mean (lowest seed) / classes")
     print(header(args.accuracy))
     for bench in bench_sets(args.work, args.sets):
         data = load_set(args.work, bench)
-        measure(data, args.strategies, list(range(args.seeds)), args.mode, args.accuracy)
+        measure(data, args.strategies, list(range(args.seeds)), args.mode, args.accuracy, args.subsample)
     return 0
 
 

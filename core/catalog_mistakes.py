@@ -72,5 +72,6 @@ class MistakeIndex:
         return (label != 0) & (self.oof_class != 0) & (self.oof_class != label)
 
     def reason(self, index: int, label: np.ndarray) -> str | None:
-        """Why the image at ``index`` may be mislabeled, or None when it is not listed."""
-        return self.reasons.get(index) if bool(self.listed(label)[index]) else None
+        """Why the image at ``index`` may be mislabeled, or None unless it is flagged."""
+        flagged = self.flagged[index] and label[index] == self.trained_label[index]
+        return self.reasons.get(index) if flagged else None

@@ -17,42 +17,108 @@ import numpy as np
 
 from core.active.pool import Pick, Pool, candidate_rows, images, kmeans, min_distances, sq_distances
 
-KEEP_TYPICAL = 0.5  # coverage: the denser half of the candidates
+COVER_NEIGHBOURS = 10  # coverage: an image's neighbourhood radius is its mean distance to this many nearest
+COVER_POWER = 1.5  # coverage: distance over radius ** this (1: pure scale-free spread, 2: mostly typicality)
 PURITY = 0.95  # probcover: share of balls that must hold one cluster only
 MAX_POOL = 20_000
 MAX_GRAPH = 4000  # probcover: candidates in its ball graph (a sample in larger projects)
 
 
-def coverage(pool: Pool, n: int, rng: np.random.Generator, keep: float = KEEP_TYPICAL) -> list[Pick]:
-    """Greedy k-center among the typical candidates (the denser ``keep`` of them); the first
-    pick without labels is the most typical image."""
+def coverage(pool: Pool, n: int, rng: np.random.Generator, neighbours: int = COVER_NEIGHBOURS,
+             power: float = COVER_POWER) -> list[Pick]:
+    """Density-weighted k-center: again and again the candidate with the largest distance
+    to everything labeled or picked, measured in its own neighbourhood's radius (the mean
+    distance to its ``neighbours`` nearest images, to the ``power``); the first pick
+    without labels is the most typical image."""
     rows = candidate_rows(pool, rng, MAX_POOL)
     if len(rows) == 0 or n <= 0:
         return []
-    spread = pool.spread(rows)
-    typical = spread <= np.quantile(spread, keep)
-    rows, spread = rows[typical], spread[typical]
-    denser_than = 1.0 - np.searchsorted(np.sort(spread), spread, side="right") / len(spread)
+    radius = np.maximum(pool.spread(rows, neighbours), 1e-9) ** power
     x = pool.x[rows]
     gap = min_distances(x, pool.x[pool.labeled])
     usual = pool.nn_distance()
     picks: list[Pick] = []
     for _ in range(min(n, len(rows))):
         if np.isinf(gap).all():
-            j = int(np.argmin(spread))
-            reason = "the most typical image (nothing is labeled yet)"
-            score = 0.0
+            j = int(np.argmin(radius))
+            reason, score = "the most typical image (nothing is labeled yet)", 0.0
         else:
-            j = int(np.argmax(gap))
-            score = float(gap[j])
+            j = int(np.argmax(gap / radius))
+            score = float(gap[j] / radius[j])
             if score <= 0:
                 break
-            share = 100 * (1 - keep + keep * denser_than[j])
-            reason = (f"typical (denser around it than {share:.0f} % of the images) and unlike every labeled "
-                      f"image: {score / usual:.1f}× the usual distance between neighbours")
+            reason = (f"typical, and unlike every labeled image: {gap[j] / usual:.1f}× the usual distance "
+                      f"between neighbours")
         picks.append(Pick(int(rows[j]), score, reason, "coverage"))
         gap = np.minimum(gap, min_distances(x, x[j:j + 1]))
         gap[j] = -np.inf
+    return picks
+
+
+def peaks(pool: Pool, n: int, rng: np.random.Generator, neighbours: int = 20) -> list[Pick]:
+    """Density peaks (Rodriguez & Laio 2014): a candidate scores its distance to the
+    nearest denser image (or labeled or picked one, when nearer) over its neighbourhood
+    radius, so the centres of the groups come first, a small group's as well."""
+    rows = candidate_rows(pool, rng, MAX_POOL)
+    if len(rows) == 0 or n <= 0:
+        return []
+    reference = pool.reference()
+    radius = np.maximum(pool.spread(rows, neighbours), 1e-9)
+    reference_radius = pool.spread(reference, neighbours)
+    denser = np.full(len(rows), np.inf)
+    for start in range(0, len(rows), 2048):
+        part = slice(start, start + 2048)
+        d = np.sqrt(sq_distances(pool.x[rows[part]], pool.x[reference]))
+        d[reference_radius[None, :] >= radius[part, None]] = np.inf
+        denser[part] = d.min(axis=1)
+    denser[np.isinf(denser)] = np.sqrt(sq_distances(pool.x[rows], pool.x[rows]).max()) if len(rows) < 4000 else 1e9
+    x = pool.x[rows]
+    gap = min_distances(x, pool.x[pool.labeled])
+    usual = pool.nn_distance()
+    taken = np.zeros(len(rows), dtype=bool)
+    picks: list[Pick] = []
+    for _ in range(min(n, len(rows))):
+        score = np.where(taken, -np.inf, np.minimum(denser, gap) / radius)
+        j = int(np.argmax(score))
+        taken[j] = True
+        picks.append(Pick(int(rows[j]), float(score[j]), f"the centre of a group of similar images, "
+                          f"{min(denser[j], gap[j]) / usual:.1f}× the usual distance from any labeled or denser one",
+                          "peaks"))
+        gap = np.minimum(gap, min_distances(x, x[j:j + 1]))
+    return picks
+
+
+def spread_typicality(pool: Pool, n: int, rng: np.random.Generator, factor: int = 3, power: float = 1.0) -> list[Pick]:
+    """TypiClust over ``factor`` x more clusters than picks, the clusters taken far-first:
+    the most typical member of the cluster whose own most typical member is farthest from
+    everything labeled or picked, times its size to the ``power``."""
+    from core.active.strategies import _typical_member, typicality
+
+    candidates = np.flatnonzero(pool.candidate)
+    if len(candidates) == 0 or n <= 0:
+        return []
+    k = int(min(pool.n_labeled + factor * n, 600, len(pool.x)))
+    cluster = kmeans(pool.x, max(1, k), rng)
+    sizes = np.bincount(cluster, minlength=k)
+    covered = np.bincount(cluster[pool.labeled], minlength=k)
+    open_ = [c for c in range(k) if covered[c] == 0 and pool.candidate[cluster == c].any()]
+    reps = np.array([_typical_member(pool.x, np.flatnonzero(cluster == c), pool.candidate, rng) for c in open_],
+                    dtype=np.int64)
+    weight = sizes[open_].astype(float) ** power
+    gap = min_distances(pool.x[reps], pool.x[pool.labeled]) if len(reps) else np.zeros(0)
+    taken = np.zeros(len(reps), dtype=bool)
+    picks: list[Pick] = []
+    while len(picks) < n and not taken.all():
+        score = np.where(taken, -np.inf, weight if np.isinf(gap[~taken]).all() else gap * weight)
+        j = int(np.argmax(score))
+        taken[j] = True
+        size = images(int(sizes[open_[j]]))
+        picks.append(Pick(int(reps[j]), float(score[j]), f"typical of an unlabeled cluster of {size} unlike the labeled"
+                          f" ones", "spread_typicality"))
+        gap = np.minimum(gap, min_distances(pool.x[reps], pool.x[reps[j]:reps[j] + 1]))
+    if len(picks) < n:
+        seen = {p.index for p in picks}
+        picks += [p for p in typicality(pool, n, rng) if p.index not in seen][:n - len(picks)]
     return picks
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.active.cold_start import coverage, probcover
+from core.active.cold_start import coverage, peaks, probcover, spread_typicality
 from core.active.novelty import novelty
 from core.active.pool import NEIGHBOURS, Pick, Pool, images, kmeans, min_distances, sq_distances
 
@@ -277,6 +277,8 @@ STRATEGY_FUNCTIONS: dict[str, Callable[[Pool, int, np.random.Generator], list[Pi
     "kcenter": kcenter,
     "coverage": coverage,
     "probcover": probcover,
+    "peaks": peaks,
+    "spread_typicality": spread_typicality,
     "novelty": novelty,
     "margin": margin,
     "entropy": entropy,

@@ -37,6 +37,8 @@ _DESCRIPTIONS = {
     "kcenter": "the images farthest from everything labeled",
     "coverage": "typical images farthest from everything labeled (cold start: finds the classes)",
     "probcover": "the images whose neighbourhoods cover the most unlabeled images (ProbCover, cold start)",
+    "peaks": "the centres of groups of similar images (density peaks, cold start)",
+    "spread_typicality": "typical images of many small clusters, far-apart clusters first (cold start)",
     "novelty": "new-looking images: unlike every labeled image, in a group of their own (a class nobody labeled yet)",
     "margin": "images the classifier is undecided about between its two best classes",
     "entropy": "images whose predicted probabilities are spread over many classes",
@@ -138,7 +140,7 @@ def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
 # -- schedules ----------------------------------------------------------------------------------
 # measured with `labelapp simulate` on X-SDD and generated data (issue 6 note): typicality
 # is best up to 2-3 labels per class, margin from about 8, balance keeps rare classes fed
-DEFAULT_SCHEDULE = "typicality@3>margin+balance"
+DEFAULT_SCHEDULE = "coverage@3>margin+balance+novelty"
 
 
 def parse_schedule(spec: str) -> tuple[list[str], list[str], int]:

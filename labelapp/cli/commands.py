@@ -314,7 +314,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         rounds=args.rounds, per_round=args.per_round, budget=args.budget, held_out=args.held_out,
         ok_class=args.ok_class, masks=args.masks, detector=args.detector, workers=args.workers,
         pretrain={"epochs": args.ssl_epochs, "size": args.size, "threads": args.threads},
-        keep_projects=args.keep_projects, again=args.again, flip=args.flip, hide_class=args.hide_class)
+        keep_projects=args.keep_projects, again=args.again, flip=args.flip, hide_class=args.hide_class,
+        hide_rounds=args.hide_rounds)
     started = time.perf_counter()
     bars = _Bars(quiet=args.json)
     try:

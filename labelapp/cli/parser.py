@@ -156,8 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="this share of the revealed labels is wrong (e.g. 0.05): how many the likely-mistakes list"
                         " catches (flips_caught)")
     p.add_argument("--hide-class", metavar="NAME",
-                   help="never suggest this class in the first round: how soon new-looking images find it"
-                        " (hidden_found)")
+                   help="never suggest this class in the first --hide-rounds rounds: how soon new-looking images"
+                        " find it after (hidden_found)")
+    p.add_argument("--hide-rounds", type=_positive_int, default=3, metavar="R", help="with --hide-class (default 3)")
     p.add_argument("--again", action="store_true",
                    help="run these strategies again though rounds.csv has them (after changing one); other rows stay")
     p.add_argument("--json", action="store_true")

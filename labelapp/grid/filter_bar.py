@@ -26,8 +26,12 @@ SEARCH_DELAY_MS = 120  # typing pauses this long before the grid filters
 FIXED_FILTERS = (("All images", "all"), ("Unlabeled", "unlabeled"), ("Labeled", "labeled"), ("OK", "ok"),
                  ("Has mask", "mask"))
 SORTS = (("Name", "name"), ("Date", "date"), ("Label", "label"), ("Import order", "added"))
-PREDICTION_SORTS = (("Confidence (least sure first)", "least_sure"), ("Confidence (most sure first)", "most_sure"))
+PREDICTION_SORTS = (("Confidence (least sure first)", "least_sure"), ("Confidence (most sure first)", "most_sure"),
+                    ("Likely mistakes first", "mislabeled"))
 DISAGREE_TEXT = "Prediction disagrees with label"
+MISLABELED_FILTER = ("Possibly mislabeled", "mislabeled")
+MISLABELED_TIP = ("Labeled images that classifiers trained without them confidently put in another class"
+                  " (confident learning); the tooltip says which")
 SUGGESTED_FILTER = ("Suggested to label next", "suggested")
 SUGGESTED_SORT = ("Suggested first", "suggested")
 SUGGESTED_TIP = "Unlabeled images the suggestions queue names (N opens the next)"
@@ -141,6 +145,8 @@ class FilterBar(QWidget):
         if predictions:
             self.filter_combo.insertSeparator(self.filter_combo.count())
             self.filter_combo.addItem(DISAGREE_TEXT, "disagree")
+            self.filter_combo.addItem(*MISLABELED_FILTER)
+            self.filter_combo.setItemData(self.filter_combo.count() - 1, MISLABELED_TIP, Qt.ItemDataRole.ToolTipRole)
             for cls in classes:
                 self.filter_combo.addItem(color_icon(cls.color), f"Predicted as {cls.name}", f"predicted:{cls.id}")
         validated = detector is None or detector.validated

@@ -240,7 +240,9 @@ class GridModel(QAbstractListModel):
         if role == self.TileRole:
             return self.tile(row)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(self.tile(row), self.catalog.paths[self._rows[row]])
+            mistake = self.catalog.mistakes.reason(int(self._rows[row]), self.catalog.label)
+            return self._tooltip(self.tile(row), self.catalog.paths[self._rows[row]]) + (
+                f"\npossibly mislabeled: {mistake}" if mistake else "")
         return None
 
     def _tooltip(self, tile: Tile, path: str) -> str:

@@ -36,7 +36,8 @@ class SimulationConfig:
     keep_projects: bool = False
     again: bool = False  # run the strategies again even when the CSV has them (after changing one)
     flip: float = 0.0  # this share of the revealed labels is wrong (a random other class): the labeler's mistakes
-    hide_class: str | None = None  # never suggested in the first round: a class nobody has labeled yet
+    hide_class: str | None = None  # never suggested in the first hide_rounds rounds: a class nobody labeled yet
+    hide_rounds: int = 3  # with per_class 1 2 3 ...: hidden through the cold start
 
 
 def budgets_for(config: SimulationConfig, n_classes: int) -> list[int]:

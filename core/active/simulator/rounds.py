@@ -54,7 +54,8 @@ def run_one(config: SimulationConfig, base: Path, truth: Truth, strategy: str, s
                 labeled = project.labels.count()
             last = round_index == len(budgets) - 1
             request = False if last else SuggestRequest(
-                project_root=root, strategy=strategy, n=budgets[round_index + 1] - labeled, exclude=exclude,
+                project_root=root, strategy=strategy, n=budgets[round_index + 1] - labeled,
+                exclude=exclude | hidden if round_index + 1 < config.hide_rounds else exclude,
                 seed=seed * 1000 + round_index + 1)
             retrain_started = time.perf_counter()
             result = drain(retrain_job(

@@ -199,8 +199,11 @@ def main() -> int:
     args = parser.parse_args()
 
     from bench_sets import bench_sets
+    from cold_start_candidates import register
 
     import models  # noqa: F401  (torchvision hook)
+
+    register()
 
     print(f"mode {args.mode}, seeds 0..{args.seeds - 1}, {args.subsample:.0%} of the candidates per seed; classes"
           f" found: mean (lowest seed) / classes")

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.active.mistakes import load_out_of_fold, rank_mistakes
+from core.active.mistakes import load_out_of_fold, rank
+from core.active.mistakes import reason as mistake_reason
 from core.store import Project
 
 
@@ -25,19 +26,19 @@ class MistakeIndex:
         rank: (N,) int64 place in the likely-mistakes list (1 = most likely), 0 when not in it.
         trained_label: (N,) int32 the label the run was trained on, 0 when none.
         flagged: (N,) bool, confidently another class than that label (confident learning).
-        reasons: catalog index -> the reason in words.
     """
 
     oof_class: np.ndarray
     rank: np.ndarray
     trained_label: np.ndarray
     flagged: np.ndarray
-    reasons: dict[int, str] = field(default_factory=dict)
+    _row: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # catalog index -> oof row, -1
+    _source: tuple | None = None  # (OutOfFold, Ranking, class names) the reasons are worded from
 
     @classmethod
     def empty(cls, n: int) -> MistakeIndex:
         return cls(oof_class=np.zeros(n, np.int32), rank=np.zeros(n, np.int64), trained_label=np.zeros(n, np.int32),
-                   flagged=np.zeros(n, bool))
+                   flagged=np.zeros(n, bool), _row=np.full(n, -1, np.int64))
 
     @classmethod
     def load(cls, project: Project, run_id: int | None, n: int,
@@ -51,12 +52,14 @@ class MistakeIndex:
         index = index_of(oof.image_ids)
         found = index >= 0
         out.oof_class[index[found]] = oof.predicted()[found]
-        ranked = rank_mistakes(oof, {c.id: c.name for c in project.classes.list()})
-        where = index_of(np.array([m.image_id for m in ranked], dtype=np.int64))
-        for k, m in zip(where.tolist(), ranked, strict=True):
-            if k >= 0:
-                out.rank[k], out.trained_label[k], out.flagged[k] = m.rank, m.label, m.flagged
-                out.reasons[k] = m.reason
+        ranking = rank(oof)
+        listed = ranking.order[index[ranking.order] >= 0]
+        where = index[listed]
+        out.rank[where] = np.arange(1, len(listed) + 1)
+        out.trained_label[where] = oof.labels[listed]
+        out.flagged[where] = ranking.flagged[listed]
+        out._row[where] = listed
+        out._source = (oof, ranking, {c.id: c.name for c in project.classes.list()})
         return out
 
     def listed(self, label: np.ndarray) -> np.ndarray:
@@ -73,5 +76,7 @@ class MistakeIndex:
 
     def reason(self, index: int, label: np.ndarray) -> str | None:
         """Why the image at ``index`` may be mislabeled, or None unless it is flagged."""
-        flagged = self.flagged[index] and label[index] == self.trained_label[index]
-        return self.reasons.get(index) if flagged else None
+        if self._source is None or not (self.flagged[index] and label[index] == self.trained_label[index]):
+            return None
+        oof, ranking, names = self._source
+        return mistake_reason(oof, ranking, int(self._row[index]), names)

@@ -1,35 +1,35 @@
-"""Cold-start strategies: the first images to label, chosen to find every class and still
-be typical of what they stand for (measured by ``benchmarks/cold_start_bench.py``).
+"""The cold start: the first images to label, chosen to find every class and still be
+typical of what they stand for (measured by ``benchmarks/cold_start_bench.py``, where
+the candidates that lost are kept).
 
-- ``coverage``: greedy k-center on the typical images only. Density prunes the pool to
-  its typical part (each image's mean distance to its 20 nearest, the denser half), then
-  again and again the image farthest from everything labeled or picked: spread over the
-  data like k-center, without k-center's taste for outliers.
-- ``probcover`` (ProbCover, Yehuda et al. 2022): a ball of radius delta around every image,
-  delta the largest radius at which 95 % of the balls hold images of one k-means cluster
-  only; greedily the image whose ball covers the most images that no labeled or picked
-  image covers yet.
+``coverage`` is a density-weighted k-center. Every candidate has a neighbourhood radius
+(the mean distance to its 10 nearest images: small where many images look alike); again
+and again the candidate with the largest distance to everything labeled or picked,
+divided by its radius ** 1.5, goes next, and then moves to the most typical of its 10
+nearest candidates (a better stand-in for its group: it lifted the classifier's accuracy
+after the first round from 54 to 59 % on X-SDD). Plain k-center finds classes but picks
+outliers; TypiClust (``typicality``) picks typical images but, with as many clusters as
+picks, splits the large classes and misses the small ones; this finds more classes than
+random in the first round on X-SDD, generated data and magnetic tiles while its picks
+stay typical (denser around them than 76-89 % of the images).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from core.active.pool import Pick, Pool, candidate_rows, images, kmeans, min_distances, sq_distances
+from core.active.pool import Pick, Pool, candidate_rows, min_distances
 
-COVER_NEIGHBOURS = 10  # coverage: an image's neighbourhood radius is its mean distance to this many nearest
-COVER_POWER = 1.5  # coverage: distance over radius ** this (1: pure scale-free spread, 2: mostly typicality)
-PURITY = 0.95  # probcover: share of balls that must hold one cluster only
+COVER_NEIGHBOURS = 10  # an image's neighbourhood radius is its mean distance to this many nearest
+COVER_POWER = 1.5  # distance over radius ** this (1: spread alone, 2: mostly typicality)
+COVER_CLIMB = 10  # a pick moves to the most typical of this many nearest candidates (0: stays)
 MAX_POOL = 20_000
-MAX_GRAPH = 4000  # probcover: candidates in its ball graph (a sample in larger projects)
 
 
 def coverage(pool: Pool, n: int, rng: np.random.Generator, neighbours: int = COVER_NEIGHBOURS,
-             power: float = COVER_POWER) -> list[Pick]:
-    """Density-weighted k-center: again and again the candidate with the largest distance
-    to everything labeled or picked, measured in its own neighbourhood's radius (the mean
-    distance to its ``neighbours`` nearest images, to the ``power``); the first pick
-    without labels is the most typical image."""
+             power: float = COVER_POWER, climb: int = COVER_CLIMB) -> list[Pick]:
+    """Density-weighted k-center (see the module docstring); the first pick without
+    labels is the most typical image."""
     rows = candidate_rows(pool, rng, MAX_POOL)
     if len(rows) == 0 or n <= 0:
         return []
@@ -41,129 +41,18 @@ def coverage(pool: Pool, n: int, rng: np.random.Generator, neighbours: int = COV
     for _ in range(min(n, len(rows))):
         if np.isinf(gap).all():
             j = int(np.argmin(radius))
-            reason, score = "the most typical image (nothing is labeled yet)", 0.0
+            picks.append(Pick(int(rows[j]), 0.0, "the most typical image (nothing is labeled yet)", "coverage"))
         else:
-            j = int(np.argmax(gap / radius))
-            score = float(gap[j] / radius[j])
-            if score <= 0:
+            score = gap / radius
+            j = int(np.argmax(score))
+            if gap[j] <= 0:
                 break
-            reason = (f"typical, and unlike every labeled image: {gap[j] / usual:.1f}× the usual distance "
-                      f"between neighbours")
-        picks.append(Pick(int(rows[j]), score, reason, "coverage"))
+            if climb > 1:  # to a denser neighbour that still scores at least half as high
+                near = np.argsort(((x - x[j]) ** 2).sum(axis=1))[:climb]
+                near = near[score[near] >= 0.5 * score[j]]
+                j = int(near[np.argmin(radius[near])])
+            picks.append(Pick(int(rows[j]), float(gap[j] / radius[j]), f"typical, and unlike every labeled image: "
+                              f"{gap[j] / usual:.1f}× the usual distance between neighbours", "coverage"))
         gap = np.minimum(gap, min_distances(x, x[j:j + 1]))
         gap[j] = -np.inf
     return picks
-
-
-def peaks(pool: Pool, n: int, rng: np.random.Generator, neighbours: int = 20) -> list[Pick]:
-    """Density peaks (Rodriguez & Laio 2014): a candidate scores its distance to the
-    nearest denser image (or labeled or picked one, when nearer) over its neighbourhood
-    radius, so the centres of the groups come first, a small group's as well."""
-    rows = candidate_rows(pool, rng, MAX_POOL)
-    if len(rows) == 0 or n <= 0:
-        return []
-    reference = pool.reference()
-    radius = np.maximum(pool.spread(rows, neighbours), 1e-9)
-    reference_radius = pool.spread(reference, neighbours)
-    denser = np.full(len(rows), np.inf)
-    for start in range(0, len(rows), 2048):
-        part = slice(start, start + 2048)
-        d = np.sqrt(sq_distances(pool.x[rows[part]], pool.x[reference]))
-        d[reference_radius[None, :] >= radius[part, None]] = np.inf
-        denser[part] = d.min(axis=1)
-    denser[np.isinf(denser)] = np.sqrt(sq_distances(pool.x[rows], pool.x[rows]).max()) if len(rows) < 4000 else 1e9
-    x = pool.x[rows]
-    gap = min_distances(x, pool.x[pool.labeled])
-    usual = pool.nn_distance()
-    taken = np.zeros(len(rows), dtype=bool)
-    picks: list[Pick] = []
-    for _ in range(min(n, len(rows))):
-        score = np.where(taken, -np.inf, np.minimum(denser, gap) / radius)
-        j = int(np.argmax(score))
-        taken[j] = True
-        picks.append(Pick(int(rows[j]), float(score[j]), f"the centre of a group of similar images, "
-                          f"{min(denser[j], gap[j]) / usual:.1f}× the usual distance from any labeled or denser one",
-                          "peaks"))
-        gap = np.minimum(gap, min_distances(x, x[j:j + 1]))
-    return picks
-
-
-def spread_typicality(pool: Pool, n: int, rng: np.random.Generator, factor: int = 3, power: float = 1.0) -> list[Pick]:
-    """TypiClust over ``factor`` x more clusters than picks, the clusters taken far-first:
-    the most typical member of the cluster whose own most typical member is farthest from
-    everything labeled or picked, times its size to the ``power``."""
-    from core.active.strategies import _typical_member, typicality
-
-    candidates = np.flatnonzero(pool.candidate)
-    if len(candidates) == 0 or n <= 0:
-        return []
-    k = int(min(pool.n_labeled + factor * n, 600, len(pool.x)))
-    cluster = kmeans(pool.x, max(1, k), rng)
-    sizes = np.bincount(cluster, minlength=k)
-    covered = np.bincount(cluster[pool.labeled], minlength=k)
-    open_ = [c for c in range(k) if covered[c] == 0 and pool.candidate[cluster == c].any()]
-    reps = np.array([_typical_member(pool.x, np.flatnonzero(cluster == c), pool.candidate, rng) for c in open_],
-                    dtype=np.int64)
-    weight = sizes[open_].astype(float) ** power
-    gap = min_distances(pool.x[reps], pool.x[pool.labeled]) if len(reps) else np.zeros(0)
-    taken = np.zeros(len(reps), dtype=bool)
-    picks: list[Pick] = []
-    while len(picks) < n and not taken.all():
-        score = np.where(taken, -np.inf, weight if np.isinf(gap[~taken]).all() else gap * weight)
-        j = int(np.argmax(score))
-        taken[j] = True
-        size = images(int(sizes[open_[j]]))
-        picks.append(Pick(int(reps[j]), float(score[j]), f"typical of an unlabeled cluster of {size} unlike the labeled"
-                          f" ones", "spread_typicality"))
-        gap = np.minimum(gap, min_distances(pool.x[reps], pool.x[reps[j]:reps[j] + 1]))
-    if len(picks) < n:
-        seen = {p.index for p in picks}
-        picks += [p for p in typicality(pool, n, rng) if p.index not in seen][:n - len(picks)]
-    return picks
-
-
-def ball_radius(x: np.ndarray, n_clusters: int, rng: np.random.Generator, purity: float = PURITY) -> float:
-    """ProbCover's delta: the largest radius at which a ``purity`` share of the balls
-    around the rows of ``x`` hold rows of their own k-means cluster only."""
-    cluster = kmeans(x, max(2, min(n_clusters, len(x) - 1)), rng)
-    d = np.sqrt(sq_distances(x, x))
-    d[cluster[:, None] == cluster[None, :]] = np.inf
-    nearest_other = d.min(axis=1)  # a ball is pure up to this radius
-    return float(np.quantile(nearest_other[np.isfinite(nearest_other)], 1.0 - purity))
-
-
-def probcover(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
-    """ProbCover's greedy max coverage of delta-balls (see the module docstring)."""
-    rows = candidate_rows(pool, rng, MAX_GRAPH)
-    if len(rows) == 0 or n <= 0:
-        return []
-    universe = pool.reference()
-    delta = ball_radius(pool.x[universe], len(pool.class_names), rng)
-    ball = np.sqrt(sq_distances(pool.x[rows], pool.x[universe])) <= delta  # (candidates, universe)
-    covered = min_distances(pool.x[universe], pool.x[pool.labeled]) <= delta
-    degree = ball[:, ~covered].sum(axis=1).astype(np.int64)
-    picks: list[Pick] = []
-    usual = pool.nn_distance()
-    taken = np.zeros(len(rows), dtype=bool)
-    while len(picks) < min(n, len(rows)):
-        j = int(np.argmax(np.where(taken, -1, degree)))
-        if degree[j] <= 0:  # every image is covered: the rest by distance to the labeled and picked
-            rest = [p for p in _farthest(pool, rows[~taken], [p.index for p in picks], n - len(picks))]
-            return picks + rest
-        share = degree[j] * len(pool.x) / len(universe)
-        picks.append(Pick(int(rows[j]), float(degree[j]),
-                          f"stands for {images(int(round(share)))} no labeled image is near "
-                          f"(within {delta / usual:.1f}× the usual distance between neighbours)", "probcover"))
-        taken[j] = True
-        newly = ball[j] & ~covered
-        covered |= newly
-        degree -= ball[:, newly].sum(axis=1)
-    return picks
-
-
-def _farthest(pool: Pool, rows: np.ndarray, picked: list[int], n: int) -> list[Pick]:
-    gap = min_distances(pool.x[rows], pool.x[np.concatenate([np.flatnonzero(pool.labeled), picked]).astype(int)])
-    order = np.argsort(-gap)[:n]
-    usual = pool.nn_distance()
-    return [Pick(int(rows[j]), float(gap[j]), f"far from every labeled image: {gap[j] / usual:.1f}× the usual "
-                 f"distance between neighbours", "probcover") for j in order]

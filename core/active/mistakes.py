@@ -92,26 +92,48 @@ def confident_learning(labels: np.ndarray, probabilities: np.ndarray) -> tuple[n
     return flagged, confident, quality
 
 
-def rank_mistakes(oof: OutOfFold, class_names: dict[int, str]) -> list[Mistake]:
-    """Every image of ``oof`` ranked by how likely its label (at training time) is wrong,
-    with the reason in words (see the module docstring)."""
+@dataclass(frozen=True)
+class Ranking:
+    """Confident learning over one :class:`OutOfFold`, row for row of it."""
+
+    order: np.ndarray  # rows whose label is a class of the run, the most likely mistake first
+    flagged: np.ndarray  # (N,) bool
+    label_column: np.ndarray  # (N,) probability column of the label
+    suspected_column: np.ndarray  # (N,) column of the class it most likely is instead
+    quality: np.ndarray  # (N,) p(label) - max other p
+
+
+def rank(oof: OutOfFold) -> Ranking:
+    """Every image of ``oof`` ranked by how likely its label (at training time) is wrong:
+    flagged first, each group by quality (see the module docstring)."""
     column = {int(cid): k for k, cid in enumerate(oof.classes.tolist())}
     known = np.array([int(c) in column for c in oof.labels.tolist()], dtype=bool)
     labels = np.array([column.get(int(c), 0) for c in oof.labels.tolist()], dtype=np.int64)
     flagged, confident, quality = confident_learning(labels, oof.probabilities)
-    out: list[Mistake] = []
-    for i in np.lexsort((oof.image_ids, quality, ~flagged)).tolist():
-        if not known[i]:
-            continue
-        p = oof.probabilities[i]
-        other = int(confident[i]) if flagged[i] else int(np.argmax(np.where(np.arange(len(p)) == labels[i], -1, p)))
-        label, suspected = int(oof.labels[i]), int(oof.classes[other])
-        given, instead = class_names.get(label, "?"), class_names.get(suspected, "?")
-        reason = (f"labeled {given}, but {p[other]:.2f} {instead} across folds ({p[labels[i]]:.2f} {given}, "
-                  f"from heads trained without it)")
-        out.append(Mistake(image_id=int(oof.image_ids[i]), rank=len(out) + 1, flagged=bool(flagged[i]), label=label,
-                           suspected=suspected, quality=float(quality[i]), reason=reason))
-    return out
+    others = oof.probabilities.copy()
+    others[np.arange(len(labels)), labels] = -np.inf
+    suspected = np.where(flagged, confident, others.argmax(axis=1))
+    order = np.lexsort((oof.image_ids, quality, ~flagged))
+    return Ranking(order=order[known[order]], flagged=flagged, label_column=labels, suspected_column=suspected,
+                   quality=quality)
+
+
+def reason(oof: OutOfFold, ranking: Ranking, row: int, class_names: dict[int, str]) -> str:
+    """Why row ``row`` of ``oof`` may be mislabeled, in words."""
+    p = oof.probabilities[row]
+    mine, other = int(ranking.label_column[row]), int(ranking.suspected_column[row])
+    given, instead = class_names.get(int(oof.classes[mine]), "?"), class_names.get(int(oof.classes[other]), "?")
+    return (f"labeled {given}, but {p[other]:.2f} {instead} across folds ({p[mine]:.2f} {given}, from heads trained"
+            f" without it)")
+
+
+def rank_mistakes(oof: OutOfFold, class_names: dict[int, str]) -> list[Mistake]:
+    """Every image of ``oof`` ranked by how likely its label is wrong, with the reason."""
+    ranking = rank(oof)
+    return [Mistake(image_id=int(oof.image_ids[i]), rank=k, flagged=bool(ranking.flagged[i]), label=int(oof.labels[i]),
+                    suspected=int(oof.classes[ranking.suspected_column[i]]), quality=float(ranking.quality[i]),
+                    reason=reason(oof, ranking, i, class_names))
+            for k, i in enumerate(ranking.order.tolist(), start=1)]
 
 
 def likely_mistakes(project: Project, oof: OutOfFold | None = None) -> list[Mistake]:

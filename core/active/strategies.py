@@ -9,6 +9,9 @@ and returns up to ``n`` :class:`Pick` s, best first, each with a reason in words
   then the densest image of the largest clusters that hold no label. For a cold start.
 - ``kcenter``: greedy k-center (Sener & Savarese 2018), the image farthest from every
   labeled or already picked image.
+- ``coverage`` (:mod:`core.active.cold_start`): k-center weighted by typicality, the
+  default cold start: finds the classes with typical images.
+- ``novelty`` (:mod:`core.active.novelty`): new-looking images, unlike every labeled one.
 - ``margin`` / ``entropy`` / ``least_confidence``: uncertainty of the classifier.
 - ``badge`` (Ash et al. 2020): k-means++ seeding on gradient embeddings
   ``(p - onehot(argmax p)) x features``: uncertain and diverse in one step.
@@ -27,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.active.cold_start import coverage, peaks, probcover, spread_typicality
+from core.active.cold_start import coverage
 from core.active.novelty import novelty
 from core.active.pool import NEIGHBOURS, Pick, Pool, images, kmeans, min_distances, sq_distances
 
@@ -276,9 +279,6 @@ STRATEGY_FUNCTIONS: dict[str, Callable[[Pool, int, np.random.Generator], list[Pi
     "typicality": typicality,
     "kcenter": kcenter,
     "coverage": coverage,
-    "probcover": probcover,
-    "peaks": peaks,
-    "spread_typicality": spread_typicality,
     "novelty": novelty,
     "margin": margin,
     "entropy": entropy,

@@ -30,15 +30,13 @@ COLD_START_PER_CLASS = 2  # a schedule without @K is cold until this many labels
 
 STRATEGIES = ("default", *STRATEGY_FUNCTIONS, MASK_STRATEGY)
 _DESCRIPTIONS = {
-    "default": "typical images of unlabeled clusters until the classes have 3 labels each; then images the "
-               "classifier is undecided about, mixed with undecided images of the classes with the fewest labels",
+    "default": "typical images unlike everything labeled until the classes have 3 labels each; then images the "
+               "classifier is undecided about, mixed with undecided images of the classes with the fewest labels "
+               "and new-looking images",
     "random": "images drawn at random (the baseline)",
     "typicality": "the most typical image of each large cluster without labels (cold start)",
     "kcenter": "the images farthest from everything labeled",
     "coverage": "typical images farthest from everything labeled (cold start: finds the classes)",
-    "probcover": "the images whose neighbourhoods cover the most unlabeled images (ProbCover, cold start)",
-    "peaks": "the centres of groups of similar images (density peaks, cold start)",
-    "spread_typicality": "typical images of many small clusters, far-apart clusters first (cold start)",
     "novelty": "new-looking images: unlike every labeled image, in a group of their own (a class nobody labeled yet)",
     "margin": "images the classifier is undecided about between its two best classes",
     "entropy": "images whose predicted probabilities are spread over many classes",
@@ -138,8 +136,10 @@ def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
 
 
 # -- schedules ----------------------------------------------------------------------------------
-# measured with `labelapp simulate` on X-SDD and generated data (issue 6 note): typicality
-# is best up to 2-3 labels per class, margin from about 8, balance keeps rare classes fed
+# measured with `labelapp simulate` on X-SDD and generated data (issue 6 note): a cold start
+# up to 2-3 labels per class, margin from about 8, balance keeps rare classes fed; issue 17:
+# coverage finds more classes than typicality or random in the first rounds
+# (benchmarks/cold_start_bench.py), novelty finds a class nobody has labeled sooner
 DEFAULT_SCHEDULE = "coverage@3>margin+balance+novelty"
 
 

@@ -158,7 +158,10 @@ def test_no_strategy_picks_labeled_or_excluded_images(name, with_classifier):
     pool.candidate[::5] = False  # held out
     picks = STRATEGY_FUNCTIONS[name](pool, 12, rng)
     chosen = [q.index for q in picks]
-    assert len(chosen) == 12 == len(set(chosen))
+    if name == "novelty":  # only images unlike every labeled one: none here (every blob has labels)
+        assert len(chosen) == len(set(chosen)) <= 12
+    else:
+        assert len(chosen) == 12 == len(set(chosen))
     assert pool.candidate[chosen].all()
     assert all(q.reason for q in picks)
 
@@ -187,7 +190,7 @@ def test_schedules_switch_from_cold_start_to_warm_strategies():
     warm = _pool(x, {0: 0, 1: 0, 198: 1, 199: 1}, probabilities=p)
     picks = select(warm, "typicality>margin+kcenter", 4)
     assert [q.strategy for q in picks] == ["margin", "kcenter", "margin", "kcenter"]
-    assert {q.strategy for q in select(cold, "default", 4)} == {"typicality"}
+    assert {q.strategy for q in select(cold, "default", 4)} == {"coverage"}
 
 
 # -- a real project --------------------------------------------------------------------------------
@@ -205,7 +208,7 @@ def test_retrain_stores_suggestions_of_unlabeled_images_only(trained):
         assert len(suggestions) == project.images.count() - len(labeled)  # 14 unlabeled, fewer than 200
         assert not {s.image_id for s in suggestions} & labeled
         assert [s.rank for s in suggestions] == list(range(1, len(suggestions) + 1))
-        assert all(s.reason and s.strategy in ("margin", "balance", "typicality") for s in suggestions)
+        assert all(s.reason and s.strategy in ("margin", "balance", "novelty") for s in suggestions)
         # labeling one drops it from the open suggestions at once
         first = suggestions[0].image_id
         project.labels.set(first, project.classes.list()[0].id, actor="t", source="test")
@@ -224,7 +227,7 @@ def test_refresh_never_suggests_excluded_images(trained, tmp_path):
     with Project.open(root) as project:
         unlabeled = sorted(set(project.images.ids().tolist()) - set(project.labels.all()))
     exclude = set(unlabeled[::2])
-    for strategy in ("default", "random", "typicality", "kcenter", "margin", "badge", "balance"):
+    for strategy in ("default", "random", "typicality", "kcenter", "coverage", "margin", "badge", "balance"):
         stored = refresh_suggestions(root, strategy=strategy, n=5, exclude=exclude)
         assert len(stored) == 5
         assert not {s.image_id for s in stored} & exclude

@@ -74,6 +74,9 @@ class Progress:
         message: a line for the status area.
         stored: set on the record that follows a commit of predictions the grid may show
             now (:class:`StoredPredictions`); None on every other record.
+        unit: what ``step`` counts ("image", "batch", "step", "run"); "" when step /
+            total is only a share of the phase (a time budget in thousandths, say): the
+            command line then shows a percentage.
     """
 
     phase: str
@@ -84,6 +87,7 @@ class Progress:
     eta_s: float | None = None
     message: str = ""
     stored: StoredPredictions | None = None
+    unit: str = ""
 
     @property
     def fraction(self) -> float:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from core.jobs.worker import JobCall, WorkerProcess
 from core.store import Project, Run, RunKind
 from labelapp.jobs.process_runner import WorkerJobRunner
+from labelapp.widgets.errors import error_text
 
 logger = logging.getLogger(__name__)
 FORMATS = {"torchscript": "TorchScript (model.pt)", "onnx": "ONNX (model.onnx)"}
@@ -271,7 +272,7 @@ class ExportModelDialog(QDialog):
             self._show_message("Export cancelled; nothing was written.", error=False)
             return
         logger.warning("model export failed: %s", error)
-        self._show_message(f"Export failed: {error}", error=True)
+        self._show_message(f"Export failed: {error_text(error)}", error=True)
         self.export_failed.emit(error)
 
     def _show_message(self, text: str, *, error: bool) -> None:

@@ -24,6 +24,7 @@ from core.store.suggestions import Suggestion
 from labelapp.jobs.runner import JobRunner
 from labelapp.shortcuts.keymap import ShortcutMap, display_text
 from labelapp.suggestions.ranked_list import RankedImageList, summary_label
+from labelapp.widgets.errors import error_text
 
 logger = logging.getLogger(__name__)
 SHOWN = 200  # rows listed at once; N walks every open suggestion
@@ -291,7 +292,7 @@ class SuggestionsPanel(QWidget):
         _strategy, root = self._end_refresh()
         if self._project is None or self._project.root != root:
             return
-        self._error = f"Cannot compute suggestions: {exc}"
+        self._error = f"Cannot compute suggestions: {error_text(exc)}"
         self._show_summary()
         self.message.emit(self._error)
 

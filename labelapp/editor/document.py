@@ -4,7 +4,9 @@ The document owns the mask (uint8 class ids) that the tools edit in place; an In
 ``QImage`` shares the mask's memory, so the overlay needs no conversion: its colour
 table turns class ids into colours at the overlay opacity. Image and mask are kept as
 mip levels (see :mod:`mips`); high-bit-depth levels are windowed to 8 bits lazily, per
-level, when drawn.
+level, when drawn. A JPEG decoded at the fitted view's scale has no levels under
+``base_level`` until :meth:`ImageDocument.set_levels` brings the full resolution; the
+mask is always at full resolution, so edits, heat map and mask stay in image pixels.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class ImageDocument:
         self.auto_window = loaded.auto_window
         self.value_range = loaded.value_range
         self.window = loaded.auto_window
-        self.height, self.width = loaded.levels[0].shape[:2]
+        self.base_level = loaded.base_level
+        self.height, self.width = loaded.height, loaded.width
         self.mask = loaded.mask
         self.had_mask = loaded.has_mask
         self.mask_levels = (loaded.mask_levels if len(loaded.mask_levels) == len(self.levels) - 1
@@ -86,7 +89,7 @@ class ImageDocument:
     def nbytes(self) -> int:
         display = sum(a.nbytes for a in self._display if a is not None) if self.high_depth else 0
         masks = self.mask.nbytes + sum(m.nbytes for m in self.mask_levels)
-        return sum(a.nbytes for a in self.levels) + masks + display
+        return sum(a.nbytes for a in self.levels if a is not None) + masks + display
 
     @property
     def mask_image(self) -> QImage:
@@ -101,7 +104,8 @@ class ImageDocument:
         update_mask_levels(self.mask, self.mask_levels, box)
 
     def level_image(self, level: int) -> QImage:
-        """The 8-bit image of mip ``level`` (windowed for high bit depths)."""
+        """The 8-bit image of mip ``level`` (windowed for high bit depths); at least
+        ``base_level``."""
         image = self._images[level]
         if image is None:
             pixels = self.levels[level]
@@ -110,6 +114,16 @@ class ImageDocument:
             self._display[level] = np.ascontiguousarray(pixels)  # the QImage borrows this memory
             image = self._images[level] = _wrap(self._display[level])
         return image
+
+    def set_levels(self, loaded: LoadedImage) -> None:
+        """Takes the image levels of a fuller decode of the same image (its mask is not
+        used: this document's mask may have been edited since)."""
+        if (loaded.height, loaded.width) != (self.height, self.width) or len(loaded.levels) != len(self.levels):
+            raise ValueError(f"image {self.image_id} changed size on disk; reload it")
+        self.levels = loaded.levels
+        self.base_level = loaded.base_level
+        self._display = [None] * len(self.levels)
+        self._images = [None] * len(self.levels)
 
     def set_window(self, low: float, high: float) -> None:
         """Sets the display window of a high-bit-depth image (levels redrawn lazily)."""

@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QImage
 from core.media.imaging import apply_window
 from core.store import ImageClass
 from labelapp.editor.geometry import Box
-from labelapp.editor.loader import LoadedImage
+from labelapp.editor.loader import LoadedImage, fast_draw_image, wrap_image
 from labelapp.editor.mips import mask_levels, update_mask_levels
 
 UNKNOWN_CLASS_COLOR = QColor(128, 128, 128)
@@ -37,12 +37,7 @@ def overlay_color_table(classes: list[ImageClass], opacity: float) -> list[int]:
     return table
 
 
-def _wrap(array: np.ndarray) -> QImage:
-    """A QImage over a contiguous gray (H, W) or RGB (H, W, 3) uint8 array's memory."""
-    height, width = array.shape[:2]
-    if array.ndim == 2:
-        return QImage(array.data, width, height, width, QImage.Format.Format_Grayscale8)
-    return QImage(array.data, width, height, 3 * width, QImage.Format.Format_RGB888)
+_OWN_FORMAT = QImage.Format.Format_RGB32  # a level image with pixels of its own (fast_draw_image)
 
 
 def _wrap_mask(mask: np.ndarray) -> QImage:
@@ -74,7 +69,7 @@ class ImageDocument:
         self.saved_version = 0
         self.saving_version: int | None = None
         self._display: list[np.ndarray | None] = [None] * len(self.levels)
-        self._images: list[QImage | None] = [None] * len(self.levels)
+        self._images: list[QImage | None] = list(loaded.drawable) or [None] * len(self.levels)
 
     @property
     def dirty(self) -> bool:
@@ -88,6 +83,7 @@ class ImageDocument:
     @property
     def nbytes(self) -> int:
         display = sum(a.nbytes for a in self._display if a is not None) if self.high_depth else 0
+        display += sum(i.sizeInBytes() for i in self._images if i is not None and i.format() == _OWN_FORMAT)
         masks = self.mask.nbytes + sum(m.nbytes for m in self.mask_levels)
         return sum(a.nbytes for a in self.levels if a is not None) + masks + display
 
@@ -98,6 +94,14 @@ class ImageDocument:
 
     def mask_level_image(self, level: int) -> QImage:
         return self._mask_images[level]
+
+    def mask_blank(self, box: Box) -> bool:
+        """Whether the mask has no class pixel inside ``box`` (read from its coarsest
+        level, at most 1024 pixels a side: a fraction of a millisecond). Most images have
+        no mask: their overlay need not be drawn."""
+        levels = (self.mask, *self.mask_levels)
+        f, coarse = 1 << (len(levels) - 1), levels[-1]
+        return not coarse[box.top // f:-(-box.bottom // f), box.left // f:-(-box.right // f)].any()
 
     def mask_changed(self, box: Box) -> None:
         """Call after writing into ``mask`` inside ``box``: updates the mask levels."""
@@ -111,8 +115,11 @@ class ImageDocument:
             pixels = self.levels[level]
             if self.high_depth:
                 pixels = apply_window(pixels, *self.window)
-            self._display[level] = np.ascontiguousarray(pixels)  # the QImage borrows this memory
-            image = self._images[level] = _wrap(self._display[level])
+            image = fast_draw_image(pixels)
+            if image is None:
+                self._display[level] = np.ascontiguousarray(pixels)  # the QImage borrows this memory
+                image = wrap_image(self._display[level])
+            self._images[level] = image
         return image
 
     def set_levels(self, loaded: LoadedImage) -> None:
@@ -123,7 +130,7 @@ class ImageDocument:
         self.levels = loaded.levels
         self.base_level = loaded.base_level
         self._display = [None] * len(self.levels)
-        self._images = [None] * len(self.levels)
+        self._images = list(loaded.drawable) or [None] * len(self.levels)
 
     def set_window(self, low: float, high: float) -> None:
         """Sets the display window of a high-bit-depth image (levels redrawn lazily)."""

@@ -24,15 +24,21 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
 
 from core.media.imaging import UnreadableImageError, decode_raw, window_range
 from core.store.masks import decode_mask_png
-from labelapp.editor.mips import fitted_reduction, image_levels, level_count, mask_levels
+from labelapp.editor.mips import fitted_level, fitted_reduction, image_levels, level_count, mask_levels
 
 logger = logging.getLogger(__name__)
 
 PRIORITY_SHOW = 0
 PRIORITY_PREFETCH = 1
+FAST_DRAW_PIXELS = 2048 * 2048
+"""8-bit levels up to this size are drawn from a 32-bit copy: Qt scales it smoothly
+several times faster than 8-bit gray (about 0.8 against 2-4 ms for a 1024 x 1024 level
+seen whole). The worker makes the copy of the level the fitted view draws, so that
+the first paint of an image does not allocate and convert megabytes."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,7 @@ class LoadedImage:
     has_mask: bool
     mask_levels: tuple[np.ndarray, ...] = ()  # the mask's halvings, one per image level past the first
     mask_error: str | None = None
+    drawable: tuple[QImage | None, ...] = ()  # per level, a copy ready to draw (see fast_draw_image)
 
     @property
     def base_level(self) -> int:
@@ -117,13 +124,34 @@ def load(request: LoadRequest) -> LoadedImage | LoadFailure:
         value_range = (float(raw.pixels.min()), float(raw.pixels.max()))
     else:
         auto = value_range = (0.0, 255.0)
+    drawable: list[QImage | None] = [None] * len(levels)
+    if view is not None and not raw.high_depth:
+        level = max(first, min(len(levels) - 1, fitted_level(raw.width, raw.height, *view)))
+        drawable[level] = fast_draw_image(levels[level])
     mask, mask_error = _load_mask(request, raw.height, raw.width)
     # no mask file: zeros from calloc cost nothing until painted, and need no scan
     empty = request.mask_path is None or mask_error is not None
     return LoadedImage(token=request.token, image_id=request.image_id, width=raw.width, height=raw.height,
                        levels=levels, high_depth=raw.high_depth, auto_window=auto, value_range=value_range,
                        mask=mask, mask_levels=mask_levels(mask, empty=empty), has_mask=request.has_mask,
-                       mask_error=mask_error)
+                       mask_error=mask_error, drawable=tuple(drawable))
+
+
+def wrap_image(array: np.ndarray) -> QImage:
+    """A QImage over a contiguous gray (H, W) or RGB (H, W, 3) uint8 array's memory."""
+    height, width = array.shape[:2]
+    if array.ndim == 2:
+        return QImage(array.data, width, height, width, QImage.Format.Format_Grayscale8)
+    return QImage(array.data, width, height, 3 * width, QImage.Format.Format_RGB888)
+
+
+def fast_draw_image(pixels: np.ndarray) -> QImage | None:
+    """A 32-bit copy of an 8-bit level no larger than :data:`FAST_DRAW_PIXELS` (None:
+    larger; it is drawn from its own memory)."""
+    if pixels.shape[0] * pixels.shape[1] > FAST_DRAW_PIXELS:
+        return None
+    pixels = np.ascontiguousarray(pixels)
+    return wrap_image(pixels).convertToFormat(QImage.Format.Format_RGB32)  # owns its pixels
 
 
 def _load_mask(request: LoadRequest, height: int, width: int) -> tuple[np.ndarray, str | None]:

@@ -38,12 +38,17 @@ def image_levels(pixels: np.ndarray, *, first: int = 0, count: int | None = None
     return tuple(levels)
 
 
+def fitted_level(width: int, height: int, view_width: int, view_height: int) -> int:
+    """The mip level that a view of ``view_width`` x ``view_height`` fitted to the image draws from."""
+    view = ViewTransform()
+    view.fit(width, height, view_width, view_height)
+    return view.level(level_count(height, width))
+
+
 def fitted_reduction(width: int, height: int, view_width: int, view_height: int) -> int:
     """By how much (1, 2, 4 or 8) an image may be decoded smaller and still fill the
     view fitted: 2 ** the mip level that the fitted view draws from."""
-    view = ViewTransform()
-    view.fit(width, height, view_width, view_height)
-    return 1 << min(3, view.level(level_count(height, width)))
+    return 1 << min(3, fitted_level(width, height, view_width, view_height))
 
 
 def _halve_image(array: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from core.store import Project, StoreError, default_actor
 from labelapp.editor.cache import DocumentCache
@@ -38,6 +38,7 @@ from labelapp.session.project_session import ProjectSession
 
 logger = logging.getLogger(__name__)
 SAVE_SOURCE = "gui"
+PREFETCH_HOLD_MS = 30  # the longest that prefetching waits for the paint of the image shown
 
 
 class EditorSession(QObject):
@@ -62,6 +63,11 @@ class EditorSession(QObject):
         self._full: dict[int, LoadRequest] = {}  # image id -> its full-resolution request under way
         self._tokens = 0
         self._keep: frozenset[int] = frozenset()
+        self._held: list[int] = []  # prefetches waiting for the paint of the image shown
+        self._hold = QTimer(self)
+        self._hold.setSingleShot(True)
+        self._hold.setInterval(PREFETCH_HOLD_MS)
+        self._hold.timeout.connect(self.release_prefetch)
         # the canvas's (width, height) when a request is made; None: decode every pixel
         self.view_size: Callable[[], tuple[int, int] | None] = lambda: None
 
@@ -80,17 +86,34 @@ class EditorSession(QObject):
         self.histories.clear()
         self._inflight.clear()
         self._full.clear()
+        self._held = []
         self._project = project
 
     # -- loading ------------------------------------------------------------------------------
     def set_wanted(self, current: int | None, prefetch: Iterable[int]) -> None:
-        """Loads ``current`` first, then ``prefetch`` in order; drops other prefetches."""
+        """Loads ``current`` first, then ``prefetch`` in order; drops other prefetches.
+
+        When ``current`` is decoded already it is about to be painted: new prefetch
+        requests wait for :meth:`release_prefetch` (the editor calls it after the paint;
+        at the latest after ``PREFETCH_HOLD_MS``), so that decoding does not slow that paint.
+        """
         prefetch = [i for i in prefetch if i != current]
         self._keep = frozenset([current] if current is not None else [])
         self._loader.set_wanted(frozenset(prefetch) | self._keep)
         if current is not None:
             self._request(current, PRIORITY_SHOW)
-        for image_id in prefetch:
+        self._held = prefetch
+        if current is not None and current in self.cache and prefetch:
+            self._hold.start()
+        else:
+            self.release_prefetch()
+
+    @Slot()
+    def release_prefetch(self) -> None:
+        """Requests the prefetches that wait (see :meth:`set_wanted`)."""
+        self._hold.stop()
+        held, self._held = self._held, []
+        for image_id in held:
             self._request(image_id, PRIORITY_PREFETCH)
 
     def document(self, image_id: int) -> ImageDocument | None:

@@ -181,3 +181,25 @@ def test_fitted_view_of_a_png_or_small_jpeg_decodes_every_pixel(qtbot: QtBot, pr
     editor.canvas.zoom_by(4.0, QPoint(10, 10))
     assert editor.decode_counts()[png] == editor.decode_counts()[small] == 1  # nothing to reload
     editor.shutdown()
+
+
+def test_prefetching_waits_for_the_paint_of_a_decoded_image(qtbot: QtBot, project: Project) -> None:
+    """Showing an image decoded already paints it first; the prefetches asked with it
+    start after that paint (decoding would otherwise compete with it)."""
+    a, b, c = project.images.list()[:3]
+    editor = open_editor(qtbot, project)
+    with qtbot.waitSignal(editor.image_shown, timeout=10000):
+        editor.show_image(a.id)
+    editor.set_prefetch([b.id])
+    qtbot.waitUntil(lambda: editor._session.document(b.id) is not None, timeout=10000)
+    paints = editor.canvas.paint_count
+    editor.show_image(b.id)  # decoded: on the canvas at once, painted on the next event loop turn
+    editor.set_prefetch([c.id])
+    assert editor.canvas.document().image_id == b.id
+    assert not editor._session.loading(c.id) and editor.canvas.paint_count == paints
+    with qtbot.waitSignal(editor.canvas.painted, timeout=5000):
+        pass
+    assert editor._session.loading(c.id) or editor._session.document(c.id) is not None
+    qtbot.waitUntil(lambda: editor._session.document(c.id) is not None, timeout=10000)
+    assert editor.decode_counts()[c.id] == 1
+    editor.shutdown()

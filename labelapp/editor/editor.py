@@ -3,9 +3,8 @@
 The editor is a view: it shows the image the main window asks for and edits its mask.
 It writes through the project session (:attr:`ImageEditor.labels`): masks (the
 session's saver thread commits them) and, for undo, labels. Label changes reach its
-undo history from the same session.
-Masks save themselves: about a second after the last edit, when another image is shown,
-and on :meth:`ImageEditor.flush`.
+undo history from the same session. Masks save themselves: about a second after the
+last edit, when another image is shown, and on :meth:`ImageEditor.flush`.
 
 When the project has a finished defect-detector (seg-dec) run, the editor can draw the
 run's heat map of the image under the mask (:meth:`ImageEditor.toggle_heatmap`, with a
@@ -20,12 +19,14 @@ strategy and reason (``Suggested #3 · typicality: …``); the window calls
 :meth:`ImageEditor.refresh_suggestion` after labels or the suggestions changed.
 
 The detector's part lives in :mod:`labelapp.editor.defect_view`; the tool bar's view
-controls are wired to the canvas in :mod:`labelapp.editor.toolbar_wiring`.
+controls are wired to the canvas in :mod:`labelapp.editor.toolbar_wiring`, and the
+decoded resolution follows the zoom in :mod:`labelapp.editor.resolution`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,6 +43,7 @@ from labelapp.editor.history import MaskEdit
 from labelapp.editor.info_lines import InfoLines, suggestion_info_html
 from labelapp.editor.loader import LoadFailure
 from labelapp.editor.placeholder import Placeholder
+from labelapp.editor.resolution import ResolutionFollower
 from labelapp.editor.session import EditorSession
 from labelapp.editor.toolbar import EditorToolBar
 from labelapp.editor.toolbar_wiring import ToolbarWiring
@@ -126,6 +128,7 @@ class ImageEditor(QWidget):
         bar.heatmap_toggled.connect(self.set_heatmap_visible)
         bar.heatmap_opacity_changed.connect(self.set_heatmap_opacity)
         self._toolbar_wiring = ToolbarWiring(bar, self.canvas, self)
+        self._resolution = ResolutionFollower(session, self.canvas, self)
 
     # -- project and images -------------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
@@ -168,6 +171,10 @@ class ImageEditor(QWidget):
         """The images likely shown next (nearest first): decoded ahead in the background."""
         self._prefetch = tuple(image_ids)
         self._session.set_wanted(self._current, self._prefetch)
+
+    def decode_counts(self) -> Counter[int]:
+        """Image id -> times its file was decoded here (for tests and benchmarks)."""
+        return self._session.decode_counts()
 
     def current_image_id(self) -> int | None:
         return self._current

@@ -40,7 +40,7 @@ class EmptyState(QWidget):
         font.setBold(True)
         self.title.setFont(font)
         self.hint = QLabel(objectName="message_label", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
-        self.hint.setMaximumWidth(560)
+        self.hint.setFixedWidth(520)  # a fixed width: the wrapped text gets the height it needs
         self.buttons: dict[str, QPushButton] = {}
         row = QHBoxLayout()
         row.addStretch(1)
@@ -77,15 +77,20 @@ class EmptyState(QWidget):
         """No project: open, new, demo, and up to :data:`RECENT_SHOWN` recent projects; ``error``
         (why a project did not open) above the sentence."""
         self.title.setText(NO_PROJECT_TITLE)
-        self.hint.setText(f"{error}\n\n{NO_PROJECT_HINT}" if error else NO_PROJECT_HINT)
+        self._set_hint(f"{error}\n\n{NO_PROJECT_HINT}" if error else NO_PROJECT_HINT)
         self._show_buttons("open", "new", "demo")
         self._set_recent([path for path in recent if path.is_dir()][:RECENT_SHOWN])
 
     def show_no_images(self) -> None:
         self.title.setText(NO_IMAGES_TITLE)
-        self.hint.setText(NO_IMAGES_HINT)
+        self._set_hint(NO_IMAGES_HINT)
         self._show_buttons("import")
         self._set_recent([])
+
+    def _set_hint(self, text: str) -> None:
+        """The sentence, with the height its wrapped lines need (a centred item gets no more by itself)."""
+        self.hint.setText(text)
+        self.hint.setMinimumHeight(self.hint.heightForWidth(self.hint.width()))
 
     def _show_buttons(self, *keys: str) -> None:
         for key, button in self.buttons.items():

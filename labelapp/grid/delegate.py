@@ -37,6 +37,17 @@ SUGGESTION_FILL = QColor(42, 125, 225, 230)  # the editor's "Suggested #3" colou
 UNSURE_FILL = QColor(245, 175, 0, 240)
 NEAR_FILL = QColor(255, 255, 255, 235)
 BADGE_PLACES = ("top_left", "top_right", "bottom_left", "bottom_right")
+_WHITE, _BLACK, _NO_PEN = QColor("#ffffff"), QColor("#000000"), QPen(Qt.PenStyle.NoPen)
+BADGE_COLORS = {  # kind -> fill, outline, text
+    "defect": (DEFECT_FILL, QPen(BADGE_EDGE, 1), _WHITE),
+    "defect_near": (NEAR_FILL, QPen(DEFECT_FILL, 1.5), DEFECT_FILL.darker(120)),
+    "overruled": (OVERRULED_FILL, QPen(BADGE_EDGE, 1), _WHITE),
+    "mask": (BADGE_EDGE, _NO_PEN, _BLACK),
+    "empty_mask": (BADGE_FILL, QPen(BADGE_EDGE, 1.5, Qt.PenStyle.DashLine), BADGE_EDGE),
+    "suggested": (SUGGESTION_FILL, QPen(BADGE_EDGE, 1), _WHITE),
+    "unsure": (UNSURE_FILL, QPen(BADGE_EDGE, 1), _BLACK),
+}
+BOLD_KINDS = frozenset({"mask", "empty_mask", "unsure"})  # one-letter badges, in the bold font
 
 
 def text_color_on(background: QColor) -> QColor:
@@ -58,6 +69,8 @@ class TileDelegate(QStyledItemDelegate):
         self._badge_font.setBold(True)
         self._metrics = QFontMetrics(self._font)
         self._small_metrics = QFontMetrics(self._small)
+        self._badge_metrics = QFontMetrics(self._badge_font)
+        self._advances: dict[tuple[bool, str], int] = {}  # (bold, text) -> width: few distinct texts
         self.chip_height = self._small_metrics.height() + 4
         self.min_cell = QSize(THUMB + 2 * PAD + 4, PAD + THUMB + GAP + self._metrics.height() + GAP
                               + self.chip_height + PAD)
@@ -132,16 +145,23 @@ class TileDelegate(QStyledItemDelegate):
     # -- marks -----------------------------------------------------------------------------------
     def mark_size(self, mark: Mark) -> QSize:
         """The size :meth:`paint_mark` draws ``mark`` at, its whole text shown."""
-        metrics = QFontMetrics(self._mark_font(mark))
+        bold = mark.kind in BOLD_KINDS
+        advance = self._advance(bold, mark.text)
         if mark.place in ("chip", "chip_right"):
             dot = self.chip_height - 10 if mark.kind == "prediction" else 0
-            return QSize(metrics.horizontalAdvance(mark.text) + 12 + (dot + 4 if dot else 0), self.chip_height)
-        width = metrics.horizontalAdvance(mark.text) + 8
-        height = metrics.height() + (1 if mark.kind in ("mask", "empty_mask", "unsure") else 2)
-        return QSize(max(width, height), height)
+            return QSize(advance + 12 + (dot + 4 if dot else 0), self.chip_height)
+        height = (self._badge_metrics if bold else self._small_metrics).height() + (1 if bold else 2)
+        return QSize(max(advance + 8, height), height)
 
-    def _mark_font(self, mark: Mark) -> QFont:
-        return self._badge_font if mark.kind in ("mask", "empty_mask", "unsure") else self._small
+    def _advance(self, bold: bool, text: str) -> int:
+        """The width of ``text`` in the bold badge font or the small one (cached)."""
+        width = self._advances.get((bold, text))
+        if width is None:
+            if len(self._advances) > 4096:
+                self._advances.clear()
+            metrics = self._badge_metrics if bold else self._small_metrics
+            width = self._advances[(bold, text)] = metrics.horizontalAdvance(text)
+        return width
 
     def _badge_rect(self, thumb: QRect, mark: Mark) -> QRectF:
         size = self.mark_size(mark)
@@ -152,9 +172,8 @@ class TileDelegate(QStyledItemDelegate):
     def paint_mark(self, painter: QPainter, box: QRectF, mark: Mark, palette: QPalette) -> None:
         """Draws ``mark`` into ``box`` (its text elided to fit; a label chip falls back to its
         class key)."""
-        font = self._mark_font(mark)
-        metrics = QFontMetrics(font)
-        painter.setFont(font)
+        bold = mark.kind in BOLD_KINDS
+        painter.setFont(self._badge_font if bold else self._small)
         fill, edge, ink = self._mark_colors(mark, palette)
         radius = box.height() / 2 if mark.kind == "unsure" else 3.0 if mark.place in BADGE_PLACES else RADIUS
         painter.setPen(edge)
@@ -170,7 +189,8 @@ class TileDelegate(QStyledItemDelegate):
             text_box = box.adjusted(dot + 8, 0, -4, 0)
         text = mark.text
         room = int(text_box.width()) - 4
-        if metrics.horizontalAdvance(text) > room:
+        if self._advance(bold, text) > room:
+            metrics = self._badge_metrics if bold else self._small_metrics
             text = mark.short if mark.short and mark.kind == "label" else metrics.elidedText(
                 text, Qt.TextElideMode.ElideRight, room)
         painter.setPen(ink)
@@ -179,26 +199,13 @@ class TileDelegate(QStyledItemDelegate):
     @staticmethod
     def _mark_colors(mark: Mark, palette: QPalette) -> tuple[QColor, QPen, QColor]:
         """Fill, outline and text colour of ``mark``."""
-        white, none = QColor("#ffffff"), QPen(Qt.PenStyle.NoPen)
-        base, text = palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text)
         kind = mark.kind
-        if kind == "defect":
-            return DEFECT_FILL, QPen(BADGE_EDGE, 1), white
-        if kind == "defect_near":
-            return NEAR_FILL, QPen(DEFECT_FILL, 1.5), DEFECT_FILL.darker(120)
-        if kind == "overruled":
-            return OVERRULED_FILL, QPen(BADGE_EDGE, 1), white
-        if kind == "mask":
-            return BADGE_EDGE, none, QColor("#000000")
-        if kind == "empty_mask":
-            return BADGE_FILL, QPen(BADGE_EDGE, 1.5, Qt.PenStyle.DashLine), BADGE_EDGE
-        if kind == "suggested":
-            return SUGGESTION_FILL, QPen(BADGE_EDGE, 1), white
-        if kind == "unsure":
-            return UNSURE_FILL, QPen(BADGE_EDGE, 1), QColor("#000000")
+        if kind in BADGE_COLORS:
+            return BADGE_COLORS[kind]
+        base, text = palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text)
         color = QColor(mark.color or "#888888")
         if kind == "label":
-            return color, none, text_color_on(color)
+            return color, _NO_PEN, text_color_on(color)
         if kind == "prediction":
             return base, QPen(color, 1.5, Qt.PenStyle.DashLine), text
         return base, QPen(color, 1.5), text  # disagree
@@ -227,5 +234,5 @@ class TileDelegate(QStyledItemDelegate):
         if left is not None:
             width = min(self.mark_size(left).width(), end - row.left())
             if left.kind == "label" and self.mark_size(left).width() > width and left.short:
-                width = min(width, QFontMetrics(self._small).horizontalAdvance(left.short) + 12)
+                width = min(width, self._advance(False, left.short) + 12)
             self.paint_mark(painter, QRectF(row.left(), row.top(), width, row.height()), left, option.palette)

@@ -48,7 +48,7 @@ class TileLegend(QFrame):
         ratio = self.devicePixelRatioF()
         for row, kind in enumerate(KINDS.values(), start=1):
             sample = QLabel()
-            sample.setPixmap(mark_pixmap(delegate, Mark(kind.key, kind.sample, "", color=SAMPLE_COLOR),
+            sample.setPixmap(mark_pixmap(delegate, Mark(kind.key, kind.sample, color=SAMPLE_COLOR),
                                          self.palette(), ratio))
             place = QLabel(PLACES[kind.place])
             place.setStyleSheet("color: gray;")

@@ -68,11 +68,10 @@ KINDS: dict[str, MarkKind] = {kind.key: kind for kind in (
 
 @dataclass(frozen=True)
 class Mark:
-    """A mark on one tile: its kind, the text drawn, and what it says about this image."""
+    """A mark on one tile: its kind and the text drawn."""
 
     kind: str
     text: str
-    words: str
     color: str | None = None  # the class colour of a chip
     short: str = ""  # a chip's shorter text (the class key) when the name does not fit
 
@@ -92,44 +91,48 @@ def _logit(p: float) -> float:
 
 
 def tile_marks(tile: Tile) -> list[Mark]:
-    """The marks ``tile`` shows, in painting order."""
+    """The marks ``tile`` shows, in painting order (:func:`mark_words` says each in words)."""
     marks = []
     if tile.detected:
-        marks.append(_defect_mark(tile))
+        kind = ("overruled" if tile.overruled else "defect_near" if near_threshold(tile.defect, tile.defect_threshold)
+                else "defect")
+        marks.append(Mark(kind, KINDS[kind].sample))
     if tile.mask == MaskState.PIXELS:
-        marks.append(Mark("mask", "M", "a mask with defect pixels"))
+        marks.append(Mark("mask", "M"))
     elif tile.mask == MaskState.EMPTY:
-        marks.append(Mark("empty_mask", "\u2205", "an empty mask: annotated as free of defects"))
+        marks.append(Mark("empty_mask", "\u2205"))
     if tile.suggestion:
-        marks.append(Mark("suggested", f"\u2605{tile.suggestion}",
-                          f"suggested #{tile.suggestion} to label next (N opens the queue)"))
+        marks.append(Mark("suggested", f"\u2605{tile.suggestion}"))
     if tile.unsure:
-        marks.append(Mark("unsure", "?", f"the classifier is unsure: {tile.confidence:.0%} for"
-                          f" {tile.prediction.name}, among the least sure tenth of its predictions"
-                          f" (below {tile.unsure_below:.0%})"))
+        marks.append(Mark("unsure", "?"))
     if tile.label is not None:
-        marks.append(Mark("label", tile.label.name, f"labeled {tile.label.name}", color=tile.label.color,
-                          short=tile.label.shortcut or ""))
+        marks.append(Mark("label", tile.label.name, color=tile.label.color, short=tile.label.shortcut or ""))
         if tile.prediction is not None and tile.prediction.id != tile.label.id:
-            marks.append(Mark("disagree", f"\u2260 {tile.prediction.name}",
-                              f"the classifier predicts {tile.prediction.name} ({tile.confidence:.0%}),"
-                              f" not the label: a label mistake or a hard image", color=tile.prediction.color))
+            marks.append(Mark("disagree", f"\u2260 {tile.prediction.name}", color=tile.prediction.color))
     elif tile.prediction is not None:
-        marks.append(Mark("prediction", tile.prediction.name,
-                          f"unlabeled; the classifier predicts {tile.prediction.name} ({tile.confidence:.0%})",
-                          color=tile.prediction.color))
+        marks.append(Mark("prediction", tile.prediction.name, color=tile.prediction.color))
     return marks
 
 
-def _defect_mark(tile: Tile) -> Mark:
-    assert tile.defect is not None
-    words = (f"defect probability {tile.defect:.2f} at or above the threshold {tile.defect_threshold:.2f}:"
-             " the defect detector calls it defective")
-    if tile.overruled:
-        return Mark("overruled", "\u26a0 defect", f"{words}, but {tile.disagreement}")
-    if near_threshold(tile.defect, tile.defect_threshold):
-        return Mark("defect_near", "\u26a0 defect?", f"{words}, just above the threshold (a borderline call)")
-    return Mark("defect", "\u26a0 defect", words)
+def mark_words(mark: Mark, tile: Tile) -> str:
+    """What ``mark`` says about ``tile``'s image, in words."""
+    kind, predicted = mark.kind, tile.prediction.name if tile.prediction is not None else ""
+    if kind in ("defect", "defect_near", "overruled"):
+        words = (f"defect probability {tile.defect:.2f} at or above the threshold {tile.defect_threshold:.2f}:"
+                 " the defect detector calls it defective")
+        return {"overruled": f"{words}, but {tile.disagreement}",
+                "defect_near": f"{words}, just above the threshold (a borderline call)"}.get(kind, words)
+    return {
+        "mask": "a mask with defect pixels",
+        "empty_mask": "an empty mask: annotated as free of defects",
+        "suggested": f"suggested #{tile.suggestion} to label next (N opens the queue)",
+        "unsure": f"the classifier is unsure: {tile.confidence:.0%} for {predicted}, among the least sure tenth"
+                  f" of its predictions (below {tile.unsure_below:.0%})",
+        "label": f"labeled {tile.label.name if tile.label is not None else ''}",
+        "disagree": f"the classifier predicts {predicted} ({tile.confidence:.0%}), not the label: a label mistake"
+                    " or a hard image",
+        "prediction": f"unlabeled; the classifier predicts {predicted} ({tile.confidence:.0%})",
+    }[kind]
 
 
 def tile_tooltip(tile: Tile, path: str) -> str:
@@ -139,7 +142,7 @@ def tile_tooltip(tile: Tile, path: str) -> str:
     marks = tile_marks(tile)
     if marks:
         lines.append("Marks:")
-        lines += [f"  {mark.text} \u2014 {mark.words}" for mark in marks]
+        lines += [f"  {mark.text} \u2014 {mark_words(mark, tile)}" for mark in marks]
     lines += _unmarked(tile, {mark.kind for mark in marks})
     return "\n".join(lines)
 

@@ -114,3 +114,26 @@ def test_the_layout_the_user_chose_comes_back(qtbot, tmp_path: Path, project_roo
     assert not again.layout_state.auto_fit  # a resize keeps the user's split
     again.close()
 
+
+
+def test_create_the_demo_from_the_empty_window(qtbot, tmp_path: Path) -> None:
+    from labelapp.project.demo_dialog import DemoProjectDialog
+
+    window = open_window(qtbot, tmp_path / "settings.ini", None)
+    qtbot.mouseClick(window.message.buttons["demo"], Qt.MouseButton.LeftButton)
+    dialog = window.findChild(DemoProjectDialog)
+    assert dialog is not None and dialog.isVisible()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    dialog.folder_edit.setText(str(tmp_path / "full"))  # a folder with files in it is refused, untouched
+    qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
+    assert "new or empty folder" in dialog.status_label.text() and not dialog.is_running()
+    assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
+    dialog.folder_edit.setText(str(tmp_path / "demo"))
+    dialog.images_spin.setValue(24)
+    qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.project is not None, timeout=60_000)
+    assert window.project.root == tmp_path / "demo" and window.project.images.count() == 24
+    assert all(project_parts_enabled(window)) and window.grid.model.rowCount() == 24
+    assert (tmp_path / "demo" / "truth" / "labels.csv").is_file()
+    window.close()

@@ -22,6 +22,7 @@ from core.catalog import CLASS_FILTERS, FILTERS, Catalog
 from core.catalog_sorts import SORTS
 from core.store import Project
 from labelapp.grid.filter_bar import FilterBar
+from labelapp.grid.legend import LegendButton
 from labelapp.grid.model import GridModel, ViewQuery
 from labelapp.grid.scroll_benchmark import scroll_to_end
 from labelapp.grid.view import GridView
@@ -51,6 +52,7 @@ class ImageGrid(QWidget):
         self.view.setObjectName("image_grid")
         self.filter_bar = FilterBar()
         self.loader = ThumbnailLoader(self)
+        self.legend = LegendButton(self.filter_bar.legend_button, self.view.tile_delegate)  # "?": the tiles' marks
         self._request_timer = QTimer(self, singleShot=True, interval=0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

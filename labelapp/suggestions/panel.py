@@ -24,6 +24,7 @@ from core.store.suggestions import Suggestion
 from labelapp.jobs.runner import JobRunner
 from labelapp.shortcuts.keymap import ShortcutMap, display_text
 from labelapp.suggestions.ranked_list import RankedImageList, summary_label
+from labelapp.widgets.combos import keep_text_whole
 from labelapp.widgets.errors import error_text
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class SuggestionsPanel(QWidget):
                                             Qt.ItemDataRole.ToolTipRole)
         chosen = self.strategy_combo.findData(str(self._settings.value(STRATEGY_KEY, "default")))
         self.strategy_combo.setCurrentIndex(max(0, chosen))
+        keep_text_whole(self.strategy_combo)  # the dock may be narrow: its width follows the entry shown
         self.refresh_button = QPushButton("Refresh", objectName="suggestions_refresh")
         self.refresh_button.setToolTip("Compute the suggestions again with this strategy, from the current "
                                        "labels and the latest models (takes a few seconds)")

@@ -14,13 +14,9 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistent
 
 from core.catalog import Catalog, MaskState
 from core.store import ImageClass
-<<<<<<< HEAD
-from labelapp.widgets.thumbnail_loader import LoadedThumbnail, PixmapCache, ThumbnailRequest
-=======
 from labelapp.grid.marks import tile_tooltip
-from labelapp.grid.thumbnail_loader import LoadedThumbnail, PixmapCache, ThumbnailRequest
 from labelapp.grid.tile import Tile, unsure_cut
->>>>>>> grid15
+from labelapp.widgets.thumbnail_loader import LoadedThumbnail, PixmapCache, ThumbnailRequest
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 _EMPTY = np.zeros(0, dtype=np.int64)

@@ -110,18 +110,17 @@ class ImageGrid(QWidget):
 
     def after_run(self) -> None:
         """A retrain ended: reads what it changed besides its streamed predictions (:meth:`Catalog.after_run`)."""
-        if self._project is None or self.model.catalog is None:
-            return
-        self.model.catalog.after_run(self._project)
-        self._show_choices(self.model.catalog)
-        self._apply(self.model.update_view, center=False)
+        self.add_stored(None)
 
     def add_stored(self, stored: object) -> None:
-        """A running retrain stored predictions of some images (``Progress.stored``): the
-        tiles show them at once, the rest of the run follows batch by batch."""
+        """A running retrain stored predictions of some images (``Progress.stored``; None: it
+        ended): the tiles show them at once, the rest of the run follows batch by batch."""
         if self._project is None or self.model.catalog is None:
             return
-        self.model.catalog.add_stored(self._project, stored)  # type: ignore[arg-type]
+        if stored is None:
+            self.model.catalog.after_run(self._project)
+        else:
+            self.model.catalog.add_stored(self._project, stored)  # type: ignore[arg-type]
         self._show_choices(self.model.catalog)
         self._apply(self.model.update_view, center=False)
 

@@ -396,6 +396,5 @@ class ImageGrid(QWidget):
 
     # -- benchmark -------------------------------------------------------------------------------------
     def scroll_to_end_benchmark(self) -> dict:
-        """Scrolls from the top to the bottom a page at a time, processing events after
-        each step; see :func:`scroll_to_end`."""
+        """Scrolls top to bottom a page at a time, processing events (:func:`scroll_to_end`)."""
         return scroll_to_end(self.view)

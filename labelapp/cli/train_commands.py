@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from labelapp.cli.output import print_json, quoted
@@ -67,12 +68,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
 class Step:
-    """One step of a retrain as the summary shows it: a run, or why there is none."""
+    """One step of a retrain as the summary shows it: its run and figures, or why there is none."""
 
-    def __init__(self, name: str, run: Any = None, seconds: float = 0.0, text: str = "",
-                 skipped: str | None = None) -> None:
-        self.name, self.run, self.seconds, self.text, self.skipped = name, run, seconds, text, skipped
+    name: str
+    run: Any = None
+    seconds: float = 0.0
+    text: str = ""
+    skipped: str | None = None
 
     def line(self) -> str:
         if self.skipped is not None:

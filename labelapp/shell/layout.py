@@ -5,9 +5,9 @@ Until the user drags the grid / editor handle (or a saved layout is restored), t
 gets as many whole tile columns as fit in :data:`GRID_SHARE` of the splitter (at least
 :data:`MIN_COLUMNS`, the editor keeping :data:`EDITOR_MIN` pixels), refitted on every
 resize: four columns at 1600 px beside the docks, five at 1920. The window's geometry,
-its dock layout (:meth:`QMainWindow.saveState`) and the splitter are saved on close and
-restored on the next start; the splitter only once it has its real width, so that the
-sizes come back as they were rather than scaled from a guess.
+its dock layout (:meth:`QMainWindow.saveState`) and the split the user chose are saved on
+close and restored on the next start; the split only once the splitter has its real
+width, so that the sizes come back as they were rather than scaled from a guess.
 """
 
 from __future__ import annotations
@@ -56,7 +56,11 @@ class WindowLayout(QObject):
     def save(self) -> None:
         self._settings.setValue(GEOMETRY_KEY, self._window.saveGeometry())
         self._settings.setValue(STATE_KEY, self._window.saveState())
-        if self._laid_out:  # never laid out (no project all session): the saved one stays
+        if not self._laid_out:  # never laid out (no project all session): the saved split stays
+            return
+        if self.auto_fit:  # the user never chose: the next start fits the columns to its own width
+            self._settings.remove(SPLITTER_KEY)
+        else:
             self._settings.setValue(SPLITTER_KEY, self._splitter.saveState())
 
     def grid_width(self, total: int) -> int:

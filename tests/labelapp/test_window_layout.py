@@ -12,6 +12,7 @@ from PySide6.QtTest import QTest
 
 from core.demo_project import create_demo_project
 from labelapp.shell.app import create_main_window
+from labelapp.shell.layout import SPLITTER_KEY, STATE_KEY
 from labelapp.shell.main_window import MainWindow
 
 PROJECT_ACTIONS = ("train.retrain", "model.export", "project.import", "project.classes", "label.ok",
@@ -84,6 +85,8 @@ def test_the_grid_gets_four_columns_at_1600_px_by_default(qtbot, tmp_path: Path,
     window.resize(1920, 1080)  # more room: another column, until the user moves the handle
     qtbot.waitUntil(lambda: window.grid.view.columns >= 5)
     window.close()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    assert settings.value(STATE_KEY) is not None and settings.value(SPLITTER_KEY) is None  # nothing chosen: fit again
 
 
 def test_the_layout_the_user_chose_comes_back(qtbot, tmp_path: Path, project_root: Path) -> None:
@@ -111,6 +114,8 @@ def test_the_layout_the_user_chose_comes_back(qtbot, tmp_path: Path, project_roo
     qtbot.waitUntil(lambda: again.splitter.sizes() == sizes)
     assert again.embedding_map.dock.width() == dock_width
     assert not again.worth_a_mask_dock.isVisible()
+    in_front = {dock.objectName() for dock in again.docks.all() if not dock.visibleRegion().isEmpty()}
+    assert in_front == {"map_dock", "suggestions_dock"}  # the Map tab as the user left it
     assert not again.layout_state.auto_fit  # a resize keeps the user's split
     again.close()
 

@@ -36,19 +36,12 @@ from labelapp.jobs.runner import JobRunner, StartJob
 from labelapp.session.project_session import ProjectSession
 from labelapp.training.history import HistoryLoader
 from labelapp.training.panel import TrainingPanel
+from labelapp.training.requests import TARGET_RECALL_KEY, retrain_call, segdec_request, setting, target_recall
 from labelapp.training.results import finished_details, finished_message, result_runs
 from labelapp.training.wording import duration
 from labelapp.widgets.formatting import figure as _figure
 
 logger = logging.getLogger(__name__)
-# Per-user training settings (QSettings keys) and their defaults.
-DEFAULTS = {"training/ssl": "simclr", "training/encoder": "shufflenet", "training/size": 96,
-            "training/epochs": 20, "training/thorough": False,
-            "training/finetune_steps": 120, "training/segdec": True}
-TARGET_RECALL_KEY = "training/target_recall"  # absent: the best-F1 threshold
-# Optional overrides of the defect detector's request (absent: core's defaults), with their types.
-SEGDEC_OVERRIDES = {"training/segdec_scale": ("scale", float), "training/segdec_max_epochs": ("max_epochs", int),
-                    "training/segdec_minutes": ("minutes", float)}
 
 
 class TrainingController(QObject):
@@ -107,32 +100,19 @@ class TrainingController(QObject):
         panel.segdec_box.setChecked(bool(self._setting("training/segdec")))
 
     def _setting(self, key: str) -> object:
-        default = DEFAULTS[key]
-        return self._settings.value(key, default, type=type(default))
+        return setting(self._settings, key)
 
     def target_recall(self) -> float | None:
         """The target recall of the defect detector's threshold (None: best F1)."""
-        raw = self._settings.value(TARGET_RECALL_KEY)
-        try:
-            value = float(raw) if raw not in (None, "") else None
-        except (TypeError, ValueError):
-            logger.warning("ignoring unreadable setting %s=%r", TARGET_RECALL_KEY, raw)
-            return None
-        return value if value is not None and 0.0 < value <= 1.0 else None
+        return target_recall(self._settings)
 
     def segdec_request(self, project: Project, *, from_scratch: bool = False, priority_ids: tuple[int, ...] = ()):
         """The defect detector's request, or None when the Defect detector box is off;
         it continues from the last detector unless ``from_scratch``."""
-        panel = self._panel
-        self._settings.setValue("training/segdec", panel.segdec_box.isChecked())
-        if not panel.segdec_box.isChecked():
-            return None
-        from core.training import SegDecRequest
-
-        overrides = {field: kind(self._settings.value(key)) for key, (field, kind) in SEGDEC_OVERRIDES.items()
-                     if self._settings.contains(key)}
-        return SegDecRequest(project_root=project.root, target_recall=self.target_recall(), warm_start=not from_scratch,
-                             priority_ids=priority_ids, **overrides)
+        enabled = self._panel.segdec_box.isChecked()
+        self._settings.setValue("training/segdec", enabled)
+        return segdec_request(self._settings, project, enabled=enabled, from_scratch=from_scratch,
+                              priority_ids=priority_ids)
 
     @Slot()
     def pretrain_again(self) -> None:
@@ -263,24 +243,12 @@ class TrainingController(QObject):
             self.message.emit("Training is already running.")
             return
         self.retrain_starting.emit()
-        from core.active import SuggestRequest
-        from core.training import ClassifyRequest, PretrainRequest, retrain_job
-
-        pretrain = PretrainRequest(
-            project_root=project.root, method=str(self._setting("training/ssl")),
-            encoder=str(self._setting("training/encoder")), size=int(self._setting("training/size")),
-            epochs=int(self._setting("training/epochs")),  # the batch: the device's unless the user set one
-            batch_size=int(self._settings.value("training/batch_size")) if self._settings.contains(
-                "training/batch_size") else None)
         thorough = self._panel.thorough_box.isChecked()
         self._settings.setValue("training/thorough", thorough)
         shown = tuple(self._shown_first())
-        classify = ClassifyRequest(project_root=project.root, priority_ids=shown,
-                                   finetune_steps=int(self._setting("training/finetune_steps")) if thorough else 0)
         segdec = self.segdec_request(project, from_scratch=detector_from_scratch, priority_ids=shown)
-        suggest = SuggestRequest(project_root=project.root, strategy=self._strategy())
-        self.start(JobCall(retrain_job, (pretrain, classify), {
-            "pretrain_again": pretrain_again, "segdec": segdec, "suggest": suggest}), title="Starting…")
+        self.start(retrain_call(self._settings, project, thorough=thorough, segdec=segdec, strategy=self._strategy(),
+                                priority_ids=shown, pretrain_again=pretrain_again), title="Starting…")
 
     # -- history and stale runs ----------------------------------------------------------------
     def show_history(self, *, finished_run: int | None = None) -> None:

@@ -6,9 +6,10 @@ progress records, or the log a run saved, :meth:`LiveCurves.show_log`). A curve'
 "<phase>: <name>" as the job names it; the plot and its legend use plain words
 (:mod:`labelapp.training.wording`) with the paper's term in the legend's tooltip. The
 plot shows one phase at a time (the one in progress, or the last one), against epochs,
-or minutes for a phase without epochs. Metrics that come now and then (once per epoch,
-once per run) are drawn with dots. pyqtgraph is imported when the first point is drawn,
-not when the window opens.
+or minutes for a phase without epochs: the losses on the left axis, the scores (metrics,
+0 to 1) on the right one, so that a loss near 5 does not flatten an accuracy near 0.1.
+Metrics that come now and then (once per epoch, once per run) are drawn with dots.
+pyqtgraph is imported when the first point is drawn, not when the window opens.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout
 
 from core.jobs import Progress
 from core.jobs.curves import CurveLog
-from labelapp.training.wording import AXIS_WORDS, curve_words, phase_title
+from labelapp.training.wording import AXIS_TIPS, AXIS_WORDS, curve_words, phase_title
 
 CURVE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
@@ -32,6 +33,7 @@ class LiveCurves:
     def __init__(self, box: QVBoxLayout) -> None:
         self._box = box
         self._plot: Any = None
+        self._scores: Any = None  # the view of the right axis, where the metrics are drawn
         self._log = CurveLog()
         self._items: dict[tuple[str, str], Any] = {}  # plot items of the shown phase's curves
         self._dotted: dict[tuple[str, str], bool] = {}
@@ -96,6 +98,7 @@ class LiveCurves:
         self._items, self._dotted, self._colors = {}, {}, {}
         if self._plot is not None:
             self._plot.clear()
+            self._scores.clear()
             self._plot.setTitle(None)
         self.legend.hide()
 
@@ -104,11 +107,12 @@ class LiveCurves:
         stay readable after a contrastive loss near 5."""
         self._phase = phase
         plot = self._ensure_plot()
-        for item in self._items.values():
-            plot.removeItem(item)
+        for key, item in self._items.items():
+            (self._scores if self._log.curves[key].metric else plot).removeItem(item)
         self._items, self._dotted, self._colors = {}, {}, {}
         plot.setTitle(html.escape(self.title()), size="9pt")
         plot.setLabel("bottom", self.axis_label())
+        plot.getAxis("bottom").setToolTip(AXIS_TIPS.get(self._log.unit(phase), ""))
         for key in [k for k in self._log.curves if k[0] == phase]:
             self._draw(key)
 
@@ -116,9 +120,12 @@ class LiveCurves:
         curve = self._log.curves[key]
         item = self._items.get(key)
         if item is None:
+            import pyqtgraph
+
             color = CURVE_COLORS[len(self._items) % len(CURVE_COLORS)]
-            item = self._items[key] = self._plot.plot([], [], pen=color, symbol=None, symbolBrush=color,
-                                                      symbolPen=color, symbolSize=6)
+            item = self._items[key] = pyqtgraph.PlotDataItem([], [], pen=color, symbol=None, symbolBrush=color,
+                                                             symbolPen=color, symbolSize=6)
+            (self._scores if curve.metric else self._plot).addItem(item)
             self._colors[key] = color
             self._dotted[key] = False
             self._show_legend()
@@ -135,10 +142,38 @@ class LiveCurves:
 
             self._plot = pyqtgraph.PlotWidget(background="w")
             self._plot.showGrid(x=True, y=True, alpha=0.2)
-            self._plot.setMinimumHeight(140)
+            self._plot.setMinimumHeight(140)  # no taller than the panel's share for it: the history keeps room
+            self._plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+            for side in ("bottom", "left", "right"):  # "0.5 epochs", not "500 (x0.001)"
+                self._plot.getAxis(side).enableAutoSIPrefix(False)
+            self._add_scores_axis(pyqtgraph)
             self._box.addWidget(self._plot, 1)
             self._box.addWidget(self.legend)
         return self._plot
+
+    def _add_scores_axis(self, pyqtgraph: Any) -> None:
+        """A second view on the right axis, 0 to 1, sharing the x-axis: the metrics go there."""
+        item = self._plot.getPlotItem()
+        item.setLabel("left", "losses")
+        item.showAxis("right")
+        item.setLabel("right", "scores")
+        self._scores = pyqtgraph.ViewBox(enableMouse=False)
+        item.scene().addItem(self._scores)
+        item.getAxis("right").linkToView(self._scores)
+        self._scores.setXLink(item)
+        self._scores.setYRange(0.0, 1.0, padding=0.02)
+        self._scores.disableAutoRange(axis=pyqtgraph.ViewBox.YAxis)
+
+        def fit() -> None:
+            self._scores.setGeometry(item.vb.sceneBoundingRect())
+            self._scores.linkedViewChanged(item.vb, self._scores.XAxis)
+
+        item.vb.sigResized.connect(fit)
+
+    def on_scores_axis(self, name: str) -> bool:
+        """Whether the curve ``name`` ("<phase>: <name>") is drawn against the right axis."""
+        phase, _, curve = name.partition(": ")
+        return self._log.curves[phase, curve].metric
 
     def _show_legend(self) -> None:
         """Plain names of the shown curves in their colours (dotted: a metric that comes now

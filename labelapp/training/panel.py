@@ -113,6 +113,7 @@ class TrainingPanel(QWidget):
         self.history.setResizeMode(QListView.ResizeMode.Adjust)
         self.history.setUniformItemSizes(False)
         self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.history.setMinimumHeight(6 * self.history.fontMetrics().height())  # two runs, wrapped, in sight
         self.details_button = QPushButton("Details…", objectName="run_details_button")
         self.details_button.setEnabled(False)
         self.details_dialog: QDialog | None = None
@@ -143,10 +144,10 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.detail_label)
         layout.addWidget(self.stale_label)
-        layout.addLayout(self._plot_box, 2)
+        layout.addLayout(self._plot_box, 3)
         layout.addWidget(self.detector_label)
         layout.addLayout(runs_header)
-        layout.addWidget(self.history, 1)
+        layout.addWidget(self.history, 2)
 
     # -- running -------------------------------------------------------------------------------
     def job_started(self, title: str) -> None:

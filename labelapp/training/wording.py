@@ -32,7 +32,8 @@ CURVE_WORDS = {
 }
 PHASE_TITLES = {"pretraining": "Pretraining the encoder", "fine-tuning": "Fine-tuning the encoder",
                 "classifier": "Classifier", "defect detector": "Defect detector"}
-AXIS_WORDS = {"epoch": "epochs (passes over the training images)", "minutes": "minutes"}
+AXIS_WORDS = {"epoch": "epochs", "minutes": "minutes"}
+AXIS_TIPS = {"epoch": "Epochs: passes over the training images", "minutes": "Minutes since this part started"}
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 

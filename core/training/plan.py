@@ -114,24 +114,26 @@ def classifier_stage(project: Project, request, work: Workload) -> Stage:
 
 def detector_stage(project: Project, request, work: Workload) -> Stage:
     """Reading the labeled images at the working scale, training (within its time budget
-    and epochs), then predicting every image."""
+    and epochs), then predicting every image: the training as long as the last detector
+    that started the same way (warm or from scratch) took, else as the last one took,
+    else its epochs at a rough rate; the predicting as long as the last one's."""
     latest = project.runs.latest(RunKind.SEGDEC, with_checkpoint=True)
     warm = request.warm_start and latest is not None
     minutes = request.warm_minutes if warm else request.minutes
     budget = None if minutes is None else 60.0 * minutes
+    last = _previous(project, RunKind.SEGDEC, work.device)
+    same = _previous(project, RunKind.SEGDEC, work.device,
+                     keep=lambda run: (run.metrics.get("warm_from") is not None) == warm)
     predict = work.images / work.rate("predict_detector")
-    previous = _previous(project, RunKind.SEGDEC, work.device,
-                         keep=lambda run: (run.metrics.get("warm_from") is not None) == warm)
-    if previous is not None:
-        m = previous.metrics
-        streamed = _streamed_seconds(previous)
-        if streamed is None:
-            streamed = float(m.get("prediction_reserve_s", predict))
-        predict = streamed
-        seconds = float(m["seconds"]) + streamed
+    if last is not None:
+        streamed = _streamed_seconds(last)
+        predict = streamed if streamed is not None else float(last.metrics.get("prediction_reserve_s", predict))
+    if same is not None or last is not None:
+        train = float((same or last).metrics["seconds"])
     else:  # an epoch shows every defective image and as many OK ones
-        train = request.max_epochs * 2 * work.defective / work.rate("train_detector")
-        seconds = train + work.labeled / work.rate("decode") + predict
+        train = request.max_epochs * 2 * work.defective / work.rate("train_detector") + work.labeled / work.rate(
+            "decode")
+    seconds = train + predict
     if budget is not None:
         seconds = min(seconds, 1.1 * budget)  # the budget counts reading, training and predicting
     return Stage(DETECTOR, seconds, main_phase="defect detector", tail_s=min(predict, 0.6 * seconds))

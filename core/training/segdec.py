@@ -325,12 +325,13 @@ def _train(net, data, config, cancel: threading.Event | None, device: str = "cpu
     eta = Eta()
     job = train(net, data, config, cancel=cancel.is_set if cancel else None, device=device, warm=warm)
     budget = config.time_budget_s
-    epoch, into = -1, 0  # the epoch in progress and its steps so far (epochs differ in steps)
+    epoch, into, done = -1, 0, 0.0  # the epoch in progress, its steps so far (epochs differ in steps), epochs done
     try:
         while True:
             stats = next(job)
             if stats.losses:
                 epoch, into = stats.epoch, (into + 1 if stats.epoch == epoch else 1)
+                done = stats.epoch + min(1.0, into / max(1, stats.steps_per_epoch))
             metrics = {} if stats.theta is None else {"θ (segmentation weight)": stats.theta}
             if stats.validation_ap is not None:
                 metrics["validation AP"] = stats.validation_ap
@@ -341,8 +342,7 @@ def _train(net, data, config, cancel: threading.Event | None, device: str = "cpu
                 fraction = max(fraction, stats.elapsed_s / budget)
             yield Progress(phase="defect detector", step=min(999, round(1000 * fraction)), total=1000,
                            losses=stats.losses, metrics=metrics, eta_s=eta(min(fraction, 0.999)),
-                           epoch=float(stats.epoch + 1) if stats.validation_ap is not None  # at its epoch's end
-                           else stats.epoch + min(1.0, into / max(1, stats.steps_per_epoch)),
+                           epoch=done,  # a validation score: where its (possibly cut short) epoch ended
                            message=f"defect detector on {where} · epoch {stats.epoch + 1} · "
                                    f"{stats.images_per_s:.0f} images/s")
     except StopIteration as stop:

@@ -316,7 +316,6 @@ class TrainingController(QObject):
     def _on_session_opened(self, project: Project) -> None:
         self._stale_check = StaleCheck(project)
         self._panel.set_project(project)
-        self._panel.curves.clear()
         self._history.set_root(project.root)
         self.show_history()
 
@@ -329,7 +328,6 @@ class TrainingController(QObject):
         self._finished_run = None
         self._panel.set_project(None)
         self._panel.show_history([])
-        self._panel.curves.clear()
         self._panel.show_stale_warning(False)
 
     # -- results ---------------------------------------------------------------------------------

@@ -219,7 +219,13 @@ class TrainingPanel(QWidget):
     # -- history ---------------------------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
         """The window's project: a defect-detector run's details read its validation
-        images and move its threshold there."""
+        images and move its threshold there. Another project (or none) starts blank."""
+        if project is not self._project and not self._running:
+            self.curves.clear()
+            self.detail_label.setText("")
+            self.phase_label.setText(NO_RUNS)
+            self.progress.setRange(0, BAR_STEPS)
+            self.progress.setValue(0)
         self._project = project
         if project is None and self.details_dialog is not None:
             self.details_dialog.close()

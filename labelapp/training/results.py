@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from core.store import Run, RunKind
-from core.training.trust import detector_trust
 from labelapp.widgets.formatting import figure
 
 
@@ -33,25 +32,23 @@ def finished_message(result: object, took: str = "") -> str:
 
 
 def finished_details(result: object) -> str:
-    """The results of a finished retrain, a line each, for the panel under the bar."""
+    """The results of a finished retrain, a short line per model, for the panel under the
+    bar (whether the defect detector is validated, and what to label, is said above the runs)."""
     runs = result_runs(result)
     ids = ", ".join(f"#{r.id}" for r in runs[:-1]) + (" and " if len(runs) > 1 else "") + f"#{runs[-1].id}"
     lines = [f"Run{'s' if len(runs) > 1 else ''} {ids}."]
     for run in runs:
         validation = (run.metrics or {}).get("validation")
         if run.kind is RunKind.SEGDEC:
-            trust = detector_trust(run)
             lines.append(f"Defect detector: AP {figure(validation.get('ap'))}, F1 {figure(validation.get('f1'))}"
                          f" on {validation['n']} held-out images." if validation
                          else "Defect detector: no validation (too few labels).")
-            if not trust.validated:
-                lines.append(f"No image is called defective until it is validated: {trust.advice}.")
         elif run.kind is RunKind.CLASSIFIER:
             lines.append(f"Classifier: validation accuracy {validation['accuracy']:.0%} (macro-F1 "
-                         f"{validation['macro_f1']:.0%}), cross-validated on {validation['n']} labels."
+                         f"{validation['macro_f1']:.0%}) on {validation['n']} labels."
                          if validation and "accuracy" in validation
                          else "Classifier: no validation (label at least 2 images per class).")
     suggested = getattr(result, "suggestions", 0)
     if suggested:
-        lines.append(f"{suggested} images suggested to label next (Suggestions, N opens the next).")
+        lines.append(f"{suggested} images suggested to label next (N opens the next).")
     return "\n".join(lines)

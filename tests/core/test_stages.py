@@ -1,4 +1,4 @@
-"""One progress for a job made of stages, and the training curves a run keeps."""
+"""One progress for a job made of stages, how a retrain plans its stages, and the training curves a run keeps."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ import math
 
 import pytest
 
+from core.jobs import RunRecorder, take_snapshot
 from core.jobs.base import Progress
 from core.jobs.curves import EPOCH, MINUTES, CurveLog
 from core.jobs.stages import Stage, StagedProgress
+from core.store import ClassKind, NewImage, Project
+from core.training import ClassifyRequest, SegDecRequest
+from core.training.plan import retrain_stages
 
 
 class Clock:
@@ -117,3 +121,30 @@ def test_curves_run_against_epochs_or_minutes_and_survive_a_save() -> None:
     assert back.phases() == ["pretraining", "classifier"] and back.unit("pretraining") == EPOCH
     with pytest.raises(ValueError):
         CurveLog.from_json({"phases": [{"phase": "x"}]})
+
+
+def test_a_retrain_is_planned_from_the_runs_of_its_kind_before_it(tmp_path) -> None:
+    who = {"actor": "t", "source": "test"}
+    with Project.create(tmp_path / "p") as project:
+        project.classes.add("ok", kind=ClassKind.OK, **who)
+        project.classes.add("scratch", **who)
+        project.images.add_many([NewImage(path=f"{i}.png", hash=f"h{i}", width=8, height=8, channels=1, bit_depth=8,
+                                          mode="L", gray=True, file_size=1, mtime=0.0) for i in range(40)])
+        project.labels.apply([(i, "ok" if i % 2 else "scratch") for i in range(1, 21)], **who)
+        snapshot = take_snapshot(project)
+        requests = {"classify": ClassifyRequest(project_root=project.root),
+                    "segdec": SegDecRequest(project_root=project.root, max_epochs=2)}
+        first = retrain_stages(project, snapshot, **requests)
+        assert list(first) == ["classify", "segdec", "suggest"]
+        assert [s.name for s in first.values()] == ["Classifier", "Defect detector", "Suggestions"]
+        assert all(s.seconds > 0 for s in first.values()) and first["segdec"].main_phase == "defect detector"
+        for method, metrics in (("classifier", {"seconds": 30.0, "labeled": 10}),
+                                ("segdec", {"seconds": 50.0, "prediction_reserve_s": 20.0, "warm_from": None})):
+            with RunRecorder(project, method=method, config={"device": "cpu"}, snapshot=snapshot,
+                             seed=0) as recorder:
+                recorder.finish(metrics=metrics)
+        second = retrain_stages(project, snapshot, **requests)
+        assert second["classify"].seconds == pytest.approx(60.0, abs=0.1)  # twice the labels of the last one
+        assert second["segdec"].seconds == pytest.approx(70.0) and second["segdec"].tail_s == pytest.approx(20.0)
+        skipped = retrain_stages(project, snapshot, suggest=False)
+        assert skipped == {}

@@ -88,6 +88,7 @@ class StagedProgress:
         self._main_ended_at: float | None = None
         self._phase: str | None = None
         self._phase_started = self._started
+        self._last_total = 0
         self._shown_eta: float | None = None
         self._shown_at = self._started
         self._overall = 0.0
@@ -110,11 +111,13 @@ class StagedProgress:
             yield self.update(record)
 
     def done(self, message: str = "") -> Progress:
-        """The last record: the whole job done."""
+        """The last record: the whole job done. It repeats the last record's phase, complete
+        (a reader with a bar per phase, the command line, sees no new one)."""
         name = self.stages[-1].name if self.stages else ""
         self._overall = 1.0
-        return Progress(phase="done", step=1, total=1, eta_s=0.0, message=message, overall=1.0, stage=name,
-                        stages=self.names)
+        total = max(1, self._last_total)
+        return Progress(phase=self._phase or "done", step=total, total=total, eta_s=0.0, message=message,
+                        overall=1.0, stage=name, stages=self.names)
 
     def _begin(self, index: int) -> None:
         now = self._clock()
@@ -131,6 +134,7 @@ class StagedProgress:
     def update(self, record: Progress) -> Progress:
         """``record`` of the current stage's job with the whole job's progress and time left."""
         now = self._clock()
+        self._last_total = record.total
         if record.phase != self._phase:
             self._phase, self._phase_started = record.phase, now
             if self._main_seen and self._main_ended_at is None and record.phase != self.stages[self._index].main_phase:

@@ -10,7 +10,8 @@ history shows the curves it saved. The history (every line whole, wrapped where 
 panel is narrow) marks stale runs (the controller tells which) and opens a run's details
 on double-click: a defect-detector run's with its threshold control. A line above the
 history says whether the latest defect detector is validated (no image is called
-defective until it is) and what to label.
+defective until it is) and what to label; how it trained is in its tooltip (and in the
+run's details). A short dock scrolls the panel rather than squeezing it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -136,7 +139,17 @@ class TrainingPanel(QWidget):
         runs_header = QHBoxLayout()
         runs_header.addWidget(QLabel("Runs"), 1)
         runs_header.addWidget(self.details_button)
-        layout = QVBoxLayout(self)
+        # in a scroll area: a short dock scrolls rather than squeezing the plot and the lines into each other
+        content = QWidget(objectName="training_content")
+        scroll = QScrollArea(self, objectName="training_scroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(content)
         layout.addLayout(buttons)
         layout.addWidget(self.thorough_box)
         layout.addWidget(self.segdec_box)
@@ -274,8 +287,11 @@ class TrainingPanel(QWidget):
             return
         from core.training.segdec_results import training_notes
 
-        notes = "".join(f"<br><span style='color:#555555'>{html.escape(n)}</span>" for n in training_notes(latest))
-        self.detector_label.setText(detector_trust_html(latest) + notes)
+        notes = training_notes(latest)  # how it trained in the tooltip; what to label next in sight
+        advice = notes[-1:] if (latest.metrics or {}).get("advice") else []
+        self.detector_label.setText(detector_trust_html(latest) + "".join(
+            f"<br><span style='color:#555555'>{html.escape(n)}</span>" for n in advice))
+        self.detector_label.setToolTip("\n".join(notes))
 
     def mark_stale(self, stale: Collection[int]) -> None:
         """Marks the runs in ``stale`` stale and the others not (keeps the selection)."""

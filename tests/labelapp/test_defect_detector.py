@@ -190,8 +190,10 @@ def test_retrain_trains_the_detector_with_live_curves_unless_switched_off(qtbot,
     assert f"defect detector AP {detector.metrics['validation']['ap']:.2f}" in message
     assert "#4" in panel.history.item(0).text() and "defect detector" in panel.history.item(0).text()
     assert "run #4" in window.worth_a_mask.summary.text()
-    notes = panel.detector_label.text()  # how it trained: its scale, what it continued, why it stopped
+    notes = panel.detector_label.toolTip()  # how it trained: its scale, what it continued, why it stopped
     assert "works at 100 % of the image size" in notes and "ran its maximum of 1 epoch;" in notes
+    advice = detector.metrics["advice"]  # what to label next stays in sight
+    assert not advice or advice[1:] in panel.detector_label.text()
     assert f"Continued from detector #{detector.metrics['warm_from']}" in notes and detector.metrics["warm_from"]
     with store(window) as project:  # Train ▸ Retrain with a new defect detector starts afresh
         assert window.training.segdec_request(project).warm_start is True

@@ -17,14 +17,15 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout
 
 from core.jobs import Progress
 from core.jobs.curves import CurveLog
 from labelapp.training.wording import AXIS_TIPS, AXIS_WORDS, curve_words, phase_title
 
 CURVE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+PLOT_HEIGHT, PLOT_MIN_HEIGHT = 200, 140  # px: what the plot asks for, and the least it takes
 
 
 class LiveCurves:
@@ -140,10 +141,15 @@ class LiveCurves:
         if self._plot is None:
             import pyqtgraph
 
-            self._plot = pyqtgraph.PlotWidget(background="w")
+            class Plot(pyqtgraph.PlotWidget):
+                """A plot that asks for a dock's share of height, not pyqtgraph's 640 x 480."""
+
+                def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+                    return QSize(300, PLOT_HEIGHT)
+
+            self._plot = Plot(background="w")
             self._plot.showGrid(x=True, y=True, alpha=0.2)
-            self._plot.setMinimumHeight(140)  # no taller than the panel's share for it: the history keeps room
-            self._plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+            self._plot.setMinimumHeight(PLOT_MIN_HEIGHT)
             for side in ("bottom", "left", "right"):  # "0.5 epochs", not "500 (x0.001)"
                 self._plot.getAxis(side).enableAutoSIPrefix(False)
             self._add_scores_axis(pyqtgraph)

@@ -227,6 +227,18 @@ def test_a_retrain_shows_one_progress_for_all_its_parts(qtbot, panel: TrainingPa
     assert panel.curves.phase() == "defect detector" and panel.curves.axis_label().startswith("epochs")
     qtbot.waitUntil(lambda: not controller.history_pending(), timeout=10000)
     assert [int(panel.history.item(r).data(Qt.ItemDataRole.UserRole)) for r in range(4)] == [4, 3, 2, 1]
+    panel.resize(340, 620)  # a dock's size, every result line shown: its parts scroll, none on another
+    qtbot.waitUntil(lambda: not stacked_over(panel))
+
+
+def stacked_over(panel: TrainingPanel) -> list[str]:
+    """The shown parts of the panel that overlap the one above them (none: each one whole)."""
+    parts = [panel.phase_label, panel.progress, panel.detail_label, panel.curves._plot, panel.legend,
+             panel.detector_label, panel.history]
+    shown = [w for w in parts if w is not None and w.isVisible()]
+    tops = [(w.mapTo(panel.window(), w.rect().topLeft()).y(), w.height(), w.objectName()) for w in shown]
+    return [name for (top, height, _), (next_top, _h, name) in zip(tops, tops[1:], strict=False)
+            if next_top < top + height]
 
 
 def test_run_lines_are_whole_in_a_narrow_panel_and_times_are_for_people(qtbot, panel: TrainingPanel,

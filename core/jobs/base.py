@@ -70,13 +70,20 @@ class Progress:
         phase: what runs now, in words ("pretraining", "embedding", "classifier").
         step / total: position within the phase (total 0 when unknown).
         losses / metrics: the latest values, by name, for the live curves.
-        eta_s: estimated seconds left in the whole job, when known.
+        eta_s: estimated seconds left: in the phase, or in the whole job when ``overall``
+            is set (a job made of stages, :mod:`core.jobs.stages`).
         message: a line for the status area.
         stored: set on the record that follows a commit of predictions the grid may show
             now (:class:`StoredPredictions`); None on every other record.
         unit: what ``step`` counts ("image", "batch", "step", "run"); "" when step /
             total is only a share of the phase (a time budget in thousandths, say): the
             command line then shows a percentage.
+        epoch: epochs of the phase done so far (fractional), the curves' x-axis; None
+            for a phase without epochs (its curves run against minutes).
+        overall: the fraction of the whole job done, 0..1, never decreasing; None when
+            the job does not know its parts (then ``step / total`` is all there is).
+        stage: the part of the whole job running now, in words ("Defect detector").
+        stages: every part of the whole job, in order (``stage`` is one of them).
     """
 
     phase: str
@@ -88,6 +95,10 @@ class Progress:
     message: str = ""
     stored: StoredPredictions | None = None
     unit: str = ""
+    epoch: float | None = None
+    overall: float | None = None
+    stage: str = ""
+    stages: tuple[str, ...] = ()
 
     @property
     def fraction(self) -> float:

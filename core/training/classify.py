@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core.jobs.base import JobCancelled, Progress, check_cancel
+from core.jobs.curves import CurveLog, logged, save_curves
 from core.jobs.runs import RunRecorder
 from core.jobs.snapshot import LabelSnapshot, take_snapshot
 from core.store import NeedsTrainingError, Project, Run, RunKind, StoreError
@@ -82,17 +83,21 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
         with RunRecorder(project, method=RunKind.CLASSIFIER.method(), config=config, snapshot=snapshot,
                          seed=request.seed) as recorder:
             rows = _labeled_rows(ids, labeled, classes)
+            curves = CurveLog()
             if request.finetune_steps > 0:
                 from core.training.finetune import finetune_features
 
-                embeddings, _weight = yield from finetune_features(
+                embeddings, _weight = yield from logged(finetune_features(
                     project, recorder, pretrain, ids, rows, n_classes=len(classes), steps=request.finetune_steps,
-                    seed=request.seed, cancel=cancel, device=device)
+                    seed=request.seed, cancel=cancel, device=device), curves)
             yield Progress(phase="classifier", step=0, total=1, message="training the classifier head", unit="step")
             head, metrics = _fit(project, recorder, embeddings, rows, classes, request, cancel)
             validation = metrics.get("validation", {})
-            yield Progress(phase="classifier", step=1, total=1, unit="step",
-                           metrics={"validation accuracy": validation.get("accuracy", float("nan"))})
+            fitted = Progress(phase="classifier", step=1, total=1, unit="step",
+                              metrics={"validation accuracy": validation.get("accuracy", float("nan"))})
+            curves.add(fitted)
+            yield fitted
+            save_curves(recorder, curves)
             metrics["seconds"] = time.perf_counter() - started
             run = recorder.finish(metrics=metrics, streaming=True)
             order = prediction_order(ids, request.priority_ids,

@@ -20,6 +20,7 @@ class RunKind(enum.StrEnum):
     PRETRAIN = "pretrain"  # the encoder, contrastively, on every image (no labels)
     CLASSIFIER = "classifier"  # the few-label classifier head
     SEGDEC = "segdec"  # the defect detector
+    PROPOSER = "proposer"  # the mask proposer (ISU-GAN, plain CycleGAN or nearest-neighbour patches)
 
     def method(self, variant: str | None = None) -> str:
         """The stored method: the kind, or ``<kind>-<variant>`` (``pretrain-simclr``)."""

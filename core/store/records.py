@@ -124,6 +124,7 @@ class MaskInfo:
     pixels: int
     class_ids: tuple[int, ...]
     updated_at: str
+    source: str = ""  # through what it was last saved ("gui", "import", "proposal:run-7", ...)
 
 
 @dataclass(frozen=True)

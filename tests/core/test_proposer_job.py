@@ -126,3 +126,33 @@ def test_too_few_labels_say_how_many_more(tmp_path: Path) -> None:
         drain(proposer_job(ProposerRequest(project_root=root, workers=1)))
     with Project.open(root) as project, pytest.raises(StoreError, match="no mask proposals yet"):
         load_proposals(project)
+
+
+def test_accepted_proposals_are_ordinary_masks_that_remember_their_run(project_root: Path) -> None:
+    from core.proposals.accept import ProposalOrigin, accept_above, accept_proposal, proposal_origin
+    from core.store import InvalidValueError
+
+    run = drain(proposer_job(ProposerRequest(project_root=project_root, method="patchcore", workers=1,
+                                             threads=1))).run
+    defective = sorted(_defective_ids(project_root))
+    with Project.open(project_root) as project:
+        proposals = load_proposals(project, run.id)
+        first, second = defective[0], defective[1]
+        assert accept_proposal(project, proposals, first, actor="t", cut=0.0)  # everything above 0: not empty
+        info = project.masks.info(first)
+        assert info.pixels > 0 and proposal_origin(info.source) == ProposalOrigin(run_id=run.id, edited=False)
+        label = project.labels.get(first)
+        assert label.class_id in set(np.unique(project.masks.load(first)).tolist()) <= {0, label.class_id}
+        edit = np.zeros(SIZE, bool)
+        edit[10:20, 30:50] = True
+        accept_proposal(project, proposals, second, actor="t", mask=edit)
+        assert project.masks.info(second).pixels == 200
+        assert proposal_origin(project.masks.info(second).source).edited
+        assert [e.source for e in project.events.list(image_id=second)][-1] == f"proposal:run-{run.id}:edited"
+        ok_image = next(i for i in proposals.ids.tolist() if i not in defective)
+        with pytest.raises(InvalidValueError, match="defect class"):
+            accept_proposal(project, proposals, ok_image, actor="t")
+        preview = [r.image_id for r in proposals.ranked(min_score=0.0) if r.image_id not in (first, second)
+                   and r.image_id in defective]
+        assert sorted(accept_above(project, proposals, 0.0, actor="t")) == sorted(preview)
+        assert proposal_origin("gui") is None

@@ -139,6 +139,18 @@ def run_detector(setup: dict, args: argparse.Namespace) -> dict:
             "scale": m["geometry"]["scale"], "run": run.id}
 
 
+def pretrain(setup: dict, args: argparse.Namespace) -> None:
+    from core.store import RunKind
+    from core.training import PretrainRequest, pretrain_job
+
+    with Project.open(setup["root"]) as project:
+        if project.runs.latest(RunKind.PRETRAIN, with_checkpoint=True) is not None:
+            return
+    began = time.perf_counter()
+    drain(pretrain_job(PretrainRequest(project_root=setup["root"], threads=args.threads, device=args.device)))
+    print(f"pretrained the encoder in {(time.perf_counter() - began) / 60:.1f} min", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, help="a folder of class sub-folders with masks beside the images")
@@ -148,6 +160,9 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--preset", default="quick", choices=("quick", "standard", "paper"))
     parser.add_argument("--steps", type=int, default=None, help="GAN training steps (default: the preset's)")
+    parser.add_argument("--pretrain", action="store_true",
+                        help="first pretrain the app's encoder on every image (as a Retrain does; reused when the"
+                             " project has one): the nearest-neighbour proposer then uses its features")
     parser.add_argument("--holdout", type=float, default=0.3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: other jobs share the cores)")
@@ -176,6 +191,8 @@ def main() -> None:
     set_masks(setup, 0, 0)
     print(f"{setup['name']}: {len(setup['train'])} training images (labeled), {len(setup['test'])} held out",
           flush=True)
+    if args.pretrain:
+        pretrain(setup, args)
     results = []
     for method in args.methods:
         row = run_detector(setup, args) if method == "detector" else run_proposer(setup, method, args)
@@ -201,6 +218,8 @@ def print_table(results: list[dict]) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         name = r["method"] + (f" ({r['preset']})" if r.get("preset") else "") + (f" {r['tag']}" if r.get("tag") else "")
+        if r["method"] == "patchcore":
+            name += " (pretrained encoder)" if r.get("encoder") == "pretrained" else " (random features)"
         print(f"| {r['data']} | {name} | {pct(r['accuracy'])} | {num(r['f1'])} | {num(r['ap'])} | {num(r['auroc'])} |"
               f" {num(r['iou'])} | {num(r['dice'])} | {pct(r['usable'])} | {pct(r['fp_area'])} |"
               f" {pct(r['ok_with_proposal'])} | {num(r['train_minutes'], 1)} | {num(r['minutes'], 1)} |")

@@ -156,3 +156,26 @@ def test_accepted_proposals_are_ordinary_masks_that_remember_their_run(project_r
                    and r.image_id in defective]
         assert sorted(accept_above(project, proposals, 0.0, actor="t")) == sorted(preview)
         assert proposal_origin("gui") is None
+
+
+def test_it_runs_in_the_training_process_and_its_previews_cross_over(project_root: Path) -> None:
+    from core.jobs.worker import JobCall, WorkerProcess
+
+    worker = WorkerProcess(threads=1)
+    try:
+        worker.submit(JobCall(proposer_job, (ProposerRequest(project_root=project_root, steps=2, **TINY),)))
+        previews, result = [], None
+        while result is None:
+            message = worker.receive(timeout=300)
+            assert message is not None, "the worker went quiet"
+            kind, value = message
+            if kind == "error":
+                raise value
+            if kind == "progress" and value.preview is not None:
+                previews.append(value.preview)
+            result = value if kind == "result" else None
+        assert result.run is not None and result.run.method == "proposer-isugan"
+        assert len(previews) == 2 and previews[-1].step == 2  # thinning the progress keeps every preview
+        assert previews[-1].tiles[0][0].dtype == np.uint8
+    finally:
+        worker.close()

@@ -106,9 +106,12 @@ def test_the_plain_cyclegan_and_the_nearest_neighbour_proposer(project_root: Pat
     patchcore = drain(proposer_job(ProposerRequest(project_root=project_root, method="patchcore", scope="all",
                                                    workers=1, threads=1)))
     assert patchcore.run.method == "proposer-patchcore" and patchcore.metrics["encoder_run"] is None
+    predicted = drain(proposer_job(ProposerRequest(project_root=project_root, method="patchcore", scope="predicted",
+                                                   workers=1, threads=1)))
+    assert "no unlabeled ones: no defect detector yet" in predicted.metrics["scope_note"]
     with Project.open(project_root) as project:
-        proposals = load_proposals(project)  # the newest
-        assert proposals.run.id == patchcore.run.id and len(proposals.ids) == 24  # scope "all"
+        proposals = load_proposals(project, patchcore.run.id)
+        assert len(proposals.ids) == 24  # scope "all"
         proposal = load_proposal(project, proposals, int(proposals.ids[0]))
         assert proposal.repair is None and proposal.difference.shape == proposal.mask().shape == SIZE
         assert load_proposals(project, cyclegan.run.id).method == "cyclegan"

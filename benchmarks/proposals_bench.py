@@ -5,8 +5,9 @@ true masks.
     python benchmarks/proposals_bench.py --data ../shared/data/magnetic-tile --ok-class MT_Free
     python benchmarks/proposals_bench.py --generate cracks|textured [--images 400]
         [--methods isugan cyclegan patchcore detector] [--preset quick] [--steps N] [--threads 1]
-        [--work DIR] [--out results.jsonl] [--tag NAME]
+        [--pretrain] [--work DIR] [--out results.jsonl] [--tag NAME]
     python benchmarks/proposals_bench.py --table results.jsonl [more.jsonl ...]
+    python benchmarks/proposals_bench.py --speed 10 [--threads 2]
 
 The split is ``benchmarks/segdec_bench.py``'s: a fixed stratified 30 % of the images is
 held out and never labeled, every other image gets its OK / defective label (no masks).
@@ -139,6 +140,35 @@ def run_detector(setup: dict, args: argparse.Namespace) -> dict:
             "scale": m["geometry"]["scale"], "run": run.id}
 
 
+def speed(args: argparse.Namespace) -> None:
+    """Seconds per GAN training step of each preset, and the minutes of its steps (paper: per 1,000)."""
+    import torch
+
+    from core.proposals.request import PRESET_NET, PRESET_TRAIN
+    from models.isugan import GanConfig, GanTrainConfig, GanTrainer, sample_crops
+
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (300, 300), dtype=np.uint8)]
+    print(f"\n| preset | architecture | s / step ({args.threads} threads) | steps | minutes |\n|---|---|---|---|---|")
+    for preset in ("quick", "standard", "paper"):
+        for architecture in ("isugan", "cyclegan"):
+            train = PRESET_TRAIN[preset]
+            trainer = GanTrainer(GanConfig.named(architecture, **PRESET_NET[preset]),
+                                 GanTrainConfig(steps=10_000, batch_size=train["batch_size"], crop=train["crop"]),
+                                 args.device)
+            batch = train["batch_size"], train["crop"]
+            for _ in range(2):
+                trainer.step(sample_crops(images, *batch, rng), sample_crops(images, *batch, rng))
+            began = time.perf_counter()
+            for _ in range(args.speed):
+                trainer.step(sample_crops(images, *batch, rng), sample_crops(images, *batch, rng))
+            per_step = (time.perf_counter() - began) / args.speed
+            steps = train["steps"] or 1000
+            label = f"{steps}" if train["steps"] else f"{steps} (of 100 epochs)"
+            print(f"| {preset} | {architecture} | {per_step:.2f} | {label} | {per_step * steps / 60:.0f} |", flush=True)
+
+
 def pretrain(setup: dict, args: argparse.Namespace) -> None:
     from core.store import RunKind
     from core.training import PretrainRequest, pretrain_job
@@ -170,7 +200,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="append one JSON line per run")
     parser.add_argument("--tag", default="", help="a name for this configuration in the table")
     parser.add_argument("--table", nargs="+", type=Path, metavar="JSONL", help="only print the table of saved results")
+    parser.add_argument("--speed", type=int, metavar="STEPS",
+                        help="only time STEPS training steps of each preset's GAN on random crops (--threads)")
     args = parser.parse_args()
+    if args.speed:
+        speed(args)
+        return
     if args.table:
         print_table([json.loads(line) for path in args.table for line in path.read_text().splitlines() if line])
         return

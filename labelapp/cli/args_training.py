@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labelapp.cli import proposals
 from labelapp.cli.arguments import Subparsers, add_command, add_json, add_project, positive_int
 
 
@@ -32,11 +33,15 @@ examples:
   labelapp train ./demo --method segdec --segdec-minutes 2
   labelapp train ./demo --thorough                 also fine-tune the encoder (slower)""")
     add_project(p)
-    p.add_argument("--method", choices=("auto", "ssl", "classifier", "segdec"), default="auto",
+    p.add_argument("--method", choices=("auto", "ssl", "classifier", "segdec", *proposals.PROPOSER_METHODS),
+                   default="auto",
                    help="auto (default): pretrain when the images changed, then the classifier, then the defect"
                         " detector when OK and defect labels exist, then suggestions; ssl: contrastive"
                         " pretraining only; classifier: the few-label classifier on the latest encoder;"
-                        " segdec: the defect detector only")
+                        " segdec: the defect detector only; isugan, cyclegan, patchcore: a mask proposer"
+                        " (paper 003's ISU-GAN, its plain-CycleGAN ablation, or nearest-neighbour patches of"
+                        " OK images), see propose-masks")
+    proposals.add_train_arguments(p)
     p.add_argument("--ssl", choices=("simclr", "nnclr"), default="simclr",
                    help="the contrastive pretraining method (default simclr)")
     p.add_argument("--encoder", default="shufflenet", metavar="NAME",

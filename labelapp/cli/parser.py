@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from labelapp.cli import args_export, args_project, args_training
+from labelapp.cli import args_export, args_project, args_training, proposals
 from labelapp.cli.arguments import HelpFormatter
 from labelapp.cli.output import training_action
 
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     args_project.add_commands(sub)
     args_training.add_commands(sub)
     args_export.add_commands(sub)
+    proposals.add_parsers(sub)
     return parser
 
 
@@ -97,7 +98,7 @@ def _run(argv: Sequence[str] | None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from core.store import NeedsTrainingError, StoreError
 
-    handler = _handlers()[args.command or "open"]
+    handler = proposals.handler_for(args) or _handlers()[args.command or "open"]
     try:
         return handler(args)
     except NeedsTrainingError as exc:

@@ -117,13 +117,16 @@ class Label:
 @dataclass(frozen=True)
 class MaskInfo:
     """The current pixel mask of one image. ``file`` is None for an empty mask
-    (all background), which is a real annotation: "no defect pixels here"."""
+    (all background), which is a real annotation: "no defect pixels here". ``actor`` and
+    ``source`` say who wrote it last and through what (``gui``, ``import``, ``proposal 7``)."""
 
     image_id: int
     file: str | None
     pixels: int
     class_ids: tuple[int, ...]
     updated_at: str
+    actor: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True)

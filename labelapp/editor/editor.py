@@ -42,6 +42,7 @@ from labelapp.editor.history import MaskEdit
 from labelapp.editor.info_lines import InfoLines, suggestion_info_html
 from labelapp.editor.loader import LoadFailure
 from labelapp.editor.placeholder import Placeholder
+from labelapp.editor.replace import MaskReplacer
 from labelapp.editor.session import EditorSession
 from labelapp.editor.toolbar import EditorToolBar
 from labelapp.editor.toolbar_wiring import ToolbarWiring
@@ -102,6 +103,7 @@ class ImageEditor(QWidget):
         self._idle.setInterval(AUTOSAVE_MS)
         self._undo = UndoRedo(self._session, self.canvas, self.labels, mask_changed=self._idle.start,
                               message=self.message.emit)
+        self.mask_replacer = MaskReplacer(self._session, self.canvas, self._undo, stop_autosave=self._idle.stop)
         self._connect()
         self.canvas.set_brush_size(DEFAULT_BRUSH)
         self.toolbar.set_brush_size(DEFAULT_BRUSH)

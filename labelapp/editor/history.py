@@ -43,11 +43,16 @@ class Patch:
 
 @dataclass(frozen=True)
 class MaskEdit:
-    """One stroke, polygon or fill: ``box`` with its pixels before and after."""
+    """One stroke, polygon or fill: ``box`` with its pixels before and after.
+
+    ``origin``: the source a save records for a mask this edit made from elsewhere (a
+    mask proposal accepted: ``proposal 7``); None for the user's own edits.
+    """
 
     box: Box
     before: Patch
     after: Patch
+    origin: str | None = None
 
     def apply(self, mask: np.ndarray, *, undo: bool) -> Box:
         """Writes the before (``undo``) or after pixels into ``mask``; returns the box."""
@@ -104,6 +109,15 @@ class History:
 
     def mask_edits_applied(self) -> int:
         return sum(isinstance(c, MaskEdit) for c in self.undo_stack)
+
+    def mask_source(self, default: str) -> str:
+        """The source a save of the mask records: the origin of the newest applied edit
+        that has one (`` edited`` added when the user's edits came after it), else ``default``."""
+        edits = [c for c in self.undo_stack if isinstance(c, MaskEdit)]
+        for k in range(len(edits) - 1, -1, -1):
+            if edits[k].origin:
+                return edits[k].origin + (" edited" if k < len(edits) - 1 else "")
+        return default
 
     def drop_mask_edits(self) -> None:
         """Forgets mask edits (after the mask was replaced from outside the editor)."""

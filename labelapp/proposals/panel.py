@@ -23,11 +23,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.proposals.review import ReviewItem
+from core.proposals.review import ReviewItem, ReviewQueue
 from core.store import Project
 from labelapp.proposals.overlay import OUTLINE_COLOR, VIEWS
 from labelapp.widgets.ranked_list import RankedImageList, summary_label
 
+NO_RUN = ("No mask proposals yet. Label OK and defective images, then train a mask proposer "
+          "(labelapp train PROJECT --method isugan): this list then shows its proposals, best first.")
+NOTHING_PROPOSED = "Proposer run #{run} proposes no mask for a labeled defective image."
+ALL_REVIEWED = "Every proposal of run #{run} is reviewed."
 SHOWN = 300  # rows listed at once (thumbnails are read on the GUI thread); R walks every open proposal
 CUT_STEPS = 255  # the slider's steps over 0..1 (the difference maps are stored as uint8)
 DECIDED_COLOR = QColor(128, 128, 128)
@@ -214,13 +218,21 @@ class ProposalsPanel(QWidget):
         self.view_chosen.emit(VIEWS[index])
 
 
-def summary_html(*, run_id: int, method: str, open_count: int, masked: int, rejected: int, keys: str) -> str:
-    """The line above the list: how many, from which run, what the keys do."""
+def summary_text(queue: ReviewQueue | None, keys: str) -> str:
+    """The line above the list: how many, from which run, what the keys do (``keys``)."""
+    if queue is None:
+        return NO_RUN
+    if not queue.items:
+        return NOTHING_PROPOSED.format(run=queue.run_id)
+    open_count, masked, rejected = len(queue.open()), len(queue.masked()), len(queue.rejected())
+    if not open_count:
+        return ALL_REVIEWED.format(run=queue.run_id) + (" Offer the rejected ones again to review them once more."
+                                                        if rejected else "")
     text = (f"<b>{open_count}</b> proposed mask{'' if open_count == 1 else 's'} to review, best first"
-            f" · run #{run_id} ({html.escape(method)})")
+            f" · run #{queue.run_id} ({html.escape(queue.proposals.method)})")
     extra = [f"{masked} already masked"] if masked else []
     if rejected:
         extra.append(f"{rejected} rejected")
     if extra:
         text += " · " + ", ".join(extra)
-    return text + (f". {keys}" if keys else ".")
+    return text + (f". {html.escape(keys)}" if keys else ".")

@@ -15,13 +15,14 @@ project session's saver); an undo that removes the mask puts the proposal back i
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QDockWidget, QLineEdit, QPlainTextEdit, QTextEdit
 
 from core.proposals.origin import ProposalOrigin
 from core.proposals.review import ReviewQueue, proposal_mask, review_queue
@@ -29,16 +30,13 @@ from core.proposals.store import Proposal, load_proposal, load_proposals, propos
 from core.store import ClassKind, Project, StoreError, default_actor
 from labelapp.proposals.bulk import BulkAccept
 from labelapp.proposals.overlay import ProposalOverlay
-from labelapp.proposals.panel import ProposalsPanel, summary_html
+from labelapp.proposals.panel import ALL_REVIEWED, NO_RUN, ProposalsPanel, summary_text
 from labelapp.session.changes import LabelsChanged
 from labelapp.session.project_session import ProjectSession
 from labelapp.shortcuts.keymap import REVIEW, ShortcutMap, display_text
 
 logger = logging.getLogger(__name__)
-NO_RUN = ("No mask proposals yet. Label OK and defective images, then train a mask proposer "
-          "(labelapp train PROJECT --method isugan): this list then shows its proposals, best first.")
-NOTHING_PROPOSED = "Proposer run #{run} proposes no mask for a labeled defective image."
-ALL_REVIEWED = "Every proposal of run #{run} is reviewed."
+TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)  # Enter there is not a decision
 
 
 class ProposalReview(QObject):
@@ -140,21 +138,9 @@ class ProposalReview(QObject):
         self._show_summary()
 
     def _show_summary(self) -> None:
-        queue = self.queue
-        if self.project is None:
-            text = ""
-        elif queue is None:
-            text = NO_RUN
-        elif not queue.items:
-            text = NOTHING_PROPOSED.format(run=queue.run_id)
-        elif not queue.open():
-            text = ALL_REVIEWED.format(run=queue.run_id) + (" Offer the rejected ones again to review them once more."
-                                                            if queue.rejected() else "")
-        else:
-            text = summary_html(run_id=queue.run_id, method=queue.proposals.method, open_count=len(queue.open()),
-                                masked=len(queue.masked()), rejected=len(queue.rejected()), keys=self._keys_text())
+        text = "" if self.project is None else summary_text(self.queue, self._keys_text())
         if self._error:
-            text = f"<span style='color:#c0392b'>{self._error}</span><br>{text}"
+            text = f"<span style='color:#c0392b'>{html.escape(self._error)}</span><br>{text}"
         self.panel.set_summary(text)
 
     def _keys_text(self) -> str:
@@ -246,6 +232,8 @@ class ProposalReview(QObject):
     def reject(self) -> None:
         """Rejects the proposal on screen for this run (it is not offered again); goes on to the next."""
         proposal, queue, project = self.current, self.queue, self.project
+        if isinstance(QApplication.focusWidget(), TEXT_INPUTS):
+            return
         if proposal is None or queue is None or project is None or not self._active:
             self.message.emit("No mask proposal on screen to reject.")
             return
@@ -260,6 +248,8 @@ class ProposalReview(QObject):
 
     def _decide(self, decision: str, *, save: bool) -> bool:
         proposal, queue = self.current, self.queue
+        if isinstance(QApplication.focusWidget(), TEXT_INPUTS):
+            return False  # Enter in the search field, a spin box: not a decision on the proposal
         if (proposal is None or queue is None or not self._active
                 or proposal.image_id != self.editor.current_image_id()):
             self.message.emit("No mask proposal on screen: R opens the next one.")

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from labelapp.cli import commands
+from labelapp.cli import commands, proposals
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,10 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="retrain with the current labels (as the GUI's Retrain button)")
     p.add_argument("project", type=Path)
-    p.add_argument("--method", choices=("auto", "ssl", "classifier", "segdec"), default="auto",
+    p.add_argument("--method", choices=("auto", "ssl", "classifier", "segdec", *proposals.PROPOSER_METHODS),
+                   default="auto",
                    help="auto: pretrain when the images changed, then the classifier, then the defect detector"
                         " when OK and defect labels exist; ssl: contrastive pretraining only; classifier: the"
-                        " few-label classifier on the latest encoder; segdec: the defect detector only")
+                        " few-label classifier on the latest encoder; segdec: the defect detector only;"
+                        " isugan, cyclegan, patchcore: a mask proposer (paper 003's ISU-GAN, its plain-CycleGAN"
+                        " ablation, or nearest-neighbour patches of OK images), see propose-masks")
     p.add_argument("--ssl", choices=("simclr", "nnclr"), default="simclr")
     p.add_argument("--encoder", default="shufflenet", help="shufflenet, skip_convnet, convnet, resnet18")
     p.add_argument("--size", type=int, default=96, help="input side in pixels (default 96)")
@@ -105,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                         " (default: the best-F1 threshold)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where the networks train: auto (default) picks CUDA when there is a GPU, else the CPU")
+    proposals.add_train_arguments(p)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("suggest", help="the images to label next, each with its reason")
@@ -194,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the image with the heat map blended in (<name>-overlay.png)")
     p.add_argument("--json", action="store_true")
 
+    proposals.add_parsers(sub)
+
     p = sub.add_parser("export-labels", help="export labels as a CSV, class folders or mask PNGs")
     p.add_argument("project", type=Path)
     p.add_argument("out", type=Path)
@@ -227,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from core.store import StoreError
 
-    handler = commands.HANDLERS.get(args.command or "open")
+    handler = proposals.handler_for(args) or commands.HANDLERS.get(args.command or "open")
     try:
         return handler(args)
     except StoreError as exc:

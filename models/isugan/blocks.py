@@ -20,7 +20,7 @@ class SqueezeExcitation(nn.Module):
 
     Args:
         channels: C.
-        reduction: α, the bottleneck ratio (hidden width max(4, C // α)).
+        reduction: α, the bottleneck ratio (hidden width max(8, C // α)).
 
     Shapes:
         ``(B, C, H, W) -> (B, C, H, W)``.
@@ -28,7 +28,7 @@ class SqueezeExcitation(nn.Module):
 
     def __init__(self, channels: int, reduction: int = 16) -> None:
         super().__init__()
-        hidden = max(4, channels // reduction)
+        hidden = max(8, channels // reduction)
         self.gate = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
             nn.Conv2d(channels, hidden, 1),
@@ -36,6 +36,10 @@ class SqueezeExcitation(nn.Module):
             nn.Conv2d(hidden, channels, 1),
             nn.Sigmoid(),
         )
+        # the channel means after InstanceNorm + ReLU are nearly equal, so a hidden unit's
+        # input is about the sum of its weights: a positive bias keeps the units alive at
+        # the start (with zero biases all of them start dead one time in 2^hidden)
+        nn.init.constant_(self.gate[1].bias, 0.5)
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.gate(x)
@@ -116,8 +120,15 @@ def up_norm_relu(inp: int, out: int) -> nn.Sequential:
 
 
 def init_normal(module: nn.Module, std: float = 0.02) -> None:
-    """CycleGAN's initialisation: convolution weights N(0, std), biases 0, norm scales N(1, std)."""
+    """CycleGAN's initialisation: convolution weights N(0, std), biases 0, norm scales N(1, std).
+
+    The squeeze-excitation gates keep their own initialisation (:class:`SqueezeExcitation`):
+    with N(0, 0.02) weights and zero biases their hidden ReLUs may all start dead, and a
+    dead gate never learns."""
+    gates = {id(m) for se in module.modules() if isinstance(se, SqueezeExcitation) for m in se.gate.modules()}
     for m in module.modules():
+        if id(m) in gates:
+            continue
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
             nn.init.normal_(m.weight, 0.0, std)
             if m.bias is not None:

@@ -27,10 +27,11 @@ class Repair(NamedTuple):
 @torch.no_grad()
 def repair_image(generator: Generator, image: np.ndarray, *, device: str = "cpu", window: int = WINDOW) -> Repair:
     """Runs the repair generator on one uint8 (h, w) image: padded (mirrored) to multiples
-    of :data:`STRIDE`, cropped back after, so the repair lines up pixel for pixel."""
+    of :data:`STRIDE` and at least ``2 * STRIDE`` a side, cropped back after, so the
+    repair lines up pixel for pixel."""
     height, width = image.shape
     x = torch.from_numpy(np.asarray(image, dtype=np.float32) / 127.5 - 1.0)[None, None].to(device)
-    pad_h, pad_w = -height % STRIDE, -width % STRIDE
+    pad_h, pad_w = max(2 * STRIDE, height + -height % STRIDE) - height, max(2 * STRIDE, width + -width % STRIDE) - width
     if pad_h or pad_w:
         mode = "reflect" if pad_h < height and pad_w < width else "replicate"
         x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)

@@ -59,7 +59,7 @@ class ImagePool:
 
     def query(self, batch: Tensor) -> Tensor:
         if self.size <= 0:
-            return batch
+            return batch.detach()
         out = []
         for image in batch.detach():
             image = image.unsqueeze(0)

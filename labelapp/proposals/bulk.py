@@ -100,7 +100,7 @@ class BulkAcceptDialog(QDialog):
 
 
 class BulkAccept(QObject):
-    """Runs the dialog's plan and its undo for ``review``.
+    """Runs the dialog's plan and its undo for ``review``, and offers the rejected proposals again.
 
     Signals:
         finished(object): the image ids the bulk accept gave a mask.
@@ -121,9 +121,15 @@ class BulkAccept(QObject):
         self._timer.timeout.connect(self._on_timer_timeout)
         review.panel.bulk_requested.connect(self.ask)
         review.panel.bulk_undo_requested.connect(self.undo)
+        review.panel.restore_requested.connect(self.restore_rejected)
 
     def is_running(self) -> bool:
         return self._timer.isActive()
+
+    def stop(self) -> None:
+        """Stops writing; the masks queued so far are still saved."""
+        self._timer.stop()
+        self._todo = []
 
     @Slot()
     def ask(self) -> None:
@@ -214,3 +220,18 @@ class BulkAccept(QObject):
         review.reload(force=True)
         review.message.emit(f"Bulk accept undone: {len(removed)} masks removed"
                             + (f", {kept} changed since and kept." if kept else "."))
+
+    @Slot()
+    def restore_rejected(self) -> None:
+        """Offers every proposal rejected for the review's run again."""
+        review = self._review
+        queue, project = review.queue, review.project
+        if queue is None or project is None:
+            return
+        try:
+            count = project.rejected_proposals.restore(queue.run_id)
+        except StoreError as exc:
+            review.message.emit(f"Cannot restore the rejected proposals: {exc}")
+            return
+        review.message.emit(f"{count} rejected proposal{'' if count == 1 else 's'} offered again.")
+        review.reload(force=True)

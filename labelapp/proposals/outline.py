@@ -15,14 +15,17 @@ from PySide6.QtCore import QLineF
 def outline_segments(mask: np.ndarray) -> np.ndarray:
     """(n, 4) float64 ``x1, y1, x2, y2`` of the merged border lines of ``mask`` (bool (H, W))."""
     mask = np.asarray(mask, dtype=bool)
-    if not mask.any():
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
         return np.zeros((0, 4))
-    padded = np.pad(mask, 1)
+    top, left = rows[0], cols[0]  # only the proposal's bounding box is scanned
+    padded = np.pad(mask[top:rows[-1] + 1, left:cols[-1] + 1], 1)
     vertical = padded[1:-1, 1:] != padded[1:-1, :-1]  # (H, W + 1): an edge at x = c along row r
     horizontal = padded[1:, 1:-1] != padded[:-1, 1:-1]  # (H + 1, W): an edge at y = r along column c
     x, y0, y1 = _runs(vertical.T)  # per x, runs of rows
     y, x0, x1 = _runs(horizontal)  # per y, runs of columns
-    return np.concatenate([np.stack([x, y0, x, y1], axis=1), np.stack([x0, y, x1, y], axis=1)]).astype(np.float64)
+    lines = np.concatenate([np.stack([x, y0, x, y1], axis=1), np.stack([x0, y, x1, y], axis=1)]).astype(np.float64)
+    return lines + np.array([left, top, left, top], dtype=np.float64)
 
 
 def _runs(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

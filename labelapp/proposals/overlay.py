@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
 
 from core.media.heat_colors import heat_colors
+from core.proposals.store import Proposal
 from labelapp.proposals.outline import outline_lines
 
 OUTLINE_COLOR = QColor("#39FF14")  # neon green: no class colour, not on the heat scale
@@ -22,6 +23,12 @@ HALO_COLOR = QColor(0, 0, 0, 190)
 OUTLINE_WIDTH, HALO_WIDTH = 2.0, 4.0  # screen pixels at every zoom
 VIEWS = ("image", "repair", "difference")
 LEGEND_BACKGROUND = QColor(20, 22, 26, 200)
+
+
+def legend_text(proposal: Proposal, cut: float, view: str) -> str:
+    """The legend's line: what the outline is, and what is drawn under it."""
+    views = {"image": "", "repair": " · showing the repair", "difference": " · showing the difference map"}
+    return f"proposed mask · run #{proposal.run_id} · score {proposal.score:.2f} · cut {cut:.3f}{views[view]}"
 
 
 def _gray_image(pixels: np.ndarray) -> QImage:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from core.proposals.review import ReviewItem, ReviewQueue
 from core.store import Project
 from labelapp.proposals.overlay import OUTLINE_COLOR, VIEWS
+from labelapp.shortcuts.keymap import ShortcutMap, display_text
 from labelapp.widgets.ranked_list import RankedImageList, summary_label
 
 NO_RUN = ("No mask proposals yet. Label OK and defective images, then train a mask proposer "
@@ -216,6 +217,14 @@ class ProposalsPanel(QWidget):
     @Slot(int)
     def _on_view_buttons_id_clicked(self, index: int) -> None:
         self.view_chosen.emit(VIEWS[index])
+
+
+def keys_sentence(shortcuts: ShortcutMap) -> str:
+    """What the review keys do, with the user's keys."""
+    def key(action: str) -> str:
+        return display_text(shortcuts.keys(action)[:1]) or "—"
+    return (f"{key('proposal.accept')} accepts, {key('proposal.edit')} edits with the brush, "
+            f"{key('proposal.reject')} rejects; {key('proposal.next')} opens the next.")
 
 
 def summary_text(queue: ReviewQueue | None, keys: str) -> str:

@@ -25,12 +25,13 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QDockWidget, QLineEdit, QPlainTextEdit, QTextEdit
 
 from core.proposals.origin import ProposalOrigin
-from core.proposals.review import ReviewQueue, proposal_mask, review_queue
-from core.proposals.store import Proposal, load_proposal, load_proposals, proposer_runs
+from core.proposals.review import ReviewQueue, review_queue
+from core.proposals.store import Proposal, load_proposals, proposer_runs
 from core.store import ClassKind, Project, StoreError, default_actor
 from labelapp.proposals.bulk import BulkAccept
-from labelapp.proposals.overlay import ProposalOverlay
-from labelapp.proposals.panel import ALL_REVIEWED, NO_RUN, ProposalsPanel, summary_text
+from labelapp.proposals.loader import LoadedProposal, ProposalLoader
+from labelapp.proposals.overlay import ProposalOverlay, legend_text
+from labelapp.proposals.panel import ALL_REVIEWED, NO_RUN, ProposalsPanel, keys_sentence, summary_text
 from labelapp.session.changes import LabelsChanged
 from labelapp.session.project_session import ProjectSession
 from labelapp.shortcuts.keymap import REVIEW, ShortcutMap, display_text
@@ -62,6 +63,10 @@ class ProposalReview(QObject):
         self.decided: dict[int, str] = {}  # this session's decisions on the queue's run: accepted, edited, rejected
         self.current: Proposal | None = None  # the open proposal on screen
         self.cut: float | None = None  # the cut the slider chose for it (None: the run's)
+        self._mask: np.ndarray | None = None  # the proposal on screen at that cut
+        self.loader = ProposalLoader(self)
+        self.loader.loaded.connect(self._on_loader_loaded)
+        self.loader.failed.connect(self._on_loader_failed)
         self._enabled = True
         self._active = False
         self._error = ""
@@ -74,7 +79,6 @@ class ProposalReview(QObject):
         panel.cut_changed.connect(self.set_cut)
         panel.cut_reset.connect(lambda: self.set_cut(None))
         panel.view_chosen.connect(self.set_view)
-        panel.restore_requested.connect(self.restore_rejected)
         panel.setEnabled(False)
         self.bulk = BulkAccept(self)
 
@@ -94,6 +98,11 @@ class ProposalReview(QObject):
         self.keys_active.connect(lambda active: set_context_active(REVIEW, active))
         dock.toggleViewAction().toggled.connect(self.set_enabled)
         dock.visibilityChanged.connect(lambda visible: self.reload() if visible else None)
+
+    def shutdown(self) -> None:
+        """Stops a bulk accept and waits for a proposal being read (call from ``closeEvent``)."""
+        self.bulk.stop()
+        self.loader.wait()
 
     def is_active(self) -> bool:
         """Whether a proposal is on screen for review (the review keys hold Enter, E, Backspace)."""
@@ -144,46 +153,61 @@ class ProposalReview(QObject):
         self.panel.set_summary(text)
 
     def _keys_text(self) -> str:
-        def key(action: str) -> str:
-            return display_text(self.shortcuts.keys(action)[:1]) or "—"
-        return (f"{key('proposal.accept')} accepts, {key('proposal.edit')} edits with the brush, "
-                f"{key('proposal.reject')} rejects; {key('proposal.next')} opens the next.")
+        return keys_sentence(self.shortcuts)
 
     # -- the image on screen -------------------------------------------------------------------
+    def _wanted(self, image_id: int | None) -> bool:
+        """Whether ``image_id`` is open for review (and the review is on)."""
+        queue = self.queue
+        return (self._enabled and queue is not None and self.project is not None and image_id is not None
+                and queue.is_open(image_id) and image_id not in self.decided)
+
     def _show(self, image_id: int | None) -> None:
-        """Draws the proposal of ``image_id`` when it is open for review; else nothing."""
-        proposal = None
-        queue, project = self.queue, self.project
-        if (self._enabled and queue is not None and project is not None and image_id is not None
-                and queue.is_open(image_id) and image_id not in self.decided):
-            current = self.current
-            if current is not None and current.image_id == image_id and current.run_id == queue.run_id:
-                proposal = current
-            else:
-                try:
-                    proposal = load_proposal(project, queue.proposals, image_id)
-                except (StoreError, OSError, ValueError) as exc:
-                    self.message.emit(f"Cannot read the proposal of this image: {exc}")
-        if proposal is None:
-            self.current, self.cut = None, None
-            self.overlay.clear()
-            self.panel.show_current(None, keys=display_text(self.shortcuts.keys("proposal.next")[:1]))
-        else:
-            if self.current is not proposal:
-                self.current, self.cut = proposal, None
-            self.overlay.set_proposal(proposal.image_id, proposal.mask(self.cut), repair=proposal.repair,
-                                      difference=proposal.difference, legend=self._legend())
-            self._show_controls()
-            self.panel.select(image_id)
-        self._set_active(proposal is not None)
+        """Draws the proposal of ``image_id`` when it is open for review (read off the GUI
+        thread the first time); else nothing."""
+        current = self.current
+        if self._wanted(image_id) and current is not None and current.image_id == image_id:
+            self._draw(image_id)
+            return
+        self.current, self.cut, self._mask = None, None, None
+        self.overlay.clear()
+        self.panel.show_current(None, keys=display_text(self.shortcuts.keys("proposal.next")[:1]))
+        self._set_active(False)
+        if self._wanted(image_id):
+            self.loader.request(self.project.root, self.queue.proposals, image_id)
+
+    def _draw(self, image_id: int) -> None:
+        proposal = self.current
+        assert proposal is not None
+        if self._mask is None:
+            self._mask = proposal.mask(self.cut)
+        self.overlay.set_proposal(image_id, self._mask, repair=proposal.repair, difference=proposal.difference,
+                                  legend=self._legend())
+        self._show_controls()
+        self.panel.select(image_id)
+        self._set_active(True)
+
+    @Slot(object)
+    def _on_loader_loaded(self, loaded: LoadedProposal) -> None:
+        queue = self.queue
+        image_id = self.editor.current_image_id()
+        if (queue is None or loaded.run_id != queue.run_id or loaded.image_id != image_id
+                or not self._wanted(image_id) or self.current is not None):
+            return  # another image or run by now: its own read is under way
+        if loaded.proposal is None:
+            self.message.emit(f"Proposer run #{loaded.run_id} kept no proposal of this image.")
+            return
+        self.current, self.cut, self._mask = loaded.proposal, None, loaded.mask
+        self._draw(image_id)
+
+    @Slot(object)
+    def _on_loader_failed(self, failure: object) -> None:
+        image_id, error = failure  # type: ignore[misc]
+        self.message.emit(f"Cannot read the proposal of image {image_id}: {error}")
 
     def _legend(self) -> str:
         proposal = self.current
-        if proposal is None:
-            return ""
-        views = {"image": "", "repair": " · showing the repair", "difference": " · showing the difference map"}
-        return (f"proposed mask · run #{proposal.run_id} · score {proposal.score:.2f} · cut {self._cut_value():.3f}"
-                f"{views[self.overlay.view()]}")
+        return "" if proposal is None else legend_text(proposal, self._cut_value(), self.overlay.view())
 
     def _show_controls(self) -> None:
         proposal = self.current
@@ -258,7 +282,7 @@ class ProposalReview(QObject):
         assert item is not None
         cut = None if self.cut is None or abs(self.cut - proposal.cut) < 1e-9 else self.cut
         origin = ProposalOrigin(run_id=queue.run_id, cut=cut)
-        mask: np.ndarray = proposal_mask(proposal, item.class_id, cut)
+        mask = np.where(self._mask, np.uint8(item.class_id), np.uint8(0)).astype(np.uint8)  # as drawn
         if not self.editor.mask_replacer.replace(proposal.image_id, mask, origin=origin.source, save=save):
             self.message.emit("The image is still loading: try again in a moment.")
             return False
@@ -301,23 +325,10 @@ class ProposalReview(QObject):
         if self.current is None:
             return
         self.cut = None if cut is None else float(cut)  # type: ignore[arg-type]
-        self.overlay.set_mask(self.current.mask(self.cut))
+        self._mask = self.current.mask(self.cut)
+        self.overlay.set_mask(self._mask)
         self.overlay.set_legend(self._legend())
         self._show_controls()
-
-    @Slot()
-    def restore_rejected(self) -> None:
-        """Offers every proposal rejected for this run again."""
-        queue, project = self.queue, self.project
-        if queue is None or project is None:
-            return
-        try:
-            count = project.rejected_proposals.restore(queue.run_id)
-        except StoreError as exc:
-            self.message.emit(f"Cannot restore the rejected proposals: {exc}")
-            return
-        self.message.emit(f"{count} rejected proposal{'' if count == 1 else 's'} offered again.")
-        self.reload(force=True)
 
     # -- changes ---------------------------------------------------------------------------------
     @Slot(object)
@@ -375,6 +386,7 @@ class ProposalReview(QObject):
                 defective = new is not None and project.classes.get(new).kind is ClassKind.DEFECT
             except StoreError:
                 defective = False
-            if defective != (queue.item(image_id) is not None):
+            item = queue.item(image_id)
+            if defective != (item is not None) or (item is not None and item.class_id != new):  # the mask's class
                 self.reload(force=True)
                 return

@@ -390,6 +390,7 @@ class MainWindow(QMainWindow):
         self._settings.setValue(SPLITTER_KEY, self.splitter.saveState())
         self.training.shutdown()
         self.suggestions.shutdown()
+        self.proposal_review.shutdown()
         self.close_project()
         self.editor.shutdown()
         self.grid.shutdown()

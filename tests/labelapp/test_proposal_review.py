@@ -219,8 +219,11 @@ def test_the_cut_slider_redraws_the_proposal_and_enter_takes_it(qtbot, window: M
     assert (lines.min(), lines[:, [0, 2]].max(), lines[:, [1, 3]].max()) == (0, doc.width, doc.height)
     QTest.keyClick(window, Qt.Key.Key_Return)
     assert mask_source(window, image_id) == ("proposal 2 at 0.039", doc.width * doc.height)
-    qtbot.mouseClick(panel.reset_button, LEFT)  # the next image starts at its run's cut anyway
-    assert panel.cut_slider.value() == round(review.current.cut * 255)
+    qtbot.waitUntil(lambda: review.is_active() and review.current.image_id != image_id)  # the next one, read
+    assert panel.cut_slider.value() == round(review.current.cut * 255)  # at its run's cut
+    panel.cut_slider.setValue(200)
+    qtbot.mouseClick(panel.reset_button, LEFT)
+    assert panel.cut_slider.value() == round(review.current.cut * 255) and review.cut is None
 
 
 def prepare_bulk(project: Project) -> None:

@@ -39,10 +39,10 @@ class ProposalOrigin:
         return text + (EDITED if self.edited else "")
 
     def describe(self) -> str:
-        """In words: ``proposed by run #7 (cut 0.450), edited``."""
+        """In words: ``proposed by run #7 at cut 0.450, edited``."""
         text = f"proposed by run #{self.run_id}"
         if self.cut is not None:
-            text += f" (cut {self.cut:.3f})"
+            text += f" at cut {self.cut:.3f}"
         return text + (", edited" if self.edited else "")
 
 

@@ -103,13 +103,15 @@ class BulkPlan:
     rejected: int
 
     def sentence(self) -> str:
-        n = len(self.accept)
+        """``12 images will get a mask; 2 already have one and are skipped.`` and the like."""
+        n, masked, rejected = len(self.accept), self.masked, self.rejected
         text = f"{n} image{'' if n == 1 else 's'} will get a mask"
-        skipped = [f"{self.masked} already {'has' if self.masked == 1 else 'have'} one"] if self.masked else []
-        if self.rejected:
-            skipped.append(f"{self.rejected} you rejected")
-        if skipped:
-            text += "; " + " and ".join(skipped) + (" is" if self.masked + self.rejected == 1 else " are") + " skipped"
+        has = f"{masked} already {'has' if masked == 1 else 'have'} one"
+        if masked and not rejected:
+            text += f"; {has} and {'is' if masked == 1 else 'are'} skipped"
+        elif rejected:
+            skipped = (f"{has} and " if masked else "") + f"{rejected} you rejected"
+            text += f"; {skipped} {'is' if masked + rejected == 1 else 'are'} skipped"
         return text + "."
 
 

@@ -33,7 +33,7 @@ NO_RUN = ("No mask proposals yet. Label OK and defective images, then train a ma
           "(labelapp train PROJECT --method isugan): this list then shows its proposals, best first.")
 NOTHING_PROPOSED = "Proposer run #{run} proposes no mask for a labeled defective image."
 ALL_REVIEWED = "Every proposal of run #{run} is reviewed."
-SHOWN = 300  # rows listed at once (thumbnails are read on the GUI thread); R walks every open proposal
+SHOWN = 200  # rows listed at once (thumbnails are read on the GUI thread); R walks every open proposal
 CUT_STEPS = 255  # the slider's steps over 0..1 (the difference maps are stored as uint8)
 DECIDED_COLOR = QColor(128, 128, 128)
 MARKS = {"accepted": "✓ accepted", "edited": "✎ editing", "rejected": "✗ rejected"}

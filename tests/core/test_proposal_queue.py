@@ -102,3 +102,9 @@ def test_the_queue_offers_labeled_defective_images_without_a_mask(project: Proje
     assert plan.sentence() == f"{len(defective) - 2} images will get a mask; 1 already has one and 1 you rejected " \
                               "are skipped."
     assert bulk_plan(queue, 2.0).sentence() == "0 images will get a mask."
+    queue.set_rejected(second, False)
+    assert bulk_plan(queue, 0.0).sentence().endswith("; 1 already has one and is skipped.")
+    queue.set_masked(best, False)
+    queue.set_rejected(second, True)
+    queue.set_rejected(best, True)
+    assert bulk_plan(queue, 0.0).sentence().endswith("; 2 you rejected are skipped.")

@@ -166,7 +166,8 @@ class ProposalReview(QObject):
         """Draws the proposal of ``image_id`` when it is open for review (read off the GUI
         thread the first time); else nothing."""
         current = self.current
-        if self._wanted(image_id) and current is not None and current.image_id == image_id:
+        if (self._wanted(image_id) and current is not None and current.image_id == image_id
+                and current.run_id == self.queue.run_id):
             self._draw(image_id)
             return
         self.current, self.cut, self._mask = None, None, None
@@ -286,6 +287,7 @@ class ProposalReview(QObject):
         if not self.editor.mask_replacer.replace(proposal.image_id, mask, origin=origin.source, save=save):
             self.message.emit("The image is still loading: try again in a moment.")
             return False
+        queue.set_masked(proposal.image_id, True)  # out of the queue now; an undo that removes it brings it back
         self._mark(proposal.image_id, decision)
         return True
 

@@ -117,16 +117,14 @@ class Label:
 @dataclass(frozen=True)
 class MaskInfo:
     """The current pixel mask of one image. ``file`` is None for an empty mask
-    (all background), which is a real annotation: "no defect pixels here". ``actor`` and
-    ``source`` say who wrote it last and through what (``gui``, ``import``, ``proposal 7``)."""
+    (all background), which is a real annotation: "no defect pixels here"."""
 
     image_id: int
     file: str | None
     pixels: int
     class_ids: tuple[int, ...]
     updated_at: str
-    actor: str = ""
-    source: str = ""
+    source: str = ""  # through what it was last saved ("gui", "import", "proposal:run-7", ...)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 turned down, so that the review never offers that run's proposal for them again.
 
 Accepted proposals need no table: they become ordinary masks whose ``source`` names the
-run (see :mod:`core.proposals.origin`). A rejection is kept per run: a newer proposer
+run (see :mod:`core.proposals.accept`). A rejection is kept per run: a newer proposer
 run may propose something better for the same image and offers it again.
 """
 

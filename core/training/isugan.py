@@ -153,8 +153,8 @@ def make_preview(generator, data: ProposerData, shown: tuple[list[int], list[int
         image = np.asarray(data.store.image(image_id))
         difference, repair = made[image_id]
         mask = propose_mask(difference, cut_level(difference, floor), share)
-        tiles = (image, repair, (np.clip(difference, 0, 1) * 255).astype(np.uint8), mask.astype(np.uint8) * 255)
-        rows.append(tuple(_shrink(t) for t in tiles))
+        tiles = (image, repair, (np.clip(difference, 0, 1) * 255).astype(np.uint8))
+        rows.append((*(_shrink(t) for t in tiles), _shrink(mask.astype(np.uint8) * 255, nearest=True)))
     generator.train()
     mse = [float(np.mean((np.asarray(data.store.image(i), np.float64) - made[i][1]) ** 2)) for i in ok]
     metrics = {"repair MSE (OK)": float(np.mean(mse))} if mse else {}
@@ -163,7 +163,7 @@ def make_preview(generator, data: ProposerData, shown: tuple[list[int], list[int
                    note=note), metrics
 
 
-def _shrink(tile: np.ndarray) -> np.ndarray:
+def _shrink(tile: np.ndarray, nearest: bool = False) -> np.ndarray:
     height, width = tile.shape
     factor = PREVIEW_SIDE / max(height, width)
     if factor >= 1:
@@ -171,4 +171,5 @@ def _shrink(tile: np.ndarray) -> np.ndarray:
     from PIL import Image as PILImage
 
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    return np.asarray(PILImage.fromarray(tile).resize(size, PILImage.Resampling.BILINEAR))
+    resample = PILImage.Resampling.NEAREST if nearest else PILImage.Resampling.BILINEAR
+    return np.asarray(PILImage.fromarray(tile).resize(size, resample))

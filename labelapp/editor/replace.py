@@ -26,9 +26,10 @@ class MaskReplacer:
         self._undo = undo
         self._stop_autosave = stop_autosave
 
-    def replace(self, image_id: int, mask: np.ndarray, *, origin: str, save: bool) -> bool:
+    def replace(self, image_id: int, mask: np.ndarray, *, origin: str, edited_origin: str, save: bool) -> bool:
         """Makes ``mask`` (uint8 class ids at the image's size) the mask of ``image_id``,
-        which must be on screen; ``save``: queue it for the store now, else it saves like
+        which must be on screen; its save records ``origin`` (``edited_origin`` once the
+        user's own edits follow). ``save``: queue it for the store now, else it saves like
         any edit (about a second later, or when another image is shown). False when the
         image is not on screen or the sizes differ."""
         doc = self._canvas.document()
@@ -39,7 +40,8 @@ class MaskReplacer:
         if len(changed[0]):
             box = Box(int(changed[1].min()), int(changed[0].min()), int(changed[1].max()) + 1,
                       int(changed[0].max()) + 1)
-            edit = MaskEdit(box, Patch.of(doc.mask[box.slices]), Patch.of(mask[box.slices]), origin=origin)
+            edit = MaskEdit(box, Patch.of(doc.mask[box.slices]), Patch.of(mask[box.slices]), origin=origin,
+                            edited_origin=edited_origin)
             self._canvas.mask_changed(edit.apply(doc.mask, undo=False))
             self._undo.record_mask_edit(doc, edit)
         if save:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.proposals.origin import ProposalOrigin
+from core.proposals.accept import proposal_source
 from core.proposals.review import BulkPlan, ReviewItem, ReviewQueue, bulk_plan, proposal_mask, score_range
 from core.proposals.store import load_proposal
 from core.store import StoreError, default_actor
@@ -151,7 +151,7 @@ class BulkAccept(QObject):
         queue = self._review.queue
         if queue is None or not plan.accept or self.is_running():
             return
-        self._origin = ProposalOrigin(run_id=queue.run_id).source
+        self._origin = proposal_source(queue.run_id)
         self._todo, self._written = list(plan.accept), []
         self._review.message.emit(f"Accepting {len(self._todo)} proposals…")
         self._timer.start()

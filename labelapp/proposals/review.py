@@ -5,8 +5,9 @@ proposer run (and the Proposals dock is not closed), the proposal's outline is d
 over it and the review keys hold Enter, E and Backspace (:data:`labelapp.shortcuts.keymap.REVIEW`):
 
 * **Enter** accepts: the proposal (at the slider's cut) becomes the image's mask, one
-  undoable edit saved at once, its source naming the run (:mod:`core.proposals.origin`);
-* **E** makes it the editable mask with the brush, saved as usual (``… edited`` once painted);
+  undoable edit saved at once, its source naming the run (``proposal:run-7``,
+  :mod:`core.proposals.accept`; ``…:edited`` when the cut was moved);
+* **E** makes it the editable mask with the brush, saved as usual (``…:edited`` once painted);
 * **Backspace** rejects it for this run, in the store (:class:`core.store.reviews.RejectedProposals`).
 
 Accept and reject go on to the next open proposal. Masks go through the editor (and so the
@@ -24,7 +25,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QDockWidget, QLineEdit, QPlainTextEdit, QTextEdit
 
-from core.proposals.origin import ProposalOrigin
+from core.proposals.accept import proposal_source
 from core.proposals.review import ReviewQueue, review_queue
 from core.proposals.store import Proposal, load_proposals, proposer_runs
 from core.store import ClassKind, Project, StoreError, default_actor
@@ -282,9 +283,10 @@ class ProposalReview(QObject):
         item = queue.item(proposal.image_id)
         assert item is not None
         cut = None if self.cut is None or abs(self.cut - proposal.cut) < 1e-9 else self.cut
-        origin = ProposalOrigin(run_id=queue.run_id, cut=cut)
+        origin = proposal_source(queue.run_id, edited=cut is not None)  # another cut: not as the run proposed
         mask = np.where(self._mask, np.uint8(item.class_id), np.uint8(0)).astype(np.uint8)  # as drawn
-        if not self.editor.mask_replacer.replace(proposal.image_id, mask, origin=origin.source, save=save):
+        if not self.editor.mask_replacer.replace(proposal.image_id, mask, origin=origin,
+                                                 edited_origin=proposal_source(queue.run_id, edited=True), save=save):
             self.message.emit("The image is still loading: try again in a moment.")
             return False
         queue.set_masked(proposal.image_id, True)  # out of the queue now; an undo that removes it brings it back

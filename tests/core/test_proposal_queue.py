@@ -1,9 +1,8 @@
-"""The store's side of reviewing mask proposals: where an accepted mask came from,
-rejections that persist per run, and what the review queue and the bulk accept offer."""
+"""The store's side of reviewing mask proposals: rejections that persist per run, the
+accepted mask's source, and what the review queue and the bulk accept offer."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ from proposal_runs import label_from_truth, rectangle, write_designed_run
 
 from core.demo_project import create_demo_project
 from core.proposals import load_proposal, load_proposals
-from core.proposals.origin import ProposalOrigin, parse_origin
+from core.proposals.accept import ProposalOrigin, proposal_origin, proposal_source
 from core.proposals.review import bulk_plan, proposal_mask, review_queue
 from core.store import InvalidValueError, Project
 
@@ -33,19 +32,6 @@ def project(template: Path, tmp_path: Path):
     shutil.copytree(template, tmp_path / "project")
     with Project.open(tmp_path / "project") as opened:
         yield opened
-
-
-@pytest.mark.parametrize("origin", [ProposalOrigin(7), ProposalOrigin(7, cut=0.45), ProposalOrigin(12, edited=True),
-                                    ProposalOrigin(3, cut=0.039, edited=True)])
-def test_an_origin_reads_back_from_its_source(origin: ProposalOrigin) -> None:
-    assert parse_origin(origin.source) == origin
-    if not origin.edited:  # the editor's history adds " edited" once the user painted
-        assert parse_origin(origin.source + " edited") == replace(origin, edited=True)
-
-
-@pytest.mark.parametrize("source", ["gui", "import", "gui undo", "proposal", "proposal x", "proposals 3", None])
-def test_other_sources_are_no_proposal(source: str | None) -> None:
-    assert parse_origin(source) is None
 
 
 def test_rejections_persist_per_run(project: Project) -> None:
@@ -69,10 +55,10 @@ def test_a_mask_keeps_its_source(project: Project) -> None:
     image = project.images.get(int(project.images.ids()[0]))
     mask = np.zeros((image.height, image.width), np.uint8)
     mask[2:5, 3:9] = 2
-    project.masks.save(image.id, mask, actor="ann", source="proposal 1 at 0.250")
+    project.masks.save(image.id, mask, actor="ann", source=proposal_source(1, edited=True))
     info = project.masks.info(image.id)
-    assert (info.actor, info.source) == ("ann", "proposal 1 at 0.250")
-    assert parse_origin(info.source) == ProposalOrigin(1, cut=0.25)
+    assert proposal_origin(info.source) == ProposalOrigin(1, edited=True)
+    assert project.events.list(image_id=image.id, kind="mask")[-1].source == "proposal:run-1:edited"
 
 
 def test_the_queue_offers_labeled_defective_images_without_a_mask(project: Project) -> None:
@@ -91,7 +77,7 @@ def test_the_queue_offers_labeled_defective_images_without_a_mask(project: Proje
     assert mask.shape == (image.height, image.width) and set(np.unique(mask)) == {0, labels[best]}
     assert abs(ys.min() - top) <= 1 and abs(xs.min() - left) <= 1 and abs(ys.max() + 1 - bottom) <= 1 and abs(
         xs.max() + 1 - right) <= 1  # where it was put, at the image's own (non-square) size
-    project.masks.save(best, mask, actor="t", source=ProposalOrigin(1).source)
+    project.masks.save(best, mask, actor="t", source=proposal_source(1))
     project.rejected_proposals.reject(1, [second], actor="t", source="test")
     queue = review_queue(project, proposals)
     assert queue.state(best) == "masked" and queue.state(second) == "rejected"

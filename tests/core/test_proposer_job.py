@@ -106,9 +106,12 @@ def test_the_plain_cyclegan_and_the_nearest_neighbour_proposer(project_root: Pat
     patchcore = drain(proposer_job(ProposerRequest(project_root=project_root, method="patchcore", scope="all",
                                                    workers=1, threads=1)))
     assert patchcore.run.method == "proposer-patchcore" and patchcore.metrics["encoder_run"] is None
+    predicted = drain(proposer_job(ProposerRequest(project_root=project_root, method="patchcore", scope="predicted",
+                                                   workers=1, threads=1)))
+    assert "no unlabeled ones: no defect detector yet" in predicted.metrics["scope_note"]
     with Project.open(project_root) as project:
-        proposals = load_proposals(project)  # the newest
-        assert proposals.run.id == patchcore.run.id and len(proposals.ids) == 24  # scope "all"
+        proposals = load_proposals(project, patchcore.run.id)
+        assert len(proposals.ids) == 24  # scope "all"
         proposal = load_proposal(project, proposals, int(proposals.ids[0]))
         assert proposal.repair is None and proposal.difference.shape == proposal.mask().shape == SIZE
         assert load_proposals(project, cyclegan.run.id).method == "cyclegan"
@@ -126,3 +129,56 @@ def test_too_few_labels_say_how_many_more(tmp_path: Path) -> None:
         drain(proposer_job(ProposerRequest(project_root=root, workers=1)))
     with Project.open(root) as project, pytest.raises(StoreError, match="no mask proposals yet"):
         load_proposals(project)
+
+
+def test_accepted_proposals_are_ordinary_masks_that_remember_their_run(project_root: Path) -> None:
+    from core.proposals.accept import ProposalOrigin, accept_above, accept_proposal, proposal_origin
+    from core.store import InvalidValueError
+
+    run = drain(proposer_job(ProposerRequest(project_root=project_root, method="patchcore", workers=1,
+                                             threads=1))).run
+    defective = sorted(_defective_ids(project_root))
+    with Project.open(project_root) as project:
+        proposals = load_proposals(project, run.id)
+        first, second = defective[0], defective[1]
+        assert accept_proposal(project, proposals, first, actor="t", cut=0.0)  # everything above 0: not empty
+        info = project.masks.info(first)
+        assert info.pixels > 0 and proposal_origin(info.source) == ProposalOrigin(run_id=run.id, edited=False)
+        label = project.labels.get(first)
+        assert label.class_id in set(np.unique(project.masks.load(first)).tolist()) <= {0, label.class_id}
+        edit = np.zeros(SIZE, bool)
+        edit[10:20, 30:50] = True
+        accept_proposal(project, proposals, second, actor="t", mask=edit)
+        assert project.masks.info(second).pixels == 200
+        assert proposal_origin(project.masks.info(second).source).edited
+        assert [e.source for e in project.events.list(image_id=second)][-1] == f"proposal:run-{run.id}:edited"
+        ok_image = next(i for i in proposals.ids.tolist() if i not in defective)
+        with pytest.raises(InvalidValueError, match="defect class"):
+            accept_proposal(project, proposals, ok_image, actor="t")
+        preview = [r.image_id for r in proposals.ranked(min_score=0.0) if r.image_id not in (first, second)
+                   and r.image_id in defective]
+        assert sorted(accept_above(project, proposals, 0.0, actor="t")) == sorted(preview)
+        assert proposal_origin("gui") is None
+
+
+def test_it_runs_in_the_training_process_and_its_previews_cross_over(project_root: Path) -> None:
+    from core.jobs.worker import JobCall, WorkerProcess
+
+    worker = WorkerProcess(threads=1)
+    try:
+        worker.submit(JobCall(proposer_job, (ProposerRequest(project_root=project_root, steps=2, **TINY),)))
+        previews, result = [], None
+        while result is None:
+            message = worker.receive(timeout=300)
+            assert message is not None, "the worker went quiet"
+            kind, value = message
+            if kind == "error":
+                raise value
+            if kind == "progress" and value.preview is not None:
+                previews.append(value.preview)
+            result = value if kind == "result" else None
+        assert result.run is not None and result.run.method == "proposer-isugan"
+        assert len(previews) == 2 and previews[-1].step == 2  # thinning the progress keeps every preview
+        assert previews[-1].tiles[0][0].dtype == np.uint8
+    finally:
+        worker.close()

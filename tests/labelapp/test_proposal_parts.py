@@ -55,22 +55,22 @@ def test_the_outline_is_every_border_edge_merged(seed: int) -> None:
 
 def edit(origin: str | None = None) -> MaskEdit:
     patch = Patch.of(np.zeros((1, 1), np.uint8))
-    return MaskEdit(Box(0, 0, 1, 1), patch, patch, origin=origin)
+    return MaskEdit(Box(0, 0, 1, 1), patch, patch, origin=origin, edited_origin=origin and origin + ":edited")
 
 
 def test_a_save_names_the_proposal_and_whether_it_was_edited_after() -> None:
     history = History()
     assert history.mask_source("gui") == "gui"
     history.push(edit())  # the user's own stroke first
-    history.push(edit("proposal 4"))
-    assert history.mask_source("gui") == "proposal 4"
+    history.push(edit("proposal:run-4"))
+    assert history.mask_source("gui") == "proposal:run-4"
     history.push(LabelChange(1, None, 2))  # a label change is no mask edit
-    assert history.mask_source("gui") == "proposal 4"
+    assert history.mask_source("gui") == "proposal:run-4"
     history.push(edit())
-    assert history.mask_source("gui") == "proposal 4 edited"
+    assert history.mask_source("gui") == "proposal:run-4:edited"
     history.commit_undo()
     history.commit_undo()
-    assert history.mask_source("gui") == "proposal 4"
+    assert history.mask_source("gui") == "proposal:run-4"
     history.commit_undo()  # the proposal undone: the user's own mask again
     assert history.mask_source("gui") == "gui"
 

@@ -114,10 +114,10 @@ def test_enter_accepts_records_the_run_and_undo_takes_it_back(qtbot, window: Mai
     QTest.keyClick(window, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window.editor.current_image_id() not in (None, first))  # on to the next proposal
     assert window.editor.current_image_id() == review.queue.items[1].image_id
-    assert mask_source(window, first) == ("proposal 2", int(expected.sum()))
+    assert mask_source(window, first) == ("proposal:run-2", int(expected.sum()))
     with store(window) as project:
         assert np.array_equal(project.masks.load(first), np.where(expected, class_id, 0))
-        assert project.events.list(image_id=first, kind="mask")[-1].source == "proposal 2"
+        assert project.events.list(image_id=first, kind="mask")[-1].source == "proposal:run-2"
         assert project.labels.get(first).class_id == class_id  # the label stays
     rows = window.docks.proposals.list
     assert rows.listed_ids()[0] == first and rows.item(0).text().startswith("✓ accepted")  # kept, marked
@@ -140,7 +140,7 @@ def test_e_opens_the_proposal_in_the_brush_and_an_edit_is_recorded(qtbot, window
     QTest.keyClick(window, Qt.Key.Key_E)
     assert editor.tool() == "brush" and editor.current_image_id() == image_id  # stays to be painted
     proposed = int(np.count_nonzero(editor.current_mask()))
-    assert proposed > 0 and mask_source(window, image_id) in (None, ("proposal 2", proposed))  # saves as usual
+    assert proposed > 0 and mask_source(window, image_id) in (None, ("proposal:run-2", proposed))  # saves as usual
     assert not review.is_active() and window.window_actions.actions["tool.eraser"].shortcuts()
     canvas = editor.canvas
     point = canvas.view().to_widget(10.5, 40.5).toPoint()  # outside the proposal, left of it
@@ -148,7 +148,7 @@ def test_e_opens_the_proposal_in_the_brush_and_an_edit_is_recorded(qtbot, window
     qtbot.mouseRelease(canvas, LEFT, NONE, point)
     editor.flush()
     source, pixels = mask_source(window, image_id)
-    assert source == "proposal 2 edited" and pixels > proposed
+    assert source == "proposal:run-2:edited" and pixels > proposed
     QTest.keyClick(window, Qt.Key.Key_E)  # no proposal on screen now: E is the eraser
     assert editor.tool() == "eraser"
 
@@ -218,7 +218,7 @@ def test_the_cut_slider_redraws_the_proposal_and_enter_takes_it(qtbot, window: M
     lines = np.array([[line.x1(), line.y1(), line.x2(), line.y2()] for line in review.overlay.lines])
     assert (lines.min(), lines[:, [0, 2]].max(), lines[:, [1, 3]].max()) == (0, doc.width, doc.height)
     QTest.keyClick(window, Qt.Key.Key_Return)
-    assert mask_source(window, image_id) == ("proposal 2 at 0.039", doc.width * doc.height)
+    assert mask_source(window, image_id) == ("proposal:run-2:edited", doc.width * doc.height)
     qtbot.waitUntil(lambda: review.is_active() and review.current.image_id != image_id)  # the next one, read
     assert panel.cut_slider.value() == round(review.current.cut * 255)  # at its run's cut
     panel.cut_slider.setValue(200)
@@ -262,7 +262,7 @@ def test_bulk_accept_counts_first_and_is_undone_in_one_step(qtbot, open_window, 
     with store(window) as project:
         sources = {i: project.masks.info(i).source for i in accepted}
         kept = project.masks.info(queue.masked()[0].image_id)
-    assert set(sources.values()) == {"proposal 2"} and kept.source == "test"
+    assert set(sources.values()) == {"proposal:run-2"} and kept.source == "test"
     assert len(review.queue.open()) == 1 and panel.bulk_undo_button.isVisible()
     panel.bulk_undo_button.click()
     with store(window) as project:

@@ -172,6 +172,7 @@ class ProposalReview(QObject):
             self._draw(image_id)
             return
         self.current, self.cut, self._mask = None, None, None
+        self.panel.select(image_id)  # a decided row stays listed; any other image: no row
         self.overlay.clear()
         self.panel.show_current(None, keys=display_text(self.shortcuts.keys("proposal.next")[:1]))
         self._set_active(False)

@@ -43,6 +43,7 @@ from labelapp.editor.history import MaskEdit
 from labelapp.editor.info_lines import InfoLines, suggestion_info_html
 from labelapp.editor.loader import LoadFailure
 from labelapp.editor.placeholder import Placeholder
+from labelapp.editor.replace import MaskReplacer
 from labelapp.editor.resolution import ResolutionFollower
 from labelapp.editor.session import EditorSession
 from labelapp.editor.toolbar import EditorToolBar
@@ -104,6 +105,7 @@ class ImageEditor(QWidget):
         self._idle.setInterval(AUTOSAVE_MS)
         self._undo = UndoRedo(self._session, self.canvas, self.labels, mask_changed=self._idle.start,
                               message=self.message.emit)
+        self.mask_replacer = MaskReplacer(self._session, self.canvas, self._undo, stop_autosave=self._idle.stop)
         self._connect()
         self.canvas.set_brush_size(DEFAULT_BRUSH)
         self.toolbar.set_brush_size(DEFAULT_BRUSH)
@@ -146,8 +148,7 @@ class ImageEditor(QWidget):
         self._show_placeholder(NO_IMAGE_TEXT if project is not None else "No project open.")
 
     def show_image(self, image_id: int | None) -> None:
-        """Shows an image (at once when it is decoded already); queues the previous
-        image's mask for saving first."""
+        """Shows an image (at once when decoded already), queuing the previous one's mask to save."""
         if image_id is not None and image_id == self._current:
             return
         self.canvas.finish_interaction()
@@ -252,8 +253,7 @@ class ImageEditor(QWidget):
 
     # -- defect detector ------------------------------------------------------------------------
     def reload_heatmaps(self) -> None:
-        """Re-reads the latest defect-detector run (call after a training run or a
-        threshold change), then the heat map and defect probability of the image shown."""
+        """Re-reads the latest detector run (after a run or a threshold change) and the image's heat map."""
         doc = self.canvas.document()
         self._defects.reload(self._session.project, doc if doc is not None and doc.image_id == self._current else None)
 

@@ -220,8 +220,9 @@ class EditorSession(QObject):
         history = self.histories.find(doc.image_id)
         remove = (history is not None and history.base_had_mask is False
                   and history.mask_edits_applied() == 0)
+        source = SAVE_SOURCE if history is None else history.mask_source(SAVE_SOURCE)  # a proposal's run
         request = SaveRequest(image_id=doc.image_id, version=doc.version, mask=None if remove else doc.mask.copy(),
-                              actor=default_actor(), source=SAVE_SOURCE)
+                              actor=default_actor(), source=source)
         if self._labels.save_mask(request):
             doc.saving_version = doc.version
 

@@ -23,6 +23,7 @@ from labelapp.grid import ImageGrid
 from labelapp.labeling.controller import LabelingController
 from labelapp.project.actions import ProjectActions
 from labelapp.project.recent import RecentProjects
+from labelapp.proposals.review import ProposalReview
 from labelapp.session.project_session import ProjectSession
 from labelapp.shell.docks import build_docks
 from labelapp.shell.empty_state import EmptyState
@@ -59,8 +60,11 @@ class MainWindow(QMainWindow):
         self.suggestions_queue = SuggestionsQueue(self.suggestions, self.labeling.go_to, self.editor.current_image_id,
                                                   self)
         self.shortcuts = ShortcutMap(self._settings)
+        self.proposal_review = ProposalReview(self.docks.proposals, self.editor, self.session, self.labeling.go_to,
+                                              self.shortcuts, self)
         self.project_actions = ProjectActions(self, self.session, self.shortcuts, flush=self.editor.flush)
         self.window_actions = WindowActions(self, self.shortcuts, self._handlers())
+        self.proposal_review.attach(self.docks.proposals_dock, self.window_actions.set_context_active)
         self._build_extra_menu_items()
         self.views = ViewUpdates(self.session, Views(
             self.grid, self.editor, self.image_info, self.status, self.summary_panel, self.worth_a_mask,
@@ -134,7 +138,7 @@ class MainWindow(QMainWindow):
             "model.export": self._export_model,
             "help.shortcuts": self._toggle_help, "app.quit": self.close,
             "mask.worth_next": self.go_to_next_worth_a_mask,
-            "image.next_suggested": self.suggestions_queue.go_next,
+            "image.next_suggested": self.suggestions_queue.go_next, **self.proposal_review.handlers(),
         }
         heatmap = getattr(e, "toggle_heatmap", None)  # an editor without heat maps leaves J disabled
         if heatmap is not None:
@@ -171,6 +175,7 @@ class MainWindow(QMainWindow):
         for dock in self.docks.all()[:4]:
             menus["&View"].addAction(dock.toggleViewAction())
         menus["&View"].addAction(self.embedding_map.dock.toggleViewAction())
+        menus["&View"].addAction(self.docks.proposals_dock.toggleViewAction())  # enabled with a project (_connect)
 
     def _connect(self) -> None:
         status = self.status
@@ -178,6 +183,10 @@ class MainWindow(QMainWindow):
             part.message.connect(status.show_info)
             part.error.connect(status.show_error)
         self.suggestions_queue.message.connect(status.show_info)
+        self.proposal_review.message.connect(status.show_info)
+        self.training.run_finished.connect(lambda _result: self.proposal_review.reload())  # a new proposer run
+        for signal, enabled in ((self.session.opened, True), (self.session.closed, False)):
+            signal.connect(lambda *_a, on=enabled: self.docks.proposals_dock.toggleViewAction().setEnabled(on))
         self.suggestions.message.connect(status.show_info)
         self.editor.image_shown.connect(self.views.show_image_info)
         self.editor.message.connect(status.show_info)
@@ -384,6 +393,7 @@ class MainWindow(QMainWindow):
         self.training.shutdown()
         self.suggestions.shutdown()
         self.worth_a_mask.shutdown()
+        self.proposal_review.shutdown()
         self.close_project()
         self.editor.shutdown()
         self.grid.shutdown()

@@ -29,12 +29,24 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_parsers(sub: Any) -> None:
     """The ``propose-masks`` command."""
-    p = sub.add_parser("propose-masks", help="write a mask proposer's masks as PNGs (0 / 255, the size of each"
-                                             " image) with a CSV of image scores")
-    p.add_argument("project", type=Path)
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write into")
-    p.add_argument("--run", type=int, metavar="ID", help="the proposer run (default: the newest)")
-    p.add_argument("--json", action="store_true")
+    from labelapp.cli.arguments import add_command, add_json, add_project
+
+    p = add_command(sub, "propose-masks", summary="write a mask proposer's masks as PNGs with a CSV of image scores",
+                    description="""\
+Writes the masks a mask-proposer run (`labelapp train PROJECT --method isugan|cyclegan|patchcore`) \
+proposed: one PNG per image, the size of the image, 0 where the proposer sees no defect and \
+255 where it proposes one, and proposals.csv with one row per image: image, mask, image_id, \
+score, defective, mask_pixels, components, cut, label (plain newlines). An image whose \
+proposal is empty gets an all-zero PNG. Nothing in the project changes; accept proposals in \
+the window's Proposals dock.""", epilog="""\
+examples:
+  labelapp train ./tiles --method patchcore
+  labelapp propose-masks ./tiles --out ./proposals""")
+    add_project(p)
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="the folder to write the PNGs and proposals.csv into (created when missing)")
+    p.add_argument("--run", type=int, metavar="ID", help="the proposer run to write (default: the newest)")
+    add_json(p, "the files written and the counts")
 
 
 def handler_for(args: argparse.Namespace) -> Callable[[argparse.Namespace], int] | None:
@@ -58,7 +70,7 @@ def cmd_train_proposer(args: argparse.Namespace) -> int:
     notes: list[str] = []
 
     def on_progress(progress: Any) -> None:
-        bars.update(progress.phase, progress.step, progress.total)
+        bars.progress(progress)
         if progress.phase == "mask proposer" and progress.message:
             notes.append(progress.message)
 
@@ -114,6 +126,6 @@ def cmd_propose_masks(args: argparse.Namespace) -> int:
 
 
 def _bars(quiet: bool) -> Any:
-    from labelapp.cli.commands import _Bars
+    from labelapp.cli.progress import Bars
 
-    return _Bars(quiet=quiet)
+    return Bars(quiet=quiet)

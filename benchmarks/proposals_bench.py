@@ -5,7 +5,7 @@ true masks.
     python benchmarks/proposals_bench.py --data ../shared/data/magnetic-tile --ok-class MT_Free
     python benchmarks/proposals_bench.py --generate cracks|textured [--images 400]
         [--methods isugan cyclegan patchcore detector] [--preset quick] [--steps N] [--threads 1]
-        [--pretrain] [--work DIR] [--out results.jsonl] [--tag NAME]
+        [--pretrain] [--scale S] [--work DIR] [--out results.jsonl] [--tag NAME]
     python benchmarks/proposals_bench.py --table results.jsonl [more.jsonl ...]
     python benchmarks/proposals_bench.py --speed 10 [--threads 2]
 
@@ -101,7 +101,7 @@ def run_proposer(setup: dict, method: str, args: argparse.Namespace) -> dict:
 
     request = ProposerRequest(project_root=setup["root"], method=method, preset=args.preset, steps=args.steps,
                               scope="all", threads=args.threads, device=args.device, resume=False,
-                              preview_every_s=600.0)
+                              preview_every_s=600.0, scale=args.scale)
     began = time.perf_counter()
     result = drain(proposer_job(request))
     seconds = time.perf_counter() - began
@@ -190,6 +190,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--preset", default="quick", choices=("quick", "standard", "paper"))
     parser.add_argument("--steps", type=int, default=None, help="GAN training steps (default: the preset's)")
+    parser.add_argument("--scale", type=float, help="the proposers' working scale (default: the detector's)")
     parser.add_argument("--pretrain", action="store_true",
                         help="first pretrain the app's encoder on every image (as a Retrain does; reused when the"
                              " project has one): the nearest-neighbour proposer then uses its features")

@@ -128,12 +128,14 @@ def editor_rows(cache: Path, repeats: int) -> list[tuple[str, str, str]]:
             runs = [gui_bench_editor.measure_next_image(project, ids, period_s=period) for _ in range(repeats)]
             median = statistics.median(r["median_ms"] for r in runs)
             p95 = statistics.median(r["p95_ms"] for r in runs)
+            cpu = statistics.median(r["cpu_median_ms"] for r in runs)
             decodes = max(r["decodes_max"] for r in runs)
             per_image = statistics.mean(r["decodes_mean"] for r in runs)
             pace = "2 images/s" if period else "no pause"
             medians = ", ".join(f"{r['median_ms']:.0f}" for r in runs)
             rows.append((f"next image {size}x{size} {fmt.upper()}, {pace} (median / p95, n={runs[0]['n']} x {repeats})",
-                         f"{median:.1f} / {p95:.1f} ms; decodes per image {per_image:.2f} (max {decodes})",
+                         f"{median:.1f} / {p95:.1f} ms (GUI thread CPU {cpu:.1f} ms);"
+                         f" decodes per image {per_image:.2f} (max {decodes})",
                          f"{target}; passes' medians {medians} ms"))
     project, ids = gui_bench_editor.project_for(cache, 4096, "png")
     stroke = gui_bench_editor.measure_stroke(project, ids[0])

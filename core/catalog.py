@@ -37,7 +37,7 @@ from numpy.dtypes import StringDType
 
 from core.catalog_sorts import SortKeys, inverse_permutation
 from core.jobs.base import StoredPredictions
-from core.store import ImageClass, Project, RunKind
+from core.store import ImageClass, PredictionState, Project, Run, RunKind
 from core.training.trust import DetectorTrust, Verdict, detector_trust, which_to_believe
 
 logger = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ class Catalog(SortKeys):
     _date_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     _confidence_rank: dict = field(default_factory=dict, repr=False)  # most_sure / ("defect", highest) -> ranks
     _stored_told: dict = field(default_factory=dict, repr=False)  # run id -> predictions announced (add_stored)
+    _complete: set = field(default_factory=set, repr=False)  # runs whose predictions the catalog holds all of
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -178,61 +179,92 @@ class Catalog(SortKeys):
             self.mask[index[index >= 0]] = state[index >= 0]
 
     def _load_predictions(self, project: Project) -> None:
+        self._load_classes(project, project.predictions.latest_run(RunKind.CLASSIFIER))
+        self._load_defects(project, project.predictions.latest_run(RunKind.SEGDEC))
+
+    def _load_classes(self, project: Project, run_id: int | None) -> None:
+        """The classifier's predictions: those of run ``run_id`` (None: none)."""
         self.pred_class[:] = 0
         self.pred_conf[:] = 0.0
         self._confidence_rank = {}
-        self._load_defects(project)
-        self.prediction_run = project.predictions.latest_run(RunKind.CLASSIFIER)
-        if self.prediction_run is None:
+        self.prediction_run = run_id
+        if run_id is None:
             return
-        stored = project.predictions.class_columns(self.prediction_run)
+        self._read_whole(project.runs.get(run_id))
+        stored = project.predictions.class_columns(run_id)
         if len(stored.ids):
             index = self.index_of(stored.ids)
             found = index >= 0
             self.pred_class[index[found]] = stored.class_ids[found].astype(np.int32)
             self.pred_conf[index[found]] = np.nan_to_num(stored.confidence[found], nan=0.0).astype(np.float32)
 
-    def add_stored(self, project: Project, stored: StoredPredictions) -> None:
-        """Shows a batch of predictions a running job announced (``Progress.stored``):
-        those of ``stored.image_ids`` from run ``stored.run_id``, read for those images
-        only. A run the catalog does not show yet replaces the one it shows (its images
-        without a stored prediction then have none), and a batch that says more were
-        stored than the catalog was told of (a record was lost) reads them all again."""
-        told = self._stored_told.get(stored.run_id, 0) + len(stored.image_ids)
-        shown = self.defect_run if stored.kind == RunKind.SEGDEC.value else self.prediction_run
-        if stored.run_id != shown or told != stored.stored:
-            self._load_predictions(project)
-            self.verdict = which_to_believe(project)
-            self._stored_told[stored.run_id] = stored.stored
-            return
-        self._stored_told[stored.run_id] = told
-        if stored.kind == RunKind.SEGDEC.value:
-            image_ids, p = _columns(project.predictions.defect_probabilities(stored.run_id, stored.image_ids),
-                                    np.float64)
-            index = self.index_of(image_ids)
-            self.pred_defect[index[index >= 0]] = p[index >= 0].astype(np.float32)
-        else:
-            columns = project.predictions.class_columns(stored.run_id, stored.image_ids)
-            index = self.index_of(columns.ids)
-            found = index >= 0
-            self.pred_class[index[found]] = columns.class_ids[found].astype(np.int32)
-            self.pred_conf[index[found]] = np.nan_to_num(columns.confidence[found], nan=0.0).astype(np.float32)
-        self._confidence_rank = {}
-
-    def _load_defects(self, project: Project) -> None:
+    def _load_defects(self, project: Project, run_id: int | None) -> None:
+        """The defect detector's probabilities, threshold and trust: those of run ``run_id``."""
         self.pred_defect[:] = np.nan
-        self.defect_run = project.predictions.latest_run(RunKind.SEGDEC)
-        run = project.runs.get(self.defect_run) if self.defect_run is not None else None
+        self._confidence_rank = {}
+        self.defect_run = run_id
+        run = project.runs.get(run_id) if run_id is not None else None
         self.detector = detector_trust(run)
         if run is None:
             return
         self.defect_threshold = float(run.metrics.get("threshold", 0.5))
-        probability = project.predictions.defect_probabilities(self.defect_run)
+        self._read_whole(run)
+        probability = project.predictions.defect_probabilities(run_id)
         if probability:
             image_ids, p = _columns(probability, np.float64)
             index = self.index_of(image_ids)
             found = index >= 0
             self.pred_defect[index[found]] = p[found].astype(np.float32)
+
+    def _read_whole(self, run: Run) -> None:
+        """Notes that ``run``'s predictions are read whole; complete unless more are coming."""
+        if run.prediction_state != PredictionState.STREAMING:
+            self._complete.add(run.id)
+
+    def add_stored(self, project: Project, stored: StoredPredictions) -> None:
+        """Shows a batch of predictions a running job announced (``Progress.stored``):
+        those of ``stored.image_ids`` from run ``stored.run_id``, read for those images
+        only. A run the catalog does not show yet replaces the one it shows for its kind
+        (reading what that run stored so far: its first batch; its images without a
+        stored prediction then have none), and a batch that says more were stored than
+        the catalog was told of (a record was lost) reads the run's predictions whole."""
+        told = self._stored_told.get(stored.run_id, 0) + len(stored.image_ids)
+        defects = stored.kind == RunKind.SEGDEC.value
+        shown = self.defect_run if defects else self.prediction_run
+        if stored.run_id != shown or told != stored.stored:
+            (self._load_defects if defects else self._load_classes)(project, stored.run_id)
+            self.verdict = which_to_believe(project)
+            self._stored_told[stored.run_id] = stored.stored
+        else:
+            self._stored_told[stored.run_id] = told
+            if defects:
+                image_ids, p = _columns(project.predictions.defect_probabilities(stored.run_id, stored.image_ids),
+                                        np.float64)
+                index = self.index_of(image_ids)
+                self.pred_defect[index[index >= 0]] = p[index >= 0].astype(np.float32)
+            else:
+                columns = project.predictions.class_columns(stored.run_id, stored.image_ids)
+                index = self.index_of(columns.ids)
+                found = index >= 0
+                self.pred_class[index[found]] = columns.class_ids[found].astype(np.int32)
+                self.pred_conf[index[found]] = np.nan_to_num(columns.confidence[found], nan=0.0).astype(np.float32)
+            self._confidence_rank = {}
+        if stored.complete:
+            self._complete.add(stored.run_id)
+
+    def after_run(self, project: Project) -> None:
+        """A retrain ended: reads what it may have changed besides the predictions it
+        streamed — which model to believe, the suggestions — and the predictions of a
+        kind only where the catalog was not told of all of them (a run that did not
+        stream, or a lost record). Cheap at any project size when streaming went well;
+        labels and masks are kept current by their own changes."""
+        for kind, shown, load in ((RunKind.CLASSIFIER, self.prediction_run, self._load_classes),
+                                  (RunKind.SEGDEC, self.defect_run, self._load_defects)):
+            latest = project.predictions.latest_run(kind)
+            if latest != shown or (latest is not None and latest not in self._complete):
+                load(project, latest)
+        self.verdict = which_to_believe(project)
+        self._load_suggestions(project)
 
     @property
     def has_defect_predictions(self) -> bool:

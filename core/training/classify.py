@@ -20,7 +20,7 @@ from core.jobs.base import JobCancelled, Progress, check_cancel
 from core.jobs.curves import CurveLog, logged, save_curves
 from core.jobs.runs import RunRecorder
 from core.jobs.snapshot import LabelSnapshot, take_snapshot
-from core.store import Project, Run, RunKind, StoreError
+from core.store import NeedsTrainingError, Project, Run, RunKind, StoreError
 from core.training.pretrain import load_features
 from core.training.streaming import FIRST_BATCH, prediction_order, stored_progress, unsure_ids
 
@@ -71,7 +71,7 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
     with Project.open(request.project_root) as project:
         pretrain = latest_pretrain_run(project)
         if pretrain is None:
-            raise StoreError("no pretrained encoder covers the current images: pretrain first")
+            raise NeedsTrainingError("no pretrained encoder covers the current images", needs=RunKind.PRETRAIN)
         ids, embeddings = load_features(project, pretrain)
         snapshot = snapshot or take_snapshot(project)
         labeled = [(i, c) for i, c in snapshot.labels]
@@ -90,10 +90,10 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
                 embeddings, _weight = yield from logged(finetune_features(
                     project, recorder, pretrain, ids, rows, n_classes=len(classes), steps=request.finetune_steps,
                     seed=request.seed, cancel=cancel, device=device), curves)
-            yield Progress(phase="classifier", step=0, total=1, message="training the classifier head")
+            yield Progress(phase="classifier", step=0, total=1, message="training the classifier head", unit="step")
             head, metrics = _fit(project, recorder, embeddings, rows, classes, request, cancel)
             validation = metrics.get("validation", {})
-            fitted = Progress(phase="classifier", step=1, total=1,
+            fitted = Progress(phase="classifier", step=1, total=1, unit="step",
                               metrics={"validation accuracy": validation.get("accuracy", float("nan"))})
             curves.add(fitted)
             yield fitted
@@ -166,7 +166,7 @@ def _stream_predictions(project: Project, run_id: int, head, ids: np.ndarray, em
         prediction = head.predict(embeddings[rows[start:end]])
         project.predictions.add(run_id, order[start:end], class_of[prediction.class_index], prediction.confidence,
                                 1.0 - prediction.margin, probabilities=prediction.probabilities)
-        yield stored_progress("classifier", run_id=run_id, kind=RunKind.CLASSIFIER,
+        yield stored_progress("predicting classes", run_id=run_id, kind=RunKind.CLASSIFIER,
                               image_ids=order[start:end].tolist(), stored=end, total=len(order),
                               complete=end == len(rows))
 

@@ -176,9 +176,9 @@ def _train(request: PretrainRequest, cache: PixelCache, cancel: threading.Event 
             schedule.step()
             step += 1
             last = (stats.loss, stats.accuracy)
-            yield Progress(phase="pretraining", step=step, total=total, losses={"contrastive loss": stats.loss},
-                           metrics={"contrastive accuracy": stats.accuracy}, eta_s=eta(step / total),
-                           epoch=step / steps_per_epoch,
+            yield Progress(phase="pretraining", step=step, total=total, unit="batch",
+                           losses={"contrastive loss": stats.loss}, metrics={"contrastive accuracy": stats.accuracy},
+                           eta_s=eta(step / total), epoch=step / steps_per_epoch,
                            message=f"pretraining {request.method} on {where} · epoch {epoch + 1}/{epochs} · "
                                    f"{stats.images_per_s:.0f} images/s")
         check_cancel(cancel)
@@ -216,7 +216,7 @@ def _embed(encoder, cache: PixelCache, size: int, cancel: threading.Event | None
             embeddings.append(e.cpu().numpy().astype(np.float32))
             texture.append(t.cpu().numpy().astype(np.float32))
             yield Progress(phase="embedding", step=min(start + chunk, len(cache.ids)), total=len(cache.ids),
-                           message=f"embedding every image on {where}")
+                           unit="image", message=f"embedding every image on {where}")
     return np.concatenate(embeddings), np.concatenate(texture)
 
 

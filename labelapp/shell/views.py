@@ -83,7 +83,7 @@ class ViewUpdates(QObject):
             return
         v = self._views
         if getattr(result, "run", None) is not None:
-            v.grid.refresh(None)
+            v.grid.after_run()
             self.refresh_image_info()
         v.suggestions.reload()  # a retrain stores fresh suggestions at its end
         v.editor.refresh_suggestion()

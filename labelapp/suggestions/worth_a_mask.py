@@ -22,7 +22,7 @@ from core.store import Project, RunKind, StoreError
 from labelapp.suggestions.ranked_list import RankedImageList, summary_label
 
 logger = logging.getLogger(__name__)
-SHOWN = 100  # entries listed at once (thumbnails are read on the GUI thread); the rest after a retrain
+SHOWN = 100  # entries listed at once; the rest after a retrain
 NO_DETECTOR = ("No defect detector yet. Label OK and defective images, then Retrain (Ctrl+R) with “Defect "
                "detector” ticked: this list then shows the defective images whose mask would teach it most.")
 EMPTY = "No image left on run #{run}'s list. Retrain (Ctrl+R) for a new one."
@@ -79,9 +79,10 @@ class WorthAMaskPanel(QWidget):
     def _add(self, project: Project, entries: list[dict]) -> None:
         ids = [int(e["image_id"]) for e in entries]
         self.list.read_thumbnails(project, ids)
+        names = {c.id: c.name for c in project.classes.list()}
+        labeled = project.labels.class_by_image(ids)  # one query, not one per row
         for entry, image_id in zip(entries, ids, strict=True):
-            label = project.labels.get(image_id)
-            kind = f"{label.class_name} · " if label is not None else ""
+            kind = f"{names[labeled[image_id]]} · " if image_id in labeled else ""
             name = self.list.name(image_id)
             self.list.add_image(image_id, f"{name}\n{kind}{entry['reason']}",
                                 f"{name} ({kind.removesuffix(' · ') or 'unlabeled'}): {entry['reason']}")
@@ -118,6 +119,10 @@ class WorthAMaskPanel(QWidget):
 
     # -- changes ---------------------------------------------------------------------------------
     @Slot(object)
+    def shutdown(self) -> None:
+        """Stops the thumbnail loader (the window is closing); final."""
+        self.list.shutdown()
+
     def on_mask_saved(self, image_id: object) -> None:
         """Drops the image once its mask has defect pixels."""
         project = self._project

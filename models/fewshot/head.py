@@ -257,7 +257,7 @@ def _train(
     projection = _projection(x.shape[1], config)
     head = ArcFaceHead(config.embed_dim, n_classes, scale=config.scale, margin=config.margin)
     params = [*projection.parameters(), *head.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
     by_class = [torch.nonzero(y == c).flatten() for c in range(n_classes) if bool((y == c).any())]
     projection.train()
@@ -271,9 +271,8 @@ def _train(
             extra = pool[torch.randint(len(pool), (config.batch_unlabeled,), generator=generator)]
             anchor = torch.cat([anchor, extra])
             labels = torch.cat([labels, torch.full((len(extra),), -1, dtype=torch.int64)])
-        z_n = projection(anchor)
-        z_i = projection(_view(anchor, config, generator))
-        z_j = projection(_view(anchor, config, generator))
+        views = torch.cat([anchor, _view(anchor, config, generator), _view(anchor, config, generator)])
+        z_n, z_i, z_j = projection(views).split(len(anchor))  # one pass for the three views
         loss = fewshot_loss(head, z_n, z_i, z_j, labels, alpha=config.alpha, beta=config.beta, temperature=config.tau)
         optimizer.zero_grad(set_to_none=True)
         loss.total.backward()

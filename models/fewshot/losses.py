@@ -60,11 +60,15 @@ def pair_contrastive_loss(
         Scalar loss averaged over the 2B anchors.
     """
     batch = z_a.shape[0]
-    z = F.normalize(torch.cat([z_a, z_b]), dim=1)
-    sim = z @ z.T / temperature
-    eye = torch.eye(2 * batch, dtype=torch.bool, device=z.device)
-    sim = sim.masked_fill(eye, float("-inf"))
-    index = torch.arange(batch, device=z.device)
+    eye, positive = _pair_masks(batch, labels, z_a.device)
+    return _pair_loss(F.normalize(torch.cat([z_a, z_b]), dim=1), eye, positive, temperature)
+
+
+def _pair_masks(batch: int, labels: Tensor | None, device: torch.device) -> tuple[Tensor, Tensor]:
+    """The self mask and the positive mask of one pair's ``2 * batch`` rows (the same for
+    every pair of views of one batch, so built once per step)."""
+    eye = torch.eye(2 * batch, dtype=torch.bool, device=device)
+    index = torch.arange(batch, device=device)
     positive = torch.zeros_like(eye)
     positive[index, index + batch] = True
     positive[index + batch, index] = True
@@ -72,6 +76,12 @@ def pair_contrastive_loss(
         both = torch.cat([labels, labels])
         same = (both[:, None] == both[None, :]) & (both[:, None] >= 0)
         positive = (positive | same) & ~eye
+    return eye, positive
+
+
+def _pair_loss(z: Tensor, eye: Tensor, positive: Tensor, temperature: float) -> Tensor:
+    """NT-Xent over ``z``, the unit-length embeddings of both views stacked."""
+    sim = (z @ z.T / temperature).masked_fill(eye, float("-inf"))
     log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
     log_prob = log_prob.masked_fill(~positive, 0.0)
     return -(log_prob.sum(dim=1) / positive.sum(dim=1)).mean()
@@ -92,8 +102,10 @@ def self_contrastive_loss(
     Returns:
         Scalar L_Con.
     """
-    pairs = ((z_n, z_i), (z_n, z_j), (z_i, z_j))
-    return sum(pair_contrastive_loss(a, b, labels, temperature=temperature) for a, b in pairs) / 3.0
+    eye, positive = _pair_masks(z_n.shape[0], labels, z_n.device)
+    n, i, j = (F.normalize(z, dim=1) for z in (z_n, z_i, z_j))
+    pairs = ((n, i), (n, j), (i, j))
+    return sum(_pair_loss(torch.cat([a, b]), eye, positive, temperature) for a, b in pairs) / 3.0
 
 
 def fewshot_loss(

@@ -209,6 +209,24 @@ def test_the_catalog_takes_in_each_announced_batch(detector_project: Path, small
             assert catalog.defect_run == record.stored.run_id != old_run  # the new run from its first batch on
             assert int((~np.isnan(catalog.pred_defect)).sum()) == record.stored.stored
             assert catalog.view(sort="defect_first") is not None
+        catalog.after_run(project)  # the window's refresh at the end of the retrain
         fresh = Catalog.load(project)
     np.testing.assert_array_equal(catalog.pred_defect, fresh.pred_defect)
     assert catalog.defect_threshold == fresh.defect_threshold
+    assert catalog.verdict == fresh.verdict
+
+
+def test_after_a_run_the_catalog_reads_only_what_it_was_not_told(detector_project: Path, small_batches: None):
+    with Project.open(detector_project) as project:
+        told, untold = Catalog.load(project), Catalog.load(project)
+        for record in segdec_job(request(detector_project)):
+            if record.stored is not None:
+                told.add_stored(project, record.stored)
+        marked = int(np.flatnonzero(~np.isnan(told.pred_defect))[0])
+        told.pred_defect[marked] = -1.0  # a value no read would give
+        told.after_run(project)
+        assert told.pred_defect[marked] == -1.0  # all its batches were announced: nothing read again
+        untold.after_run(project)  # announced nothing (a run that did not stream): read whole
+        fresh = Catalog.load(project)
+    assert untold.defect_run == fresh.defect_run != None  # noqa: E711
+    np.testing.assert_array_equal(untold.pred_defect, fresh.pred_defect)

@@ -137,7 +137,12 @@ class Probe:
             if line.startswith("@@ "):
                 out[int(line[3:])], threads = threads, {}
             elif line.startswith(("Thread 0x", "Current thread 0x")):
-                frames = threads.setdefault(int(next(t for t in line.split() if t.startswith("0x")), 16), [])
+                token = next(t for t in line.split() if t.startswith("0x"))
+                try:
+                    ident = int(token, 16)
+                except ValueError:  # a marker written into the middle of the dump's line (a loaded machine)
+                    continue
+                frames = threads.setdefault(ident, [])
             elif line.strip().startswith("File "):
                 path, _, rest = line.strip()[6:].partition('", line ')
                 number, _, func = rest.partition(" in ")

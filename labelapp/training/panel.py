@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLayout,
     QListView,
     QListWidget,
     QListWidgetItem,
@@ -45,6 +44,7 @@ from core.store import Project, Run, RunKind, RunStatus
 from labelapp.training.curves import LiveCurves
 from labelapp.training.detection_details import DetectionDetailsDialog
 from labelapp.training.run_details import RunDetailsDialog, detector_trust_html, run_summary
+from labelapp.training.scroll_content import ScrollContent
 from labelapp.training.wording import time_left, when
 
 logger = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class TrainingPanel(QWidget):
         runs_header.addWidget(QLabel("Runs"), 1)
         runs_header.addWidget(self.details_button)
         # in a scroll area: a short dock scrolls rather than squeezing the plot and the lines into each other
-        content = _Content(objectName="training_content")
+        content = ScrollContent(objectName="training_content")
         scroll = QScrollArea(self, objectName="training_scroll")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -377,36 +377,3 @@ class TrainingPanel(QWidget):
                     self._show_item(item)
             self._show_detector()
         self.threshold_changed.emit(run)
-
-
-class _Content(QWidget):
-    """The panel's content in its scroll area: as tall as the area when that is enough,
-    else as tall as it must be, wrapped lines whole (the scroll area asks for its height
-    for the width it has: Qt's own answer uses the preferred heights, and scrolls early)."""
-
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt's name
-        return True
-
-    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt's name
-        layout = self.layout()
-        return super().heightForWidth(width) if layout is None else min_height_for_width(layout, width)
-
-
-def min_height_for_width(layout: QLayout, width: int) -> int:
-    """The least height ``layout`` needs at ``width``: wrapped labels at their height for that
-    width (Qt's minimum size counts one line of them), every other item at its minimum."""
-    margins = layout.contentsMargins()
-    inner = width - margins.left() - margins.right()
-    heights = []
-    for k in range(layout.count()):
-        item = layout.itemAt(k)
-        if item.isEmpty():  # a hidden widget
-            continue
-        nested = item.layout()
-        if isinstance(nested, QVBoxLayout):
-            heights.append(min_height_for_width(nested, inner))
-        elif item.hasHeightForWidth():
-            heights.append(max(item.minimumSize().height(), item.heightForWidth(inner)))
-        else:
-            heights.append(item.minimumSize().height())
-    return margins.top() + margins.bottom() + sum(heights) + layout.spacing() * max(0, len(heights) - 1)

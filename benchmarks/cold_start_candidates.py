@@ -18,7 +18,8 @@ import functools
 import numpy as np
 
 from core.active.cold_start import coverage
-from core.active.pool import Pick, Pool, candidate_rows, images, kmeans, min_distances, sq_distances
+from core.active.pool import Pick, Pool, candidate_rows, kmeans, min_distances, sq_distances
+from core.active.reasons import images
 
 PURITY = 0.95  # probcover: share of balls that must hold one cluster only
 MAX_POOL = 20_000

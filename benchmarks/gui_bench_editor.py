@@ -1,12 +1,19 @@
 """Editor speed: next image, and brush-stroke feedback on a 4096 x 4096 mask.
 
-    python benchmarks/gui_bench_editor.py [--sizes 1024 4096] [--cache DIR]
+    python benchmarks/gui_bench_editor.py [--sets 1024:png 2048:jpeg 4096:png] [--cache DIR]
 
 Run it under a display (``xvfb-run -a -s "-screen 0 1600x1000x24"``) for numbers that
 include flushing to the screen; ``QT_QPA_PLATFORM=offscreen`` works too. Generated
-images (``write_dataset`` flat layout, imported with ``import_folder``) are cached under
-the cache folder, so a second run starts at once. ``benchmarks/gui_bench.py`` imports
-:func:`make_editor_project`, :func:`measure_next_image` and :func:`measure_stroke`.
+images (``write_dataset`` flat layout, gray; for ``jpeg`` re-encoded at quality 90;
+imported with ``import_folder``) are cached under the cache folder, so a second run
+starts at once. ``benchmarks/gui_bench.py`` imports :func:`make_editor_project`,
+:func:`measure_next_image` and :func:`measure_stroke`.
+
+Next image is timed from ``show_image`` (what the D key calls) to the end of the
+canvas paint, with the labeling controller's prefetch (next two, previous one), in two
+passes over every image of a set: at 2 images/s (a key every 0.5 s), and stepping
+without pause (the next key as soon as the image is painted). Each pass opens a fresh
+editor (cold cache) and reports how many times each image's file was decoded.
 """
 
 from __future__ import annotations
@@ -30,32 +37,47 @@ from core.store import ClassKind, Project  # noqa: E402
 from labelapp.editor import ImageEditor  # noqa: E402
 
 EDITOR_SIZE = (1200, 800)
-IMAGES_PER_SIZE = {1024: 40, 4096: 12}
+IMAGES_PER_SIZE = {1024: 60, 2048: 60, 4096: 24}
+FORMATS = ("png", "jpeg")
+JPEG_QUALITY = 90
 
 
 def _app() -> QApplication:
     return QApplication.instance() or QApplication([])
 
 
-def make_editor_project(root: Path, *, size: int, n_images: int | None = None) -> tuple[Path, list[int]]:
-    """A project of generated ``size`` x ``size`` images with an OK and a defect class,
-    built once under ``root`` and reused. Returns (project folder, image ids)."""
+def make_editor_project(root: Path, *, size: int, n_images: int | None = None,
+                        fmt: str = "png") -> tuple[Path, list[int]]:
+    """A project of generated ``size`` x ``size`` gray images (``fmt`` ``png`` or
+    ``jpeg``) with an OK and a defect class, built once under ``root`` and reused.
+    Returns (project folder, image ids)."""
+    from PIL import Image as PILImage
+
     from core.demo import write_dataset
     from core.importing import ImportOptions, import_folder
 
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
     project_dir = root / "project"
     done = root / "done"
     if not done.exists():
         n = n_images or IMAGES_PER_SIZE.get(size, 16)
         started = time.perf_counter()
         write_dataset(root / "source", n_images=n, seed=0, size=size, layout="flat")
+        images = root / "source" / "images"
+        if fmt == "jpeg":
+            images = root / "source" / "jpeg"
+            images.mkdir(exist_ok=True)
+            for png in sorted((root / "source" / "images").glob("*.png")):
+                with PILImage.open(png) as image:
+                    image.save(images / f"{png.stem}.jpg", quality=JPEG_QUALITY)
         with Project.open(project_dir, create=True) as project:
             if project.classes.find("defect") is None:
                 project.classes.add("ok", kind=ClassKind.OK, actor="bench", source="bench")
                 project.classes.add("defect", kind=ClassKind.DEFECT, actor="bench", source="bench")
-            import_folder(project, root / "source" / "images", ImportOptions(actor="bench", source="bench"))
+            import_folder(project, images, ImportOptions(actor="bench", source="bench"))
         done.write_text("")
-        print(f"generated {n} images of {size} px in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        print(f"generated {n} {fmt} images of {size} px in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     with Project.open(project_dir) as project:
         return project_dir, [image.id for image in project.images.list()]
 
@@ -106,25 +128,30 @@ def _summary(values: Sequence[float], prefix: str = "") -> dict[str, float]:
 
 
 def measure_next_image(project_root: Path, image_ids: Sequence[int], *, prefetch: bool = True,
-                       dwell_s: float = 0.3) -> dict:
-    """Shows the images one after another as a labeler would (``dwell_s`` on each,
-    the next two prefetched); times ``show_image`` to ``image_shown`` and to painted.
+                       period_s: float | None = 0.5) -> dict:
+    """Shows the images one after another as a labeler would: a step every
+    ``period_s`` seconds (None: the next step as soon as the image is painted), the
+    next two and the previous image prefetched as the labeling controller does; times
+    ``show_image`` to ``image_shown`` and to the end of the canvas paint.
 
     Returns:
         ``median_ms``, ``p95_ms``, ``max_ms`` (to painted), the same with a
-        ``shown_`` prefix (to ``image_shown``), and ``n``.
+        ``shown_`` prefix (to ``image_shown``) and a ``cpu_`` prefix (the GUI thread's
+        CPU time over the same span: what the step costs whatever else runs), ``n``,
+        and ``decodes_mean`` / ``decodes_max``: how many times the file of each image
+        shown was decoded.
     """
     app, editor, project = _open_editor(Path(project_root))
     shown: list[object] = []
     editor.image_shown.connect(shown.append)
-    to_shown, to_painted = [], []
+    to_shown, to_painted, cpu = [], [], []
     try:
         for index, image_id in enumerate(image_ids):
             paints = editor.canvas.paint_count
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             editor.show_image(image_id)
             if prefetch:
-                editor.set_prefetch(list(image_ids[index + 1:index + 3]))
+                editor.set_prefetch([*image_ids[index + 1:index + 3], *image_ids[max(0, index - 1):index]])
             _pump_until(app, lambda i=image_id: bool(shown) and shown[-1] == i)
             shown_at = time.perf_counter()
             _pump_until(app, lambda p=paints: editor.canvas.paint_count > p)
@@ -132,10 +159,15 @@ def measure_next_image(project_root: Path, image_ids: Sequence[int], *, prefetch
             if index > 0:  # the first image is a cold start
                 to_shown.append((shown_at - started) * 1000)
                 to_painted.append((painted_at - started) * 1000)
-            _pump_for(dwell_s)
+                cpu.append((time.thread_time() - cpu_started) * 1000)
+            if period_s is not None:
+                _pump_for(max(0.0, started + period_s - time.perf_counter()))
+        counts = editor.decode_counts()
+        decodes = [counts[i] for i in image_ids]
     finally:
         _close_editor(editor, project)
-    return {**_summary(to_painted), **_summary(to_shown, "shown_"), "n": len(to_painted)}
+    return {**_summary(to_painted), **_summary(to_shown, "shown_"), **_summary(cpu, "cpu_"), "n": len(to_painted),
+            "decodes_mean": statistics.mean(decodes), "decodes_max": max(decodes)}
 
 
 def _mouse(kind: QEvent.Type, pos: QPointF, button: Qt.MouseButton, buttons: Qt.MouseButton) -> QMouseEvent:
@@ -187,26 +219,43 @@ def measure_stroke(project_root: Path, image_id: int, *, moves: int = 200, brush
         _close_editor(editor, project)
 
 
+def parse_set(text: str) -> tuple[int, str]:
+    """``"2048:jpeg"`` -> (2048, "jpeg"); a bare size is PNG."""
+    size, _, fmt = text.partition(":")
+    return int(size), fmt or "png"
+
+
+def project_for(cache: Path, size: int, fmt: str) -> tuple[Path, list[int]]:
+    n = IMAGES_PER_SIZE.get(size, 16)
+    return make_editor_project(cache / f"editor-{size}-{fmt}-{n}", size=size, n_images=n, fmt=fmt)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096])
+    parser.add_argument("--sets", type=parse_set, nargs="+", default=[(1024, "png"), (2048, "jpeg"), (4096, "png")],
+                        help="image sets as SIZE:FORMAT (png or jpeg)")
+    parser.add_argument("--no-stroke", action="store_true", help="skip the brush-stroke measures")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "labelapp-gui-bench")
     args = parser.parse_args()
     _app()
     rows: list[tuple[str, str]] = []
-    for size in args.sizes:
-        project_root, ids = make_editor_project(args.cache / f"editor-{size}", size=size)
-        for prefetch in (True, False):
-            r = measure_next_image(project_root, ids, prefetch=prefetch)
-            rows.append((f"next image {size} px, prefetch {'on' if prefetch else 'off'} (n={r['n']})",
+    for size, fmt in args.sets:
+        project_root, ids = project_for(args.cache, size, fmt)
+        for period, prefetch in ((0.5, True), (None, True), (0.5, False)):
+            r = measure_next_image(project_root, ids, prefetch=prefetch, period_s=period)
+            pace = "2 images/s" if period else "no pause"
+            rows.append((f"next image {size} px {fmt}, {pace}, prefetch {'on' if prefetch else 'off'} (n={r['n']})",
                          f"{r['median_ms']:.1f} / {r['p95_ms']:.1f} / {r['max_ms']:.1f} ms"
-                         f" (image_shown {r['shown_median_ms']:.1f} / {r['shown_p95_ms']:.1f})"))
-        if size == max(args.sizes):
-            for zoom, brush in (("fit", 32), ("1:1", 32), ("1:1", 256)):
-                r = measure_stroke(project_root, ids[0], zoom=zoom, brush=brush)
-                rows.append((f"stroke feedback {r['mask'][1]}x{r['mask'][0]} mask, {zoom} (x{r['scale']:.2f}),"
-                             f" brush {brush}", f"{r['median_ms']:.2f} / {r['p95_ms']:.2f} / {r['max_ms']:.2f} ms"
-                             f" (handler {r['handler_median_ms']:.2f})"))
+                         f" (image_shown {r['shown_median_ms']:.1f} / {r['shown_p95_ms']:.1f});"
+                         f" decodes per image {r['decodes_mean']:.2f}, max {r['decodes_max']}"))
+    stroke_sets = [s for s in args.sets if s[1] == "png"]
+    if stroke_sets and not args.no_stroke:
+        project_root, ids = project_for(args.cache, *max(stroke_sets))
+        for zoom, brush in (("fit", 32), ("1:1", 32), ("1:1", 256)):
+            r = measure_stroke(project_root, ids[0], zoom=zoom, brush=brush)
+            rows.append((f"stroke feedback {r['mask'][1]}x{r['mask'][0]} mask, {zoom} (x{r['scale']:.2f}),"
+                         f" brush {brush}", f"{r['median_ms']:.2f} / {r['p95_ms']:.2f} / {r['max_ms']:.2f} ms"
+                         f" (handler {r['handler_median_ms']:.2f})"))
     platform = QApplication.platformName()
     print(f"\nEditor benchmark, platform {platform}, editor {EDITOR_SIZE[0]}x{EDITOR_SIZE[1]}")
     print("| measure | median / p95 / max |")

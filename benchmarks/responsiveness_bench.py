@@ -12,8 +12,9 @@ run ends (plus 1 s of post-run refresh) a 5 ms timer on the GUI thread records t
 between its timeouts while a simulated user, every 50 ms, labels the image shown (its
 class key; the label-to-grid latency is the time from the key's action to the grid's
 refresh, store write included), goes to the next image and scrolls the grid. A gap counts in the phase the training
-panel shows at its end ("pixel cache" lasts until the first pretraining record, so it
-includes building the model and optimizer). faulthandler's watchdog dumps all stacks
+panel shows at its end (what the line under the bar says, else the part of the retrain
+above it; "pixel cache" lasts until the first pretraining record, so it includes
+building the model and optimizer). faulthandler's watchdog dumps all stacks
 50 ms into each stall; the longest stalls are listed with them and with the CPU time
 of the GUI thread and the process during the stall (GUI CPU far below the stall: the
 GUI thread waited for the GIL or a core). The window's process never imports torch
@@ -117,8 +118,10 @@ class Probe:
         if gap > 0.9 * STALL_S:
             os.write(self._dump.fileno(), f"@@ {len(self.gaps)}\n".encode())
         faulthandler.dump_traceback_later(STALL_S, file=self._dump)
-        text = self._window.training_panel.phase_label.text().lower()
-        phase = next((name for key, name in PHASES if key in text), "start")
+        panel = self._window.training_panel  # the part of the retrain above the bar, what it does below
+        part, detail = panel.phase_label.text().lower(), panel.detail_label.text().lower()
+        phase = "after the run" if part.startswith("finished") else next(
+            (name for text in (detail, part) for key, name in PHASES if key in text), "start")
         self.gaps.append((now, gap, phase))
         cpu = (time.thread_time(), time.process_time())
         self.cpu.append((cpu[0] - self._cpu_last[0], cpu[1] - self._cpu_last[1]))
@@ -134,7 +137,12 @@ class Probe:
             if line.startswith("@@ "):
                 out[int(line[3:])], threads = threads, {}
             elif line.startswith(("Thread 0x", "Current thread 0x")):
-                frames = threads.setdefault(int(next(t for t in line.split() if t.startswith("0x")), 16), [])
+                token = next(t for t in line.split() if t.startswith("0x"))
+                try:
+                    ident = int(token, 16)
+                except ValueError:  # a marker written into the middle of the dump's line (a loaded machine)
+                    continue
+                frames = threads.setdefault(ident, [])
             elif line.strip().startswith("File "):
                 path, _, rest = line.strip()[6:].partition('", line ')
                 number, _, func = rest.partition(" in ")

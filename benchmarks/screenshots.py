@@ -102,7 +102,7 @@ def main() -> int:
     create_application([sys.argv[0]])
     settings = QSettings(str(args.out / "settings.ini"), QSettings.Format.IniFormat)
     window = create_main_window(project_root, settings=settings)
-    window.resize(1500, 940)
+    window.resize(1600, 1000)
     window.show()
     QTest.qWaitForWindowExposed(window, 5000)
     settle()

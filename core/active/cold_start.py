@@ -51,8 +51,9 @@ def coverage(pool: Pool, n: int, rng: np.random.Generator, neighbours: int = COV
                 near = np.argsort(((x - x[j]) ** 2).sum(axis=1))[:climb]
                 near = near[score[near] >= 0.5 * score[j]]
                 j = int(near[np.argmin(radius[near])])
-            picks.append(Pick(int(rows[j]), float(gap[j] / radius[j]), f"typical, and unlike every labeled image: "
-                              f"{gap[j] / usual:.1f}× the usual distance between neighbours", "coverage"))
+            nearest = "labeled or suggested image" if picks else "labeled image"
+            picks.append(Pick(int(rows[j]), float(gap[j] / radius[j]), f"typical, and {gap[j] / usual:.1f}× the usual"
+                              f" distance between neighbours from the nearest {nearest}", "coverage"))
         gap = np.minimum(gap, min_distances(x, x[j:j + 1]))
         gap[j] = -np.inf
     return picks

@@ -132,7 +132,3 @@ def candidate_rows(pool: Pool, rng: np.random.Generator, max_pool: int) -> np.nd
     if len(rows) > max_pool:
         rows = np.sort(rng.choice(rows, size=max_pool, replace=False))
     return rows
-
-
-def images(count: int) -> str:
-    return "1 image" if count == 1 else f"{count} images"

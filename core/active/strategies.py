@@ -22,6 +22,8 @@ Uncertainty picks are de-duplicated (:func:`deduplicate`): a batch of ten near-c
 teaches what one of them does. Without a classifier the uncertainty strategies fall back
 to random picks (the usual start of uncertainty sampling), ``balance`` and ``badge`` to
 typicality.
+
+Each pick's reason comes from :mod:`core.active.reasons`: true of the image it is given for.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import numpy as np
 
 from core.active.cold_start import coverage
 from core.active.novelty import novelty
-from core.active.pool import NEIGHBOURS, Pick, Pool, images, kmeans, min_distances, sq_distances
+from core.active.pool import NEIGHBOURS, Pick, Pool, kmeans, min_distances, sq_distances
+from core.active.reasons import badge_reason, balance_reason, kcenter_reason, typicality_reason, uncertainty_reason
 
 MAX_CLUSTERS = 600  # k-means cost grows with k; beyond this, clusters are merged (100k images)
 BATCH_CLUSTERS = 30  # typicality clusters into labeled + this many: a long queue (200) would cut tiny clusters
@@ -83,7 +86,9 @@ def typicality(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
     k = int(min(pool.n_labeled + min(n, BATCH_CLUSTERS), MAX_CLUSTERS, len(pool.x)))
     cluster = kmeans(pool.x, max(1, k), rng)
     sizes = np.bincount(cluster, minlength=k)
-    covered = np.bincount(cluster[pool.labeled], minlength=k).astype(float)
+    labels_in = np.bincount(cluster[pool.labeled], minlength=k)
+    picked_in = np.zeros(k, dtype=np.int64)
+    covered = labels_in.astype(float)  # labels and the picks so far
     allowed = pool.candidate.copy()
     members_of = {c: np.flatnonzero(cluster == c) for c in range(k)}
     open_count = np.bincount(cluster[allowed], minlength=k)
@@ -94,12 +99,9 @@ def typicality(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
         if worth[c] < 0:
             break
         index = _typical_member(pool.x, members_of[c], allowed, rng)
-        labels_in = int(covered[c])
-        if labels_in == 0:
-            reason = f"typical of an unlabeled cluster of {images(sizes[c])}"
-        else:
-            reason = f"typical of a cluster of {images(sizes[c])} with only {labels_in} label{'s' * (labels_in > 1)}"
+        reason = typicality_reason(int(sizes[c]), int(labels_in[c]), int(picked_in[c]))
         picks.append(Pick(index, float(worth[c]), reason, "typicality"))
+        picked_in[c] += 1
         covered[c] += 1
         open_count[c] -= 1
         allowed[index] = False
@@ -127,8 +129,7 @@ def kcenter(pool: Pool, n: int, rng: np.random.Generator, max_pool: int = 20_000
             score = float(gap[j])
             if score <= 0:
                 break
-            reason = (f"far from every labeled image: {score / typical:.1f}× the usual distance "
-                      f"between neighbours")
+            reason = kcenter_reason(score / typical, after_picks=bool(picks))
         picks.append(Pick(int(candidates[j]), score, reason, "kcenter"))
         gap = np.minimum(gap, _min_distances(x, x[j:j + 1]))
         gap[j] = -np.inf
@@ -148,17 +149,7 @@ def _uncertainty(pool: Pool, kind: str) -> tuple[np.ndarray, list[str]]:
         score = -(p * np.log(np.clip(p, 1e-12, 1.0))).sum(axis=1) / np.log(max(p.shape[1], 2))
     else:
         score = 1.0 - top[:, 0]
-    reasons = []
-    for row in range(len(candidates)):
-        names = _names(pool, order[row, :3])
-        if kind == "margin" and p.shape[1] > 1:
-            reasons.append(f"undecided between {names[0]} and {names[1]}: {top[row, 0]:.2f} / {top[row, 1]:.2f}")
-        elif kind == "entropy":
-            spread = ", ".join(f"{name} {top[row, k]:.2f}" for k, name in enumerate(names))
-            reasons.append(f"the classifier spreads its belief: {spread}")
-        else:
-            reasons.append(f"the classifier's best guess, {names[0]}, has only {top[row, 0]:.2f}")
-    return score, reasons
+    return score, [uncertainty_reason(kind, _names(pool, order[row, :3]), top[row]) for row in range(len(candidates))]
 
 
 def deduplicate(pool: Pool, ranked: list[int], n: int, factor: float = DEDUP_FACTOR) -> list[int]:
@@ -225,12 +216,10 @@ def badge(pool: Pool, n: int, rng: np.random.Generator, max_pool: int = 20_000) 
         chosen.append(j)
         gap = np.minimum(gap, _min_distances(g, g[j:j + 1]) ** 2)
     top2 = np.sort(p, axis=1)[:, ::-1]
-    for rank, j in enumerate(chosen):
+    for j in chosen:
         m = float(top2[j, 0] - (top2[j, 1] if p.shape[1] > 1 else 0.0))
         name = _names(pool, np.array([guess[j]]))[0]
-        note = "the most uncertain" if rank == 0 else "uncertain"
-        picks.append(Pick(int(candidates[j]), float(norms[j]), f"{note} ({name}? margin {m:.2f}) and unlike the "
-                                                               f"other picks", "badge"))
+        picks.append(Pick(int(candidates[j]), float(norms[j]), badge_reason(name, m), "badge"))
     return picks
 
 
@@ -243,7 +232,8 @@ def balance(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
         return [Pick(p.index, p.score, p.reason, "balance") for p in typicality(pool, n, rng)]
     candidates = np.flatnonzero(pool.candidate)
     labels_per_class = pool.label_counts()
-    counts = labels_per_class[pool.prob_classes].astype(float)
+    counts = labels_per_class[pool.prob_classes].astype(float)  # labels and the picks so far
+    label_counts = {pool.class_names[int(c)]: int(labels_per_class[c]) for c in pool.prob_classes}
     p = pool.probabilities[candidates]
     order = np.argsort(-p, axis=1)
     guess = order[:, 0]
@@ -265,10 +255,9 @@ def balance(pool: Pool, n: int, rng: np.random.Generator) -> list[Pick]:
             continue
         name = pool.class_names[int(pool.prob_classes[column])]
         other = pool.class_names[int(pool.prob_classes[second[j]])]
-        have = int(labels_per_class[pool.prob_classes[column]])
         picks.append(Pick(row, float(1.0 - margin_[j]),
-                          f"likely {name} ({p[j, column]:.2f}, a class with only {have} label{'s' * (have != 1)}),"
-                          f" but close to {other} ({p[j, second[j]]:.2f})", "balance"))
+                          balance_reason(name, float(p[j, column]), other, float(p[j, second[j]]), label_counts),
+                          "balance"))
         taken.append(row)
         counts[column] += 1
     return picks

@@ -20,7 +20,7 @@ import numpy as np
 from core.active.strategies import STRATEGY_FUNCTIONS, Pick, Pool, interleave
 from core.active.worth_a_mask import load_worth_a_mask
 from core.jobs.base import Progress
-from core.store import Project, RunKind, StoreError
+from core.store import NeedsTrainingError, Project, RunKind
 from core.store.suggestions import Suggestion
 
 MASK_STRATEGY = "mask"  # defective images to draw a mask on (the detector's "worth a mask"); never stored
@@ -98,12 +98,12 @@ def pca(features: np.ndarray, dims: int, fit_rows: int = 20_000, seed: int = 0) 
 
 def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
     """Every image of the project with its reduced features, labels and the latest
-    classifier's probabilities. Raises StoreError without a pretrained encoder."""
+    classifier's probabilities. Raises NeedsTrainingError without a pretrained encoder."""
     from core.training.classify import latest_pretrain_run
 
     pretrain = latest_pretrain_run(project)
     if pretrain is None:
-        raise StoreError("no pretrained encoder covers the images yet: press Retrain (or `labelapp train`) first")
+        raise NeedsTrainingError("no pretrained encoder covers the images yet", needs=RunKind.PRETRAIN)
     ids, x = reduced_features(project, pretrain)
     position = {int(i): k for k, i in enumerate(ids.tolist())}
     classes = project.classes.list()
@@ -237,9 +237,10 @@ def suggest_job(request: SuggestRequest, cancel: threading.Event | None = None,
                 ) -> Generator[Progress, None, list[Suggestion]]:
     """The last step of a retrain: fresh suggestions for the labels and models as they are."""
     started = time.perf_counter()
-    yield Progress(phase="suggestions", step=0, total=1, message=f"choosing images to label next ({request.strategy})")
+    yield Progress(phase="suggestions", step=0, total=1, unit="step",
+                   message=f"choosing images to label next ({request.strategy})")
     stored = refresh_suggestions(request.project_root, strategy=request.strategy, n=request.n,
                                  exclude=request.exclude, seed=request.seed)
-    yield Progress(phase="suggestions", step=1, total=1,
+    yield Progress(phase="suggestions", step=1, total=1, unit="step",
                    message=f"{len(stored)} suggestions in {time.perf_counter() - started:.1f} s")
     return stored

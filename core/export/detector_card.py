@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.export.classes import left_out_card
 from core.export.common import ParityReport, card_head, card_tail
 from core.store import Project
 from core.training.model_io import LoadedDetector
@@ -35,6 +36,7 @@ def detector_card(project: Project, loaded: LoadedDetector, *, fmt: str, data: b
                    "defective": metrics.get("defective"), "ok": metrics.get("ok"),
                    "masked_defective": metrics.get("masks"), "masks": snapshot.get("masks")},
         "classes": trained_classes(project, snapshot.get("classes", {})),
+        "classes_left_out": left_out_card(project, run),
         **card_tail(project, parity),
     }
 

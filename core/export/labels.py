@@ -1,4 +1,6 @@
-"""Exporting the labels of a project: a CSV, class folders, or mask PNGs."""
+"""Exporting the labels of a project: a CSV, class folders, or mask PNGs.
+
+Every CSV is comma-separated with a header row and plain ``\\n`` line ends."""
 
 from __future__ import annotations
 
@@ -14,21 +16,30 @@ from core.store import Project
 from core.store.masks import encode_mask_png
 
 FORMATS = ("csv", "folders", "masks")
+CSV_COLUMNS = ("path", "class", "kind", "mask", "mask_pixels", "labeled_by", "labeled_at")
 
 
 @dataclass(frozen=True)
 class ExportResult:
+    """What an export wrote: ``images`` exported, ``left_out`` images the format has no
+    place for (folders: unlabeled ones; masks: those without a mask), ``skipped_missing``
+    labeled images whose file is gone (folders)."""
+
     format: str
     out: Path
     images: int
     skipped_missing: int
+    left_out: int = 0
 
 
 def export_labels(project: Project, out: Path | str, *, format: str = "csv") -> ExportResult:
     """Writes the project's labels to ``out``.
 
-    - ``csv``: one file, a row per image: path, class, kind, mask file, mask pixels,
-      who labeled it and when (unlabeled images with an empty class).
+    - ``csv``: one file (``out`` itself when it ends in ``.csv``, else ``out/labels.csv``),
+      a row per image with the columns of :data:`CSV_COLUMNS`: path, class, kind (ok or
+      defect), mask (the project's mask file, ``empty`` for a mask without defect
+      pixels, blank for none), mask_pixels, labeled_by, labeled_at (unlabeled images
+      with blank class and kind).
     - ``folders``: ``out/<class>/<file>``, a copy of each labeled image (the layout
       that ``labelapp import --labels-from-folders`` reads back).
     - ``masks``: a palette PNG for each masked image (0 background, k = class id k)
@@ -49,8 +60,8 @@ def _export_csv(project: Project, out: Path) -> ExportResult:
     labels = project.labels.all()
     masks = project.masks.all()
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["path", "class", "kind", "mask", "mask_pixels", "labeled_by", "labeled_at"])
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
     images = project.images.list()
     for image in images:
         label = labels.get(image.id)
@@ -81,11 +92,12 @@ def _export_names(project: Project, stored_paths: list[str]) -> dict[str, Path]:
 
 def _export_folders(project: Project, out: Path) -> ExportResult:
     labels = project.labels.all()
-    copied = missing = 0
+    copied = missing = unlabeled = 0
     used: set[Path] = set()
     for image in project.images.list():
         label = labels.get(image.id)
         if label is None:
+            unlabeled += 1
             continue
         source = project.images.resolve(image)
         target = out / label.class_name / Path(image.path).name
@@ -100,7 +112,7 @@ def _export_folders(project: Project, out: Path) -> ExportResult:
         shutil.copy2(source, tmp)
         os.replace(tmp, target)
         copied += 1
-    return ExportResult(format="folders", out=out, images=copied, skipped_missing=missing)
+    return ExportResult(format="folders", out=out, images=copied, skipped_missing=missing, left_out=unlabeled)
 
 
 def _export_masks(project: Project, out: Path) -> ExportResult:
@@ -108,21 +120,22 @@ def _export_masks(project: Project, out: Path) -> ExportResult:
     masked = sorted(project.masks.all())
     images = [project.images.get(image_id) for image_id in masked]
     names = _export_names(project, [image.path for image in images])
-    index = ["image,mask,pixels"]
+    index = [("image", "mask", "pixels")]
     for image in images:
         mask = project.masks.load(image.id)
         assert mask is not None
         name = names[image.path].with_suffix(".png")
         write_bytes_atomic(out / name, encode_mask_png(mask, palette))
-        index.append(f"{_csv_cell(image.path)},{_csv_cell(name.as_posix())},{int((mask != 0).sum())}")
-    write_text_atomic(out / "index.csv", "\n".join(index) + "\n")
-    rows = ["id,name,kind,color"] + [f"{c.id},{_csv_cell(c.name)},{c.kind.value},{c.color}"
-                                     for c in project.classes.list()]
-    write_text_atomic(out / "classes.csv", "\n".join(rows) + "\n")
-    return ExportResult(format="masks", out=out, images=len(images), skipped_missing=0)
+        index.append((image.path, name.as_posix(), int((mask != 0).sum())))
+    write_text_atomic(out / "index.csv", _csv_text(index))
+    classes = [("id", "name", "kind", "color")]
+    classes += [(c.id, c.name, c.kind.value, c.color) for c in project.classes.list()]
+    write_text_atomic(out / "classes.csv", _csv_text(classes))
+    return ExportResult(format="masks", out=out, images=len(images), skipped_missing=0,
+                        left_out=project.images.count() - len(images))
 
 
-def _csv_cell(text: str) -> str:
+def _csv_text(rows: list[tuple]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerow([text])
-    return buffer.getvalue().strip()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from core.export.classes import left_out_card
 from core.export.common import (
     ONNX_MAX_BATCH,
     STEPS,
@@ -254,6 +255,7 @@ def model_card(project: Project, loaded: LoadedClassifier, *, fmt: str, data: by
                     for i, (class_id, name) in enumerate(zip(loaded.class_ids, loaded.class_names, strict=True))],
         "input": {"name": "pixels", "shape": ["batch", 1, size, size], "dtype": dtype, "size": size,
                   "preprocessing": PREPROCESSING},
+        "classes_left_out": left_out_card(project, loaded.run),
         "output": {"name": CLASSIFIER_OUTPUTS[0], "shape": ["batch", len(loaded.class_names)],
                    "meaning": "class probabilities (calibrated softmax), columns in the order of classes"},
         "labels": {"per_class": snapshot.get("classes", {}), "labeled": snapshot.get("labeled"),

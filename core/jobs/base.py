@@ -13,6 +13,8 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+import numpy as np
+
 R = TypeVar("R")
 Job = Generator["Progress", None, R]
 
@@ -63,6 +65,26 @@ class StoredPredictions:
 
 
 @dataclass(frozen=True)
+class Preview:
+    """Pictures of what a training job makes now, for the GUI to show beside the curves
+    (the mask proposer's strip: image -> repair -> difference map -> mask, per image).
+
+    Attributes:
+        step: the training step the pictures were made at.
+        columns: what each column shows ("image", "repair", "difference", "mask").
+        image_ids: the project images shown, one row each.
+        tiles: per row, per column: uint8 (h, w) gray (0..255), all of a row the same size.
+        note: a line on how the pictures were made (the cut the mask used).
+    """
+
+    step: int
+    columns: tuple[str, ...]
+    image_ids: tuple[int, ...]
+    tiles: tuple[tuple[np.ndarray, ...], ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Progress:
     """One progress record.
 
@@ -70,10 +92,21 @@ class Progress:
         phase: what runs now, in words ("pretraining", "embedding", "classifier").
         step / total: position within the phase (total 0 when unknown).
         losses / metrics: the latest values, by name, for the live curves.
-        eta_s: estimated seconds left in the whole job, when known.
+        eta_s: estimated seconds left: in the phase, or in the whole job when ``overall``
+            is set (a job made of stages, :mod:`core.jobs.stages`).
         message: a line for the status area.
         stored: set on the record that follows a commit of predictions the grid may show
             now (:class:`StoredPredictions`); None on every other record.
+        unit: what ``step`` counts ("image", "batch", "step", "run"); "" when step /
+            total is only a share of the phase (a time budget in thousandths, say): the
+            command line then shows a percentage.
+        epoch: epochs of the phase done so far (fractional), the curves' x-axis; None
+            for a phase without epochs (its curves run against minutes).
+        overall: the fraction of the whole job done, 0..1, never decreasing; None when
+            the job does not know its parts (then ``step / total`` is all there is).
+        stage: the part of the whole job running now, in words ("Defect detector").
+        stages: every part of the whole job, in order (``stage`` is one of them).
+        preview: fresh pictures of the model's output (:class:`Preview`), now and then.
     """
 
     phase: str
@@ -84,6 +117,12 @@ class Progress:
     eta_s: float | None = None
     message: str = ""
     stored: StoredPredictions | None = None
+    unit: str = ""
+    epoch: float | None = None
+    overall: float | None = None
+    stage: str = ""
+    stages: tuple[str, ...] = ()
+    preview: Preview | None = None
 
     @property
     def fraction(self) -> float:
@@ -108,7 +147,7 @@ def thin(skipped: object | None, later: object) -> tuple[list[object], object]:
     predictions) and the one to keep in place of both."""
     if not isinstance(later, Progress) or not isinstance(skipped, Progress):
         return [], later
-    if skipped.metrics:  # once per epoch or per run: a curve point that must not be lost
+    if skipped.metrics or skipped.preview is not None:  # a curve point or pictures: never lost
         return [skipped], later
     if skipped.stored is not None and later.stored is not None and skipped.stored.run_id != later.stored.run_id:
         return [skipped], later

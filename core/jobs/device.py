@@ -54,7 +54,8 @@ def describe_device(device: str) -> str:
 
     if device.startswith("cuda"):
         return f"CUDA: {torch.cuda.get_device_name(torch.device(device))}"
-    return f"CPU, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"CPU, {threads} thread{'' if threads == 1 else 's'}"
 
 
 def scaled_batch(cpu_batch: int, device: str, kind: str) -> int:

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import traceback
 from pathlib import Path
 from typing import IO, Any
@@ -65,6 +66,7 @@ class RunRecorder:
         self.run: Run | None = None
         self.checkpoint: str | None = None
         self._finished = False
+        self._finished_at = 0.0
         self._streaming = False
         self._stream_lock: IO | None = None
 
@@ -131,6 +133,7 @@ class RunRecorder:
         self.run = self._project.runs.finish(self.run.id, status=RunStatus.DONE, metrics=metrics,
                                              checkpoint=checkpoint,
                                              prediction_state=PredictionState.STREAMING if streaming else None)
+        self._finished_at = time.monotonic()
         self._finished = True
         self._streaming = streaming
         return self.run
@@ -144,9 +147,13 @@ class RunRecorder:
         write_text_atomic(self.final_dir / name, json.dumps(data, indent=1, default=float))
 
     def end_streaming(self, state: PredictionState = PredictionState.COMPLETE) -> Run:
-        """Marks how far the predictions of a streaming run got; removes its streaming folder."""
+        """Marks how far the predictions of a streaming run got, and the seconds they took
+        (``metrics["prediction_seconds"]``: the next retrain's estimate reads them); removes
+        its streaming folder."""
         assert self.run is not None and self._streaming
-        self.run = self._project.runs.set_prediction_state(self.run.id, state)
+        seconds = round(time.monotonic() - self._finished_at, 1)
+        self.run = self._project.runs.set_prediction_state(
+            self.run.id, state, metrics={**self.run.metrics, "prediction_seconds": seconds})
         self._streaming = False
         _unlock(self._stream_lock)
         self._stream_lock = None

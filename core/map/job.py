@@ -19,10 +19,11 @@ from core.map.layout import LANDMARKS, pca_layout, refined_layout
 from core.map.points import MapPoints, read_points
 from core.store import Project, Run, RunKind
 
-NO_ENCODER = ("No map yet: the map places every image by its embedding, which Retrain (Ctrl+R) computes "
-              "by pretraining an encoder on all images (a few minutes).")
-IMAGES_CHANGED = ("The images changed since the encoder was pretrained: Retrain (Ctrl+R) pretrains it again "
-                  "on every image, and the map follows.")
+# why there is no map, in words for any interface; the one that shows it adds how to pretrain there
+NO_ENCODER = ("No map yet: the map places every image by its embedding, which comes from an encoder "
+              "pretrained on all images (a few minutes).")
+IMAGES_CHANGED = ("The images changed since the encoder was pretrained: the map follows once it is pretrained "
+                  "again on every image.")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class MapResult:
     cancelled: bool = False
     message: str = ""
     points: MapPoints | None = None
+    needs: RunKind | None = None  # the training that would give a map, when ``message`` says there is none
 
 
 def map_features(project: Project, run: Run, ids: np.ndarray) -> np.ndarray:
@@ -63,8 +65,8 @@ def map_job(request: MapRequest, cancel: threading.Event | None = None) -> Gener
 
     With ``refine=False`` it returns the cached layouts, computing the PCA one if it is
     missing; with ``refine=True`` it computes (and caches) the refined layout too. A
-    project without an encoder covering its images gets a result without layouts and a
-    ``message`` saying what to do.
+    project without an encoder covering its images gets a result without layouts, a
+    ``message`` saying why and ``needs`` naming the training that would give one.
     """
     from core.training.classify import latest_pretrain_run
 
@@ -74,7 +76,7 @@ def map_job(request: MapRequest, cancel: threading.Event | None = None) -> Gener
         if run is None:
             message = IMAGES_CHANGED if any(r.kind is RunKind.PRETRAIN for r in project.runs.list()) \
                 else NO_ENCODER
-            return MapResult(run_id=None, pca=None, refined=None, seconds=0.0, message=message)
+            return MapResult(run_id=None, pca=None, refined=None, seconds=0.0, message=message, needs=RunKind.PRETRAIN)
         ids = current_image_ids(project)
         pca = load_layout(project, run.id, "pca", ids)
         refined = load_layout(project, run.id, "tsne", ids)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,9 +44,14 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def load_image(data: bytes) -> PILImage.Image:
+def load_image(data: bytes, *, draft: tuple[int, int] | None = None) -> PILImage.Image:
     """Opens and fully decodes image bytes with Pillow, turning every way a file can be
-    bad into an :class:`UnreadableImageError` with the reason in words."""
+    bad into an :class:`UnreadableImageError` with the reason in words.
+
+    ``draft`` (width, height): a JPEG may be decoded at 1/2, 1/4 or 1/8 scale, the
+    smallest that is still at least this size (Pillow's draft mode, libjpeg's DCT
+    scaling: much less work than decoding every pixel); other formats ignore it.
+    """
     if not data:
         raise UnreadableImageError("empty file (0 bytes)")
     try:
@@ -60,6 +66,8 @@ def load_image(data: bytes) -> PILImage.Image:
                 )
             if width == 0 or height == 0:
                 raise UnreadableImageError(f"image has no pixels ({width}x{height})")
+            if draft is not None and image.format == "JPEG":
+                image.draft(None, (max(1, draft[0]), max(1, draft[1])))
             image.load()
             return image
     except UnreadableImageError:
@@ -103,7 +111,7 @@ def _to_8bit(image: PILImage.Image) -> tuple[np.ndarray, int, int]:
         image = image.convert("RGB" if mode == "RGBA" else "L")
         mode = image.mode
     if mode in ("1", "L"):
-        return np.asarray(image.convert("L")), 1, 8
+        return np.asarray(image if mode == "L" else image.convert("L")), 1, 8
     if mode == "RGB":
         return np.asarray(image), 3, 8
     return np.asarray(image.convert("RGB")), 3, 8
@@ -184,7 +192,9 @@ class RawImage:
     """A decoded image with its samples as stored, for display with an adjustable window.
 
     ``pixels`` is uint8 (H, W) or (H, W, 3) for 8-bit files (as :func:`decode` gives
-    them), and uint16 or float32 (H, W) for high-bit-depth gray files.
+    them), and uint16 or float32 (H, W) for high-bit-depth gray files. ``width`` and
+    ``height`` are the file's; ``pixels`` holds the image reduced ``reduced`` times
+    (1, or 2, 4, 8 for a JPEG decoded small: ``ceil(height / reduced)`` rows).
     """
 
     pixels: np.ndarray
@@ -193,23 +203,37 @@ class RawImage:
     channels: int
     bit_depth: int
     mode: str
+    reduced: int = 1
 
     @property
     def high_depth(self) -> bool:
         return self.pixels.dtype != np.uint8
 
 
-def decode_raw(data: bytes, *, name: str = "image") -> RawImage:
+def decode_raw(data: bytes, *, name: str = "image", reduce: Callable[[int, int], int] | None = None) -> RawImage:
     """Decodes image bytes like :func:`decode`, but keeps the values of 16-bit, 32-bit
     integer and float images instead of windowing them to 8 bits.
+
+    Args:
+        data: The file's bytes.
+        name: The file's name, for messages.
+        reduce: Given the image's (width, height), the factor (1, 2, 4 or 8) by which a
+            JPEG may be decoded smaller (see :func:`load_image`); other files are always
+            decoded whole. ``RawImage.reduced`` says what was applied.
 
     Raises:
         UnreadableImageError: empty, not an image, truncated, corrupt, or too large.
     """
-    if _header_mode(data) not in HIGH_DEPTH_MODES:
-        decoded = decode(data, name=name)
-        return RawImage(pixels=decoded.pixels, width=decoded.width, height=decoded.height,
-                        channels=decoded.channels, bit_depth=decoded.bit_depth, mode=decoded.mode)
+    mode, size = _header(data)
+    if mode not in HIGH_DEPTH_MODES:
+        draft = None
+        if reduce is not None and size is not None and (factor := reduce(*size)) > 1:
+            draft = (size[0] // factor, size[1] // factor)
+        image = load_image(data, draft=draft)
+        width, height = size if draft is not None else image.size
+        pixels, channels, bit_depth = _to_8bit(image)
+        return RawImage(pixels=pixels, width=width, height=height, channels=channels, bit_depth=bit_depth,
+                        mode=image.mode, reduced=_reduction(width, image.width))
     image = load_image(data)
     array = np.asarray(image)
     if array.dtype.kind in "iu" and array.min(initial=0) >= 0 and array.max(initial=0) <= 65535:
@@ -221,14 +245,21 @@ def decode_raw(data: bytes, *, name: str = "image") -> RawImage:
                     bit_depth=bit_depth, mode=image.mode)
 
 
-def _header_mode(data: bytes) -> str | None:
-    """The Pillow mode from the file header alone; None when Pillow cannot tell."""
+def _reduction(full: int, decoded: int) -> int:
+    """The factor f of 1, 2, 4, 8 with ``ceil(full / f) == decoded``."""
+    return next((f for f in (1, 2, 4, 8) if -(-full // f) == decoded), 1)
+
+
+def _header(data: bytes) -> tuple[str | None, tuple[int, int] | None]:
+    """The Pillow mode and (width, height) from the file header alone; None when
+    Pillow cannot tell."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return PILImage.open(io.BytesIO(data)).mode
-    except Exception:  # any failure is reported by decode() with its reason
-        return None
+            image = PILImage.open(io.BytesIO(data))
+            return image.mode, image.size
+    except Exception:  # any failure is reported by load_image() with its reason
+        return None, None
 
 
 def window_range(array: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> tuple[float, float]:

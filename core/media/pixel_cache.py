@@ -94,7 +94,7 @@ def build_pixel_cache(project: Project, size: int, *, color: bool = False, worke
                 pixels[index] = array
             failed.extend(rows[part[i]][0] for i in bad)
             done += len(part)
-            yield Progress(phase="decoding images", step=done, total=len(paths))
+            yield Progress(phase="decoding images", step=done, total=len(paths), unit="image")
         pixels.flush()
         del pixels
         os.replace(tmp, data_path)

@@ -5,6 +5,7 @@ from core.store.errors import (
     ClassNotFoundError,
     ImageNotFoundError,
     InvalidValueError,
+    NeedsTrainingError,
     NotFoundError,
     ProjectExistsError,
     ProjectLockedError,
@@ -32,8 +33,8 @@ from core.store.records import (
 
 __all__ = [
     "DB_NAME", "ClassKind", "ClassNotFoundError", "Event", "Image", "ImageClass", "ImageNotFoundError",
-    "InvalidValueError", "Label", "MaskInfo", "NewImage", "NotFoundError", "PredictionState", "Project",
-    "ProjectExistsError", "ProjectLockedError", "ProjectNotFoundError", "ProjectSummary", "Run", "RunKind",
+    "InvalidValueError", "Label", "MaskInfo", "NeedsTrainingError", "NewImage", "NotFoundError", "PredictionState",
+    "Project", "ProjectExistsError", "ProjectLockedError", "ProjectNotFoundError", "ProjectSummary", "Run", "RunKind",
     "RunNotFoundError", "RunStatus",
     "SchemaTooNewError", "StoreError", "default_actor",
 ]

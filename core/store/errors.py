@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.store.records import RunKind
+
 
 class StoreError(Exception):
     """Base class of every error the project store raises on purpose."""
@@ -41,3 +43,25 @@ class RunNotFoundError(NotFoundError):
 
 class InvalidValueError(StoreError):
     """A value the caller passed breaks a rule of the store (name, colour, mask shape)."""
+
+
+class NeedsTrainingError(StoreError):
+    """What was asked needs a model the project does not have yet: an encoder, a
+    classifier or a defect detector.
+
+    The message says what is missing in words that hold for every interface; it names
+    no button and no command. ``needs`` is the kind of run that would provide it, and
+    each interface adds its own way to train one when it shows the error (the command
+    line: ``labelapp train PROJECT``; the window: Retrain).
+    """
+
+    def __init__(self, message: str, *, needs: RunKind) -> None:
+        super().__init__(message)
+        self.needs = needs
+
+    def __reduce__(self):  # it crosses from the training process to the window as itself
+        return _needs_training, (str(self), self.needs.value)
+
+
+def _needs_training(message: str, needs: str) -> NeedsTrainingError:
+    return NeedsTrainingError(message, needs=RunKind(needs))

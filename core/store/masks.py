@@ -26,7 +26,7 @@ from core.store.events import Events
 from core.store.images import Images
 from core.store.records import MaskInfo
 
-_SELECT = "SELECT image_id, file, pixels, class_ids, updated_at FROM masks"
+_SELECT = "SELECT image_id, file, pixels, class_ids, updated_at, source FROM masks"
 
 
 def encode_mask_png(mask: np.ndarray, palette: dict[int, tuple[int, int, int]]) -> bytes:
@@ -163,4 +163,5 @@ class Masks:
 
 
 def _row(r: tuple) -> MaskInfo:
-    return MaskInfo(image_id=r[0], file=r[1], pixels=r[2], class_ids=tuple(json.loads(r[3])), updated_at=r[4])
+    return MaskInfo(image_id=r[0], file=r[1], pixels=r[2], class_ids=tuple(json.loads(r[3])), updated_at=r[4],
+                    source=r[5])

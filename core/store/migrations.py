@@ -155,12 +155,24 @@ ALTER TABLE runs ADD COLUMN prediction_state TEXT
     CHECK (prediction_state IS NULL OR prediction_state IN ('streaming', 'complete', 'partial'))
 """
 
+_V6 = """
+CREATE TABLE rejected_proposals (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    actor TEXT NOT NULL,
+    source TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (run_id, image_id)
+)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, classes, labels, masks, event log", _script(_V1)),
     Migration(2, "runs, predictions, embeddings, suggestions", _script(_V2)),
     Migration(3, "suggestions indexed by image", _script(_V3)),
     Migration(4, "no embeddings table (they live in the run folders), no stored mask suggestions", _script(_V4)),
     Migration(5, "runs say how far their predictions are stored (streamed after the run finished)", _script(_V5)),
+    Migration(6, "mask proposals the reviewer rejected, per proposer run", _script(_V6)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -29,6 +29,7 @@ from core.store.labels import Labels
 from core.store.masks import Masks
 from core.store.predictions import Predictions
 from core.store.records import ProjectSummary
+from core.store.reviews import RejectedProposals
 from core.store.runs import Runs
 from core.store.suggestions import Suggestions
 
@@ -52,6 +53,7 @@ class Project:
         self.runs = Runs(db)
         self.predictions = Predictions(db)
         self.suggestions = Suggestions(db)
+        self.rejected_proposals = RejectedProposals(db)
 
     # -- opening ---------------------------------------------------------------------
     @classmethod

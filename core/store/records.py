@@ -20,6 +20,7 @@ class RunKind(enum.StrEnum):
     PRETRAIN = "pretrain"  # the encoder, contrastively, on every image (no labels)
     CLASSIFIER = "classifier"  # the few-label classifier head
     SEGDEC = "segdec"  # the defect detector
+    PROPOSER = "proposer"  # the mask proposer (ISU-GAN, plain CycleGAN or nearest-neighbour patches)
 
     def method(self, variant: str | None = None) -> str:
         """The stored method: the kind, or ``<kind>-<variant>`` (``pretrain-simclr``)."""
@@ -123,6 +124,7 @@ class MaskInfo:
     pixels: int
     class_ids: tuple[int, ...]
     updated_at: str
+    source: str = ""  # through what it was last saved ("gui", "import", "proposal:run-7", ...)
 
 
 @dataclass(frozen=True)

@@ -42,12 +42,17 @@ class Runs:
             )
         return self.get(run_id)
 
-    def set_prediction_state(self, run_id: int, state: PredictionState) -> Run:
-        """Records how far a finished run's predictions are stored (the end of its streaming)."""
+    def set_prediction_state(self, run_id: int, state: PredictionState, *,
+                             metrics: dict[str, Any] | None = None) -> Run:
+        """Records how far a finished run's predictions are stored (the end of its streaming),
+        with its metrics replaced by ``metrics`` in the same transaction when given."""
         with self._db.transaction():
             self.get(run_id)
             self._db.execute("UPDATE runs SET prediction_state = ? WHERE id = ?",
                              (PredictionState(state).value, run_id))
+            if metrics is not None:
+                self._db.execute("UPDATE runs SET metrics = ? WHERE id = ?",
+                                 (json.dumps(metrics, sort_keys=True), run_id))
         return self.get(run_id)
 
     def predicting(self) -> list[Run]:

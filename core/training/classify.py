@@ -18,9 +18,10 @@ import numpy as np
 
 from core.active.mistakes import OUT_OF_FOLD
 from core.jobs.base import JobCancelled, Progress, check_cancel
+from core.jobs.curves import CurveLog, logged, save_curves
 from core.jobs.runs import RunRecorder
 from core.jobs.snapshot import LabelSnapshot, take_snapshot
-from core.store import Project, Run, RunKind, StoreError
+from core.store import NeedsTrainingError, Project, Run, RunKind, StoreError
 from core.training.pretrain import load_features
 from core.training.streaming import FIRST_BATCH, prediction_order, stored_progress, unsure_ids
 
@@ -71,7 +72,7 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
     with Project.open(request.project_root) as project:
         pretrain = latest_pretrain_run(project)
         if pretrain is None:
-            raise StoreError("no pretrained encoder covers the current images: pretrain first")
+            raise NeedsTrainingError("no pretrained encoder covers the current images", needs=RunKind.PRETRAIN)
         ids, embeddings = load_features(project, pretrain)
         snapshot = snapshot or take_snapshot(project)
         labeled = [(i, c) for i, c in snapshot.labels]
@@ -83,18 +84,22 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
         with RunRecorder(project, method=RunKind.CLASSIFIER.method(), config=config, snapshot=snapshot,
                          seed=request.seed) as recorder:
             rows = _labeled_rows(ids, labeled, classes)
+            curves = CurveLog()
             if request.finetune_steps > 0:
                 from core.training.finetune import finetune_features
 
-                embeddings, _weight = yield from finetune_features(
+                embeddings, _weight = yield from logged(finetune_features(
                     project, recorder, pretrain, ids, rows, n_classes=len(classes), steps=request.finetune_steps,
-                    seed=request.seed, cancel=cancel, device=device)
-            yield Progress(phase="classifier", step=0, total=1, message="training the classifier head")
+                    seed=request.seed, cancel=cancel, device=device), curves)
+            yield Progress(phase="classifier", step=0, total=1, message="training the classifier head", unit="step")
             head, metrics = _fit(project, recorder, embeddings, rows, classes, request, cancel)
             _save_out_of_fold(recorder, head, ids, rows, classes)
             validation = metrics.get("validation", {})
-            yield Progress(phase="classifier", step=1, total=1,
-                           metrics={"validation accuracy": validation.get("accuracy", float("nan"))})
+            fitted = Progress(phase="classifier", step=1, total=1, unit="step",
+                              metrics={"validation accuracy": validation.get("accuracy", float("nan"))})
+            curves.add(fitted)
+            yield fitted
+            save_curves(recorder, curves)
             metrics["seconds"] = time.perf_counter() - started
             run = recorder.finish(metrics=metrics, streaming=True)
             order = prediction_order(ids, request.priority_ids,
@@ -177,7 +182,7 @@ def _stream_predictions(project: Project, run_id: int, head, ids: np.ndarray, em
         prediction = head.predict(embeddings[rows[start:end]])
         project.predictions.add(run_id, order[start:end], class_of[prediction.class_index], prediction.confidence,
                                 1.0 - prediction.margin, probabilities=prediction.probabilities)
-        yield stored_progress("classifier", run_id=run_id, kind=RunKind.CLASSIFIER,
+        yield stored_progress("predicting classes", run_id=run_id, kind=RunKind.CLASSIFIER,
                               image_ids=order[start:end].tolist(), stored=end, total=len(order),
                               complete=end == len(rows))
 

@@ -53,7 +53,7 @@ def finetune_features(project: Project, recorder: RunRecorder, pretrain: Run, id
                                                    config=config, seed=seed, cancel=cancel.is_set if cancel else None,
                                                    device=device),
                                     start=1):
-            yield Progress(phase="fine-tuning", step=step, total=steps, eta_s=eta(step / steps),
+            yield Progress(phase="fine-tuning", step=step, total=steps, unit="step", eta_s=eta(step / steps),
                            losses={"fine-tune loss": float(loss.total), "contrastive": float(loss.contrastive),
                                    "ArcFace": float(loss.arcface)},
                            message=f"fine-tuning the encoder on {len(labels)} labeled images on {where}")
@@ -69,7 +69,7 @@ def finetune_features(project: Project, recorder: RunRecorder, pretrain: Run, id
             pixels = torch.from_numpy(np.array(cache.pixels[part]))[:, None].to(device)
             embeddings.append(extractor.embed(pixels.float() / 255).cpu())
             yield Progress(phase="embedding", step=min(start + chunk, len(ids)), total=len(ids),
-                           message=f"embedding every image on {where}")
+                           unit="image", message=f"embedding every image on {where}")
     extractor.cpu()
     embeddings = torch.cat(embeddings).numpy()
     texture = np.load(project.runs_dir / str(pretrain.id) / "texture.npy")

@@ -31,11 +31,13 @@ LEGACY_IDS = "heatmap_ids.npy"
 
 class HeatmapWriter:
     """Appends maps to a run folder; :meth:`close` writes the index (sorted by id), and
-    :meth:`snapshot` an index of the maps written so far (of a run that streams)."""
+    :meth:`snapshot` an index of the maps written so far (of a run that streams).
+    ``data`` / ``index`` name the two files (other per-image uint8 maps use the format too)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, data: str = HEATMAPS, index: str = HEATMAP_INDEX) -> None:
         self._folder = folder
-        self._handle = open(folder / HEATMAPS, "wb")  # noqa: SIM115 - closed in close()
+        self._index_name = index
+        self._handle = open(folder / data, "wb")  # noqa: SIM115 - closed in close()
         self._rows: list[tuple[int, int, int, int]] = []
         self._offset = 0
         self._snapshot_at: float | None = None
@@ -59,22 +61,41 @@ class HeatmapWriter:
         self._snapshot_at = now
         self._handle.flush()
         index = np.array(sorted(self._rows), dtype=np.int64).reshape(-1, 4)
-        with atomic_writer(self._folder / HEATMAP_INDEX, "wb", durable=False) as handle:
+        with atomic_writer(self._folder / self._index_name, "wb", durable=False) as handle:
             np.save(handle, index)
 
     def close(self) -> None:
         self._handle.close()
         index = np.array(sorted(self._rows), dtype=np.int64).reshape(-1, 4)
-        np.save(self._folder / HEATMAP_INDEX, index)
+        np.save(self._folder / self._index_name, index)
+
+
+def open_maps(folder: Path, *, data: str = HEATMAPS, index: str = HEATMAP_INDEX,
+              ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(index (n, 4), flat data) of maps a :class:`HeatmapWriter` wrote to ``folder``
+    under these names; None without them."""
+    if not (folder / index).exists():
+        return None
+    table = np.load(folder / index)
+    size = (folder / data).stat().st_size
+    flat = np.memmap(folder / data, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+    return table, flat
+
+
+def read_map(opened: tuple[np.ndarray, np.ndarray], image_id: int) -> np.ndarray | None:
+    """One image's map from :func:`open_maps`' result; None when it has none."""
+    index, data = opened
+    k = int(np.searchsorted(index[:, 0], image_id))
+    if k >= len(index) or index[k, 0] != image_id:
+        return None
+    _, offset, height, width = (int(v) for v in index[k])
+    return np.array(data[offset:offset + height * width]).reshape(height, width)
 
 
 def _open(folder: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """(index (n, 4), flat data) of a run folder, legacy runs converted; None without maps."""
     if (folder / HEATMAP_INDEX).exists():
-        index = np.load(folder / HEATMAP_INDEX)
-        size = (folder / HEATMAPS).stat().st_size
-        data = np.memmap(folder / HEATMAPS, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
-        return index, data
+        return open_maps(folder)
     if (folder / LEGACY_IDS).exists():
         ids = np.load(folder / LEGACY_IDS)
         heat = np.load(folder / LEGACY_HEATMAPS, mmap_mode="r")
@@ -95,12 +116,7 @@ def load_heatmap(project: Project, run: Run, image_id: int) -> np.ndarray | None
             opened = None
     if opened is None:
         return None
-    index, data = opened
-    k = int(np.searchsorted(index[:, 0], image_id))
-    if k >= len(index) or index[k, 0] != image_id:
-        return None
-    _, offset, height, width = (int(v) for v in index[k])
-    return np.array(data[offset:offset + height * width]).reshape(height, width)
+    return read_map(opened, image_id)
 
 
 def iter_heatmaps(folder: Path) -> Iterator[tuple[int, np.ndarray]]:

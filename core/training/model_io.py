@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.jobs.runs import load_checkpoint
-from core.store import Project, Run, RunKind, RunStatus, StoreError
+from core.store import NeedsTrainingError, Project, Run, RunKind, RunStatus, StoreError
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ def load_classifier(project: Project, run: Run | None = None) -> LoadedClassifie
 
     run = run or project.runs.latest(RunKind.CLASSIFIER, with_checkpoint=True)
     if run is None:
-        raise StoreError("no finished classifier run: retrain with at least two labeled classes first")
+        raise NeedsTrainingError("no finished classifier run (it needs labeled images of at least two classes)",
+                                 needs=RunKind.CLASSIFIER)
     if run.kind is not RunKind.CLASSIFIER or run.status is not RunStatus.DONE or not run.checkpoint:
         raise StoreError(f"run {run.id} is not a finished classifier run ({run.method}, {run.status.value})")
     head_checkpoint = load_checkpoint(project, run)
@@ -112,7 +113,8 @@ def load_detector(project: Project, run: Run | None = None) -> LoadedDetector:
     if run is None:
         runs = detector_runs(project)
         if not runs:
-            raise StoreError("no finished defect-detector run: label OK and defective images and retrain first")
+            raise NeedsTrainingError("no finished defect-detector run (it needs labeled OK and defective images)",
+                                     needs=RunKind.SEGDEC)
         run = runs[0]
     if run.kind is not RunKind.SEGDEC or run.status is not RunStatus.DONE or not run.checkpoint:
         raise StoreError(f"run {run.id} is not a finished defect-detector run ({run.method}, {run.status.value})")

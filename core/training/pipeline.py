@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from core.active.suggest import SuggestRequest, suggest_job
 from core.jobs.base import Progress
 from core.jobs.snapshot import take_snapshot
+from core.jobs.stages import StagedProgress
 from core.store import Project
 from core.training.classify import ClassifyRequest, ClassifyResult, classify_job, latest_pretrain_run
+from core.training.plan import retrain_stages
 from core.training.pretrain import PretrainRequest, PretrainResult, pretrain_job
 from core.training.segdec import SegDecRequest, SegDecResult, can_train, segdec_job
 
@@ -47,30 +49,39 @@ def retrain_job(pretrain: PretrainRequest, classify: ClassifyRequest, cancel: th
     for another strategy, False = keep the old ones).
 
     Every phase trains on one label snapshot taken here: a label written during the
-    retrain reaches none of its models (it marks their runs stale)."""
+    retrain reaches none of its models (it marks their runs stale). The parts that will
+    run are known here, each with an estimate of its duration (:mod:`core.training.plan`):
+    every record carries the progress and the time left of the whole retrain and the part
+    it is in (:class:`~core.jobs.stages.StagedProgress`); the last one is 100 %."""
     with Project.open(pretrain.project_root) as project:
         snapshot = take_snapshot(project)
         reuse = not pretrain_again and latest_pretrain_run(project) is not None
-    labeled_classes = len(snapshot.labeled_class_ids())
-    detect = segdec is not None and can_train(snapshot)
+        labeled_classes = len(snapshot.labeled_class_ids())
+        detect = segdec is not None and can_train(snapshot)
+        plan = retrain_stages(project, snapshot, pretrain=None if reuse else pretrain,
+                              classify=classify if labeled_classes >= 2 else None,
+                              segdec=segdec if detect else None, suggest=suggest is not False)
+    staged = StagedProgress(list(plan.values()))
+    index = {part: k for k, part in enumerate(plan)}
     pretrained = None
     if not reuse:
-        pretrained = yield from pretrain_job(pretrain, cancel, snapshot=snapshot)
+        pretrained = yield from staged.run(index["pretrain"], pretrain_job(pretrain, cancel, snapshot=snapshot))
         if pretrained.cancelled:
             return RetrainResult(pretrain=pretrained, classify=None, cancelled=True)
     classified = None
-    if labeled_classes >= 2:
-        classified = yield from classify_job(classify, cancel, snapshot=snapshot)
+    if "classify" in index:
+        classified = yield from staged.run(index["classify"], classify_job(classify, cancel, snapshot=snapshot))
         if classified.cancelled:
             return RetrainResult(pretrain=pretrained, classify=classified, cancelled=True)
     detected = None
     if detect:
-        detected = yield from segdec_job(segdec, cancel, snapshot=snapshot)
+        detected = yield from staged.run(index["segdec"], segdec_job(segdec, cancel, snapshot=snapshot))
         if detected.cancelled:
             return RetrainResult(pretrain=pretrained, classify=classified, segdec=detected, cancelled=True)
     stored = 0
-    if suggest is not False and not (cancel is not None and cancel.is_set()):
+    if "suggest" in index and not (cancel is not None and cancel.is_set()):
         request = SuggestRequest(project_root=pretrain.project_root) if suggest is True else suggest
-        stored = len((yield from suggest_job(request, cancel)))
+        stored = len((yield from staged.run(index["suggest"], suggest_job(request, cancel))))
+    yield staged.done()
     return RetrainResult(pretrain=pretrained, classify=classified, segdec=detected, cancelled=False,
                          suggestions=stored)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from core.jobs.base import Eta, JobCancelled, Progress, check_cancel
+from core.jobs.curves import CurveLog, logged, save_curves
 from core.jobs.runs import RunRecorder
 from core.jobs.snapshot import LabelSnapshot, take_snapshot
 from core.media.pixel_cache import PixelCache, build_pixel_cache
@@ -107,7 +108,8 @@ def pretrain_job(request: PretrainRequest, cancel: threading.Event | None = None
         config = {**request.config(), "batch_size": request.batch_for(device), "device": device}
         with RunRecorder(project, method=RunKind.PRETRAIN.method(request.method), config=config,
                          snapshot=snapshot or take_snapshot(project), seed=request.seed) as recorder:
-            model, stats = yield from _train(request, cache, cancel, device)
+            curves = CurveLog()
+            model, stats = yield from logged(_train(request, cache, cancel, device), curves)
             embeddings, texture = yield from _embed(model.encoder, cache, request.size, cancel, device)
             model.cpu()
             from models.features import block_weight
@@ -120,6 +122,7 @@ def pretrain_job(request: PretrainRequest, cancel: threading.Event | None = None
             np.save(recorder.partial_dir / "embeddings.npy", embeddings)
             np.save(recorder.partial_dir / "texture.npy", texture)
             np.save(recorder.partial_dir / "ids.npy", cache.ids)
+            save_curves(recorder, curves)
             run = recorder.finish(metrics={"loss": stats[0], "contrastive_accuracy": stats[1],
                                            "images": int(len(cache.ids)), "encoder_weight": weight,
                                            "epochs": request.epochs_for(len(cache.ids)),
@@ -173,8 +176,9 @@ def _train(request: PretrainRequest, cache: PixelCache, cancel: threading.Event 
             schedule.step()
             step += 1
             last = (stats.loss, stats.accuracy)
-            yield Progress(phase="pretraining", step=step, total=total, losses={"contrastive loss": stats.loss},
-                           metrics={"contrastive accuracy": stats.accuracy}, eta_s=eta(step / total),
+            yield Progress(phase="pretraining", step=step, total=total, unit="batch",
+                           losses={"contrastive loss": stats.loss}, metrics={"contrastive accuracy": stats.accuracy},
+                           eta_s=eta(step / total), epoch=step / steps_per_epoch,
                            message=f"pretraining {request.method} on {where} · epoch {epoch + 1}/{epochs} · "
                                    f"{stats.images_per_s:.0f} images/s")
         check_cancel(cancel)
@@ -212,7 +216,7 @@ def _embed(encoder, cache: PixelCache, size: int, cancel: threading.Event | None
             embeddings.append(e.cpu().numpy().astype(np.float32))
             texture.append(t.cpu().numpy().astype(np.float32))
             yield Progress(phase="embedding", step=min(start + chunk, len(cache.ids)), total=len(cache.ids),
-                           message=f"embedding every image on {where}")
+                           unit="image", message=f"embedding every image on {where}")
     return np.concatenate(embeddings), np.concatenate(texture)
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from core.active.worth_a_mask import WORTH_A_MASK, worth_a_mask
 from core.jobs.base import Eta, JobCancelled, Progress
+from core.jobs.curves import CurveLog, logged, save_curves
 from core.jobs.runs import RunRecorder, load_checkpoint
 from core.jobs.snapshot import LabelSnapshot, take_snapshot
 from core.store import ClassKind, Project, Run, RunKind, StoreError
@@ -178,7 +179,10 @@ def segdec_job(request: SegDecRequest, cancel: threading.Event | None = None, *,
         data = _train_data(store, ids, labels, masks, has_mask, val)
         with RunRecorder(project, method=RunKind.SEGDEC.method(), config=config, snapshot=snapshot,
                          seed=request.seed) as recorder:
-            summary = yield from _train(net, data, train_config, cancel, device, warm=previous is not None)
+            curves = CurveLog()
+            summary = yield from logged(_train(net, data, train_config, cancel, device, warm=previous is not None),
+                                        curves)
+            save_curves(recorder, curves)
             metrics = {"labeled": int(len(ids)), "defective": int(labels.sum()), "ok": int((labels == 0).sum()),
                        "masks": int(np.sum(has_mask & (labels == 1))), "geometry": geometry.to_dict(),
                        "warm_from": config["warm_from"], "prediction_reserve_s": round(reserve, 1), **summary,
@@ -321,18 +325,24 @@ def _train(net, data, config, cancel: threading.Event | None, device: str = "cpu
     eta = Eta()
     job = train(net, data, config, cancel=cancel.is_set if cancel else None, device=device, warm=warm)
     budget = config.time_budget_s
+    epoch, into, done = -1, 0, 0.0  # the epoch in progress, its steps so far (epochs differ in steps), epochs done
     try:
         while True:
             stats = next(job)
+            if stats.losses:
+                epoch, into = stats.epoch, (into + 1 if stats.epoch == epoch else 1)
+                done = stats.epoch + min(1.0, into / max(1, stats.steps_per_epoch))
             metrics = {} if stats.theta is None else {"θ (segmentation weight)": stats.theta}
             if stats.validation_ap is not None:
                 metrics["validation AP"] = stats.validation_ap
-            if budget:  # it may stop earlier, when the validation AP stops improving
-                fraction = stats.elapsed_s / budget
-            else:
-                fraction = stats.step / max(1, config.max_epochs * stats.steps_per_epoch)
+            # whichever ends it first, the time budget or the epochs (it may stop earlier still,
+            # when the validation AP stops improving)
+            fraction = stats.step / max(1, config.max_epochs * stats.steps_per_epoch) if stats.steps_per_epoch else 0.0
+            if budget:
+                fraction = max(fraction, stats.elapsed_s / budget)
             yield Progress(phase="defect detector", step=min(999, round(1000 * fraction)), total=1000,
                            losses=stats.losses, metrics=metrics, eta_s=eta(min(fraction, 0.999)),
+                           epoch=done,  # a validation score: where its (possibly cut short) epoch ended
                            message=f"defect detector on {where} · epoch {stats.epoch + 1} · "
                                    f"{stats.images_per_s:.0f} images/s")
     except StopIteration as stop:

@@ -114,7 +114,8 @@ def working_images(project: Project, image_ids: Sequence[int], scale: float, *, 
                     entries[image_id] = [end, int(array.shape[0]), int(array.shape[1]), rows[image_id][1]]
                     end += array.size
                 done += len(part)
-                yield Progress(phase="decoding images at the detector's scale", step=done, total=len(missing))
+                yield Progress(phase="decoding images at the detector's scale", step=done, total=len(missing),
+                               unit="image")
             handle.flush()
             os.fsync(handle.fileno())
         write_text_atomic(index_path, json.dumps({"scale": scale, "entries": {str(k): v for k, v in entries.items()},

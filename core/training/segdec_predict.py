@@ -104,7 +104,7 @@ def stream_predictions(predictions: Iterator[tuple[int, int, float, np.ndarray]]
                 kept_done = True
             if len(probability) % 16 == 0:
                 check_cancel(cancel)
-                yield Progress(phase=PHASE, step=len(probability), total=total)
+                yield Progress(phase=PHASE, step=len(probability), total=total, unit="image")
             if run is not None and clock.due(len(pending)):
                 stored = yield from _commit(project, run.id, pending, writer, stored, total)
                 clock.committed()

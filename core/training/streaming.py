@@ -73,8 +73,9 @@ class BatchClock:
 def stored_progress(phase: str, *, run_id: int, kind: RunKind, image_ids: Sequence[int], stored: int, total: int,
                     complete: bool = False) -> Progress:
     """The progress record that announces a committed batch of a run's predictions."""
-    return Progress(phase=phase, step=stored, total=total,
-                    message=f"{kind.value}: {stored:,} of {total:,} predictions stored",
+    return Progress(phase=phase, step=stored, total=total, unit="image",
+                    message=f"{'defect detector' if kind is RunKind.SEGDEC else kind.value}: predictions of "
+                            f"{stored:,} of {total:,} images stored",
                     stored=StoredPredictions(run_id=run_id, kind=kind.value,
                                              image_ids=tuple(int(i) for i in image_ids), stored=stored,
                                              total=total, complete=complete))

@@ -5,10 +5,11 @@ core functions they call, not here."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from labelapp.cli.output import print_json as _print_json
 
 
 def cmd_export_model(args: argparse.Namespace) -> int:
@@ -120,7 +121,3 @@ def _skip(args: argparse.Namespace, answer: Any) -> dict[str, str]:
     if not args.json:
         print(f"labelapp: skipped {answer.path}: {answer.error}", file=sys.stderr)
     return {"path": str(answer.path), "error": answer.error}
-
-
-def _print_json(data: dict[str, Any]) -> None:
-    print(json.dumps(data, indent=2, default=str))

@@ -51,6 +51,7 @@ class Canvas(QWidget):
     mask_edited = Signal(object)  # MaskEdit: one finished stroke, polygon or fill
     view_changed = Signal()  # zoom or position changed
     heatmap_changed = Signal()  # whether a heat map is drawn may have changed (see heatmap_shown)
+    painted = Signal()  # a paint ended
     message = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -216,6 +217,7 @@ class Canvas(QWidget):
                 draw_brush_outline(painter, outline)
         painter.end()
         self.paint_count += 1
+        self.painted.emit()
 
     def _cursor_rect(self, pos: QPointF | None, margin: int = 3) -> QRectF | None:
         """The brush outline at widget ``pos``: the brush's size at the current zoom."""

@@ -3,9 +3,8 @@
 The editor is a view: it shows the image the main window asks for and edits its mask.
 It writes through the project session (:attr:`ImageEditor.labels`): masks (the
 session's saver thread commits them) and, for undo, labels. Label changes reach its
-undo history from the same session.
-Masks save themselves: about a second after the last edit, when another image is shown,
-and on :meth:`ImageEditor.flush`.
+undo history from the same session. Masks save themselves: about a second after the
+last edit, when another image is shown, and on :meth:`ImageEditor.flush`.
 
 When the project has a finished defect-detector (seg-dec) run, the editor can draw the
 run's heat map of the image under the mask (:meth:`ImageEditor.toggle_heatmap`, with a
@@ -20,12 +19,14 @@ strategy and reason (``Suggested #3 · typicality: …``); the window calls
 :meth:`ImageEditor.refresh_suggestion` after labels or the suggestions changed.
 
 The detector's part lives in :mod:`labelapp.editor.defect_view`; the tool bar's view
-controls are wired to the canvas in :mod:`labelapp.editor.toolbar_wiring`.
+controls are wired to the canvas in :mod:`labelapp.editor.toolbar_wiring`, and the
+decoded resolution follows the zoom in :mod:`labelapp.editor.resolution`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,6 +43,8 @@ from labelapp.editor.history import MaskEdit
 from labelapp.editor.info_lines import InfoLines, suggestion_info_html
 from labelapp.editor.loader import LoadFailure
 from labelapp.editor.placeholder import Placeholder
+from labelapp.editor.replace import MaskReplacer
+from labelapp.editor.resolution import ResolutionFollower
 from labelapp.editor.session import EditorSession
 from labelapp.editor.toolbar import EditorToolBar
 from labelapp.editor.toolbar_wiring import ToolbarWiring
@@ -102,6 +105,7 @@ class ImageEditor(QWidget):
         self._idle.setInterval(AUTOSAVE_MS)
         self._undo = UndoRedo(self._session, self.canvas, self.labels, mask_changed=self._idle.start,
                               message=self.message.emit)
+        self.mask_replacer = MaskReplacer(self._session, self.canvas, self._undo, stop_autosave=self._idle.stop)
         self._connect()
         self.canvas.set_brush_size(DEFAULT_BRUSH)
         self.toolbar.set_brush_size(DEFAULT_BRUSH)
@@ -126,6 +130,7 @@ class ImageEditor(QWidget):
         bar.heatmap_toggled.connect(self.set_heatmap_visible)
         bar.heatmap_opacity_changed.connect(self.set_heatmap_opacity)
         self._toolbar_wiring = ToolbarWiring(bar, self.canvas, self)
+        self._resolution = ResolutionFollower(session, self.canvas, self)
 
     # -- project and images -------------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
@@ -143,8 +148,7 @@ class ImageEditor(QWidget):
         self._show_placeholder(NO_IMAGE_TEXT if project is not None else "No project open.")
 
     def show_image(self, image_id: int | None) -> None:
-        """Shows an image (at once when it is decoded already); queues the previous
-        image's mask for saving first."""
+        """Shows an image (at once when decoded already), queuing the previous one's mask to save."""
         if image_id is not None and image_id == self._current:
             return
         self.canvas.finish_interaction()
@@ -168,6 +172,10 @@ class ImageEditor(QWidget):
         """The images likely shown next (nearest first): decoded ahead in the background."""
         self._prefetch = tuple(image_ids)
         self._session.set_wanted(self._current, self._prefetch)
+
+    def decode_counts(self) -> Counter[int]:
+        """Image id -> times its file was decoded here (for tests and benchmarks)."""
+        return self._session.decode_counts()
 
     def current_image_id(self) -> int | None:
         return self._current
@@ -245,8 +253,7 @@ class ImageEditor(QWidget):
 
     # -- defect detector ------------------------------------------------------------------------
     def reload_heatmaps(self) -> None:
-        """Re-reads the latest defect-detector run (call after a training run or a
-        threshold change), then the heat map and defect probability of the image shown."""
+        """Re-reads the latest detector run (after a run or a threshold change) and the image's heat map."""
         doc = self.canvas.document()
         self._defects.reload(self._session.project, doc if doc is not None and doc.image_id == self._current else None)
 

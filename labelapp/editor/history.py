@@ -43,11 +43,18 @@ class Patch:
 
 @dataclass(frozen=True)
 class MaskEdit:
-    """One stroke, polygon or fill: ``box`` with its pixels before and after."""
+    """One stroke, polygon or fill: ``box`` with its pixels before and after.
+
+    ``origin``: the source a save records for a mask this edit brought from elsewhere (a
+    mask proposal accepted: ``proposal:run-7``), ``edited_origin`` the one it records once
+    the user's own edits followed; None for the user's own edits.
+    """
 
     box: Box
     before: Patch
     after: Patch
+    origin: str | None = None
+    edited_origin: str | None = None
 
     def apply(self, mask: np.ndarray, *, undo: bool) -> Box:
         """Writes the before (``undo``) or after pixels into ``mask``; returns the box."""
@@ -104,6 +111,16 @@ class History:
 
     def mask_edits_applied(self) -> int:
         return sum(isinstance(c, MaskEdit) for c in self.undo_stack)
+
+    def mask_source(self, default: str) -> str:
+        """The source a save of the mask records: the origin of the newest applied edit
+        that has one (its edited origin when the user's edits came after it), else ``default``."""
+        edits = [c for c in self.undo_stack if isinstance(c, MaskEdit)]
+        for k in range(len(edits) - 1, -1, -1):
+            if edits[k].origin:
+                later = k < len(edits) - 1
+                return (edits[k].edited_origin or edits[k].origin) if later else edits[k].origin
+        return default
 
     def drop_mask_edits(self) -> None:
         """Forgets mask edits (after the mask was replaced from outside the editor)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image as PILImage
 
-from labelapp.editor.geometry import Box
+from labelapp.editor.geometry import Box, ViewTransform
 
 LEVEL_ABOVE = 1024
 """Levels are added while the last one is larger than this on its longer side."""
@@ -25,12 +25,30 @@ def level_count(height: int, width: int) -> int:
     return count
 
 
-def image_levels(pixels: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The image and its halvings (2x2 box filter; odd sizes round up)."""
-    levels = [pixels]
-    for _ in range(level_count(*pixels.shape[:2]) - 1):
+def image_levels(pixels: np.ndarray, *, first: int = 0, count: int | None = None) -> tuple[np.ndarray | None, ...]:
+    """The image and its halvings (2x2 box filter; odd sizes round up).
+
+    ``pixels`` is level ``first`` of an image with ``count`` levels (default: as many as
+    ``pixels``' size calls for); the levels below ``first`` are None (not decoded).
+    """
+    count = level_count(*pixels.shape[:2]) if count is None else count
+    levels: list[np.ndarray | None] = [None] * first + [pixels]
+    for _ in range(count - first - 1):
         levels.append(_halve_image(levels[-1]))
     return tuple(levels)
+
+
+def fitted_level(width: int, height: int, view_width: int, view_height: int) -> int:
+    """The mip level that a view of ``view_width`` x ``view_height`` fitted to the image draws from."""
+    view = ViewTransform()
+    view.fit(width, height, view_width, view_height)
+    return view.level(level_count(height, width))
+
+
+def fitted_reduction(width: int, height: int, view_width: int, view_height: int) -> int:
+    """By how much (1, 2, 4 or 8) an image may be decoded smaller and still fill the
+    view fitted: 2 ** the mip level that the fitted view draws from."""
+    return 1 << min(3, fitted_level(width, height, view_width, view_height))
 
 
 def _halve_image(array: np.ndarray) -> np.ndarray:
@@ -51,13 +69,14 @@ def halve_mask(mask: np.ndarray) -> np.ndarray:
     return np.maximum(np.maximum(mask[0::2, 0::2], mask[1::2, 0::2]), np.maximum(mask[0::2, 1::2], mask[1::2, 1::2]))
 
 
-def mask_levels(mask: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The halvings of ``mask`` (level 1 on), as many as the image has."""
+def mask_levels(mask: np.ndarray, *, empty: bool = False) -> tuple[np.ndarray, ...]:
+    """The halvings of ``mask`` (level 1 on), as many as the image has; ``empty``: the
+    mask is known to be all background (its levels are zeros, nothing is read)."""
     height, width = mask.shape
     levels = [mask]
     for _ in range(level_count(height, width) - 1):
         height, width = (height + 1) // 2, (width + 1) // 2
-        empty = not levels[-1].any()  # most images have no mask yet: skip the pooling
+        empty = empty or not levels[-1].any()  # most images have no mask yet: skip the pooling
         levels.append(np.zeros((height, width), np.uint8) if empty else halve_mask(levels[-1]))
     return tuple(levels[1:])
 

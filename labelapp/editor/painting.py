@@ -18,21 +18,24 @@ def draw_layers(painter: QPainter, view: ViewTransform, doc: ImageDocument, box:
     """Draws image pixels ``box`` (then the heat map and the mask over them) in image
     coordinates.
 
-    Image and mask come from the mip level that matches the zoom; the image is smoothed
-    when shown smaller than 1:1, the mask never (labels stay crisp). ``heatmap`` is
-    stretched over the whole image, smoothly (its pixel centres on the centres of the
-    image blocks they cover), under the mask.
+    Image and mask come from the mip level that matches the zoom (the image from its
+    finest decoded level if that one is not decoded yet, stretched); the image is
+    smoothed when shown smaller than 1:1 or stretched, the mask never (labels stay
+    crisp), and not at all where it has no class pixel. ``heatmap`` is stretched over
+    the whole image, smoothly (its pixel centres on the centres of the image blocks
+    they cover), under the mask.
     """
     painter.save()
     painter.setTransform(view.qtransform())
     painter.setClipRect(QRectF(0, 0, doc.width, doc.height), Qt.ClipOperation.IntersectClip)
     level = view.level(len(doc.levels))
-    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, view.scale < 1.0)
-    _draw_level(painter, doc.level_image(level), level, box)
+    image_level = max(level, doc.base_level)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, view.scale < 1.0 or image_level > level)
+    _draw_level(painter, doc.level_image(image_level), image_level, box)
     if heatmap is not None:
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         painter.drawImage(QRectF(0, 0, doc.width, doc.height), heatmap, QRectF(heatmap.rect()))
-    if overlay:
+    if overlay and not doc.mask_blank(box):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         _draw_level(painter, doc.mask_level_image(level), level, box)
     painter.restore()

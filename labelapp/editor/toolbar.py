@@ -3,9 +3,9 @@
 Its controls never take keyboard focus, so the main window's single-key shortcuts keep
 working after a click on them. It only reports what the user chose; the editor acts.
 
-The mask controls and the view controls (heat map, fit, zoom) are two tool bars side
-by side; when the editor is too narrow for both, the view controls wrap to a second
-row rather than hide behind the overflow button.
+The tools, the paint controls (class, brush size, overlay) and the view controls (heat
+map, fit, zoom) are three tool bars in a row; when the editor is too narrow for them, a
+bar wraps to the next row rather than hide its controls behind the overflow button.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -68,49 +67,69 @@ class EditorToolBar(QWidget):
         super().__init__(parent)
         self._range = (0.0, 1.0)
         self.bar = QToolBar()  # mask tools
+        self.paint_bar = QToolBar()  # paint class, brush size, overlay
         self.view_bar = QToolBar()  # heat map and zoom
-        for bar in (self.bar, self.view_bar):
+        for bar in (self.bar, self.paint_bar, self.view_bar):
             bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.tool_actions = self._build_tools()
-        self.bar.addSeparator()
+        self._separators = {self.paint_bar: self.paint_bar.addSeparator(),  # shown unless first in its row
+                            self.view_bar: self.view_bar.addSeparator()}
         self._build_paint_controls()
-        self._view_separator = self.view_bar.addSeparator()
         self._build_heatmap_controls()
         self.view_bar.addSeparator()
         self._build_view_controls()
         self.window_row = self._build_window_row()
         self.window_row.hide()
-        self._bars = QGridLayout()
+        self._bars = QVBoxLayout()
         self._bars.setContentsMargins(0, 0, 0, 0)
         self._bars.setSpacing(0)
-        self._wide: bool | None = None
-        self._place_bars(wide=True)
+        self._rows: tuple[int, ...] = ()  # bars per row
+        self._place_bars(10_000)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(self._bars)
         layout.addWidget(self.window_row)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        for bar in (self.bar, self.view_bar):
+        for bar in (self.bar, self.paint_bar, self.view_bar):
             for button in bar.findChildren(QToolButton):
                 button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
-    def _place_bars(self, *, wide: bool) -> None:
-        """Mask tools and view controls side by side, or the view controls below."""
-        if wide == self._wide:
+    def _place_bars(self, width: int) -> None:
+        """The bars in rows, each row as many as fit in ``width`` (at least one)."""
+        rows: list[list[QToolBar]] = [[]]
+        used = 0
+        for bar in (self.bar, self.paint_bar, self.view_bar):
+            need = bar.sizeHint().width()
+            if rows[-1] and used + need > width:
+                rows.append([])
+                used = 0
+            rows[-1].append(bar)
+            used += need
+        shape = tuple(len(row) for row in rows)
+        if shape == self._rows:
             return
-        self._wide = wide
-        self._bars.removeWidget(self.bar)
-        self._bars.removeWidget(self.view_bar)
-        self._bars.addWidget(self.bar, 0, 0, 1, 1 if wide else 2)
-        self._bars.addWidget(self.view_bar, 0 if wide else 1, 1 if wide else 0, 1, 1 if wide else 2)
-        self._bars.setColumnStretch(0, 0)
-        self._bars.setColumnStretch(1, 1)
-        self._view_separator.setVisible(wide)
+        self._rows = shape
+        while self._bars.count():
+            item = self._bars.takeAt(0)
+            old = item.layout()
+            while old is not None and old.count():
+                old.takeAt(0)
+            if old is not None:
+                old.deleteLater()
+        for row in rows:
+            line = QHBoxLayout()
+            line.setContentsMargins(0, 0, 0, 0)
+            line.setSpacing(0)
+            for bar in row:
+                line.addWidget(bar)
+                if bar in self._separators:
+                    self._separators[bar].setVisible(bar is not row[0])
+            line.addStretch(1)
+            self._bars.addLayout(line)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        needed = self.bar.sizeHint().width() + self.view_bar.sizeHint().width()
-        self._place_bars(wide=event.size().width() >= needed)
+        self._place_bars(event.size().width())
         super().resizeEvent(event)
 
     def _build_tools(self) -> dict[str, QAction]:
@@ -132,24 +151,24 @@ class EditorToolBar(QWidget):
         self.class_combo.setToolTip("Paint class: the class that brush, polygon and fill write")
         self.class_combo.setMinimumContentsLength(10)
         self.class_combo.activated.connect(self._on_class_combo_activated)
-        self.bar.addWidget(self.class_combo)
+        self.paint_bar.addWidget(self.class_combo)
         self.brush_spin = _unfocused(QSpinBox())
         self.brush_spin.setRange(BRUSH_SIZES[0], BRUSH_SIZES[-1])
         self.brush_spin.setSuffix(" px")
         self.brush_spin.setToolTip("Brush size in image pixels")
         self.brush_spin.valueChanged.connect(self.brush_size_changed)
-        self.bar.addWidget(QLabel(" Size "))
-        self.bar.addWidget(self.brush_spin)
+        self.paint_bar.addWidget(QLabel(" Size "))
+        self.paint_bar.addWidget(self.brush_spin)
         self.overlay_action = QAction("Overlay", self, checkable=True, checked=True)
         self.overlay_action.setToolTip("Show the mask over the image")
         self.overlay_action.toggled.connect(self.overlay_toggled)
-        self.bar.addAction(self.overlay_action)
+        self.paint_bar.addAction(self.overlay_action)
         self.opacity_slider = _unfocused(QSlider(Qt.Orientation.Horizontal))
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setFixedWidth(90)
         self.opacity_slider.setToolTip("Overlay opacity")
         self.opacity_slider.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
-        self.bar.addWidget(self.opacity_slider)
+        self.paint_bar.addWidget(self.opacity_slider)
 
     def _build_heatmap_controls(self) -> None:
         self.heatmap_action = QAction("Heat map", self, checkable=True)

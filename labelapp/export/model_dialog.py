@@ -5,11 +5,14 @@ The export is ``core.export.model.export_job`` in a worker process of the dialog
 (:mod:`core.jobs.worker`: torch never loads in the window's process, and a crash there
 is a message here); it opens its own ``Project`` from the folder path, checks the
 exported model against the app's before writing anything, and the dialog shows what it
-yields, then what was written or why not.
+yields, then what was written or why not. Before that, under the choices, it says which
+classes the chosen run's model knows and names each project class it left out (a class
+without labels when the run trained), so an export never drops a class silently.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -32,15 +35,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.export.classes import ModelClasses, model_classes
 from core.jobs.worker import JobCall, WorkerProcess
 from core.store import Project, Run, RunKind
 from labelapp.jobs.process_runner import WorkerJobRunner
+from labelapp.widgets.errors import error_text
 
 logger = logging.getLogger(__name__)
 FORMATS = {"torchscript": "TorchScript (model.pt)", "onnx": "ONNX (model.onnx)"}
 MODELS = {"classifier": "Classifier (class probabilities)",
           "detector": "Defect detector (defect probability and heat map)"}
 ERROR_STYLE = "color: #C5221F;"
+LEFT_OUT_COLOR = "#B06000"
 
 
 def model_of(run: Run) -> str:
@@ -81,8 +87,10 @@ class ExportModelDialog(QDialog):
     export_finished = Signal(object)
     export_failed = Signal(object)
 
-    def __init__(self, project_root: Path, runs: list[Run], exports_dir: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, project_root: Path, runs: list[Run], exports_dir: Path, parent: QWidget | None = None, *,
+                 classes: dict[int, ModelClasses] | None = None) -> None:
         super().__init__(parent)
+        self._classes = classes or {}  # run id -> the classes its model knows and leaves out
         self.setWindowTitle("Export Model")
         self.setMinimumWidth(560)
         self._project_root = Path(project_root)
@@ -95,6 +103,7 @@ class ExportModelDialog(QDialog):
         self.error: BaseException | None = None
         self._build(runs)
         self._update_default_folder()
+        self._show_classes()
 
     def _build(self, runs: list[Run]) -> None:
         from core.export.exported import missing_packages
@@ -128,6 +137,9 @@ class ExportModelDialog(QDialog):
         form.addRow("Run:", self.run_combo)
         form.addRow("Format:", self.format_combo)
         form.addRow("Folder:", folder_row)
+        self.classes_label = QLabel(objectName="export_classes")
+        self.classes_label.setWordWrap(True)
+        self.classes_label.setTextFormat(Qt.TextFormat.RichText)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 4)
         self.progress_bar.hide()
@@ -148,6 +160,7 @@ class ExportModelDialog(QDialog):
         self.format_combo.currentIndexChanged.connect(self._on_choice_changed)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.classes_label)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.status_label)
         layout.addStretch(1)
@@ -177,14 +190,27 @@ class ExportModelDialog(QDialog):
             self.run_combo.addItem(run_text(run), run.id)
         self.run_combo.blockSignals(False)
 
+    def _show_classes(self) -> None:
+        """What the chosen run's model knows, and the classes it left out (in colour)."""
+        known = self._classes.get(self.run_id()) if self.run_combo.count() else None
+        if known is None:
+            self.classes_label.setText("")
+            return
+        text = html.escape(known.sentence())
+        if known.left_out:
+            text += f'<br><span style="color:{LEFT_OUT_COLOR};">\u26a0 {html.escape(known.left_out_sentence())}</span>'
+        self.classes_label.setText(text)
+
     @Slot(int)
     def _on_model_combo_changed(self, _index: int) -> None:
         self._fill_runs()
         self._update_default_folder()
+        self._show_classes()
 
     @Slot(int)
     def _on_choice_changed(self, _index: int) -> None:
         self._update_default_folder()
+        self._show_classes()
 
     @Slot(str)
     def _on_folder_edit_text_edited(self, _text: str) -> None:
@@ -271,7 +297,7 @@ class ExportModelDialog(QDialog):
             self._show_message("Export cancelled; nothing was written.", error=False)
             return
         logger.warning("model export failed: %s", error)
-        self._show_message(f"Export failed: {error}", error=True)
+        self._show_message(f"Export failed: {error_text(error)}", error=True)
         self.export_failed.emit(error)
 
     def _show_message(self, text: str, *, error: bool) -> None:
@@ -301,7 +327,8 @@ def show_export_model_dialog(parent: QWidget, project: Project | None, *, messag
     if not runs:
         error("No classifier or defect detector to export yet: label at least two classes and Retrain.")
         return None
-    dialog = ExportModelDialog(project.root, runs, project.exports_dir, parent=parent)
+    dialog = ExportModelDialog(project.root, runs, project.exports_dir, parent=parent,
+                               classes={run.id: model_classes(project, run) for run in runs})
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.export_finished.connect(lambda result: message(success_text(result)))
     dialog.export_failed.connect(lambda failure: error(f"Model export failed: {failure}"))

@@ -1,21 +1,17 @@
-"""Paints one grid tile: thumbnail, file name, label chip, mask badge, prediction chip,
-defect badge, suggestion badge.
+"""Paints one grid tile: thumbnail, file name, and the marks of :mod:`labelapp.grid.marks`.
 
 ```
 +--------------------------+
-|   [⚠ 87%         [M] ]   |  the gray placeholder has the image's aspect until the
-|   [   thumbnail      ]   |  thumbnail arrives; [M] filled: mask with defect pixels,
-|   [★3                ]   |  outlined: an empty mask ("no defect here"); label chip
-|   cam1_0…001.png         |
-|   [■ crazing]    (87 %)  |  in the class colour; prediction: outline in the
-+--------------------------+  predicted class colour and its confidence
+|   [⚠ defect       [M] ]  |  the gray placeholder has the image's aspect until the
+|   [   thumbnail       ]  |  thumbnail arrives; top left: the defect detector's call,
+|   [★3              ?  ]  |  top right: the mask, bottom left: the suggestion rank,
+|   cam1_0…001.png         |  bottom right: the classifier is unsure; then the label
+|   [■ crazing] [≠ patches]|  chip (filled) or the predicted class (dashed outline) and
++--------------------------+  "≠ class" where the classifier disagrees with the label
 ```
 
-[⚠ 87%] (red): a validated defect detector calls the image defective, its probability
-at or above the run's threshold; below it, or while the detector is not validated
-(:mod:`core.training.trust`), the probability is only in the tooltip. Gray instead of
-red: the classifier, the model to believe here, calls the image OK (the tooltip says why).
-[★3] (blue): an unlabeled image the suggestions queue names, with its rank.
+:meth:`TileDelegate.paint_mark` draws one mark into a given rectangle, so the legend
+above the grid shows exactly what the tiles show.
 """
 
 from __future__ import annotations
@@ -24,8 +20,9 @@ from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRect, Q
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from core.catalog import MaskState
-from labelapp.grid.model import GridModel, Tile
+from labelapp.grid.marks import Mark, tile_marks
+from labelapp.grid.model import GridModel
+from labelapp.grid.tile import Tile
 
 THUMB = 160  # the cache's thumbnails are 160 px on the longer side
 PAD = 6
@@ -37,6 +34,20 @@ BADGE_EDGE = QColor(255, 255, 255, 235)
 DEFECT_FILL = QColor(200, 40, 25, 230)
 OVERRULED_FILL = QColor(110, 110, 110, 220)  # the detector's call, outvoted by the classifier
 SUGGESTION_FILL = QColor(42, 125, 225, 230)  # the editor's "Suggested #3" colour
+UNSURE_FILL = QColor(245, 175, 0, 240)
+NEAR_FILL = QColor(255, 255, 255, 235)
+BADGE_PLACES = ("top_left", "top_right", "bottom_left", "bottom_right")
+_WHITE, _BLACK, _NO_PEN = QColor("#ffffff"), QColor("#000000"), QPen(Qt.PenStyle.NoPen)
+BADGE_COLORS = {  # kind -> fill, outline, text
+    "defect": (DEFECT_FILL, QPen(BADGE_EDGE, 1), _WHITE),
+    "defect_near": (NEAR_FILL, QPen(DEFECT_FILL, 1.5), DEFECT_FILL.darker(120)),
+    "overruled": (OVERRULED_FILL, QPen(BADGE_EDGE, 1), _WHITE),
+    "mask": (BADGE_EDGE, _NO_PEN, _BLACK),
+    "empty_mask": (BADGE_FILL, QPen(BADGE_EDGE, 1.5, Qt.PenStyle.DashLine), BADGE_EDGE),
+    "suggested": (SUGGESTION_FILL, QPen(BADGE_EDGE, 1), _WHITE),
+    "unsure": (UNSURE_FILL, QPen(BADGE_EDGE, 1), _BLACK),
+}
+BOLD_KINDS = frozenset({"mask", "empty_mask", "unsure"})  # one-letter badges, in the bold font
 
 
 def text_color_on(background: QColor) -> QColor:
@@ -58,6 +69,8 @@ class TileDelegate(QStyledItemDelegate):
         self._badge_font.setBold(True)
         self._metrics = QFontMetrics(self._font)
         self._small_metrics = QFontMetrics(self._small)
+        self._badge_metrics = QFontMetrics(self._badge_font)
+        self._advances: dict[tuple[bool, str], int] = {}  # (bold, text) -> width: few distinct texts
         self.chip_height = self._small_metrics.height() + 4
         self.min_cell = QSize(THUMB + 2 * PAD + 4, PAD + THUMB + GAP + self._metrics.height() + GAP
                               + self.chip_height + PAD)
@@ -78,13 +91,12 @@ class TileDelegate(QStyledItemDelegate):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         self._paint_frame(painter, option, rect)
         thumb = self._paint_thumbnail(painter, rect, tile, pixmap)
-        self._paint_mask_badge(painter, thumb, tile.mask)
-        if tile.detected:
-            self._paint_defect_badge(painter, thumb, tile.defect, overruled=tile.overruled)
-        if tile.suggestion:
-            self._paint_suggestion_badge(painter, thumb, tile.suggestion)
+        marks = tile_marks(tile)
+        for mark in marks:
+            if mark.place in BADGE_PLACES:
+                self.paint_mark(painter, self._badge_rect(thumb, mark), mark, option.palette)
         self._paint_name(painter, option, rect, tile.name)
-        self._paint_chips(painter, option, rect, tile)
+        self._paint_chips(painter, option, rect, marks)
         painter.restore()
 
     # -- parts ----------------------------------------------------------------------------------
@@ -130,51 +142,73 @@ class TileDelegate(QStyledItemDelegate):
             painter.fillRect(QRect(target.left(), target.bottom() - 3, target.width(), 4), QColor(tile.label.color))
         return target
 
-    def _paint_mask_badge(self, painter: QPainter, thumb: QRect, mask: MaskState) -> None:
-        if mask == MaskState.NONE:
-            return
-        metrics = QFontMetrics(self._badge_font)
-        text = "M" if mask == MaskState.PIXELS else "∅"
-        width = max(metrics.horizontalAdvance("M"), metrics.horizontalAdvance(text)) + 8
-        badge = QRectF(thumb.right() - width - 3, thumb.top() + 4, width, metrics.height() + 1)
-        painter.setFont(self._badge_font)
-        if mask == MaskState.PIXELS:
+    # -- marks -----------------------------------------------------------------------------------
+    def mark_size(self, mark: Mark) -> QSize:
+        """The size :meth:`paint_mark` draws ``mark`` at, its whole text shown."""
+        bold = mark.kind in BOLD_KINDS
+        advance = self._advance(bold, mark.text)
+        if mark.place in ("chip", "chip_right"):
+            dot = self.chip_height - 10 if mark.kind == "prediction" else 0
+            return QSize(advance + 12 + (dot + 4 if dot else 0), self.chip_height)
+        height = (self._badge_metrics if bold else self._small_metrics).height() + (1 if bold else 2)
+        return QSize(max(advance + 8, height), height)
+
+    def _advance(self, bold: bool, text: str) -> int:
+        """The width of ``text`` in the bold badge font or the small one (cached)."""
+        width = self._advances.get((bold, text))
+        if width is None:
+            if len(self._advances) > 4096:
+                self._advances.clear()
+            metrics = self._badge_metrics if bold else self._small_metrics
+            width = self._advances[(bold, text)] = metrics.horizontalAdvance(text)
+        return width
+
+    def _badge_rect(self, thumb: QRect, mark: Mark) -> QRectF:
+        size = self.mark_size(mark)
+        left = thumb.left() + 3 if mark.place.endswith("left") else thumb.right() - size.width() - 3
+        top = thumb.top() + 4 if mark.place.startswith("top") else thumb.bottom() - size.height() - 3
+        return QRectF(left, top, size.width(), size.height())
+
+    def paint_mark(self, painter: QPainter, box: QRectF, mark: Mark, palette: QPalette) -> None:
+        """Draws ``mark`` into ``box`` (its text elided to fit; a label chip falls back to its
+        class key)."""
+        bold = mark.kind in BOLD_KINDS
+        painter.setFont(self._badge_font if bold else self._small)
+        fill, edge, ink = self._mark_colors(mark, palette)
+        radius = box.height() / 2 if mark.kind == "unsure" else 3.0 if mark.place in BADGE_PLACES else RADIUS
+        painter.setPen(edge)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(box.adjusted(0.75, 0.75, -0.75, -0.75) if edge.style() != Qt.PenStyle.NoPen else box,
+                                radius, radius)
+        text_box = box.adjusted(2, 0, -2, 0)
+        if mark.kind == "prediction":
+            dot = box.height() - 10
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(BADGE_EDGE)
-            painter.drawRoundedRect(badge, 3, 3)
-            painter.setPen(QColor("#000000"))
-        else:
-            painter.setPen(QPen(BADGE_EDGE, 1.5, Qt.PenStyle.DashLine))
-            painter.setBrush(BADGE_FILL)
-            painter.drawRoundedRect(badge, 3, 3)
-            painter.setPen(BADGE_EDGE)
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+            painter.setBrush(QColor(mark.color))
+            painter.drawEllipse(QRectF(box.left() + 6, box.center().y() - dot / 2, dot, dot))
+            text_box = box.adjusted(dot + 8, 0, -4, 0)
+        text = mark.text
+        room = int(text_box.width()) - 4
+        if self._advance(bold, text) > room:
+            metrics = self._badge_metrics if bold else self._small_metrics
+            text = mark.short if mark.short and mark.kind == "label" else metrics.elidedText(
+                text, Qt.TextElideMode.ElideRight, room)
+        painter.setPen(ink)
+        painter.drawText(text_box, Qt.AlignmentFlag.AlignCenter, text)
 
-    def _paint_defect_badge(self, painter: QPainter, thumb: QRect, probability: float, *, overruled: bool) -> None:
-        """A red "⚠ 87%" at the top left: the defect detector calls the image defective
-        (gray: the classifier, believed over it here, says OK)."""
-        text = f"\u26a0 {probability:.0%}"
-        painter.setFont(self._small)
-        badge = QRectF(thumb.left() + 3, thumb.top() + 4, self._small_metrics.horizontalAdvance(text) + 8,
-                       self._small_metrics.height() + 2)
-        painter.setPen(QPen(BADGE_EDGE, 1))
-        painter.setBrush(OVERRULED_FILL if overruled else DEFECT_FILL)
-        painter.drawRoundedRect(badge, 3, 3)
-        painter.setPen(QColor("#ffffff"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
-
-    def _paint_suggestion_badge(self, painter: QPainter, thumb: QRect, rank: int) -> None:
-        """A blue "★3" at the bottom left: the image is suggested, with its rank."""
-        text = f"\u2605{rank}"
-        painter.setFont(self._small)
-        height = self._small_metrics.height() + 2
-        badge = QRectF(thumb.left() + 3, thumb.bottom() - height - 3, self._small_metrics.horizontalAdvance(text) + 8,
-                       height)
-        painter.setPen(QPen(BADGE_EDGE, 1))
-        painter.setBrush(SUGGESTION_FILL)
-        painter.drawRoundedRect(badge, 3, 3)
-        painter.setPen(QColor("#ffffff"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+    @staticmethod
+    def _mark_colors(mark: Mark, palette: QPalette) -> tuple[QColor, QPen, QColor]:
+        """Fill, outline and text colour of ``mark``."""
+        kind = mark.kind
+        if kind in BADGE_COLORS:
+            return BADGE_COLORS[kind]
+        base, text = palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text)
+        color = QColor(mark.color or "#888888")
+        if kind == "label":
+            return color, _NO_PEN, text_color_on(color)
+        if kind == "prediction":
+            return base, QPen(color, 1.5, Qt.PenStyle.DashLine), text
+        return base, QPen(color, 1.5), text  # disagree
 
     def _paint_name(self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, name: str) -> None:
         top = rect.top() + PAD + THUMB + GAP
@@ -184,49 +218,21 @@ class TileDelegate(QStyledItemDelegate):
         text = self._metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, line.width())
         painter.drawText(line, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, text)
 
-    def _paint_chips(self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, tile: Tile) -> None:
-        """The label chip at the left and the prediction chip at the right edge of the
-        thumbnail column."""
+    def _paint_chips(self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, marks: list[Mark]) -> None:
+        """The label chip (or the predicted class of an unlabeled image) at the left and
+        the disagreeing prediction at the right edge of the thumbnail column."""
         top = rect.top() + PAD + THUMB + GAP + self._metrics.height() + GAP
         row = QRect(rect.left() + (rect.width() - THUMB) // 2, top, THUMB, self.chip_height)
-        painter.setFont(self._small)
-        right = row.right()
-        if tile.prediction is not None:
-            right -= self._paint_prediction_chip(painter, option, row, tile) + 4
-        if tile.label is not None:
-            self._paint_label_chip(painter, QRect(row.left(), row.top(), right - row.left() + 1, row.height()),
-                                   tile.label.name, tile.label.shortcut, QColor(tile.label.color))
-
-    def _paint_prediction_chip(self, painter: QPainter, option: QStyleOptionViewItem, row: QRect,
-                               tile: Tile) -> int:
-        """An outline in the predicted class's colour, a dot of it, and the confidence;
-        returns the chip's width."""
-        text = f"{tile.confidence:.0%}"
-        dot = row.height() - 10
-        width = self._small_metrics.horizontalAdvance(text) + dot + 14
-        chip = QRectF(row.right() - width + 1, row.top(), width, row.height()).adjusted(0.75, 0.75, -0.75, -0.75)
-        color = QColor(tile.prediction.color)
-        painter.setPen(QPen(color, 1.5))
-        painter.setBrush(option.palette.color(QPalette.ColorRole.Base))
-        painter.drawRoundedRect(chip, RADIUS, RADIUS)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(color)
-        painter.drawEllipse(QRectF(chip.left() + 5, chip.center().y() - dot / 2, dot, dot))
-        painter.setPen(option.palette.color(QPalette.ColorRole.Text))
-        painter.drawText(chip.adjusted(dot + 6, 0, -2, 0), Qt.AlignmentFlag.AlignCenter, text)
-        return width
-
-    def _paint_label_chip(self, painter: QPainter, space: QRect, name: str, key: str | None,
-                          color: QColor) -> None:
-        """A filled chip with the class name (its key when the name does not fit)."""
-        room = space.width() - 12
-        text = name
-        if self._small_metrics.horizontalAdvance(name) > room:
-            text = key if key else self._small_metrics.elidedText(name, Qt.TextElideMode.ElideRight, room)
-        width = min(space.width(), self._small_metrics.horizontalAdvance(text) + 12)
-        chip = QRectF(space.left(), space.top(), width, space.height())
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(color)
-        painter.drawRoundedRect(chip, RADIUS, RADIUS)
-        painter.setPen(text_color_on(color))
-        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
+        left = next((m for m in marks if m.place == "chip"), None)
+        right = next((m for m in marks if m.place == "chip_right"), None)
+        end = row.right() + 1
+        if right is not None:
+            width = min(self.mark_size(right).width(), row.width() // 2 if left is not None else row.width())
+            end -= width
+            self.paint_mark(painter, QRectF(end, row.top(), width, row.height()), right, option.palette)
+            end -= 4
+        if left is not None:
+            width = min(self.mark_size(left).width(), end - row.left())
+            if left.kind == "label" and self.mark_size(left).width() > width and left.short:
+                width = min(width, self._advance(False, left.short) + 12)
+            self.paint_mark(painter, QRectF(row.left(), row.top(), width, row.height()), left, option.palette)

@@ -20,28 +20,37 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolBu
 from core.store import ImageClass
 from core.training.trust import DetectorTrust
 from labelapp.grid.model import ViewQuery
+from labelapp.widgets.combos import keep_text_whole
 from labelapp.widgets.swatches import color_icon
 
 SEARCH_DELAY_MS = 120  # typing pauses this long before the grid filters
 FIXED_FILTERS = (("All images", "all"), ("Unlabeled", "unlabeled"), ("Labeled", "labeled"), ("OK", "ok"),
                  ("Has mask", "mask"))
 SORTS = (("Name", "name"), ("Date", "date"), ("Label", "label"), ("Import order", "added"))
-PREDICTION_SORTS = (("Confidence (least sure first)", "least_sure"), ("Confidence (most sure first)", "most_sure"),
+PREDICTION_SORTS = (("Least sure first", "least_sure"), ("Most sure first", "most_sure"),
                     ("Likely mistakes first", "mislabeled"))
-DISAGREE_TEXT = "Prediction disagrees with label"
+DISAGREE_TEXT = "Label \u2260 prediction"
 MISLABELED_FILTER = ("Possibly mislabeled", "mislabeled")
-MISLABELED_TIP = ("Labeled images that classifiers trained without them confidently put in another class"
-                  " (confident learning); the tooltip says which")
-SUGGESTED_FILTER = ("Suggested to label next", "suggested")
+PREDICTED_TEXT = "Predicted: {name}"
+SUGGESTED_FILTER = ("Suggested", "suggested")
 SUGGESTED_SORT = ("Suggested first", "suggested")
-SUGGESTED_TIP = "Unlabeled images the suggestions queue names (N opens the next)"
-DEFECT_FILTERS = (("Detected defective", "defective"), ("Detection disagrees with label", "missed"))
-DEFECT_SORTS = (("Most likely defective first", "defect_first"), ("Least likely defective first", "defect_last"))
-DEFECT_TIPS = {
+DEFECT_FILTERS = (("Defective (detector)", "defective"), ("Label \u2260 detector", "missed"))
+DEFECT_SORTS = (("Likeliest defect first", "defect_first"), ("Least likely defect first", "defect_last"))
+TIPS = {  # the tooltip of each entry whose short text needs one
+    "suggested": "Unlabeled images the suggestions queue names (N opens the next)",
+    "disagree": "Labeled images the classifier predicts as another class (also when trained without them):"
+                " label mistakes or hard images",
+    "mislabeled": "Labeled images that classifiers trained without them confidently put in another class"
+                  " (confident learning); the tooltip says which",
+    "predicted": "Images the classifier predicts as {name}",
     "defective": "Images the defect detector calls defective (probability at or above its threshold)",
     "missed": "Labeled OK but detected defective, or labeled defective but not detected",
+    "least_sure": "By the classifier's confidence in its predicted class, the least sure first",
+    "most_sure": "By the classifier's confidence in its predicted class, the surest first",
+    "defect_first": "By the defect detector's defect probability, the highest first",
+    "defect_last": "By the defect detector's defect probability, the lowest first",
 }
-NOT_VALIDATED = "detector not validated"
+NOT_VALIDATED = "not validated"
 
 
 class SearchField(QLineEdit):
@@ -69,22 +78,22 @@ class FilterBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._query = ViewQuery()
-        self.filter_combo = QComboBox(objectName="grid_filter")
+        self.filter_combo = keep_text_whole(QComboBox(objectName="grid_filter"))
         self.filter_combo.setToolTip("Show only some images")
-        self.filter_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.search_edit = SearchField(objectName="grid_search")
         self.search_edit.setPlaceholderText("Search file names")
         self.search_edit.setClearButtonEnabled(True)
-        self.search_edit.setMinimumWidth(160)
-        self.sort_combo = QComboBox(objectName="grid_sort")
+        self.search_edit.setMinimumWidth(110)
+        self.sort_combo = keep_text_whole(QComboBox(objectName="grid_sort"))
         self.sort_combo.setToolTip("Sort order")
-        self.sort_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.direction_button = QToolButton(objectName="grid_sort_direction")
         self.direction_button.setCheckable(True)
         self.direction_button.setAutoRaise(True)
         self.direction_button.setIconSize(QSize(14, 14))
         self.count_label = QLabel(objectName="grid_count")
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.legend_button = QToolButton(objectName="grid_legend", text="?", autoRaise=True)
+        self.legend_button.setToolTip("What the marks on the tiles mean")
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._layout()
         self.set_classes(())
@@ -106,6 +115,7 @@ class FilterBar(QWidget):
         row.addWidget(self.sort_combo)
         row.addWidget(self.direction_button)
         row.addWidget(self.count_label)
+        row.addWidget(self.legend_button)
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -135,8 +145,7 @@ class FilterBar(QWidget):
         for text, kind in FIXED_FILTERS:
             self.filter_combo.addItem(text, kind)
         if suggestions:
-            self.filter_combo.addItem(*SUGGESTED_FILTER)
-            self.filter_combo.setItemData(self.filter_combo.count() - 1, SUGGESTED_TIP, Qt.ItemDataRole.ToolTipRole)
+            self._add(self.filter_combo, *SUGGESTED_FILTER)
         if classes:
             self.filter_combo.insertSeparator(self.filter_combo.count())
         for cls in classes:
@@ -144,19 +153,21 @@ class FilterBar(QWidget):
             self.filter_combo.addItem(color_icon(cls.color), f"{cls.name}{key}", f"class:{cls.id}")
         if predictions:
             self.filter_combo.insertSeparator(self.filter_combo.count())
-            self.filter_combo.addItem(DISAGREE_TEXT, "disagree")
-            self.filter_combo.addItem(*MISLABELED_FILTER)
-            self.filter_combo.setItemData(self.filter_combo.count() - 1, MISLABELED_TIP, Qt.ItemDataRole.ToolTipRole)
+            self._add(self.filter_combo, DISAGREE_TEXT, "disagree")
+            self._add(self.filter_combo, *MISLABELED_FILTER)
             for cls in classes:
-                self.filter_combo.addItem(color_icon(cls.color), f"Predicted as {cls.name}", f"predicted:{cls.id}")
+                self.filter_combo.addItem(color_icon(cls.color), PREDICTED_TEXT.format(name=cls.name),
+                                          f"predicted:{cls.id}")
+                self.filter_combo.setItemData(self.filter_combo.count() - 1, TIPS["predicted"].format(name=cls.name),
+                                              Qt.ItemDataRole.ToolTipRole)
         validated = detector is None or detector.validated
         if defects:
             self._add_defect_filters(None if validated else detector.why)
         self.sort_combo.clear()
         for text, key in (SORTS + ((SUGGESTED_SORT,) if suggestions else ()) + (PREDICTION_SORTS if predictions else ())
                           + (DEFECT_SORTS if defects else ())):
-            self.sort_combo.addItem(text if validated or key not in dict(DEFECT_SORTS).values()
-                                    else f"{text} ({NOT_VALIDATED})", key)
+            self._add(self.sort_combo, text if validated or key not in dict(DEFECT_SORTS).values()
+                      else f"{text} ({NOT_VALIDATED})", key)
         if not self._select_filter(self._query.filter, self._query.class_id):
             self._query = ViewQuery(search=self._query.search, sort=self._query.sort,
                                     descending=self._query.descending)
@@ -173,10 +184,17 @@ class FilterBar(QWidget):
         for text, kind in DEFECT_FILTERS:
             self.filter_combo.addItem(text if why_not is None else f"{text} ({NOT_VALIDATED})", kind)
             row = self.filter_combo.count() - 1
-            tip = DEFECT_TIPS[kind] if why_not is None else f"The defect detector is {why_not}."
+            tip = TIPS[kind] if why_not is None else f"The defect detector is {why_not}."
             self.filter_combo.setItemData(row, tip, Qt.ItemDataRole.ToolTipRole)
             if why_not is not None:
                 self.filter_combo.model().item(row).setEnabled(False)
+
+    @staticmethod
+    def _add(combo: QComboBox, text: str, data: str) -> None:
+        """An entry, with its tooltip when :data:`TIPS` has one."""
+        combo.addItem(text, data)
+        if data in TIPS:
+            combo.setItemData(combo.count() - 1, TIPS[data], Qt.ItemDataRole.ToolTipRole)
 
     def set_counts(self, shown: int, total: int) -> None:
         self.count_label.setText(f"{shown:,} of {total:,}")

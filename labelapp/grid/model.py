@@ -14,6 +14,8 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistent
 
 from core.catalog import Catalog, MaskState
 from core.store import ImageClass
+from labelapp.grid.marks import tile_tooltip
+from labelapp.grid.tile import Tile, unsure_cut
 from labelapp.widgets.thumbnail_loader import LoadedThumbnail, PixmapCache, ThumbnailRequest
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -31,32 +33,6 @@ class ViewQuery:
     descending: bool = False
 
 
-@dataclass(frozen=True)
-class Tile:
-    """Everything the delegate draws for one image."""
-
-    image_id: int
-    name: str
-    hash: str
-    width: int
-    height: int
-    label: ImageClass | None
-    mask: MaskState
-    prediction: ImageClass | None
-    confidence: float
-    defect: float | None = None  # defect probability of the latest defect-detector run
-    defect_threshold: float = 0.5  # that run's decision threshold
-    suggestion: int = 0  # rank of the image's open suggestion (1 = label first), 0 when none
-    defect_validated: bool = False  # the run may call images defective (core.training.trust)
-    disagreement: str | None = None  # classifier and detector disagree: which to believe, in words
-    overruled: bool = False  # the detector calls it defective, the classifier (the one to believe) OK
-
-    @property
-    def detected(self) -> bool:
-        """A validated defect detector calls this image defective."""
-        return self.defect_validated and self.defect is not None and self.defect >= self.defect_threshold
-
-
 class GridModel(QAbstractListModel):
     """Read-only rows over a catalog view; :meth:`set_query` changes the view."""
 
@@ -71,6 +47,7 @@ class GridModel(QAbstractListModel):
         self.query = ViewQuery()
         self._classes: dict[int, ImageClass] = {}
         self._notes: dict[bool, str] = {}  # the verdict's note by "the classifier says defective"
+        self._unsure: tuple[tuple, float] = ((), 0.0)  # (run, predicted images), the "unsure" cut of that run
         self._rows = _EMPTY  # catalog index of each row
         self._keys = _EMPTY  # sort key of each row, ascending
         self._row_of = _EMPTY  # catalog index -> row, -1 when hidden
@@ -126,7 +103,19 @@ class GridModel(QAbstractListModel):
     def _class_table(self) -> dict[int, ImageClass]:
         verdict = None if self.catalog is None else self.catalog.verdict
         self._notes = {} if verdict is None else {side: verdict.note(side) for side in (False, True)}
+        self._update_unsure_cut()
         return {} if self.catalog is None else self.catalog.class_by_id()
+
+    def _update_unsure_cut(self) -> None:
+        """Recomputes the confidence below which a prediction is among its run's least
+        sure tenth, when the run or its number of predicted images changed (streaming)."""
+        catalog = self.catalog
+        if catalog is None:
+            self._unsure = ((), 0.0)
+            return
+        key = (id(catalog), catalog.prediction_run, int(np.count_nonzero(catalog.pred_class)))
+        if key != self._unsure[0]:
+            self._unsure = (key, unsure_cut(catalog.pred_class, catalog.pred_conf))
 
     # -- rows --------------------------------------------------------------------------------
     def total(self) -> int:
@@ -192,6 +181,7 @@ class GridModel(QAbstractListModel):
             defect_validated=catalog.detector.validated,
             disagreement=self._notes.get(bool(says_defective)) if disagree else None,
             overruled=disagree and verdict.overrules_detector(says_defective, probability),
+            unsure_below=self._unsure[1],
         )
 
     # -- thumbnails ----------------------------------------------------------------------------
@@ -241,23 +231,6 @@ class GridModel(QAbstractListModel):
             return self.tile(row)
         if role == Qt.ItemDataRole.ToolTipRole:
             mistake = self.catalog.mistakes.reason(int(self._rows[row]), self.catalog.label)
-            return self._tooltip(self.tile(row), self.catalog.paths[self._rows[row]]) + (
+            return tile_tooltip(self.tile(row), self.catalog.paths[self._rows[row]]) + (
                 f"\npossibly mislabeled: {mistake}" if mistake else "")
         return None
-
-    def _tooltip(self, tile: Tile, path: str) -> str:
-        label = tile.label.name if tile.label is not None else "unlabeled"
-        mask = {MaskState.NONE: "", MaskState.EMPTY: " · empty mask", MaskState.PIXELS: " · mask"}[tile.mask]
-        text = f"{path}\n{tile.width} × {tile.height} · {label}{mask}"
-        if tile.prediction is not None:
-            text += f"\npredicted {tile.prediction.name} ({tile.confidence:.0%})"
-        if tile.defect is not None and tile.defect_validated:
-            verdict = "detected defective" if tile.detected else "not detected"
-            text += f"\ndefect probability {tile.defect:.2f} (threshold {tile.defect_threshold:.2f}: {verdict})"
-        elif tile.defect is not None:
-            text += f"\ndefect probability {tile.defect:.2f} (detector not validated yet: no call)"
-        if tile.disagreement:
-            text += f"\n{tile.disagreement}"
-        if tile.suggestion:
-            text += f"\nsuggested #{tile.suggestion} to label next"
-        return text

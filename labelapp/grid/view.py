@@ -105,6 +105,11 @@ class GridView(QAbstractItemView):
         super().updateGeometries()
         self.geometry_changed.emit()
 
+    def width_for(self, columns: int) -> int:
+        """The view's width that holds ``columns`` tile columns (scroll bar and frame included)."""
+        return (columns * self.tile_delegate.min_cell.width() + self.verticalScrollBar().sizeHint().width()
+                + 2 * self.frameWidth())
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         anchor = self.visible_rows()[0]
         columns = self.columns

@@ -22,6 +22,7 @@ from core.catalog import CLASS_FILTERS, FILTERS, Catalog
 from core.catalog_sorts import SORTS
 from core.store import Project
 from labelapp.grid.filter_bar import FilterBar
+from labelapp.grid.legend import LegendButton
 from labelapp.grid.model import GridModel, ViewQuery
 from labelapp.grid.scroll_benchmark import scroll_to_end
 from labelapp.grid.view import GridView
@@ -51,6 +52,7 @@ class ImageGrid(QWidget):
         self.view.setObjectName("image_grid")
         self.filter_bar = FilterBar()
         self.loader = ThumbnailLoader(self)
+        self.legend = LegendButton(self.filter_bar.legend_button, self.view.tile_delegate)  # "?": the tiles' marks
         self._request_timer = QTimer(self, singleShot=True, interval=0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -108,18 +110,17 @@ class ImageGrid(QWidget):
 
     def after_run(self) -> None:
         """A retrain ended: reads what it changed besides its streamed predictions (:meth:`Catalog.after_run`)."""
-        if self._project is None or self.model.catalog is None:
-            return
-        self.model.catalog.after_run(self._project)
-        self._show_choices(self.model.catalog)
-        self._apply(self.model.update_view, center=False)
+        self.add_stored(None)
 
     def add_stored(self, stored: object) -> None:
-        """A running retrain stored predictions of some images (``Progress.stored``): the
-        tiles show them at once, the rest of the run follows batch by batch."""
+        """A running retrain stored predictions of some images (``Progress.stored``; None: it
+        ended): the tiles show them at once, the rest of the run follows batch by batch."""
         if self._project is None or self.model.catalog is None:
             return
-        self.model.catalog.add_stored(self._project, stored)  # type: ignore[arg-type]
+        if stored is None:
+            self.model.catalog.after_run(self._project)
+        else:
+            self.model.catalog.add_stored(self._project, stored)  # type: ignore[arg-type]
         self._show_choices(self.model.catalog)
         self._apply(self.model.update_view, center=False)
 
@@ -395,6 +396,5 @@ class ImageGrid(QWidget):
 
     # -- benchmark -------------------------------------------------------------------------------------
     def scroll_to_end_benchmark(self) -> dict:
-        """Scrolls from the top to the bottom a page at a time, processing events after
-        each step; see :func:`scroll_to_end`."""
+        """Scrolls top to bottom a page at a time, processing events (:func:`scroll_to_end`)."""
         return scroll_to_end(self.view)

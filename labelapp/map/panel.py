@@ -35,6 +35,7 @@ from labelapp.jobs.runner import JobRunner
 from labelapp.map.colours import Colouring, colour_points
 from labelapp.map.controls import MapControls
 from labelapp.map.hover import HoverThumbnails, describe_point
+from labelapp.widgets.errors import training_action
 
 if TYPE_CHECKING:
     from labelapp.map.canvas import HoverCard, MapCanvas
@@ -282,7 +283,8 @@ class EmbeddingMapPanel(QWidget):
         self._runner = None
         if result.message:
             self._layout, self._points = None, None
-            self._show_message(result.message)
+            action = f" {training_action(result.needs)}" if result.needs is not None else ""
+            self._show_message(result.message + action)
             self.status_line.clear()
             self.legend.clear()
             return

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from core.importing import ImportOptions
@@ -60,6 +60,16 @@ class ProjectActions(QObject):
         path = create_project_interactively(self._parent)
         if path is not None:
             self.open_requested.emit(Path(path))
+
+    @Slot()
+    def create_demo(self) -> None:
+        """Create the Demo Project…: generated images in a new project, opened when ready."""
+        from labelapp.project.demo_dialog import DemoProjectDialog
+
+        dialog = DemoProjectDialog(self._parent)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.created.connect(self.open_requested)
+        dialog.open()
 
     @Slot()
     def open_project_dialog(self) -> None:

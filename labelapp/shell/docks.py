@@ -1,5 +1,5 @@
-"""The window's docks: Project and Training (tabs) with the Map beside them, Worth a mask
-and Suggestions (tabs) below, each with its View-menu entry."""
+"""The window's docks: Project and Training (tabs) with the Map beside them, Worth a mask,
+Suggestions and Proposals (tabs) below, each with its View-menu entry."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from labelapp.map.dock import EmbeddingMapDock
 from labelapp.project.summary_panel import SummaryPanel
+from labelapp.proposals.panel import ProposalsPanel
 from labelapp.suggestions.panel import SuggestionsPanel
 from labelapp.suggestions.worth_a_mask import WorthAMaskPanel
 from labelapp.training.panel import TrainingPanel
@@ -26,10 +27,12 @@ class Docks:
     suggestions: SuggestionsPanel
     suggestions_dock: QDockWidget
     embedding_map: EmbeddingMapDock
+    proposals: ProposalsPanel
+    proposals_dock: QDockWidget
 
     def all(self) -> tuple[QDockWidget, ...]:
         return (self.summary_dock, self.training_dock, self.worth_a_mask_dock, self.suggestions_dock,
-                self.embedding_map.dock)
+                self.embedding_map.dock, self.proposals_dock)
 
 
 def build_docks(window: QMainWindow, settings: QSettings) -> Docks:
@@ -47,6 +50,10 @@ def build_docks(window: QMainWindow, settings: QSettings) -> Docks:
     suggestions = SuggestionsPanel(settings)
     suggestions_dock = _dock(window, "Suggestions", "suggestions_dock", suggestions)
     window.tabifyDockWidget(worth_a_mask_dock, suggestions_dock)  # a tab beside Worth a mask
+    proposals = ProposalsPanel()
+    proposals_dock = _dock(window, "Proposals", "proposals_dock", proposals)
+    window.tabifyDockWidget(suggestions_dock, proposals_dock)  # mask proposals to review: a third tab
+    proposals_dock.toggleViewAction().setEnabled(False)  # the window enables it with a project
     suggestions_dock.raise_()
     window.addDockWidget(right, training_dock)
     window.tabifyDockWidget(summary_dock, training_dock)
@@ -57,7 +64,7 @@ def build_docks(window: QMainWindow, settings: QSettings) -> Docks:
     window.tabifyDockWidget(training_dock, embedding_map.dock)
     summary_dock.raise_()
     return Docks(summary_panel, summary_dock, training_panel, training_dock, worth_a_mask, worth_a_mask_dock,
-                 suggestions, suggestions_dock, embedding_map)
+                 suggestions, suggestions_dock, embedding_map, proposals, proposals_dock)
 
 
 def _dock(window: QMainWindow, title: str, name: str, widget: QWidget) -> QDockWidget:

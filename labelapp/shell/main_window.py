@@ -23,8 +23,11 @@ from labelapp.grid import ImageGrid
 from labelapp.labeling.controller import LabelingController
 from labelapp.project.actions import ProjectActions
 from labelapp.project.recent import RecentProjects
+from labelapp.proposals.review import ProposalReview
 from labelapp.session.project_session import ProjectSession
 from labelapp.shell.docks import build_docks
+from labelapp.shell.empty_state import EmptyState
+from labelapp.shell.layout import WindowLayout
 from labelapp.shell.status_area import StatusArea
 from labelapp.shell.views import Views, ViewUpdates
 from labelapp.shell.window_actions import WindowActions
@@ -35,13 +38,7 @@ from labelapp.training.controller import TrainingController
 
 logger = logging.getLogger(__name__)
 APP_TITLE = "labelapp"
-GEOMETRY_KEY = "main_window/geometry"
-STATE_KEY = "main_window/state"
-SPLITTER_KEY = "main_window/splitter"
 ADVANCE_KEY = "labeling/auto_advance"
-NO_PROJECT_HINT = ("No project open.\n\nFile ▸ New Project… (Ctrl+N) makes one from a folder of images;\n"
-                   "File ▸ Open Project… (Ctrl+O) opens an existing one.")
-NO_IMAGES_HINT = "This project has no images yet.\n\nFile ▸ Import Folder… (Ctrl+I) adds a folder of images."
 OPACITY_STEP = 0.1
 
 
@@ -63,8 +60,11 @@ class MainWindow(QMainWindow):
         self.suggestions_queue = SuggestionsQueue(self.suggestions, self.labeling.go_to, self.editor.current_image_id,
                                                   self)
         self.shortcuts = ShortcutMap(self._settings)
+        self.proposal_review = ProposalReview(self.docks.proposals, self.editor, self.session, self.labeling.go_to,
+                                              self.shortcuts, self)
         self.project_actions = ProjectActions(self, self.session, self.shortcuts, flush=self.editor.flush)
         self.window_actions = WindowActions(self, self.shortcuts, self._handlers())
+        self.proposal_review.attach(self.docks.proposals_dock, self.window_actions.set_context_active)
         self._build_extra_menu_items()
         self.views = ViewUpdates(self.session, Views(
             self.grid, self.editor, self.image_info, self.status, self.summary_panel, self.worth_a_mask,
@@ -72,7 +72,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self._show_no_project()
         self.resize(1400, 900)
-        self._restore_layout()
+        self.layout_state = WindowLayout(self, self.splitter, self.grid, self.docks.all(), self._settings)
+        self.layout_state.restore()
 
     # -- construction --------------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -94,13 +95,9 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.grid)
         self.splitter.addWidget(editor_pane)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
-        self.message = QLabel(NO_PROJECT_HINT)
-        self.message.setObjectName("message_label")
-        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.message.setWordWrap(True)
-        self.message.setMargin(24)
+        self.splitter.setStretchFactor(0, 0)  # a wider window widens the editor; WindowLayout fits the grid
+        self.splitter.setStretchFactor(1, 1)
+        self.message = EmptyState()  # no project, or a project without images
         self._stack = QStackedWidget()
         self._stack.addWidget(self.message)
         self._stack.addWidget(self.splitter)
@@ -141,7 +138,7 @@ class MainWindow(QMainWindow):
             "model.export": self._export_model,
             "help.shortcuts": self._toggle_help, "app.quit": self.close,
             "mask.worth_next": self.go_to_next_worth_a_mask,
-            "image.next_suggested": self.suggestions_queue.go_next,
+            "image.next_suggested": self.suggestions_queue.go_next, **self.proposal_review.handlers(),
         }
         heatmap = getattr(e, "toggle_heatmap", None)  # an editor without heat maps leaves J disabled
         if heatmap is not None:
@@ -156,11 +153,15 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(lambda: self.recent.fill_menu(self.recent_menu, self.open_project))
         file_menu.insertMenu(first, self.recent_menu)
         file_menu.insertSeparator(file_menu.actions()[-1])
+        self._project_menu_actions = []  # enabled only with a project open
         for text, slot in (("Relink Missing Images…", self.project_actions.relink_folder),
-                           ("Export Labels…", self.project_actions.export_labels)):
+                           ("Export Labels…", self.project_actions.export_labels),
+                           ("Create the Demo Project…", self.project_actions.create_demo)):
             action = QAction(text, self)
             action.triggered.connect(slot)
             file_menu.insertAction(file_menu.actions()[-2], action)
+            if not text.startswith("Create"):
+                self._project_menu_actions.append(action)
         self.advance_action = QAction("Go to the Next Image after Labeling", self, checkable=True)
         self.advance_action.setChecked(self.labeling.auto_advance)
         self.advance_action.toggled.connect(self._on_advance_action_toggled)
@@ -174,6 +175,7 @@ class MainWindow(QMainWindow):
         for dock in self.docks.all()[:4]:
             menus["&View"].addAction(dock.toggleViewAction())
         menus["&View"].addAction(self.embedding_map.dock.toggleViewAction())
+        menus["&View"].addAction(self.docks.proposals_dock.toggleViewAction())  # enabled with a project (_connect)
 
     def _connect(self) -> None:
         status = self.status
@@ -181,6 +183,10 @@ class MainWindow(QMainWindow):
             part.message.connect(status.show_info)
             part.error.connect(status.show_error)
         self.suggestions_queue.message.connect(status.show_info)
+        self.proposal_review.message.connect(status.show_info)
+        self.training.run_finished.connect(lambda _result: self.proposal_review.reload())  # a new proposer run
+        for signal, enabled in ((self.session.opened, True), (self.session.closed, False)):
+            signal.connect(lambda *_a, on=enabled: self.docks.proposals_dock.toggleViewAction().setEnabled(on))
         self.suggestions.message.connect(status.show_info)
         self.editor.image_shown.connect(self.views.show_image_info)
         self.editor.message.connect(status.show_info)
@@ -204,6 +210,12 @@ class MainWindow(QMainWindow):
         self.embedding_map.panel.image_requested.connect(self.labeling.go_to)
         self.embedding_map.panel.selection_changed.connect(self.grid.set_map_selection)
         self.embedding_map.label_requested.connect(self._on_embedding_map_label_requested)
+        empty, actions = self.message, self.project_actions
+        for signal, slot in ((empty.open_requested, actions.open_project_dialog),
+                             (empty.new_requested, actions.new_project), (empty.demo_requested, actions.create_demo),
+                             (empty.import_requested, actions.import_folder),
+                             (empty.recent_requested, self.open_project)):
+            signal.connect(slot)
 
     # -- project -------------------------------------------------------------------------------
     @property
@@ -232,8 +244,8 @@ class MainWindow(QMainWindow):
         self._apply_classes()
         self._stack.setCurrentWidget(self.splitter if summary.images else self.message)
         if not summary.images:
-            self.message.setText(NO_IMAGES_HINT)
-        self.window_actions.set_project_actions_enabled(True)
+            self.message.show_no_images()
+        self._set_project_open(True)
         self.recent.add(project.root)
         self.status.show_info(f"Opened {project.root}")
         ordered = self.grid.ordered_ids()
@@ -283,14 +295,22 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_TITLE)
         self.summary_panel.clear()
         self.status.show_counts(None, [])
-        self.message.setText(NO_PROJECT_HINT)
+        self.message.show_no_project(self.recent.paths())
         self._stack.setCurrentWidget(self.message)
-        self.window_actions.set_project_actions_enabled(False)
+        self._set_project_open(False)
+
+    def _set_project_open(self, is_open: bool) -> None:
+        """The actions and docks that need a project work only while one is open."""
+        self.window_actions.set_project_actions_enabled(is_open)
+        for action in self._project_menu_actions:
+            action.setEnabled(is_open)
+        for dock in self.docks.all():
+            dock.widget().setEnabled(is_open)
 
     def _show_error(self, text: str) -> None:
         self.status.show_error(text)
         if self.project is None:
-            self.message.setText(f"{text}\n\n{NO_PROJECT_HINT}")
+            self.message.show_no_project(self.recent.paths(), error=text)
 
     # -- worth a mask ---------------------------------------------------------------------------
     @Slot(object)
@@ -365,23 +385,15 @@ class MainWindow(QMainWindow):
         self._settings.setValue(ADVANCE_KEY, checked)
 
     # -- window --------------------------------------------------------------------------------
-    def _restore_layout(self) -> None:
-        for key, restore in ((GEOMETRY_KEY, self.restoreGeometry), (STATE_KEY, self.restoreState),
-                             (SPLITTER_KEY, self.splitter.restoreState)):
-            value = self._settings.value(key)
-            if value is not None:
-                restore(value)
-
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.training.is_running() and not self.training.confirm_stop(self):
             event.ignore()
             return
-        self._settings.setValue(GEOMETRY_KEY, self.saveGeometry())
-        self._settings.setValue(STATE_KEY, self.saveState())
-        self._settings.setValue(SPLITTER_KEY, self.splitter.saveState())
+        self.layout_state.save()
         self.training.shutdown()
         self.suggestions.shutdown()
         self.worth_a_mask.shutdown()
+        self.proposal_review.shutdown()
         self.close_project()
         self.editor.shutdown()
         self.grid.shutdown()

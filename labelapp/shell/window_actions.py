@@ -20,7 +20,9 @@ MENUS: dict[str, str] = {
     "label.ok": "&Label", "label.clear": "&Label", "label.accept_prediction": "&Label",
     "image.next": "&Go", "image.previous": "&Go", "image.next_unlabeled": "&Go", "grid.search": "&Go",
     "image.next_suggested": "&Go",
-    "mask.worth_next": "&Go",
+    "mask.worth_next": "&Go", "proposal.next": "&Go",
+    "proposal.accept": "&Label", "proposal.edit": "&Label", "proposal.reject": "&Label",
+    "proposal.repair": "&View", "proposal.difference": "&View",
     "tool.brush": "&Tools", "tool.eraser": "&Tools", "tool.polygon": "&Tools", "tool.fill": "&Tools",
     "tool.pan": "&Tools", "brush.smaller": "&Tools", "brush.larger": "&Tools",
     "view.fit": "&View", "view.actual_size": "&View", "view.zoom_in": "&View", "view.zoom_out": "&View",
@@ -55,12 +57,18 @@ class WindowActions:
             self.menus[MENUS.get(spec.id, "&Help")].addAction(action)
             self.actions[spec.id] = action
         self._class_actions: list[QAction] = []
+        self._contexts: set[str] = set()  # key contexts active now besides the window's (keymap.active_bindings)
         self.apply_shortcuts()
 
     def apply_shortcuts(self) -> None:
         """(Re)applies the user's keys, e.g. after the shortcut settings changed."""
-        for spec in ACTIONS:
-            self.actions[spec.id].setShortcuts(self._shortcuts.keys(spec.id))
+        self._shortcuts.apply(self.actions, self._contexts)
+
+    def set_context_active(self, context: str, active: bool) -> None:
+        """Gives the keys of ``context``'s actions to them (``active``) or back to the window's."""
+        if (context in self._contexts) != active:
+            (self._contexts.add if active else self._contexts.discard)(context)
+            self.apply_shortcuts()
 
     def set_classes(self, classes: list[ImageClass], on_class: Callable[[int], None]) -> None:
         """One action per class with its key (stored in the project), in the Label menu."""

@@ -4,6 +4,12 @@ Every action the window offers has an id, a text, default keys and a group. The
 user's overrides live under ``shortcuts/<id>`` in the per-user settings; an action
 without an override uses its defaults. The map sends no signals: whoever changes it
 (the settings dialog) tells the main window, which re-applies the keys to its actions.
+
+Most actions hold their keys all the time (context :data:`WINDOW`). An action of another
+context holds them only while that context is active (the review keys, while a mask
+proposal is on screen), and then takes them from the window's actions: Enter, E and
+Backspace accept, edit and reject a proposal there, and elsewhere E stays the eraser and
+Backspace clears the label. Keys conflict only within a context (and with class keys).
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from core.store import ImageClass
 logger = logging.getLogger(__name__)
 
 SETTINGS_GROUP = "shortcuts"
-GROUPS = ("Navigate", "Label", "Mask tools", "View", "Edit", "Project", "Train", "Help")
+GROUPS = ("Navigate", "Label", "Mask tools", "Review proposals", "View", "Edit", "Project", "Train", "Help")
+WINDOW = "window"  # the context of the actions whose keys always work
+REVIEW = "review"  # a mask proposal is on screen for review
 KeyLike = QKeySequence | str
 Conflict = tuple[str, str, str]  # (key, action id or reserved owner, action id or reserved owner)
 
@@ -34,6 +42,7 @@ class ActionSpec:
     text: str
     defaults: tuple[str, ...]
     group: str
+    context: str = WINDOW
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -54,6 +63,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("brush.larger", "Larger brush", ("]",), "Mask tools"),
     ActionSpec("mask.save", "Save mask", ("Ctrl+S",), "Mask tools"),
     ActionSpec("mask.worth_next", "Next image worth a mask", ("W",), "Mask tools"),
+    ActionSpec("proposal.next", "Next mask proposal to review", ("R",), "Review proposals"),
+    ActionSpec("proposal.accept", "Accept the proposed mask", ("Return", "Enter"), "Review proposals", REVIEW),
+    ActionSpec("proposal.edit", "Edit the proposed mask with the brush", ("E",), "Review proposals", REVIEW),
+    ActionSpec("proposal.reject", "Reject the proposed mask", ("Backspace",), "Review proposals", REVIEW),
+    ActionSpec("proposal.repair", "Show the repair / the image", ("V",), "Review proposals", REVIEW),
+    ActionSpec("proposal.difference", "Show the difference map / the image", ("Shift+V",), "Review proposals",
+               REVIEW),
     ActionSpec("overlay.toggle", "Show / hide overlay", ("O",), "View"),
     ActionSpec("overlay.less", "Fainter overlay", (",",), "View"),
     ActionSpec("overlay.more", "Stronger overlay", (".",), "View"),
@@ -115,17 +131,45 @@ def find_conflicts(bindings: Mapping[str, Sequence[KeyLike]], reserved: Mapping[
         bindings: action id -> its keys.
         reserved: key -> who else uses it (e.g. ``{"1": "class crazing"}``).
     """
-    owners: dict[str, str] = {}
+    classes: dict[str, str] = {}
     for key, owner in (reserved or {}).items():
         if key_text(key):
-            owners.setdefault(key_text(key), owner)
+            classes.setdefault(key_text(key), owner)
+    owners: dict[str, dict[str, str]] = {}  # context -> key -> first action (class keys in every context)
     found: list[Conflict] = []
     for action_id, keys in bindings.items():
+        taken = owners.setdefault(_context(action_id), dict(classes))
         for key in dict.fromkeys(t for t in (key_text(k) for k in keys) if t):
-            first = owners.setdefault(key, action_id)
+            first = taken.setdefault(key, action_id)
             if first != action_id:
                 found.append((key, first, action_id))
     return found
+
+
+def active_bindings(bindings: Mapping[str, Sequence[KeyLike]], active: Iterable[str] = ()) -> dict[
+        str, list[QKeySequence]]:
+    """The keys each action holds while the contexts ``active`` (besides :data:`WINDOW`) are:
+    an action of an inactive context holds none; an active one takes its keys from the
+    window's actions."""
+    active = set(active) - {WINDOW}
+    shadowed = {key_text(k) for a, keys in bindings.items() if _context(a) in active for k in keys}
+    held: dict[str, list[QKeySequence]] = {}
+    for action_id, keys in bindings.items():
+        context = _context(action_id)
+        if context == WINDOW:
+            held[action_id] = [_sequence(k) for k in keys if key_text(k) not in shadowed]
+        else:
+            held[action_id] = [_sequence(k) for k in keys] if context in active else []
+    return held
+
+
+def _context(action_id: str) -> str:
+    found = _BY_ID.get(action_id)
+    return WINDOW if found is None else found.context
+
+
+def _sequence(key: KeyLike) -> QKeySequence:
+    return key if isinstance(key, QKeySequence) else QKeySequence(key)
 
 
 class ShortcutMap:
@@ -176,10 +220,12 @@ class ShortcutMap:
         """Keys bound to two actions, or to an action and a ``reserved`` owner (class keys)."""
         return find_conflicts(self.bindings(), reserved)
 
-    def apply(self, actions: Mapping[str, QAction]) -> None:
-        """Sets the keys of the given ``{action id: QAction}``."""
+    def apply(self, actions: Mapping[str, QAction], active: Iterable[str] = ()) -> None:
+        """Sets the keys of the given ``{action id: QAction}`` with the contexts ``active``
+        (see :func:`active_bindings`)."""
+        held = active_bindings(self.bindings(), active)
         for action_id, action in actions.items():
-            action.setShortcuts(self.keys(action_id))
+            action.setShortcuts(held.get(action_id, self.keys(action_id)))
 
 
 def class_keys(classes: Iterable[ImageClass]) -> dict[str, str]:

@@ -24,6 +24,8 @@ from core.store.suggestions import Suggestion
 from labelapp.jobs.runner import JobRunner
 from labelapp.shortcuts.keymap import ShortcutMap, display_text
 from labelapp.suggestions.ranked_list import RankedImageList, summary_label
+from labelapp.widgets.combos import keep_text_whole
+from labelapp.widgets.errors import error_text
 
 logger = logging.getLogger(__name__)
 SHOWN = 200  # rows listed at once; N walks every open suggestion
@@ -74,6 +76,7 @@ class SuggestionsPanel(QWidget):
                                             Qt.ItemDataRole.ToolTipRole)
         chosen = self.strategy_combo.findData(str(self._settings.value(STRATEGY_KEY, "default")))
         self.strategy_combo.setCurrentIndex(max(0, chosen))
+        keep_text_whole(self.strategy_combo)  # the dock may be narrow: its width follows the entry shown
         self.refresh_button = QPushButton("Refresh", objectName="suggestions_refresh")
         self.refresh_button.setToolTip("Compute the suggestions again with this strategy, from the current "
                                        "labels and the latest models (takes a few seconds)")
@@ -291,7 +294,7 @@ class SuggestionsPanel(QWidget):
         _strategy, root = self._end_refresh()
         if self._project is None or self._project.root != root:
             return
-        self._error = f"Cannot compute suggestions: {exc}"
+        self._error = f"Cannot compute suggestions: {error_text(exc)}"
         self._show_summary()
         self.message.emit(self._error)
 

@@ -8,37 +8,40 @@ with fresh suggestions from the strategy chosen in the Suggestions dock. A
 defect-detector threshold the user moves in a run's details is kept as the target
 recall of the next retrain.
 
-It also keeps the stale marks of the panel: after every label or mask change (the
-project session's signals) it asks :class:`StaleCheck`, which costs an index lookup
-unless a run newer than its last digest appeared."""
+It also keeps the run history and the stale marks of the panel. The history, with the
+label digest that says which runs are stale and the curves of the last run, is read off
+the GUI thread (:class:`labelapp.training.history.HistoryLoader`) when a project opens and
+after every run; the runs a finished retrain returns are listed at once. After every
+label or mask change (the project session's signals) it asks :class:`StaleCheck`, which
+costs an index lookup unless a run newer than its last digest appeared (then the history
+is read again, off the GUI thread).
+
+A finished retrain says so briefly in the status bar; its results (runs, validation
+figures, suggestions) stay in the panel under the bar."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from core.jobs.staleness import StaleCheck
+from core.jobs.staleness import RunHistory, StaleCheck
 from core.jobs.worker import JobCall, WorkerDied, WorkerProcess
-from core.store import Project, Run, RunKind, RunStatus, StoreError
-from core.training.trust import detector_trust
+from core.store import Project, Run, RunStatus, StoreError
 from labelapp.jobs.process_runner import WorkerJobRunner, WorkerStopped
 from labelapp.jobs.runner import JobRunner, StartJob
 from labelapp.session.project_session import ProjectSession
+from labelapp.training.history import HistoryLoader
 from labelapp.training.panel import TrainingPanel
+from labelapp.training.requests import TARGET_RECALL_KEY, retrain_call, segdec_request, setting, target_recall
+from labelapp.training.results import finished_details, finished_message, result_runs
+from labelapp.training.wording import duration
 from labelapp.widgets.formatting import figure as _figure
 
 logger = logging.getLogger(__name__)
-# Per-user training settings (QSettings keys) and their defaults.
-DEFAULTS = {"training/ssl": "simclr", "training/encoder": "shufflenet", "training/size": 96,
-            "training/epochs": 20, "training/thorough": False,
-            "training/finetune_steps": 120, "training/segdec": True}
-TARGET_RECALL_KEY = "training/target_recall"  # absent: the best-F1 threshold
-# Optional overrides of the defect detector's request (absent: core's defaults), with their types.
-SEGDEC_OVERRIDES = {"training/segdec_scale": ("scale", float), "training/segdec_max_epochs": ("max_epochs", int),
-                    "training/segdec_minutes": ("minutes", float)}
 
 
 class TrainingController(QObject):
@@ -55,6 +58,7 @@ class TrainingController(QObject):
             (:class:`core.jobs.base.StoredPredictions`); the grid shows them at once.
         detector_updated(): a finished retrain brought a new defect detector.
         threshold_moved(): the user moved a defect-detector run's threshold.
+        history_shown(): the panel shows the history read from the store (exact stale marks).
         message(str), error(str): notes for the status bar.
     """
 
@@ -64,6 +68,7 @@ class TrainingController(QObject):
     predictions_stored = Signal(object)
     detector_updated = Signal()
     threshold_moved = Signal()
+    history_shown = Signal()
     message = Signal(str)
     error = Signal(str)
 
@@ -79,6 +84,11 @@ class TrainingController(QObject):
         self._runner: JobRunner | WorkerJobRunner | None = None
         self._worker = WorkerProcess()
         self._stale_check: StaleCheck | None = None
+        self._history = HistoryLoader(self)
+        self._history.loaded.connect(self._on_history_loaded)
+        self._history.failed.connect(self._on_history_failed)
+        self._finished_run: int | None = None  # the run whose stale warning the next history decides
+        self._started_at = 0.0  # time.monotonic() when the running job started
         panel.retrain_requested.connect(self.retrain)
         panel.cancel_requested.connect(self.cancel)
         panel.threshold_changed.connect(self._on_panel_threshold_changed)
@@ -90,32 +100,19 @@ class TrainingController(QObject):
         panel.segdec_box.setChecked(bool(self._setting("training/segdec")))
 
     def _setting(self, key: str) -> object:
-        default = DEFAULTS[key]
-        return self._settings.value(key, default, type=type(default))
+        return setting(self._settings, key)
 
     def target_recall(self) -> float | None:
         """The target recall of the defect detector's threshold (None: best F1)."""
-        raw = self._settings.value(TARGET_RECALL_KEY)
-        try:
-            value = float(raw) if raw not in (None, "") else None
-        except (TypeError, ValueError):
-            logger.warning("ignoring unreadable setting %s=%r", TARGET_RECALL_KEY, raw)
-            return None
-        return value if value is not None and 0.0 < value <= 1.0 else None
+        return target_recall(self._settings)
 
     def segdec_request(self, project: Project, *, from_scratch: bool = False, priority_ids: tuple[int, ...] = ()):
         """The defect detector's request, or None when the Defect detector box is off;
         it continues from the last detector unless ``from_scratch``."""
-        panel = self._panel
-        self._settings.setValue("training/segdec", panel.segdec_box.isChecked())
-        if not panel.segdec_box.isChecked():
-            return None
-        from core.training import SegDecRequest
-
-        overrides = {field: kind(self._settings.value(key)) for key, (field, kind) in SEGDEC_OVERRIDES.items()
-                     if self._settings.contains(key)}
-        return SegDecRequest(project_root=project.root, target_recall=self.target_recall(), warm_start=not from_scratch,
-                             priority_ids=priority_ids, **overrides)
+        enabled = self._panel.segdec_box.isChecked()
+        self._settings.setValue("training/segdec", enabled)
+        return segdec_request(self._settings, project, enabled=enabled, from_scratch=from_scratch,
+                              priority_ids=priority_ids)
 
     @Slot()
     def pretrain_again(self) -> None:
@@ -138,6 +135,7 @@ class TrainingController(QObject):
         from labelapp.jobs.warmup import start_warmup
 
         start_warmup()  # pyqtgraph (the curves) loads off the GUI thread if not yet done
+        self._started_at = time.monotonic()
         self._panel.job_started(title)
         if isinstance(job, JobCall):
             runner: JobRunner | WorkerJobRunner = WorkerJobRunner(job, self._worker, self)
@@ -151,6 +149,10 @@ class TrainingController(QObject):
 
     def is_running(self) -> bool:
         return self._runner is not None and self._runner.is_running()
+
+    def _took(self) -> str:
+        """" in 2 min 5 s": how long the job that just ended ran."""
+        return f" in {duration(time.monotonic() - self._started_at)}" if self._started_at else ""
 
     @Slot()
     def cancel(self) -> None:
@@ -183,6 +185,8 @@ class TrainingController(QObject):
             runner.cancel()
             runner.wait()
         self._worker.close()
+        self._history.set_root(None)
+        self._history.wait()
 
     def _recover(self, exc: BaseException) -> None:
         """The worker ended mid-run: its run is marked cancelled (a cancel it did not
@@ -208,7 +212,9 @@ class TrainingController(QObject):
     @Slot(object)
     def _on_runner_finished(self, result: object) -> None:
         self._runner = None
-        self._panel.job_ended("Finished.")
+        cancelled = bool(getattr(result, "cancelled", False))
+        self._panel.job_ended("Cancelled." if cancelled else f"Finished{self._took()}.",
+                              finished_details(result) if getattr(result, "run", None) is not None else "")
         self._show_result(result)
         self.run_finished.emit(result)
 
@@ -237,43 +243,53 @@ class TrainingController(QObject):
             self.message.emit("Training is already running.")
             return
         self.retrain_starting.emit()
-        from core.active import SuggestRequest
-        from core.training import ClassifyRequest, PretrainRequest, retrain_job
-
-        pretrain = PretrainRequest(
-            project_root=project.root, method=str(self._setting("training/ssl")),
-            encoder=str(self._setting("training/encoder")), size=int(self._setting("training/size")),
-            epochs=int(self._setting("training/epochs")),  # the batch: the device's unless the user set one
-            batch_size=int(self._settings.value("training/batch_size")) if self._settings.contains(
-                "training/batch_size") else None)
         thorough = self._panel.thorough_box.isChecked()
         self._settings.setValue("training/thorough", thorough)
         shown = tuple(self._shown_first())
-        classify = ClassifyRequest(project_root=project.root, priority_ids=shown,
-                                   finetune_steps=int(self._setting("training/finetune_steps")) if thorough else 0)
         segdec = self.segdec_request(project, from_scratch=detector_from_scratch, priority_ids=shown)
-        suggest = SuggestRequest(project_root=project.root, strategy=self._strategy())
-        self.start(JobCall(retrain_job, (pretrain, classify), {
-            "pretrain_again": pretrain_again, "segdec": segdec, "suggest": suggest}), title="Starting…")
+        self.start(retrain_call(self._settings, project, thorough=thorough, segdec=segdec, strategy=self._strategy(),
+                                priority_ids=shown, pretrain_again=pretrain_again), title="Starting…")
 
-    # -- stale runs -------------------------------------------------------------------------------
+    # -- history and stale runs ----------------------------------------------------------------
     def show_history(self, *, finished_run: int | None = None) -> None:
-        """Lists the runs with exact stale marks (reads every label once); warns when
+        """Reads the runs and their exact stale marks off the GUI thread (the label digest
+        reads every label) and shows them (``history_shown``); then warns when
         ``finished_run`` is stale already."""
-        project, panel = self._session.project, self._panel
-        if project is None:
+        if self._session.project is None:
             return
-        try:
-            runs = project.runs.list()
-            check = self._stale_check if self._stale_check is not None else StaleCheck(project)
-            check.refresh()
-            stale = check.stale_ids(runs)
+        if finished_run is not None:
+            self._finished_run = finished_run
+        self._history.request()
+
+    def history_pending(self) -> bool:
+        """Whether a history read is under way (its result not yet shown)."""
+        return self._history.is_busy()
+
+    @Slot(object)
+    def _on_history_loaded(self, history: object) -> None:
+        project, panel, check = self._session.project, self._panel, self._stale_check
+        if not isinstance(history, RunHistory) or project is None or check is None:
+            return
+        check.adopt(history.version)
+        runs = list(history.runs)
+        try:  # labels written since the read: the check errs on the safe side (stale)
+            stale = check.stale_ids(runs) if not check.needs_digest(runs) else set(history.stale)
         except StoreError as exc:
             self.error.emit(str(exc))
             return
-        self._stale_check = check
         panel.show_history(runs, stale)
-        panel.show_stale_warning(finished_run in stale)
+        if self.is_running():
+            panel.show_stale_warning(any(r.id in stale for r in runs if r.status is RunStatus.RUNNING))
+        elif self._finished_run is not None:
+            panel.show_stale_warning(self._finished_run in stale)
+            self._finished_run = None
+        if history.curves is not None and not panel.curves.names():  # on open: the last run's curves
+            panel.show_curves(history.curves, history.curves_run)
+        self.history_shown.emit()
+
+    @Slot(object)
+    def _on_history_failed(self, exc: object) -> None:
+        self.error.emit(f"Cannot read the run history: {exc}")
 
     @Slot(object)
     def _on_labels_changed(self, _image_ids: object) -> None:
@@ -285,6 +301,9 @@ class TrainingController(QObject):
         running = self.is_running()
         try:  # while a job runs, its run row (and the snapshot it took) is in the store
             runs = project.runs.list() if running else panel.runs()
+            if check.needs_digest(runs):  # a run newer than the digest: read it all again, off this thread
+                self._history.request()
+                return
             stale = check.stale_ids(runs)
         except StoreError as exc:
             self.error.emit(str(exc))
@@ -297,6 +316,7 @@ class TrainingController(QObject):
     def _on_session_opened(self, project: Project) -> None:
         self._stale_check = StaleCheck(project)
         self._panel.set_project(project)
+        self._history.set_root(project.root)
         self.show_history()
 
     @Slot()
@@ -304,6 +324,8 @@ class TrainingController(QObject):
         if not self.is_running():
             self._worker.close()  # a new project gets a fresh worker
         self._stale_check = None
+        self._history.set_root(None)
+        self._finished_run = None
         self._panel.set_project(None)
         self._panel.show_history([])
         self._panel.show_stale_warning(False)
@@ -317,10 +339,11 @@ class TrainingController(QObject):
             self.message.emit("Training cancelled; nothing was kept.")
         else:  # a retrain cancelled in the defect detector keeps the classifier run before it
             cancelled = "Training cancelled. " if getattr(result, "cancelled", False) else ""
-            self.message.emit(cancelled + finished_message(result))
+            self.message.emit(cancelled + finished_message(result, self._took()))
         detector = getattr(result, "segdec", None)
         if detector is not None and detector.run is not None:
             self.detector_updated.emit()
+        self._panel.add_runs(result_runs(result))  # at once; the exact stale marks follow
         self.show_history(finished_run=None if run is None else run.id)
 
     @Slot(object)
@@ -340,28 +363,3 @@ class TrainingController(QObject):
         self.message.emit(
             f"Run #{run.id}: defect threshold {_figure(run.metrics.get('threshold'))} ({how}); "
             "the next retrain aims at the same.")
-
-
-def finished_message(result: object) -> str:
-    """The status line of a finished retrain: its runs, the classifier's cross-validated
-    accuracy and the defect detector's validation AP / F1 when they have them."""
-    parts = [getattr(result, name, None) for name in ("pretrain", "classify", "segdec")]
-    runs = [p.run for p in parts if p is not None and p.run is not None] or [result.run]  # type: ignore[attr-defined]
-    ids = ", ".join(f"#{r.id}" for r in runs[:-1]) + (" and " if len(runs) > 1 else "") + f"#{runs[-1].id}"
-    text = f"Run{'s' if len(runs) > 1 else ''} {ids} finished ({result.seconds:.0f} s)"  # type: ignore[attr-defined]
-    for run in runs:
-        validation = (run.metrics or {}).get("validation")
-        if run.kind is RunKind.SEGDEC:
-            trust = detector_trust(run)
-            text += (f" · defect detector AP {_figure(validation.get('ap'))}, F1 {_figure(validation.get('f1'))}"
-                     f" on {validation['n']} validation images" if validation
-                     else " · defect detector: no validation (too few labels)")
-            if not trust.validated:
-                text += f"; no image is called defective until it is validated ({trust.advice})"
-        elif validation and "accuracy" in validation:
-            text += (f" · validation accuracy {validation['accuracy']:.0%} (macro-F1 {validation['macro_f1']:.0%})"
-                     f", cross-validated on {validation['n']} labels")
-    suggested = getattr(result, "suggestions", 0)
-    if suggested:
-        text += f" · {suggested} images suggested to label next"
-    return text + "."

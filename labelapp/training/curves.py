@@ -1,24 +1,31 @@
-"""The training panel's live curves: one line per loss or metric of the job in progress.
+"""The training panel's curves: one line per loss or metric of the job in progress, or of a
+finished run.
 
-Every loss and metric of a :class:`core.jobs.Progress` becomes a curve named
-"<phase>: <name>"; the plot shows those of the phase in progress (metrics that come now
-and then, once per epoch or once per run, with dots on their points), with a legend
-under it. pyqtgraph is imported when the first point is drawn, not when the window opens.
+The points come from a :class:`core.jobs.curves.CurveLog` (the panel's own, fed with the
+progress records, or the log a run saved, :meth:`LiveCurves.show_log`). A curve's key is
+"<phase>: <name>" as the job names it; the plot and its legend use plain words
+(:mod:`labelapp.training.wording`) with the paper's term in the legend's tooltip. The
+plot shows one phase at a time (the one in progress, or the last one), against epochs,
+or minutes for a phase without epochs: the losses on the left axis, the scores (metrics,
+0 to 1) on the right one, so that a loss near 5 does not flatten an accuracy near 0.1.
+Metrics that come now and then (once per epoch, once per run) are drawn with dots.
+pyqtgraph is imported when the first point is drawn, not when the window opens.
 """
 
 from __future__ import annotations
 
 import html
-import math
-from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout
 
 from core.jobs import Progress
+from core.jobs.curves import CurveLog
+from labelapp.training.wording import AXIS_TIPS, AXIS_WORDS, curve_words, phase_title
 
 CURVE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+PLOT_HEIGHT, PLOT_MIN_HEIGHT = 200, 140  # px: what the plot asks for, and the least it takes
 
 
 class LiveCurves:
@@ -27,114 +34,164 @@ class LiveCurves:
     def __init__(self, box: QVBoxLayout) -> None:
         self._box = box
         self._plot: Any = None
-        self._curves: dict[str, _Curve] = {}
+        self._scores: Any = None  # the view of the right axis, where the metrics are drawn
+        self._log = CurveLog()
+        self._items: dict[tuple[str, str], Any] = {}  # plot items of the shown phase's curves
+        self._dotted: dict[tuple[str, str], bool] = {}
+        self._colors: dict[tuple[str, str], str] = {}
         self._phase: str | None = None  # the phase whose curves the plot shows
-        self._records: dict[str, int] = {}  # progress records with curve points, per phase
-        self._tick = 0
+        self._source = ""  # what the curves are of, for the title ("" while a job runs)
         self.legend = QLabel(objectName="curve_legend")  # under the plot: a legend inside would hide curves
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
         self.legend.hide()
 
     def names(self) -> list[str]:
-        return sorted(self._curves)
+        return sorted(f"{phase}: {name}" for phase, name in self._log.curves)
 
     def values(self, name: str) -> list[float]:
-        return list(self._curves[name].ys)
+        phase, _, curve = name.partition(": ")
+        return list(self._log.curves[phase, curve].ys)
+
+    def xs(self, name: str) -> list[float]:
+        phase, _, curve = name.partition(": ")
+        return list(self._log.curves[phase, curve].xs)
 
     def shown_names(self) -> list[str]:
         """The curves the plot shows now (those of the phase in progress, or the last one)."""
-        return sorted(name for name, curve in self._curves.items() if curve.item is not None)
+        return sorted(f"{phase}: {name}" for phase, name in self._items)
+
+    def phase(self) -> str | None:
+        return self._phase
+
+    def axis_label(self) -> str:
+        """The words under the x-axis of the phase shown."""
+        return AXIS_WORDS[self._log.unit(self._phase)] if self._phase is not None else ""
+
+    def title(self) -> str:
+        if self._phase is None:
+            return ""
+        return phase_title(self._phase) + (f" · {self._source}" if self._source else "")
 
     def add(self, record: Progress) -> None:
         """The points of one progress record."""
-        self._tick += 1
-        if record.losses or record.metrics:
+        points = self._log.add(record)
+        if not points:
+            return
+        if record.phase != self._phase or self._plot is None:
             self._show_phase(record.phase)
-            self._records[record.phase] = self._records.get(record.phase, 0) + 1
-        for name, value in record.losses.items():
-            self._add_point(record.phase, name, float(value))
-        for name, value in record.metrics.items():
-            self._add_point(record.phase, name, float(value), dots=True)
+            return
+        for point in points:
+            self._draw((point.phase, point.name))
+
+    def show_log(self, log: CurveLog, source: str = "") -> None:
+        """Shows the curves of a finished run (``source`` says which, in the title): its last phase."""
+        self.clear()
+        self._log, self._source = log, source
+        phases = log.phases()
+        if phases:
+            self._show_phase(phases[-1])
+
+    def clear(self) -> None:
+        self._log = CurveLog()
+        self._source = ""
+        self._phase = None
+        self._items, self._dotted, self._colors = {}, {}, {}
+        if self._plot is not None:
+            self._plot.clear()
+            self._scores.clear()
+            self._plot.setTitle(None)
+        self.legend.hide()
 
     def _show_phase(self, phase: str) -> None:
-        """The plot shows the curves of one phase at a time (the one in progress): the
-        detector's losses near 0.5 stay readable after a contrastive loss near 5."""
-        if phase == self._phase:
-            return
+        """The plot shows the curves of one phase at a time: the detector's losses near 0.5
+        stay readable after a contrastive loss near 5."""
         self._phase = phase
-        if self._plot is None:
-            return
-        for curve in self._curves.values():
-            if curve.phase != phase and curve.item is not None:
-                self._plot.removeItem(curve.item)
-                curve.item = None
-        self._plot.setTitle(phase, size="9pt")
-        self._show_legend()
+        plot = self._ensure_plot()
+        for key, item in self._items.items():
+            (self._scores if self._log.curves[key].metric else plot).removeItem(item)
+        self._items, self._dotted, self._colors = {}, {}, {}
+        plot.setTitle(html.escape(self.title()), size="9pt")
+        plot.setLabel("bottom", self.axis_label())
+        plot.getAxis("bottom").setToolTip(AXIS_TIPS.get(self._log.unit(phase), ""))
+        for key in [k for k in self._log.curves if k[0] == phase]:
+            self._draw(key)
 
-    def _add_point(self, phase: str, name: str, value: float, *, dots: bool = False) -> None:
-        if not math.isfinite(value):
-            return
-        key = f"{phase}: {name}"
-        curve = self._curves.get(key)
-        if curve is None:
-            plot = self._ensure_plot()
-            color = CURVE_COLORS[sum(c.phase == phase for c in self._curves.values()) % len(CURVE_COLORS)]
-            curve = self._curves[key] = _Curve(phase=phase, name=name, color=color, dots=dots, item=plot.plot(
-                [], [], pen=color, symbol=None, symbolBrush=color, symbolPen=color, symbolSize=6))
+    def _draw(self, key: tuple[str, str]) -> None:
+        curve = self._log.curves[key]
+        item = self._items.get(key)
+        if item is None:
+            import pyqtgraph
+
+            color = CURVE_COLORS[len(self._items) % len(CURVE_COLORS)]
+            item = self._items[key] = pyqtgraph.PlotDataItem([], [], pen=color, symbol=None, symbolBrush=color,
+                                                             symbolPen=color, symbolSize=6)
+            (self._scores if curve.metric else self._plot).addItem(item)
+            self._colors[key] = color
+            self._dotted[key] = False
             self._show_legend()
-        curve.xs.append(float(self._tick))
-        curve.ys.append(value)
-        if curve.item is not None:
-            curve.item.setData(curve.xs, curve.ys)
-            # a metric that comes now and then (once per epoch, once per run) shows its points
-            sparse = curve.dots and (len(curve.xs) == 1 or len(curve.xs) < self._records.get(phase, 0))
-            if sparse != curve.sparse:
-                curve.sparse = sparse
-                curve.item.setSymbol("o" if sparse else None)
-                self._show_legend()
+        item.setData(curve.xs, curve.ys)
+        dotted = self._log.dotted(curve)
+        if dotted != self._dotted[key]:
+            self._dotted[key] = dotted
+            item.setSymbol("o" if dotted else None)
+            self._show_legend()
 
     def _ensure_plot(self) -> Any:
         if self._plot is None:
             import pyqtgraph
 
-            self._plot = pyqtgraph.PlotWidget(background="w")
+            class Plot(pyqtgraph.PlotWidget):
+                """A plot that asks for a dock's share of height, not pyqtgraph's 640 x 480."""
+
+                def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+                    return QSize(300, PLOT_HEIGHT)
+
+            self._plot = Plot(background="w")
             self._plot.showGrid(x=True, y=True, alpha=0.2)
-            self._plot.setLabel("bottom", "progress updates")
-            if self._phase is not None:
-                self._plot.setTitle(self._phase, size="9pt")
+            self._plot.setMinimumHeight(PLOT_MIN_HEIGHT)
+            for side in ("bottom", "left", "right"):  # "0.5 epochs", not "500 (x0.001)"
+                self._plot.getAxis(side).enableAutoSIPrefix(False)
+            self._add_scores_axis(pyqtgraph)
             self._box.addWidget(self._plot, 1)
             self._box.addWidget(self.legend)
         return self._plot
 
+    def _add_scores_axis(self, pyqtgraph: Any) -> None:
+        """A second view on the right axis, 0 to 1, sharing the x-axis: the metrics go there."""
+        item = self._plot.getPlotItem()
+        item.setLabel("left", "losses")
+        item.showAxis("right")
+        item.setLabel("right", "scores")
+        self._scores = pyqtgraph.ViewBox(enableMouse=False)
+        item.scene().addItem(self._scores)
+        item.getAxis("right").linkToView(self._scores)
+        self._scores.setXLink(item)
+        self._scores.setYRange(0.0, 1.0, padding=0.02)
+        self._scores.disableAutoRange(axis=pyqtgraph.ViewBox.YAxis)
+
+        def fit() -> None:
+            self._scores.setGeometry(item.vb.sceneBoundingRect())
+            self._scores.linkedViewChanged(item.vb, self._scores.XAxis)
+
+        item.vb.sigResized.connect(fit)
+
+    def on_scores_axis(self, name: str) -> bool:
+        """Whether the curve ``name`` ("<phase>: <name>") is drawn against the right axis."""
+        phase, _, curve = name.partition(": ")
+        return self._log.curves[phase, curve].metric
+
     def _show_legend(self) -> None:
-        """Names of the shown curves in their colours (dotted: a metric that comes now and then)."""
-        entries = [f"<span style='color:{c.color}'>{'●' if c.sparse else '━'}</span>&nbsp;"
-                   + html.escape(c.name).replace(" ", "&nbsp;")
-                   for c in self._curves.values() if c.item is not None]
+        """Plain names of the shown curves in their colours (dotted: a metric that comes now
+        and then); the tooltip gives each one's term in the papers and what it means."""
+        entries, tips = [], []
+        for key in self._items:
+            plain, tip = curve_words(key[1])
+            mark = "●" if self._dotted.get(key) else "━"
+            entries.append(f"<span style='color:{self._colors[key]}'>{mark}</span>&nbsp;"
+                           + html.escape(plain).replace(" ", "&nbsp;"))
+            tips.append(f"{plain}: {tip}" if tip else plain)
         self.legend.setText(" &nbsp; ".join(entries))
+        self.legend.setToolTip("\n".join(tips))
         self.legend.setVisible(bool(entries))
 
-    def clear(self) -> None:
-        self._tick = 0
-        self._phase = None
-        self._records = {}
-        if self._plot is not None:
-            self._plot.clear()
-            self._plot.setTitle(None)
-        self.legend.hide()
-        self._curves = {}
-
-
-@dataclass
-class _Curve:
-    """One live curve: its points, and its plot item while its phase is shown."""
-
-    phase: str
-    name: str
-    color: str
-    dots: bool
-    item: Any
-    sparse: bool = False  # drawn with dots
-    xs: list[float] = field(default_factory=list)
-    ys: list[float] = field(default_factory=list)

@@ -1,12 +1,17 @@
-"""The training panel: Retrain, progress with ETA, cancel, live curves, run history.
+"""The training panel: Retrain, one progress bar with the time left, cancel, curves, run history.
 
 It shows what the training controller (:mod:`labelapp.training.controller`, which owns
-the job runner) reports: a job started, each :class:`core.jobs.Progress` (bar, ETA and
-the live curves of :mod:`labelapp.training.curves`), the end. The history marks stale
-runs (the controller tells which) and opens a run's details on double-click: a defect-
-detector run's with its threshold control. A line above the history says whether the
-latest defect detector is validated (no image is called defective until it is) and what
-to label.
+the job runner) reports: a job started, each :class:`core.jobs.Progress`, the end. A
+retrain's records carry the progress of the whole retrain and the part it is in: one
+bar for all of it, the part named beside the time left ("Defect detector (3 of 4) —
+about 3 min left"), what the part does now in a line below, and the live curves of
+:mod:`labelapp.training.curves`. After the run, the curves stay; selecting a run in the
+history shows the curves it saved. The history (every line whole, wrapped where the
+panel is narrow) marks stale runs (the controller tells which) and opens a run's details
+on double-click: a defect-detector run's with its threshold control. A line above the
+history says whether the latest defect detector is validated (no image is called
+defective until it is) and what to label; how it trained is in its tooltip (and in the
+run's details). A short dock scrolls the panel rather than squeezing it.
 """
 
 from __future__ import annotations
@@ -20,21 +25,27 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
+    QListView,
     QListWidget,
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from core.jobs import Progress
+from core.jobs.curves import CurveLog, load_curves
 from core.store import Project, Run, RunKind, RunStatus
 from labelapp.training.curves import LiveCurves
 from labelapp.training.detection_details import DetectionDetailsDialog
 from labelapp.training.run_details import RunDetailsDialog, detector_trust_html, run_summary
+from labelapp.training.scroll_content import ScrollContent
+from labelapp.training.wording import time_left, when
 
 logger = logging.getLogger(__name__)
 STALE_COLOR = "#D55E00"
@@ -42,6 +53,9 @@ STALE_MARK = "stale — labels changed since"
 RUNNING_STALE = ("Labels changed since this run took its snapshot: its result will be stale. "
                  "Retrain again (Ctrl+R) when it finishes.")
 FINISHED_STALE = "Labels changed while this run trained: its result is stale. Retrain (Ctrl+R) to include them."
+NO_RUNS = "No training yet: label a few images of two classes, then Retrain (Ctrl+R)."
+BAR_STEPS = 1000
+DETAIL_STYLE = "color: #555555"
 SEGDEC_TIP = ("Also trains the defect detector (seg-dec, paper 002) when OK and defective images are labeled: it "
               "learns from the labels and from the masks there are, and gives every image a defect probability "
               "and a heat map, a validation AP / F1, and the list of images worth a mask. Adds about a minute per "
@@ -54,12 +68,14 @@ class TrainingPanel(QWidget):
         cancel_requested(): the user pressed Cancel.
         image_requested(object): an image id clicked in a run's details.
         threshold_changed(object): a defect-detector run (:class:`Run`) whose threshold the user moved.
+        progress_shown(object): the panel shows this progress record now.
     """
 
     retrain_requested = Signal()
     cancel_requested = Signal()
     image_requested = Signal(object)
     threshold_changed = Signal(object)
+    progress_shown = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,11 +92,15 @@ class TrainingPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
-        self.phase_label = QLabel("No training yet.")
+        self.phase_label = QLabel(NO_RUNS, objectName="training_phase")  # the part running and the time left
         self.phase_label.setWordWrap(True)
-        self.progress = QProgressBar()
+        self.progress = QProgressBar(objectName="training_progress")
         self.progress.setTextVisible(True)
-        self.eta_label = QLabel("")
+        self.progress.setFormat("%p %")
+        self.detail_label = QLabel(objectName="training_detail")  # what runs now; after the run, its results
+        self.detail_label.setWordWrap(True)
+        self.detail_label.setStyleSheet(DETAIL_STYLE)
+        self.detail_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.stale_label = QLabel(objectName="stale_warning")
         self.stale_label.setWordWrap(True)
         self.stale_label.setStyleSheet(f"color: {STALE_COLOR}")
@@ -91,11 +111,18 @@ class TrainingPanel(QWidget):
         self.detector_label.hide()
         self.history = QListWidget()
         self.history.setObjectName("run_history")
-        self.history.setToolTip("Double-click a run for its metrics and confusion matrix")
+        self.history.setToolTip("Select a run for its curves; double-click it for its metrics and confusion matrix")
+        self.history.setWordWrap(True)  # every line whole, wrapped in a narrow panel
+        self.history.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.history.setResizeMode(QListView.ResizeMode.Adjust)
+        self.history.setUniformItemSizes(False)
+        self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.history.setMinimumHeight(6 * self.history.fontMetrics().height())  # two runs, wrapped, in sight
         self.details_button = QPushButton("Details…", objectName="run_details_button")
         self.details_button.setEnabled(False)
         self.details_dialog: QDialog | None = None
         self._project: Project | None = None
+        self._bar = 0
         self._runs: dict[int, Run] = {}
         self._stale: set[int] = set()
         self._plot_box = QVBoxLayout()
@@ -113,28 +140,39 @@ class TrainingPanel(QWidget):
         runs_header = QHBoxLayout()
         runs_header.addWidget(QLabel("Runs"), 1)
         runs_header.addWidget(self.details_button)
-        layout = QVBoxLayout(self)
+        # in a scroll area: a short dock scrolls rather than squeezing the plot and the lines into each other
+        content = ScrollContent(objectName="training_content")
+        scroll = QScrollArea(self, objectName="training_scroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(content)
         layout.addLayout(buttons)
         layout.addWidget(self.thorough_box)
         layout.addWidget(self.segdec_box)
         layout.addWidget(self.phase_label)
         layout.addWidget(self.progress)
-        layout.addWidget(self.eta_label)
+        layout.addWidget(self.detail_label)
         layout.addWidget(self.stale_label)
-        layout.addLayout(self._plot_box, 2)
+        layout.addLayout(self._plot_box, 3)
         layout.addWidget(self.detector_label)
         layout.addLayout(runs_header)
-        layout.addWidget(self.history, 1)
+        layout.addWidget(self.history, 2)
 
     # -- running -------------------------------------------------------------------------------
     def job_started(self, title: str) -> None:
         """A job started: clears the curves, busy progress, Retrain off, Cancel on."""
         self.curves.clear()
         self._running = True
+        self._bar = 0
         self.show_stale_warning(False)
         self.phase_label.setText(title)
+        self.detail_label.setText("")
         self.progress.setRange(0, 0)
-        self.eta_label.setText("")
         self.retrain_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
 
@@ -142,15 +180,38 @@ class TrainingPanel(QWidget):
         self.phase_label.setText("Cancelling after the current step…")
         self.cancel_button.setEnabled(False)
 
-    def job_ended(self, text: str) -> None:
-        """The job finished or failed (``text`` says which)."""
+    def job_ended(self, text: str, details: str = "") -> None:
+        """The job finished or failed (``text`` says which; ``details``: its results, below the bar)."""
         self._running = False
         self.phase_label.setText(text)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1)
-        self.eta_label.setText("")
+        self.detail_label.setText(details)
+        self.progress.setRange(0, BAR_STEPS)
+        self.progress.setValue(BAR_STEPS)
         self.retrain_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+
+    def show_progress(self, record: object) -> None:
+        """One progress record of the job: bar, the part running and the time left, what it
+        does now, curve points. A retrain's bar is the whole retrain's and never goes back."""
+        if not isinstance(record, Progress):
+            return
+        left = time_left(record.eta_s)
+        if record.overall is not None:
+            self._bar = max(self._bar, round(BAR_STEPS * record.overall))
+            self.progress.setRange(0, BAR_STEPS)
+            self.progress.setValue(self._bar)
+            count = (f" ({record.stages.index(record.stage) + 1} of {len(record.stages)})"
+                     if record.stage in record.stages and len(record.stages) > 1 else "")
+            self.phase_label.setText(f"{record.stage}{count}" + (f" — {left}" if left else ""))
+            self.phase_label.setToolTip("The retrain runs: " + ", ".join(record.stages) + ".")
+            self.detail_label.setText(record.message or record.phase)
+        else:
+            if record.total:
+                self.progress.setRange(0, record.total)
+                self.progress.setValue(record.step)
+            self.phase_label.setText((record.message or record.phase) + (f" — {left}" if left else ""))
+        self.curves.add(record)
+        self.progress_shown.emit(record)
 
     def is_running(self) -> bool:
         return self._running
@@ -172,7 +233,13 @@ class TrainingPanel(QWidget):
     # -- history ---------------------------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
         """The window's project: a defect-detector run's details read its validation
-        images and move its threshold there."""
+        images and move its threshold there. Another project (or none) starts blank."""
+        if project is not self._project and not self._running:
+            self.curves.clear()
+            self.detail_label.setText("")
+            self.phase_label.setText(NO_RUNS)
+            self.progress.setRange(0, BAR_STEPS)
+            self.progress.setValue(0)
         self._project = project
         if project is None and self.details_dialog is not None:
             self.details_dialog.close()
@@ -188,6 +255,28 @@ class TrainingPanel(QWidget):
             self.history.addItem(item)
             self._show_item(item)
         self._show_detector()
+        if not self._running and (not runs or self.phase_label.text() == NO_RUNS):
+            self.phase_label.setText(NO_RUNS if not runs else self._idle_text(runs))
+
+    def add_runs(self, runs: list[Run]) -> None:
+        """Lists ``runs`` (just finished) with the others, at once, without reading the
+        store; their stale marks come with the next :meth:`show_history`."""
+        merged = {**self._runs, **{run.id: run for run in runs}}
+        self.show_history([merged[k] for k in sorted(merged)], self._stale)
+
+    @staticmethod
+    def _idle_text(runs: list[Run]) -> str:
+        """The line above the bar of a project opened with runs."""
+        last = runs[-1]
+        stamp = when(last.finished_at or last.started_at)
+        return f"{len(runs)} run{'s' if len(runs) > 1 else ''}; the last one, #{last.id}, " + (
+            f"finished {stamp}." if last.finished_at else f"started {stamp}.")
+
+    def show_curves(self, log: CurveLog | None, run: Run | None) -> None:
+        """Shows the curves ``run`` saved (unless a job runs: its live curves stay)."""
+        if self._running or log is None or run is None:
+            return
+        self.curves.show_log(log, source=f"run #{run.id}, {when(run.finished_at or run.started_at)}")
 
     def _show_detector(self) -> None:
         """The latest finished defect-detector run's trust, above the history."""
@@ -199,8 +288,11 @@ class TrainingPanel(QWidget):
             return
         from core.training.segdec_results import training_notes
 
-        notes = "".join(f"<br><span style='color:#555555'>{html.escape(n)}</span>" for n in training_notes(latest))
-        self.detector_label.setText(detector_trust_html(latest) + notes)
+        notes = training_notes(latest)  # how it trained in the tooltip; what to label next in sight
+        advice = notes[-1:] if (latest.metrics or {}).get("advice") else []
+        self.detector_label.setText(detector_trust_html(latest) + "".join(
+            f"<br><span style='color:#555555'>{html.escape(n)}</span>" for n in advice))
+        self.detector_label.setToolTip("\n".join(notes))
 
     def mark_stale(self, stale: Collection[int]) -> None:
         """Marks the runs in ``stale`` stale and the others not (keeps the selection)."""
@@ -242,11 +334,12 @@ class TrainingPanel(QWidget):
 
     def _show_item(self, item: QListWidgetItem) -> None:
         run = self._runs[int(item.data(Qt.ItemDataRole.UserRole))]
-        text = run_summary(run)
+        stamp = when(run.finished_at or run.started_at)
+        text = run_summary(run) + (f" · {stamp}" if stamp else "")
         stale = run.id in self._stale
         item.setText(f"{text} · {STALE_MARK}" if stale else text)
         stale_tip = "\nLabels changed since this run took its snapshot: retrain to include them." if stale else ""
-        item.setToolTip(f"{text}{stale_tip}\nDouble-click for the details.")
+        item.setToolTip(f"{text}{stale_tip}\nSelect it for its curves; double-click for the details.")
         if stale:
             item.setForeground(QColor(STALE_COLOR))
         elif run.status is not RunStatus.DONE:
@@ -262,6 +355,11 @@ class TrainingPanel(QWidget):
     @Slot(QListWidgetItem, QListWidgetItem)
     def _on_history_current_item_changed(self, current: QListWidgetItem | None, _previous: object) -> None:
         self.details_button.setEnabled(current is not None)
+        if current is None or self._running or self._project is None:
+            return
+        run = self._runs.get(int(current.data(Qt.ItemDataRole.UserRole)))
+        if run is not None and run.status is RunStatus.DONE:
+            self.show_curves(load_curves(self._project, run), run)  # one small file of the run's folder
 
     @Slot()
     def _on_details_button_clicked(self) -> None:
@@ -279,16 +377,3 @@ class TrainingPanel(QWidget):
                     self._show_item(item)
             self._show_detector()
         self.threshold_changed.emit(run)
-
-    def show_progress(self, record: object) -> None:
-        """One progress record of the job: bar, phase, ETA and curve points."""
-        if not isinstance(record, Progress):
-            return
-        if record.total:
-            self.progress.setRange(0, record.total)
-            self.progress.setValue(record.step)
-        self.phase_label.setText(record.message or record.phase)
-        if record.eta_s is not None:
-            minutes, seconds = divmod(int(record.eta_s), 60)
-            self.eta_label.setText(f"about {minutes}:{seconds:02d} left")
-        self.curves.add(record)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from core.store import Run, RunKind, RunStatus
 from core.training.trust import detector_trust
+from labelapp.training.wording import duration, seconds_between, when
 from labelapp.widgets.formatting import figure
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ NO_VALIDATION = "No validation: label at least 2 images per class."
 SHADE = QColor("#0072B2")  # a full row share; lighter for less
 HIDDEN_METRICS = ("validation",)
 NOT_VALIDATED_COLOR = "#b06000"
+SSL_NAMES = {"simclr": "SimCLR", "nnclr": "NNCLR"}
 
 
 def metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -121,8 +123,10 @@ def run_header(run: Run, stale: bool, *, title: str | None = None) -> QLabel:
     """The first lines of a run's details: id, ``title`` (default: the method), status,
     times, what it trained on and where (the device the run recorded)."""
     snapshot = run.label_snapshot
+    took = seconds_between(run.started_at, run.finished_at)
     lines = [f"<b>#{run.id} {html.escape(title or run.method)}</b> · {run.status.value}",
-             f"started {run.started_at}" + (f", finished {run.finished_at}" if run.finished_at else "")]
+             f"started {when(run.started_at)}" + (f", finished {when(run.finished_at)}" if run.finished_at else "")
+             + (f" ({duration(took)})" if took is not None else "")]
     if snapshot.get("labeled") is not None:
         device = (run.config or {}).get("device")
         where = f" on {'the GPU (CUDA)' if device == 'cuda' else 'the CPU'}" if device else ""
@@ -205,11 +209,12 @@ def run_summary(run: Run) -> str:
     m = run.metrics or {}
     parts = [f"#{run.id}"]
     if run.kind is RunKind.PRETRAIN:
-        parts.append(f"encoder ({run.method.removeprefix(RunKind.PRETRAIN.method(''))})")
+        variant = run.method.removeprefix(RunKind.PRETRAIN.method(""))
+        parts.append(f"pretraining ({SSL_NAMES.get(variant, variant)})")
         if "epochs" in m:
-            parts.append(f"{m['epochs']} epochs")
+            parts.append(f"{m['epochs']} epoch{'s' if m['epochs'] != 1 else ''}")
         if isinstance(m.get("contrastive_accuracy"), float):
-            parts.append(f"contrastive accuracy {m['contrastive_accuracy']:.0%}")
+            parts.append(f"views matched {m['contrastive_accuracy']:.0%}")
     elif run.kind is RunKind.CLASSIFIER:
         thorough = (run.config or {}).get("finetune_steps", 0)
         parts.append("classifier, thorough" if thorough else "classifier")
@@ -238,7 +243,7 @@ def run_summary(run: Run) -> str:
     if run.status is not RunStatus.DONE:
         parts.append(run.status.value)
     elif isinstance(m.get("seconds"), float | int):
-        parts.append(f"{m['seconds']:.0f} s")
+        parts.append(duration(m["seconds"]))
     return " · ".join(parts)
 
 

@@ -144,8 +144,52 @@ def test_balance_reaches_the_class_without_labels_first():
     labeled = {i: int(truth[i]) for i in [0, 1, 2, 30, 31, 32]}  # classes 0 and 1 have 3 labels, class 2 none
     picks = balance(_pool(x, labeled, n_classes=3, probabilities=p), 3, rng)
     assert picks[0].index == 75
-    assert picks[0].reason == "likely c2 (0.55, a class with only 0 labels), but close to c1 (0.40)"
+    assert picks[0].reason == "likely c2 (0.55) but close to c1 (0.40); c2 has 0 labels, c0 has 3"
     assert [truth[q.index] for q in picks] == [2, 2, 2]  # c2 until it has as many labels as the others
+
+
+def test_balance_reasons_state_true_label_counts_when_the_classes_are_balanced():
+    """Every class has 20 labels: no reason may call one "a class with only 20 labels"."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(150, 4))
+    truth = np.repeat([0, 1, 2], 50)
+    p = rng.dirichlet([1, 1, 1], size=150)
+    labeled = {int(i): int(truth[i]) for c in range(3) for i in np.flatnonzero(truth == c)[:20]}
+    picks = balance(_pool(x, labeled, n_classes=3, probabilities=p), 6, rng)
+    assert len(picks) == 6
+    for q in picks:
+        assert "only" not in q.reason and q.reason.endswith("; every class has 20 labels")
+        name = q.reason.split()[1]  # "likely <class> (p) but close to ..."
+        guessed = int(np.argmax(p[q.index]))
+        assert name == f"c{guessed}"
+    # unbalanced, a pick of the class with the most labels compares it with the fewest
+    labeled = {**labeled, **{int(i): 0 for i in np.flatnonzero(truth == 0)[20:30]}}  # c0: 30 labels
+    picks = balance(_pool(x, labeled, n_classes=3, probabilities=p), 12, rng)
+    for q in picks:
+        name = q.reason.split()[1]
+        expected = {"c0": "c0 has 30 labels, c1 has 20", "c1": "c1 has 20 labels, c0 has 30",
+                    "c2": "c2 has 20 labels, c0 has 30"}[name]
+        assert q.reason.endswith(expected), q.reason
+
+
+def test_uncertainty_reasons_say_undecided_only_when_the_classifier_is():
+    x, _ = _line()
+    sure = np.tile([0.9, 0.1], (len(x), 1))  # a classifier sure of every image
+    sure[::7] = [0.8, 0.2]
+    pool = _pool(x, {0: 0, 399: 1}, probabilities=sure)
+    rng = np.random.default_rng(0)
+    assert margin(pool, 1, rng)[0].reason == "c0 rather than c1, 0.80 / 0.20: among the smallest margins left"
+    assert entropy(pool, 1, rng)[0].reason == "among the least certain left: c0 0.80, c1 0.20"
+    assert least_confidence(pool, 1, rng)[0].reason == (
+        "the classifier's best guess, c0 at 0.80, is among its least confident")
+    assert all(not q.reason.startswith("undecided") for q in badge(pool, 4, rng))
+
+
+def test_typicality_names_earlier_picks_as_suggestions_not_labels():
+    x, _blob, _ = _blobs([200, 10], seed=8)  # k-means cuts the big blob in three: one of them gets a second pick
+    reasons = [q.reason for q in typicality(_pool(x), 4, np.random.default_rng(0))]
+    assert all(r.startswith("typical of an unlabeled cluster of ") for r in reasons)  # no label anywhere
+    assert sum(r.endswith("; suggestion 2 from it") for r in reasons) == 1
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGY_FUNCTIONS))
@@ -257,7 +301,9 @@ def test_suggest_without_an_encoder_says_what_to_do(tmp_path, capsys):
 
     create_demo_project(tmp_path / "p", n_images=6, size=64, workers=1)
     assert main(["suggest", str(tmp_path / "p")]) == 2
-    assert "press Retrain" in capsys.readouterr().err
+    err = capsys.readouterr().err  # the command line's own action, not the window's
+    assert f"no pretrained encoder covers the images yet; run `labelapp train {tmp_path / 'p'}` first" in err
+    assert "Retrain" not in err
 
 
 def test_mask_suggestions_follow_worth_a_mask(segdec_project, tmp_path):

@@ -44,7 +44,14 @@ def test_the_command_line_refuses_cuda_without_a_gpu(no_cuda: None, tmp_path: Pa
 def test_batches_keep_their_cpu_sizes_on_the_cpu_and_grow_on_cuda() -> None:
     assert scaled_batch(64, "cpu", "pretrain") == 64
     assert scaled_batch(64, "cuda", "pretrain") > 64
-    assert describe_device("cpu") == f"CPU, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert describe_device("cpu") == "CPU, 1 thread"
+        torch.set_num_threads(2)
+        assert describe_device("cpu") == "CPU, 2 threads"
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_a_pretraining_run_records_its_device(tmp_path: Path) -> None:

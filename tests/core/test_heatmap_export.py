@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.export.heatmaps import OVERLAY_OPACITY, export_heatmaps
+from core.export.heatmaps import CSV_COLUMNS, OVERLAY_OPACITY, export_heatmaps
 from core.media.heat_colors import ALPHA_FLOOR, blend_heat, heat_alpha, heat_colors
 from core.store import Project, RunKind, StoreError
 from core.training.segdec import upsample_heatmap
@@ -44,8 +44,8 @@ def test_an_unvalidated_run_calls_nothing_defective(project: Project, tmp_path: 
         export_heatmaps(project, tmp_path / "defective", only="defective")
     export_heatmaps(project, tmp_path / "all")
     header, table = rows(tmp_path / "all")
-    assert header[-1] == "defective_not_validated" and len(table) == len(project.images.list())
-    assert all(row["defective_not_validated"] == "" for row in table)
+    assert tuple(header) == CSV_COLUMNS and len(table) == len(project.images.list())
+    assert all(row["defective"] == "" and row["threshold"] == "" for row in table)
 
 
 def test_a_validated_run_marks_the_images_at_its_threshold(project: Project, tmp_path: Path) -> None:
@@ -55,9 +55,25 @@ def test_a_validated_run_marks_the_images_at_its_threshold(project: Project, tmp
                              "threshold": threshold}, threshold)
     result = export_heatmaps(project, tmp_path / "defective", only="defective")
     header, table = rows(tmp_path / "defective")
-    column = f"defective_at_{threshold:.4f}"
-    assert header[-1] == column and result.images == sum(p >= threshold for p in probability.values())
-    assert {row[column] for row in table} == {"1"}
+    assert tuple(header) == CSV_COLUMNS  # the same names whatever the threshold
+    assert result.images == sum(p >= threshold for p in probability.values())
+    assert result.below_threshold == len(probability) - result.images
+    assert {row["defective"] for row in table} == {"1"}
+    assert {row["threshold"] for row in table} == {f"{threshold:.6f}"}
+    assert all(float(row["defect_probability"]) >= threshold for row in table)
+
+
+def test_images_imported_after_the_run_are_counted_not_silently_skipped(project: Project, tmp_path: Path) -> None:
+    from core.demo import write_dataset
+    from core.importing import ImportOptions, iter_import
+    from core.jobs import drain
+
+    before = len(project.images.list())
+    later = write_dataset(tmp_path / "later", n_images=5, seed=11, size=64, layout="flat", workers=1)
+    drain(iter_import(project, later.root / "images", ImportOptions(workers=1)))
+    result = export_heatmaps(project, tmp_path / "out")
+    assert (result.images, result.imported_after, result.not_predicted) == (before, 5, 0)
+    assert result.without_heatmap == len(project.images.list()) - result.images
 
 
 def test_overlays_use_the_editor_colour_scale(project: Project, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from core.map.cache import MapLayout, layout_path, load_layout, save_layout
 from core.map.job import IMAGES_CHANGED, NO_ENCODER, MapRequest, map_job
 from core.map.layout import choose_landmarks, pca_layout, refined_layout
 from core.map.points import read_points
-from core.store import NewImage, Project
+from core.store import NewImage, Project, RunKind
 
 
 def clusters(n: int, k: int, dims: int = 64, seed: int = 0, sizes: list[int] | None = None,
@@ -108,7 +108,7 @@ def test_cached_layout_is_dropped_when_the_images_change(project_root: Path) -> 
                                           bit_depth=8, mode="L", gray=True, file_size=1, mtime=0.0)])
         assert load_layout(project, 1, "pca") is None
     result = drain(map_job(MapRequest(project_root)))
-    assert result.pca is None and result.message == IMAGES_CHANGED
+    assert result.pca is None and result.message == IMAGES_CHANGED and result.needs is RunKind.PRETRAIN
 
 
 def test_damaged_cache_file_is_recomputed(project_root: Path) -> None:
@@ -127,6 +127,7 @@ def test_map_job_without_encoder_says_what_to_do(tmp_path: Path) -> None:
     create_demo_project(root, n_images=6, size=32, workers=1)
     result = drain(map_job(MapRequest(root)))
     assert result.pca is None and result.refined is None and result.message == NO_ENCODER
+    assert result.needs is RunKind.PRETRAIN and "Retrain" not in result.message  # each interface adds its action
 
 
 def test_points_carry_labels_predictions_and_suggestions(project_root: Path) -> None:

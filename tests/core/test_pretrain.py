@@ -42,6 +42,8 @@ def test_a_short_run_saves_an_encoder_that_reproduces_its_embeddings(demo: Path)
     assert phases.index("pretraining") < phases.index("embedding")
     steps = [r for r in records if r.phase == "pretraining"]
     assert steps[-1].step == steps[-1].total == 2 * (48 // 16)
+    assert {r.unit for r in steps} == {"batch"}  # what step counts, for the command line's bar
+    assert {r.unit for r in records if r.phase in ("decoding images", "embedding")} == {"image"}
     assert all(np.isfinite(r.losses["contrastive loss"]) for r in steps)
     with Project.open(demo) as project:
         ids, embeddings = load_embeddings(project, result.run)
@@ -123,6 +125,10 @@ def test_cli_retrain_can_pretrain_again_and_take_the_thorough_path(demo: Path, l
         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "cross-validated on" in result.stdout
+    lines = result.stdout.splitlines()  # one summary line per step, pretraining included
+    assert [line.split(":")[0] for line in lines[:4]] == ["pretraining", "classifier", "defect detector", "suggestions"]
+    assert lines[0].startswith("pretraining: run ") and "1 epoch," in lines[0]
+    assert lines[2] == "defect detector: skipped, --no-segdec"
     with Project.open(demo) as project:
         runs = project.runs.list()
         assert [r.method for r in runs] == [*before, "pretrain-simclr", "classifier"]

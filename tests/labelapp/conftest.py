@@ -20,7 +20,8 @@ import pytest  # noqa: E402
 @pytest.fixture
 def open_window(qtbot, tmp_path: Path) -> Iterator[Callable]:
     """``open_window(template, height=800)``: the main window on a copy of ``template``
-    (own settings file), shown, with its first image in the editor; closed afterwards."""
+    (own settings file), shown, with its first image in the editor and its run history;
+    closed afterwards."""
     from PySide6.QtCore import QSettings
 
     from labelapp.shell.app import create_main_window
@@ -38,6 +39,7 @@ def open_window(qtbot, tmp_path: Path) -> Iterator[Callable]:
         qtbot.waitExposed(win)
         win.activateWindow()
         qtbot.waitUntil(lambda: win.editor.current_image_id() is not None)
+        qtbot.waitUntil(lambda: not win.training.history_pending())  # the run history, read off the GUI thread
         opened.append(win)
         return win
 

@@ -95,6 +95,11 @@ def test_import_export_round_trip(demo_folders: DemoManifest, tmp_path: Path) ->
 
     labelapp("export-labels", project, tmp_path / "folders", "--format", "folders")
     labelapp("export-labels", project, tmp_path / "masks", "--format", "masks")
+    for table in ("labels.csv", "masks/index.csv", "masks/classes.csv"):  # plain newlines, not CRLF
+        data = (tmp_path / table).read_bytes()
+        assert b"\r" not in data and data.endswith(b"\n")
+    header = (tmp_path / "labels.csv").read_text().splitlines()[0]
+    assert header == "path,class,kind,mask,mask_pixels,labeled_by,labeled_at"
     again = tmp_path / "again"
     report = json.loads(labelapp("import", again, tmp_path / "folders", "--labels-from-folders",
                                  "--ok-class", "ok", "--json").stdout)

@@ -177,17 +177,23 @@ def test_retrain_trains_the_detector_with_live_curves_unless_switched_off(qtbot,
         assert f"defect detector: {name}" in names
     assert "pretraining: contrastive loss" in names  # kept, but the plot shows the last phase only
     assert panel.shown_curve_names() and all(n.startswith("defect detector: ") for n in panel.shown_curve_names())
-    legend = re.sub("<[^>]+>", "", panel.legend.text()).replace("&nbsp;", " ")
-    assert "● validation AP" in legend  # dots: once per epoch only
-    assert "━ decision loss" in legend and "contrastive" not in legend
+    legend = re.sub("<[^>]+>", "", panel.legend.text()).replace("&nbsp;", " ")  # plain words, paper's in the tip
+    assert "● score on held-out images" in legend  # dots: once per epoch only
+    assert "━ OK / defective error" in legend and "training loss" in legend and "contrastive" not in legend
+    assert "validation AP (average precision)" in panel.legend.toolTip()
+    assert panel.curves.axis_label().startswith("epochs")
     assert panel.curve_values("defect detector: validation AP") == [
         pytest.approx(ap) for ap in detector.metrics["validation_ap_by_epoch"]]
+    assert panel.curves.xs("defect detector: validation AP") == [  # warm: the inherited weights' score at 0
+        pytest.approx(epoch) for epoch in range(len(detector.metrics["validation_ap_by_epoch"]))]
     message = window.status.message_text()
     assert f"defect detector AP {detector.metrics['validation']['ap']:.2f}" in message
     assert "#4" in panel.history.item(0).text() and "defect detector" in panel.history.item(0).text()
     assert "run #4" in window.worth_a_mask.summary.text()
-    notes = panel.detector_label.text()  # how it trained: its scale, what it continued, why it stopped
+    notes = panel.detector_label.toolTip()  # how it trained: its scale, what it continued, why it stopped
     assert "works at 100 % of the image size" in notes and "ran its maximum of 1 epoch;" in notes
+    advice = detector.metrics["advice"]  # what to label next stays in sight
+    assert not advice or advice[1:] in panel.detector_label.text()
     assert f"Continued from detector #{detector.metrics['warm_from']}" in notes and detector.metrics["warm_from"]
     with store(window) as project:  # Train ▸ Retrain with a new defect detector starts afresh
         assert window.training.segdec_request(project).warm_start is True

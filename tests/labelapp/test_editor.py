@@ -414,8 +414,8 @@ def test_a_short_stroke_on_a_large_mask_keeps_only_its_box() -> None:
 def test_cache_drops_least_recently_used_but_keeps_unsaved_masks(qtbot) -> None:
     def doc(image_id: int) -> ImageDocument:
         pixels = np.zeros((100, 100), dtype=np.uint8)  # 10 kB image + 10 kB mask
-        return ImageDocument(LoadedImage(token=image_id, image_id=image_id, levels=(pixels,), high_depth=False,
-                                         auto_window=(0, 255), value_range=(0, 255),
+        return ImageDocument(LoadedImage(token=image_id, image_id=image_id, width=100, height=100, levels=(pixels,),
+                                         high_depth=False, auto_window=(0, 255), value_range=(0, 255),
                                          mask=np.zeros_like(pixels), has_mask=False))
 
     cache = DocumentCache(budget_bytes=70_000)  # room for three

@@ -211,5 +211,7 @@ def test_map_says_what_to_do_without_an_encoder(open_window, tmp_path: Path, qtb
     win = open_window(template)
     win.embedding_map.dock.raise_()
     panel = win.embedding_map.panel
-    qtbot.waitUntil(lambda: panel.message.text() == NO_ENCODER and not panel.is_busy(), timeout=20_000)
+    # core's reason, then the window's own action
+    shown = f"{NO_ENCODER} Press Retrain (Ctrl+R) to pretrain the encoder."
+    qtbot.waitUntil(lambda: panel.message.text() == shown and not panel.is_busy(), timeout=20_000)
     assert panel.layout_kind() is None and not panel.label_button.isEnabled()

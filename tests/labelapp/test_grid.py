@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPixmap
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtWidgets import QLabel, QMainWindow
 from pytestqt.qtbot import QtBot
 
 from core.catalog import MaskState
@@ -18,6 +18,7 @@ from core.demo_project import create_demo_project
 from core.store import Project, RunStatus
 from labelapp.grid import ImageGrid
 from labelapp.grid.delegate import PAD, THUMB
+from labelapp.grid.marks import KINDS, tile_marks
 from labelapp.grid.model import GridModel
 
 ACTOR, SOURCE = "test", "gui"
@@ -141,18 +142,18 @@ def test_prediction_filters_in_the_filter_bar(qtbot: QtBot, grid: ImageGrid, pro
     bar = grid.filter_bar
     entries = combo_entries(bar.filter_combo)
     scratches, crazing = project.classes.get("scratches"), project.classes.get("crazing")
-    assert entries["Prediction disagrees with label"] == "disagree"
-    assert entries["Predicted as scratches"] == f"predicted:{scratches.id}"
-    assert len([t for t in entries if t.startswith("Predicted as ")]) == len(project.classes.list())
+    assert entries["Label \u2260 prediction"] == "disagree"
+    assert entries["Predicted: scratches"] == f"predicted:{scratches.id}"
+    assert len([t for t in entries if t.startswith("Predicted: ")]) == len(project.classes.list())
     position = bar.filter_combo.findData(f"predicted:{scratches.id}")
-    bar.filter_combo.setCurrentIndex(position - 1)  # "Predicted as ok" (or another class) above it
+    bar.filter_combo.setCurrentIndex(position - 1)  # "Predicted: ok" (or another class) above it
     bar.filter_combo.setFocus()
     qtbot.keyClick(bar.filter_combo, Qt.Key.Key_Down)
     assert (grid.model.query.filter, grid.model.query.class_id) == ("predicted", scratches.id)
     assert grid.ordered_ids().tolist() == [ids[5]]  # labeled crazing, predicted scratches
     grid.set_filter("disagree")
     assert grid.ordered_ids().tolist() == [ids[5]]
-    assert bar.filter_combo.currentText() == "Prediction disagrees with label"
+    assert bar.filter_combo.currentText() == "Label \u2260 prediction"
     project.labels.set(ids[5], scratches, actor=ACTOR, source=SOURCE)  # the engineer fixes the label
     grid.refresh([ids[5]])
     assert grid.model.rowCount() == 0 and bar.count_label.text() == f"0 of {N_IMAGES}"
@@ -177,13 +178,13 @@ def test_prediction_choices_follow_the_runs(grid: ImageGrid, project: Project) -
     assert grid.ordered_ids().tolist() == sorted(names, key=lambda i: names[i].lower())
     add_run(project, {ids[9]: (ok.id, 0.9), ids[12]: (patches.id, 0.3), ids[20]: (patches.id, 0.6)})
     grid.refresh(None)  # what the training controller calls after a run
-    assert combo_entries(bar.sort_combo)["Confidence (least sure first)"] == "least_sure"
+    assert combo_entries(bar.sort_combo)["Least sure first"] == "least_sure"
     assert "disagree" in combo_entries(bar.filter_combo).values()
     grid.set_sort("least_sure")
     ordered = grid.ordered_ids().tolist()
     assert ordered[:3] == [ids[12], ids[20], ids[9]]
     assert ordered[3:] == sorted(set(names) - {ids[9], ids[12], ids[20]}, key=lambda i: names[i].lower())
-    assert bar.sort_combo.currentText() == "Confidence (least sure first)"
+    assert bar.sort_combo.currentText() == "Least sure first"
     grid.set_sort("most_sure")
     assert grid.ordered_ids().tolist()[:3] == [ids[9], ids[20], ids[12]]
     grid.set_filter("predicted", patches.id)
@@ -371,3 +372,43 @@ def test_shutdown_stops_the_loader_thread(grid: ImageGrid) -> None:
     grid.shutdown()
     assert not grid.loader.isRunning()
     assert grid.loader.isFinished()
+
+
+def test_tile_tooltips_list_the_marks_in_words(qtbot: QtBot, grid: ImageGrid, project: Project) -> None:
+    ids = [im.id for im in project.images.list()]
+    crazing, patches = project.classes.get("crazing"), project.classes.get("patches")
+    model = grid.model
+
+    def tip(image_id: int) -> str:
+        return model.data(model.index(model.row_of(image_id)), Qt.ItemDataRole.ToolTipRole)
+
+    assert "Marks:\n  M \u2014 a mask with defect pixels" in tip(ids[4])
+    assert "\u2205 \u2014 an empty mask: annotated as free of defects" in tip(ids[3])
+    # image 5: labeled crazing, predicted scratches: the "≠" chip says why it is worth a look
+    assert "\u2260 scratches \u2014 the classifier predicts scratches (75%), not the label" in tip(ids[5])
+    assert [m.kind for m in tile_marks(model.tile(model.row_of(ids[5])))] == ["label", "disagree"]
+    # a run predicting the 22 unlabeled images, one of them far less sure than the rest
+    unlabeled = ids[8:]
+    add_run(project, {i: (patches.id if i == ids[9] else crazing.id, 0.2 if i == ids[9] else 0.7)
+                      for i in unlabeled})
+    grid.refresh(None)
+    unsure, typical = model.tile(model.row_of(ids[9])), model.tile(model.row_of(ids[10]))
+    assert unsure.unsure and not typical.unsure  # 70 % everywhere says nothing: no mark, no percentage
+    assert "? \u2014 the classifier is unsure: 20% for patches, among the least sure tenth" in tip(ids[9])
+    assert [m.kind for m in tile_marks(typical)] == ["prediction"]
+    assert "crazing \u2014 unlabeled; the classifier predicts crazing (70%)" in tip(ids[10])
+    assert "?" not in tip(ids[10]).split("Marks:")[1]
+
+
+def test_the_legend_shows_every_mark_with_its_meaning(qtbot: QtBot, grid: ImageGrid) -> None:
+    button = grid.filter_bar.legend_button
+    assert button.isVisible() and "marks" in button.toolTip()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    legend = grid.legend.legend
+    qtbot.waitUntil(lambda: legend is not None and legend.isVisible())
+    assert set(legend.rows) == set(KINDS)
+    texts = [label.text() for label in legend.findChildren(QLabel)]
+    for kind in KINDS.values():
+        assert kind.meaning in texts
+    samples = [label.pixmap() for label in legend.findChildren(QLabel) if not label.pixmap().isNull()]
+    assert len(samples) == len(KINDS) and all(p.width() > 8 for p in samples)

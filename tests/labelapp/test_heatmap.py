@@ -261,9 +261,9 @@ def test_filter_bar_lists_defect_entries_only_with_defect_predictions(qtbot: QtB
     assert "defect_first" not in combo_entries(bar.sort_combo).values()
     bar.set_classes((), defects=True)
     filters, sorts = combo_entries(bar.filter_combo), combo_entries(bar.sort_combo)
-    assert filters["Detected defective"] == "defective" and filters["Detection disagrees with label"] == "missed"
-    assert sorts["Most likely defective first"] == "defect_first"
-    assert sorts["Least likely defective first"] == "defect_last"
+    assert filters["Defective (detector)"] == "defective" and filters["Label \u2260 detector"] == "missed"
+    assert sorts["Likeliest defect first"] == "defect_first"
+    assert sorts["Least likely defect first"] == "defect_last"
     assert "disagree" not in filters.values()  # the classifier's entries need predictions=True
 
 
@@ -277,7 +277,7 @@ def test_grid_sorts_and_filters_by_defect_probability(qtbot: QtBot, grid: ImageG
     assert position >= 0 and bar.filter_combo.findData("defective") >= 0
     bar.sort_combo.setCurrentIndex(position - 1)
     bar.sort_combo.setFocus()
-    qtbot.keyClick(bar.sort_combo, Qt.Key.Key_Down)  # the user picks "Most likely defective first"
+    qtbot.keyClick(bar.sort_combo, Qt.Key.Key_Down)  # the user picks "Likeliest defect first"
     assert grid.model.query.sort == "defect_first"
     ordered = grid.ordered_ids().tolist()
     assert len(ordered) == N_IMAGES

@@ -1,5 +1,6 @@
 """Stale runs in the training panel of the main window: marks after a label change, and the
-warning while a run trains on labels that change under it."""
+warning while a run trains on labels that change under it. The history and its exact
+marks are read off the GUI thread: the tests wait until it is shown."""
 
 from __future__ import annotations
 
@@ -51,8 +52,14 @@ def window(qtbot, tmp_path: Path, template: Path) -> Iterator[MainWindow]:
     qtbot.waitExposed(win)
     win.activateWindow()
     qtbot.waitUntil(lambda: win.editor.current_image_id() is not None)
+    wait_for_history(qtbot, win)
     yield win
     win.close()
+
+
+def wait_for_history(qtbot, window: MainWindow) -> None:
+    """Until the history read off the GUI thread is shown."""
+    qtbot.waitUntil(lambda: not window.training.history_pending(), timeout=10000)
 
 
 def history_texts(window: MainWindow) -> list[str]:
@@ -65,7 +72,8 @@ def test_a_label_change_after_a_run_marks_it_stale(qtbot, window: MainWindow) ->
     qtbot.keyClick(window, Qt.Key.Key_3)  # labels the current image
     assert STALE_MARK in history_texts(window)[0]
     assert window.training_panel.stale_ids() == {window.training_panel.runs()[0].id}
-    window.training.show_history()  # reopened history: exact again, still stale
+    with qtbot.waitSignal(window.training.history_shown, timeout=10000):
+        window.training.show_history()  # reopened history: exact again, still stale
     assert STALE_MARK in history_texts(window)[0]
 
 
@@ -85,11 +93,15 @@ def test_labeling_while_a_run_trains_warns_that_it_will_be_stale(qtbot, window: 
     window.training.start(job, title="training")
     qtbot.waitUntil(snapshot_taken.is_set)
     assert not not panel.stale_label.isHidden()
-    qtbot.keyClick(window, Qt.Key.Key_2)  # after it: the run in progress will be stale
-    assert not panel.stale_label.isHidden() and panel.stale_label.text() == RUNNING_STALE
-    with qtbot.waitSignal(window.training.run_finished, timeout=20000) as blocker:
-        gate.set()
+    try:
+        qtbot.keyClick(window, Qt.Key.Key_2)  # after it: the run in progress will be stale
+        qtbot.waitUntil(lambda: not panel.stale_label.isHidden(), timeout=10000)  # the digest, read off the GUI
+        assert panel.stale_label.text() == RUNNING_STALE
+    finally:
+        with qtbot.waitSignal(window.training.run_finished, timeout=20000) as blocker:
+            gate.set()
     new_run = blocker.args[0].run
+    wait_for_history(qtbot, window)
     assert not panel.stale_label.isHidden() and panel.stale_label.text() == FINISHED_STALE
     texts = history_texts(window)  # newest first: the new run, then the one from before
     assert texts[0].startswith(f"#{new_run.id} ") and STALE_MARK in texts[0] and STALE_MARK in texts[1]
@@ -101,6 +113,7 @@ def test_a_run_that_saw_every_label_is_not_stale(qtbot, window: MainWindow) -> N
     root, panel = window.project.root, window.training_panel
     with qtbot.waitSignal(window.training.run_finished, timeout=20000):
         window.training.start(lambda cancel: iter_result(root), title="training")
+    wait_for_history(qtbot, window)
     texts = history_texts(window)
     assert STALE_MARK not in texts[0] and STALE_MARK in texts[1]
     assert not not panel.stale_label.isHidden()

@@ -40,14 +40,14 @@ class CsvWriter:
             with open(path, newline="") as f:
                 kept = [r for r in csv.DictReader(f) if (r["strategy"], int(r["seed"])) in finished]
         with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, COLUMNS)
+            writer = csv.DictWriter(f, COLUMNS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(kept)
         self._lock = threading.Lock()
 
     def __call__(self, row: dict) -> None:
         with self._lock, open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, COLUMNS).writerow(row)
+            csv.DictWriter(f, COLUMNS, lineterminator="\n").writerow(row)
 
 
 def read_rounds(path: Path) -> list[dict]:

@@ -60,7 +60,7 @@ def simulate(config: SimulationConfig, cancel: threading.Event | None = None,
     write = CsvWriter(csv_path, finished)
     todo = [(s, seed) for s in config.strategies for seed in config.seeds if (s, seed) not in finished]
     total = len(todo)
-    yield Progress(phase="simulating", step=0, total=total,
+    yield Progress(phase="simulating", step=0, total=total, unit="run",
                    message=f"{total} runs of {n_rounds} rounds ({len(finished)} already in {csv_path.name})")
     if config.workers > 1 and total > 1:
         import multiprocessing
@@ -77,7 +77,8 @@ def simulate(config: SimulationConfig, cancel: threading.Event | None = None,
                     for row in future.result():
                         write(row)
                     done += 1
-                    yield Progress(phase="simulating", step=done, total=total, message=f"{s} seed {seed} done")
+                    yield Progress(phase="simulating", step=done, total=total, unit="run",
+                                   message=f"{s} seed {seed} done")
                 if cancel is not None and cancel.is_set():
                     for future in pending:
                         future.cancel()
@@ -85,7 +86,7 @@ def simulate(config: SimulationConfig, cancel: threading.Event | None = None,
     else:
         for done, (s, seed) in enumerate(todo, start=1):
             run_one(config, base, truth, s, seed, write, cancel)
-            yield Progress(phase="simulating", step=done, total=total, message=f"{s} seed {seed} done")
+            yield Progress(phase="simulating", step=done, total=total, unit="run", message=f"{s} seed {seed} done")
     folder = Path(config.images).resolve()
     title = folder.parent.name if folder.name.lower() in ("images", "data", "train") else folder.name
     plot_learning_curves(csv_path, config.out / PLOT_PNG, title=title)

@@ -75,14 +75,14 @@ def prepare(config: SimulationConfig, cancel: threading.Event | None = None,
         if len(folders) < 2:
             raise StoreError(f"{config.images} needs one sub-folder per class (found {len(folders)})")
         ok = config.ok_class or guess_ok_class(folders)
-        yield Progress(phase="import", step=0, total=1, message=f"importing {config.images}")
+        yield Progress(phase="import", step=0, total=1, unit="step", message=f"importing {config.images}")
         with Project.create(base) as project:
             report = import_folder(project, config.images, ImportOptions(
                 labels_from_folders=True, ok_class=ok, masks=config.masks, actor=ACTOR, source="simulate"))
             if report.failed:
                 logger.warning("%d files could not be read and are left out", len(report.failed))
             _put_truth_aside(project, config.out / "work", truth_file, ok)
-        yield Progress(phase="import", step=1, total=1)
+        yield Progress(phase="import", step=1, total=1, unit="step")
     truth = _read_truth(truth_file, config.held_out)
     with Project.open(base) as project:
         pretrained = latest_pretrain_run(project) is not None
@@ -113,7 +113,7 @@ def _put_truth_aside(project: Project, work: Path, truth_file: Path, ok: str | N
     project.labels.apply([(image_id, None) for image_id, _c, _m in rows], actor=ACTOR, source="simulate")
     tmp = truth_file.with_suffix(".tmp")
     with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
+        writer = csv.writer(f, lineterminator="\n")
         writer.writerow(("image_id", "class", "mask", "ok_class"))
         for image_id, name, mask_file in rows:
             writer.writerow((image_id, name, mask_file, ok or ""))

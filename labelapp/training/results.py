@@ -1,0 +1,54 @@
+"""What a finished retrain says: one short line for the status bar, the results for the panel."""
+
+from __future__ import annotations
+
+from core.store import Run, RunKind
+from labelapp.widgets.formatting import figure
+
+
+def result_runs(result: object) -> list[Run]:
+    """The runs a job's result holds: a retrain's parts, or its one run ([] when none)."""
+    parts = [getattr(result, name, None) for name in ("pretrain", "classify", "segdec")]
+    runs = [p.run for p in parts if p is not None and getattr(p, "run", None) is not None]
+    single = getattr(result, "run", None)
+    return runs or ([single] if isinstance(single, Run) else [])
+
+
+def finished_message(result: object, took: str = "") -> str:
+    """The status line of a finished retrain (``took``: " in 2 min"): the classifier's
+    validation accuracy, the defect detector's AP and the suggestions, when there are."""
+    parts = [f"Retrain finished{took}"]
+    for run in result_runs(result):
+        validation = (run.metrics or {}).get("validation")
+        if run.kind is RunKind.SEGDEC:
+            parts.append(f"defect detector AP {figure(validation.get('ap'))}" if validation
+                         else "defect detector not validated")
+        elif run.kind is RunKind.CLASSIFIER and validation and "accuracy" in validation:
+            parts.append(f"validation accuracy {validation['accuracy']:.0%}")
+    suggested = getattr(result, "suggestions", 0)
+    if suggested:
+        parts.append(f"{suggested} images suggested to label next")
+    return " · ".join(parts) + ". Details in the Training panel."
+
+
+def finished_details(result: object) -> str:
+    """The results of a finished retrain, a short line per model, for the panel under the
+    bar (whether the defect detector is validated, and what to label, is said above the runs)."""
+    runs = result_runs(result)
+    ids = ", ".join(f"#{r.id}" for r in runs[:-1]) + (" and " if len(runs) > 1 else "") + f"#{runs[-1].id}"
+    lines = [f"Run{'s' if len(runs) > 1 else ''} {ids}."]
+    for run in runs:
+        validation = (run.metrics or {}).get("validation")
+        if run.kind is RunKind.SEGDEC:
+            lines.append(f"Defect detector: AP {figure(validation.get('ap'))}, F1 {figure(validation.get('f1'))}"
+                         f" on {validation['n']} held-out images." if validation
+                         else "Defect detector: no validation (too few labels).")
+        elif run.kind is RunKind.CLASSIFIER:
+            lines.append(f"Classifier: validation accuracy {validation['accuracy']:.0%} (macro-F1 "
+                         f"{validation['macro_f1']:.0%}) on {validation['n']} labels."
+                         if validation and "accuracy" in validation
+                         else "Classifier: no validation (label at least 2 images per class).")
+    suggested = getattr(result, "suggestions", 0)
+    if suggested:
+        lines.append(f"{suggested} images suggested to label next (N opens the next).")
+    return "\n".join(lines)

@@ -6,12 +6,16 @@ the candidates that lost are kept).
 (the mean distance to its 10 nearest images: small where many images look alike); again
 and again the candidate with the largest distance to everything labeled or picked,
 divided by its radius ** 1.5, goes next, and then moves to the most typical of its 10
-nearest candidates (a better stand-in for its group: it lifted the classifier's accuracy
-after the first round from 54 to 59 % on X-SDD). Plain k-center finds classes but picks
-outliers; TypiClust (``typicality``) picks typical images but, with as many clusters as
-picks, splits the large classes and misses the small ones; this finds more classes than
-random in the first round on X-SDD, generated data and magnetic tiles while its picks
-stay typical (denser around them than 76-89 % of the images).
+nearest candidates that score at least half as high (a better stand-in for its group:
+it lifted the classifier's accuracy after the first round from 54 to 59 % on X-SDD).
+
+Plain k-center finds classes but picks outliers; TypiClust (``typicality``) picks
+typical images but, with as many clusters as picks, splits the large classes and misses
+the small ones. In the first round (one pick per class, 10 seeds) this found 4.0 / 5.1 /
+2.7 classes on X-SDD / generated data with a 2 % class / magnetic tiles, against 3.8 /
+4.5 / 2.5 at random and 4.2 / 3.8 / 2.1 for TypiClust, with picks denser around them
+than 81 / 76 / 89 % of the images; on magnetic tiles (71 % defect-free) random finds
+more classes from the third round on.
 """
 
 from __future__ import annotations

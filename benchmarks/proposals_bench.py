@@ -5,7 +5,7 @@ true masks.
     python benchmarks/proposals_bench.py --data ../shared/data/magnetic-tile --ok-class MT_Free
     python benchmarks/proposals_bench.py --generate cracks|textured [--images 400]
         [--methods isugan cyclegan patchcore detector] [--preset quick] [--steps N] [--threads 1]
-        [--pretrain] [--scale S] [--work DIR] [--out results.jsonl] [--tag NAME]
+        [--pretrain] [--scale S] [--residual] [--work DIR] [--out results.jsonl] [--tag NAME]
     python benchmarks/proposals_bench.py --table results.jsonl [more.jsonl ...]
     python benchmarks/proposals_bench.py --speed 10 [--threads 2]
 
@@ -101,7 +101,8 @@ def run_proposer(setup: dict, method: str, args: argparse.Namespace) -> dict:
 
     request = ProposerRequest(project_root=setup["root"], method=method, preset=args.preset, steps=args.steps,
                               scope="all", threads=args.threads, device=args.device, resume=False,
-                              preview_every_s=600.0, scale=args.scale)
+                              preview_every_s=600.0, scale=args.scale,
+                              net={"residual": True} if args.residual else {})
     began = time.perf_counter()
     result = drain(proposer_job(request))
     seconds = time.perf_counter() - began
@@ -113,7 +114,7 @@ def run_proposer(setup: dict, method: str, args: argparse.Namespace) -> dict:
     return {**image_scores(setup, scores, proposals.rule.score_threshold), **pixel_scores(setup, masks),
             "floor": proposals.rule.floor, "train_minutes": m["train_seconds"] / 60, "minutes": seconds / 60,
             "scale": m["geometry"]["scale"], "steps": m.get("steps"), "run": result.run.id,
-            "calibration_ap": m["calibration"]["ap"], "encoder": m.get("encoder")}
+            "calibration_ap": m["calibration"]["ap"], "encoder": m.get("encoder"), "residual": args.residual}
 
 
 def run_detector(setup: dict, args: argparse.Namespace) -> dict:
@@ -191,6 +192,7 @@ def main() -> None:
     parser.add_argument("--preset", default="quick", choices=("quick", "standard", "paper"))
     parser.add_argument("--steps", type=int, default=None, help="GAN training steps (default: the preset's)")
     parser.add_argument("--scale", type=float, help="the proposers' working scale (default: the detector's)")
+    parser.add_argument("--residual", action="store_true", help="GANs: a residual generator (GanConfig.residual)")
     parser.add_argument("--pretrain", action="store_true",
                         help="first pretrain the app's encoder on every image (as a Retrain does; reused when the"
                              " project has one): the nearest-neighbour proposer then uses its features")
@@ -254,6 +256,7 @@ def print_table(results: list[dict]) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         name = r["method"] + (f" ({r['preset']})" if r.get("preset") else "") + (f" {r['tag']}" if r.get("tag") else "")
+        name += ", residual" if r.get("residual") else ""
         if r["method"] == "patchcore":
             name += " (pretrained encoder)" if r.get("encoder") == "pretrained" else " (random features)"
         print(f"| {r['data']} | {name} | {pct(r['accuracy'])} | {num(r['f1'])} | {num(r['ap'])} | {num(r['auroc'])} |"

@@ -37,6 +37,7 @@ from models.isugan.blocks import (
 )
 
 STRIDE = 8  # the generator halves the input three times: sides must be multiples of 8
+RESIDUAL_LIMIT = 0.999  # a residual generator's input is kept inside (-1, 1) before atanh
 ARCHITECTURES = ("isugan", "cyclegan")
 
 
@@ -48,6 +49,10 @@ class GanConfig:
         ngf / ndf: base widths of the generator / discriminator (paper 003: 64 assumed).
         residual_blocks: residual blocks in the middle (paper 003: 9).
         se / involution / skips: paper 003's three additions; all off is plain CycleGAN.
+        residual: the generator changes its input rather than drawing the image anew:
+            ``tanh(atanh(x) + out)``, so an untrained generator returns its input and
+            training only has to learn where to change it (not in paper 003; the
+            app's CPU presets, which train far shorter than paper 003, use it).
     """
 
     ngf: int = 16
@@ -56,6 +61,7 @@ class GanConfig:
     se: bool = True
     involution: bool = True
     skips: bool = True
+    residual: bool = False  # the output is the input plus a learned change (not in paper 003)
     se_reduction: int = 16
     involution_kernel: int = 7
     involution_reduction: int = 4
@@ -119,6 +125,9 @@ class Generator(nn.Module):
         self.up2 = up_norm_relu(c2, c1)
         self.out = nn.ConvTranspose2d(c1, config.in_channels, 4, stride=2, padding=1)  # ★: no norm
         init_normal(self)
+        if config.residual:  # the change starts at zero: an untrained generator returns its input
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] % STRIDE or x.shape[-2] % STRIDE:
@@ -131,6 +140,8 @@ class Generator(nn.Module):
         d = self.up2(self.up1(m))
         if self.config.skips:
             d = self.merge_shallow(torch.cat([d, self.skip_shallow(e1)], dim=1))
+        if self.config.residual:
+            return torch.tanh(torch.atanh(x.clamp(-RESIDUAL_LIMIT, RESIDUAL_LIMIT)) + self.out(d))
         return torch.tanh(self.out(d))
 
 

@@ -54,6 +54,7 @@ def ssim_loss(x: Tensor, y: Tensor, *, window: int = WINDOW, data_range: float =
 
 
 def difference_map(image: Tensor, repair: Tensor, *, window: int = WINDOW) -> Tensor:
-    """Where an image and its repair differ: 1 - SSIM clipped to [0, 1] (0 where they agree;
-    anti-correlated neighbourhoods, SSIM below 0, count as wholly different). Images in [0, 1]."""
-    return (1.0 - ssim_map(image, repair, window=window, data_range=1.0)).clamp(0.0, 1.0)
+    """Where an image and its repair differ: (1 - SSIM) / 2, in [0, 1] (0 where they agree,
+    1 for anti-correlated neighbourhoods; halved rather than clipped, so a poor repair's
+    worst places still rank). Images in [0, 1]."""
+    return ((1.0 - ssim_map(image, repair, window=window, data_range=1.0)) / 2).clamp(0.0, 1.0)

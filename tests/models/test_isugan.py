@@ -151,3 +151,18 @@ def test_crops_are_flipped_padded_and_scaled() -> None:
     ramp = np.tile(np.arange(32, dtype=np.uint8), (32, 1))
     seen = {tuple(sample_crops([ramp], 1, 32, rng)[0, 0, 0, :2].tolist()) for _ in range(30)}
     assert len(seen) == 2  # left-right flips reverse the ramp; up-down flips keep it
+
+
+def test_a_residual_generator_starts_as_the_identity() -> None:
+    torch.manual_seed(0)
+    x = torch.rand(1, 1, 32, 48) * 1.8 - 0.9
+    residual = Generator(GanConfig(**TINY, residual=True)).eval()
+    plain = Generator(GanConfig(**TINY)).eval()
+    with torch.no_grad():
+        assert float((residual(x) - x).abs().max()) < 1e-5
+        assert float((plain(x) - x).abs().mean()) > 0.3  # draws the image anew
+    trainer = GanTrainer(GanConfig(**TINY, residual=True), GanTrainConfig(steps=2, batch_size=1, crop=32))
+    crops = torch.rand(1, 1, 32, 32) * 2 - 1
+    trainer.step(crops, crops.flip(-1))
+    trainer.step(crops, crops.flip(-1))
+    assert float(trainer.repair.out.weight.abs().sum()) > 0 and float(trainer.repair.down1[1].weight.grad.abs().sum()) > 0

@@ -166,10 +166,11 @@ def logged(job: Generator[Progress, None, R], log: CurveLog) -> Generator[Progre
         yield record
 
 
-def save_curves(recorder: RunRecorder, log: CurveLog) -> None:
-    """Writes ``log`` into the folder of the run ``recorder`` records (before it finishes)."""
+def save_curves(recorder: RunRecorder, log: CurveLog, *, final: bool = False) -> None:
+    """Writes ``log`` into the folder of the run ``recorder`` records (before it finishes;
+    ``final``: into the folder of a finished run that streams its predictions)."""
     if log.curves:
-        recorder.write_json(CURVES_FILE, log.to_json())
+        (recorder.write_final_json if final else recorder.write_json)(CURVES_FILE, log.to_json())
 
 
 def load_curves(project: Project, run: Run) -> CurveLog | None:

@@ -146,6 +146,25 @@ class RunRecorder:
         """Adds a JSON file to the folder of a run that streams (written whole)."""
         write_text_atomic(self.final_dir / name, json.dumps(data, indent=1, default=float))
 
+    def replace_checkpoint(self, state_dict: dict[str, Any]) -> Path:
+        """Rewrites the checkpoint of a run that streams its predictions (whole, with the
+        config it was saved with), e.g. with a temperature fitted after the first predictions."""
+        import torch
+
+        assert self.run is not None and self._streaming and self.checkpoint is not None
+        path = self.final_dir / self.checkpoint
+        config = torch.load(path, map_location="cpu", weights_only=True)["config"]
+        with atomic_writer(path, "wb") as handle:
+            torch.save({"state_dict": state_dict, "config": config}, handle)
+        return path
+
+    def update_metrics(self, metrics: dict[str, Any]) -> Run:
+        """Replaces the metrics of a run that streams its predictions (store and ``metrics.json``)."""
+        assert self.run is not None and self._streaming
+        self.write_final_json("metrics.json", metrics)
+        self.run = self._project.runs.update_metrics(self.run.id, metrics)
+        return self.run
+
     def end_streaming(self, state: PredictionState = PredictionState.COMPLETE) -> Run:
         """Marks how far the predictions of a streaming run got, and the seconds they took
         (``metrics["prediction_seconds"]``: the next retrain's estimate reads them); removes

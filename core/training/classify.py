@@ -1,9 +1,13 @@
 """The few-label classifier (paper 001) on the embeddings of the latest pretraining run.
 
 The fast path: the ArcFace head (with the 3-view contrastive term on feature views) is
-trained on cached embeddings in seconds; the run finishes, then the head predicts a
-calibrated class, confidence and uncertainty for every image, streamed into the store
-in batches (the grid's images first).
+trained on cached embeddings in about a second; the run finishes, then the head predicts
+a class, confidence and uncertainty for every image, streamed into the store in batches
+(the grid's images first) with the temperature of the previous run. Then the head's own
+temperature is fitted on held-out folds (three more fits, a few seconds: the validation
+metrics and the out-of-fold probabilities come from them) and the predictions are
+stored again with calibrated confidences; the classes do not change. The first
+predictions so reach the grid before the calibration rather than after it.
 """
 
 from __future__ import annotations
@@ -91,20 +95,26 @@ def classify_job(request: ClassifyRequest, cancel: threading.Event | None = None
                 embeddings, _weight = yield from logged(finetune_features(
                     project, recorder, pretrain, ids, rows, n_classes=len(classes), steps=request.finetune_steps,
                     seed=request.seed, cancel=cancel, device=device), curves)
-            yield Progress(phase="classifier", step=0, total=1, message="training the classifier head", unit="step")
+            yield Progress(phase="classifier", step=0, total=2, message="training the classifier head", unit="step")
             head, metrics = _fit(project, recorder, embeddings, rows, classes, request, cancel)
-            _save_out_of_fold(recorder, head, ids, rows, classes)
-            validation = metrics.get("validation", {})
-            fitted = Progress(phase="classifier", step=1, total=1, unit="step",
-                              metrics={"validation accuracy": validation.get("accuracy", float("nan"))})
-            curves.add(fitted)
-            yield fitted
-            save_curves(recorder, curves)
             metrics["seconds"] = time.perf_counter() - started
             run = recorder.finish(metrics=metrics, streaming=True)
             order = prediction_order(ids, request.priority_ids,
                                      then=[[i for i, _ in labeled], unsure_ids(project, RunKind.CLASSIFIER)])
+            # the classes first, with last run's temperature: a class does not depend on it
             yield from _stream_predictions(project, run.id, head, ids, embeddings, order, classes, cancel)
+            yield Progress(phase="classifier", step=1, total=2, unit="step",
+                           message="calibrating the confidences on held-out labels")
+            if _calibrate(head, cancel):
+                metrics = _calibrated_metrics(project, recorder, head, ids, rows, classes, metrics)
+                yield from _stream_predictions(project, run.id, head, ids, embeddings, order, classes, cancel,
+                                               announced=len(order))
+            validation = metrics.get("validation", {})
+            fitted = Progress(phase="classifier", step=2, total=2, unit="step",
+                              metrics={"validation accuracy": validation.get("accuracy", float("nan"))})
+            curves.add(fitted)
+            yield fitted
+            save_curves(recorder, curves, final=True)
             run = recorder.end_streaming()
             return ClassifyResult(run=run, cancelled=False, seconds=time.perf_counter() - started, metrics=metrics)
         if recorder.finished:  # cancelled while storing predictions: the run keeps those it stored
@@ -137,7 +147,7 @@ def _fit(project: Project, recorder: RunRecorder, embeddings: np.ndarray, rows: 
         # labelled rows only: with fixed features the contrastive term on unlabeled rows
         # cost 3-6 points on X-SDD (benchmarks/fewshot_head_bench.py)
         head = fit_head(x, y, n_classes=len(classes), epochs=request.epochs, seed=request.seed,
-                        cancel=is_cancelled)
+                        cancel=is_cancelled, calibrate=False, temperature=_last_temperature(project))
     except FitCancelled as exc:
         raise JobCancelled(str(exc)) from exc
     finally:
@@ -146,12 +156,49 @@ def _fit(project: Project, recorder: RunRecorder, embeddings: np.ndarray, rows: 
     encoder_file = "encoder.pt" if request.finetune_steps > 0 else None
     recorder.save_checkpoint(head.state_dict(), config={"classes": classes, "encoder_file": encoder_file,
                                                         "pretrain_run": recorder.run.config["pretrain_run"]})
-    metrics.update({"labeled": int(len(y)), "classes": len(classes)})
-    if head.validation is not None:
-        names = {c.id: c.name for c in project.classes.list()}
-        rows, predicted = head.validation
-        metrics["validation"] = validation_metrics(y[rows], predicted, [names[c] for c in classes])
+    metrics.update({"labeled": int(len(y)), "classes": len(classes), "temperature": head.temperature})
     return head, metrics
+
+
+def _last_temperature(project: Project) -> float | None:
+    """The calibrated temperature of the newest classifier run (None: none recorded): the
+    provisional one of the predictions stored before this run's own is fitted."""
+    for run in project.runs.finished(RunKind.CLASSIFIER):
+        value = (run.metrics or {}).get("temperature")
+        if isinstance(value, int | float) and (run.metrics or {}).get("validation"):
+            return float(value)
+    return None
+
+
+def _calibrate(head, cancel: threading.Event | None) -> bool:
+    """Fits the head's temperature on held-out folds (:func:`models.fewshot.head.calibrate_head`)."""
+    import torch
+
+    from models.fewshot.head import FitCancelled, calibrate_head
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return calibrate_head(head, cancel=cancel.is_set if cancel is not None else None)
+    except FitCancelled as exc:
+        raise JobCancelled(str(exc)) from exc
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _calibrated_metrics(project: Project, recorder: RunRecorder, head, ids: np.ndarray, rows: list[tuple[int, int]],
+                        classes: list[int], metrics: dict) -> dict:
+    """The run's metrics with the validation of the calibration folds; the checkpoint
+    rewritten with the fitted temperature, the out-of-fold probabilities written."""
+    y = np.array([k for _, k in rows], dtype=np.int64)
+    names = {c.id: c.name for c in project.classes.list()}
+    held, predicted = head.validation
+    metrics = {**metrics, "temperature": head.temperature,
+               "validation": validation_metrics(y[held], predicted, [names[c] for c in classes])}
+    recorder.replace_checkpoint(head.state_dict())
+    _save_out_of_fold(recorder, head, ids, rows, classes)
+    recorder.update_metrics(metrics)
+    return metrics
 
 
 def _save_out_of_fold(recorder: RunRecorder, head, ids: np.ndarray, rows: list[tuple[int, int]],
@@ -162,7 +209,7 @@ def _save_out_of_fold(recorder: RunRecorder, head, ids: np.ndarray, rows: list[t
     if head.validation is None or head.out_of_fold is None:
         return
     held = head.validation[0]
-    recorder.write_json(OUT_OF_FOLD, {
+    recorder.write_final_json(OUT_OF_FOLD, {
         "classes": classes, "image_ids": [int(ids[rows[r][0]]) for r in held.tolist()],
         "labels": [classes[rows[r][1]] for r in held.tolist()],
         "probabilities": np.round(head.out_of_fold.astype(np.float64), 5).tolist()})
@@ -170,9 +217,11 @@ def _save_out_of_fold(recorder: RunRecorder, head, ids: np.ndarray, rows: list[t
 
 def _stream_predictions(project: Project, run_id: int, head, ids: np.ndarray, embeddings: np.ndarray,
                         order: np.ndarray, classes: list[int], cancel: threading.Event | None,
-                        ) -> Generator[Progress, None, None]:
+                        announced: int = 0) -> Generator[Progress, None, None]:
     """Predicts the images in ``order`` and stores them a batch at a time (one transaction
-    each, announced): the first :data:`FIRST_BATCH`, then :data:`PREDICT_CHUNK` at a time."""
+    each, announced): the first :data:`FIRST_BATCH`, then :data:`PREDICT_CHUNK` at a time.
+    ``announced``: predictions of the run announced before (a second pass replaces the
+    first, with the calibrated confidences; the count announced goes on growing)."""
     row_of = {image_id: k for k, image_id in enumerate(ids.tolist())}
     rows = np.array([row_of[i] for i in order.tolist()], dtype=np.int64)
     class_of = np.array(classes, dtype=np.int64)
@@ -182,9 +231,9 @@ def _stream_predictions(project: Project, run_id: int, head, ids: np.ndarray, em
         prediction = head.predict(embeddings[rows[start:end]])
         project.predictions.add(run_id, order[start:end], class_of[prediction.class_index], prediction.confidence,
                                 1.0 - prediction.margin, probabilities=prediction.probabilities)
-        yield stored_progress("predicting classes", run_id=run_id, kind=RunKind.CLASSIFIER,
-                              image_ids=order[start:end].tolist(), stored=end, total=len(order),
-                              complete=end == len(rows))
+        yield stored_progress("predicting classes" if not announced else "calibrated confidences",
+                              run_id=run_id, kind=RunKind.CLASSIFIER, image_ids=order[start:end].tolist(),
+                              stored=end, total=len(order), complete=end == len(rows), announced=announced)
 
 
 def validation_metrics(truth: np.ndarray, predicted: np.ndarray, class_names: list[str]) -> dict:

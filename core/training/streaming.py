@@ -71,11 +71,13 @@ class BatchClock:
 
 
 def stored_progress(phase: str, *, run_id: int, kind: RunKind, image_ids: Sequence[int], stored: int, total: int,
-                    complete: bool = False) -> Progress:
-    """The progress record that announces a committed batch of a run's predictions."""
+                    complete: bool = False, announced: int = 0) -> Progress:
+    """The progress record that announces a committed batch of a run's predictions
+    (``announced``: those of a first pass this one replaces, counted in
+    ``StoredPredictions.stored`` so that a receiver's count still adds up)."""
     return Progress(phase=phase, step=stored, total=total, unit="image",
                     message=f"{'defect detector' if kind is RunKind.SEGDEC else kind.value}: predictions of "
                             f"{stored:,} of {total:,} images stored",
                     stored=StoredPredictions(run_id=run_id, kind=kind.value,
-                                             image_ids=tuple(int(i) for i in image_ids), stored=stored,
-                                             total=total, complete=complete))
+                                             image_ids=tuple(int(i) for i in image_ids), stored=announced + stored,
+                                             total=announced + total, complete=complete))

@@ -52,6 +52,8 @@ TIPS = {  # the tooltip of each entry whose short text needs one
 }
 NOT_VALIDATED = "not validated"
 
+MAP_FILTER_TEXT = "Map: {n:,} selected"  # short: the filter combo is squeezed in a narrow grid
+
 
 class SearchField(QLineEdit):
     """A line edit that gives the focus back to the grid on Escape (after clearing)
@@ -78,6 +80,7 @@ class FilterBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._query = ViewQuery()
+        self._entries_key: tuple | None = None  # what the entries were built from (set_classes)
         self.filter_combo = keep_text_whole(QComboBox(objectName="grid_filter"))
         self.filter_combo.setToolTip("Show only some images")
         self.search_edit = SearchField(objectName="grid_search")
@@ -132,15 +135,23 @@ class FilterBar(QWidget):
         self._show_sort(query.sort, query.descending)
 
     def set_classes(self, classes: Sequence[ImageClass], *, predictions: bool = False,
-                    defects: bool = False, suggestions: bool = False, detector: DetectorTrust | None = None) -> None:
+                    defects: bool = False, suggestions: bool = False, detector: DetectorTrust | None = None,
+                    map_selection: int = 0) -> None:
         """Rebuilds the filter and sort entries: the fixed ones, one per class; with
         ``predictions`` (the project has a run with predictions) one "predicted as" per
         class, the disagreement filter and the confidence sorts; with ``defects`` (it
         has a defect-detector run) the two defect filters and the defect-probability
         sorts (greyed-out filters and "not validated" sorts when ``detector`` is not
         validated); with ``suggestions`` (suggestions were computed) the suggested filter
-        and the suggestion-rank sort. A query whose entry is gone (or greyed out) falls
-        back to all images (or to the name order), without emitting."""
+        and the suggestion-rank sort; with ``map_selection`` (images selected on the map)
+        "Map: N selected" last. A query whose entry is gone (or greyed out) falls
+        back to all images (or to the name order), without emitting. Nothing is rebuilt
+        when the entries would be the same (after every retrain, mostly)."""
+        key = (tuple((c.id, c.name, c.shortcut, c.color) for c in classes), predictions, defects, suggestions,
+               None if detector is None else (detector.validated, detector.why), map_selection)
+        if key == self._entries_key:
+            return
+        self._entries_key = key
         self.filter_combo.clear()
         for text, kind in FIXED_FILTERS:
             self.filter_combo.addItem(text, kind)
@@ -163,6 +174,11 @@ class FilterBar(QWidget):
         validated = detector is None or detector.validated
         if defects:
             self._add_defect_filters(None if validated else detector.why)
+        if map_selection:
+            self.filter_combo.insertSeparator(self.filter_combo.count())
+            self.filter_combo.addItem(MAP_FILTER_TEXT.format(n=map_selection), "map")
+            self.filter_combo.setItemData(self.filter_combo.count() - 1, "The images selected on the map",
+                                          Qt.ItemDataRole.ToolTipRole)
         self.sort_combo.clear()
         for text, key in (SORTS + ((SUGGESTED_SORT,) if suggestions else ()) + (PREDICTION_SORTS if predictions else ())
                           + (DEFECT_SORTS if defects else ())):

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from core.catalog import CLASS_FILTERS, FILTERS, Catalog
@@ -30,7 +30,6 @@ from labelapp.widgets.thumbnail_loader import LoadedThumbnail, ThumbnailLoader
 
 logger = logging.getLogger(__name__)
 Flag = QItemSelectionModel.SelectionFlag
-MAP_FILTER_TEXT = "Map: {n:,} selected"  # short: the filter combo is squeezed in a narrow grid
 
 
 class ImageGrid(QWidget):
@@ -149,26 +148,13 @@ class ImageGrid(QWidget):
     def _show_choices(self, catalog: Catalog | None) -> None:
         """Lists the classes (and the prediction, defect and suggestion entries when
         ``catalog`` has such predictions or suggestions) in the filter bar; the model takes the query the bar keeps."""
-        showing_map = self.filter_bar.query.filter == "map"
         self.filter_bar.set_classes(catalog.classes if catalog is not None else (),
                                     predictions=catalog is not None and catalog.has_predictions,
                                     defects=catalog is not None and catalog.has_defect_predictions,
                                     suggestions=catalog is not None and catalog.has_suggestions,
-                                    detector=catalog.detector if catalog is not None else None)
-        self._show_map_entry(catalog, keep=showing_map)
+                                    detector=catalog.detector if catalog is not None else None,
+                                    map_selection=len(catalog.map_selection) if catalog is not None else 0)
         self.model.query = self.filter_bar.query
-
-    def _show_map_entry(self, catalog: Catalog | None, *, keep: bool) -> None:
-        """Lists "Map selection (N)" last in the filter while the map has a selection (and
-        keeps it chosen when it was: the bar's own entries were rebuilt without it)."""
-        if catalog is None or not len(catalog.map_selection):
-            return
-        combo = self.filter_bar.filter_combo
-        combo.insertSeparator(combo.count())
-        combo.addItem(MAP_FILTER_TEXT.format(n=len(catalog.map_selection)), "map")
-        combo.setItemData(combo.count() - 1, "The images selected on the map", Qt.ItemDataRole.ToolTipRole)
-        if keep:
-            self.filter_bar.set_query(replace(self.filter_bar.query, filter="map", class_id=None))
 
     def set_map_selection(self, image_ids: Iterable[int] | np.ndarray) -> None:
         """Shows exactly ``image_ids`` (the embedding map's selection), all selected, the

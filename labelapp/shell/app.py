@@ -17,6 +17,12 @@ logger = logging.getLogger(__name__)
 APPLICATION_NAME = "labelapp"
 ORGANIZATION_NAME = "labelapp"
 ORGANIZATION_DOMAIN = "labelapp.local"
+GIL_SWITCH_S = 0.001
+"""How long a thread of the window's process keeps the GIL while another waits (Python's
+default is 5 ms). The GUI thread calls into Qt thousands of times a frame, and each call
+may release the GIL and wait to get it back: with a busy loader thread beside it, every
+wait cost up to 5 ms and a paint of the grid took 150 ms (GUI thread 18 ms of CPU in it,
+``benchmarks/responsiveness_bench.py``). Training runs in its own process, unaffected."""
 
 
 def create_application(argv: Sequence[str] | None = None) -> QApplication:
@@ -24,6 +30,7 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     QCoreApplication.setApplicationName(APPLICATION_NAME)
     QCoreApplication.setOrganizationName(ORGANIZATION_NAME)
     QCoreApplication.setOrganizationDomain(ORGANIZATION_DOMAIN)
+    sys.setswitchinterval(GIL_SWITCH_S)
     app = QApplication.instance()
     if app is None:
         app = QApplication(list(argv) if argv is not None else sys.argv)

@@ -40,6 +40,7 @@ from labelapp.training.requests import TARGET_RECALL_KEY, retrain_call, segdec_r
 from labelapp.training.results import finished_details, finished_message, result_runs
 from labelapp.training.wording import duration
 from labelapp.widgets.formatting import figure as _figure
+from labelapp.widgets.turns import in_turns
 
 logger = logging.getLogger(__name__)
 
@@ -215,8 +216,11 @@ class TrainingController(QObject):
         cancelled = bool(getattr(result, "cancelled", False))
         self._panel.job_ended("Cancelled." if cancelled else f"Finished{self._took()}.",
                               finished_details(result) if getattr(result, "run", None) is not None else "")
-        self._show_result(result)
-        self.run_finished.emit(result)
+        # the refresh in parts, one per event-loop turn (together they took over 50 ms):
+        # ``run_finished`` comes last, when the panel and the heat maps show the run
+        took = self._took()
+        in_turns(self, (lambda: self._announce(result, took), lambda: self._show_runs(result),
+                        lambda: self.run_finished.emit(result)))
 
     @Slot(object)
     def _on_runner_failed(self, exc: object) -> None:
@@ -331,19 +335,25 @@ class TrainingController(QObject):
         self._panel.show_stale_warning(False)
 
     # -- results ---------------------------------------------------------------------------------
-    def _show_result(self, result: object) -> None:
+    def _announce(self, result: object, took: str) -> None:
+        """The status line; new heat maps when a detector run ended."""
         if self._session.project is None:
             return
-        run = getattr(result, "run", None)
-        if run is None:
+        if getattr(result, "run", None) is None:
             self.message.emit("Training cancelled; nothing was kept.")
         else:  # a retrain cancelled in the defect detector keeps the classifier run before it
             cancelled = "Training cancelled. " if getattr(result, "cancelled", False) else ""
-            self.message.emit(cancelled + finished_message(result, self._took()))
+            self.message.emit(cancelled + finished_message(result, took))
         detector = getattr(result, "segdec", None)
         if detector is not None and detector.run is not None:
             self.detector_updated.emit()
-        self._panel.add_runs(result_runs(result))  # at once; the exact stale marks follow
+
+    def _show_runs(self, result: object) -> None:
+        """The new runs in the panel's history (at once; the exact stale marks follow)."""
+        if self._session.project is None:
+            return
+        run = getattr(result, "run", None)
+        self._panel.add_runs(result_runs(result))
         self.show_history(finished_run=None if run is None else run.id)
 
     @Slot(object)

@@ -158,6 +158,7 @@ class FittedHead:
         self.references = references
         self.reference_labels = reference_labels
         self.config = config
+        self.fit_inputs: _FitInputs | None = None  # set by fit_head, for calibrate_head
 
     @property
     def n_classes(self) -> int:
@@ -296,6 +297,7 @@ def fit_head(
     cancel: Callable[[], bool] | None = None,
     calibrate: bool = True,
     config: HeadConfig | None = None,
+    temperature: float | None = None,
 ) -> FittedHead:
     """Train the paper-001 head on cached features, then fit its temperature.
 
@@ -313,9 +315,11 @@ def fit_head(
         calibrate: Fit the temperature on out-of-fold logits (k extra fits, see
             ``models.fewshot.calibration``); otherwise use ``config.default_temperature``.
         config: Settings; ``HeadConfig()`` by default.
+        temperature: The temperature when not calibrated (None: ``config.default_temperature``).
 
     Returns:
-        The trained ``FittedHead``.
+        The trained ``FittedHead`` (without ``calibrate``: ``calibrate_head`` fits its
+        temperature later).
     """
     config = config or HeadConfig()
     features = np.asarray(features, dtype=np.float32)
@@ -336,42 +340,78 @@ def fit_head(
     pool = None if unlabeled is None else (torch.as_tensor(np.asarray(unlabeled, np.float32)) - mean) / std
     batch = config.batch_labelled + (0 if pool is None else config.batch_unlabeled)
     steps = min(config.max_steps, epochs * max(1, math.ceil(len(everything) / batch)))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        generator = torch.Generator().manual_seed(seed)
-        temperature = config.default_temperature
-        folds = heldout_folds(labels, max_folds=config.max_folds, seed=seed) if calibrate else []
-        validation = out_of_fold = None
-        if folds:
-            oof_logits, oof_labels = [], []
-            for held in folds:
-                keep = np.setdiff1d(np.arange(len(labels)), held)
-                proj, head = _train(
-                    x[keep], y[keep], pool, n_classes=n_classes, steps=steps, config=config,
-                    generator=generator, cancel=cancel,
-                )  # fmt: skip
-                with torch.no_grad():
-                    oof_logits.append(head(proj(x[held])).logits.numpy())
-                oof_labels.append(labels[held])
-            logits = np.concatenate(oof_logits)
-            temperature = fit_temperature(logits, np.concatenate(oof_labels), min_temperature=config.min_temperature)
-            validation = (np.concatenate(folds), logits.argmax(axis=1))
-            out_of_fold = softmax(logits, temperature).astype(np.float32)
-        projection, head = _train(
-            x, y, pool, n_classes=n_classes, steps=steps, config=config, generator=generator, cancel=cancel
-        )
+    fit = _FitInputs(x=x, y=y, pool=pool, n_classes=n_classes, steps=steps, seed=seed, config=config)
+    projection, head = fit.train(None, cancel)
     with torch.no_grad():
         references = F.normalize(projection(x), dim=1)
-    logger.info("fit_head: %d labels, %d steps, %d folds, T=%.3f", len(labels), steps, len(folds), temperature)
-    return FittedHead(
+    fitted = FittedHead(
         projection=projection,
         head=head,
         mean=mean,
         std=std,
-        temperature=temperature,
+        temperature=config.default_temperature if temperature is None else temperature,
         references=references,
         reference_labels=y.clone(),
         config=config,
-        validation=validation,
-        out_of_fold=out_of_fold,
     )
+    fitted.fit_inputs = fit
+    if calibrate:
+        calibrate_head(fitted, cancel=cancel)
+    else:
+        logger.info("fit_head: %d labels, %d steps, not calibrated, T=%.3f", len(labels), steps, fitted.temperature)
+    return fitted
+
+
+def calibrate_head(fitted: FittedHead, *, cancel: Callable[[], bool] | None = None) -> bool:
+    """Fits ``fitted``'s temperature on out-of-fold logits and sets its ``validation`` and
+    ``out_of_fold``: one head per fold, trained as ``fitted`` was without that fold's rows
+    (k extra fits). Separate from :func:`fit_head` so that a caller can use the head
+    (predict with a provisional temperature: the classes do not depend on it) before the
+    folds are trained. False when no fold can be held out (the temperature stays)."""
+    fit = fitted.fit_inputs
+    if fit is None:
+        raise ValueError("calibrate_head needs a head fitted in this process (fit_head)")
+    labels = fit.y.numpy()
+    folds = heldout_folds(labels, max_folds=fit.config.max_folds, seed=fit.seed)
+    if not folds:
+        return False
+    oof_logits = []
+    for k, held in enumerate(folds):
+        keep = np.setdiff1d(np.arange(len(labels)), held)
+        proj, head = fit.train(k, cancel, keep=keep)
+        with torch.no_grad():
+            oof_logits.append(head(proj(fit.x[held])).logits.numpy())
+    logits = np.concatenate(oof_logits)
+    rows = np.concatenate(folds)
+    fitted.temperature = fit_temperature(logits, labels[rows], min_temperature=fit.config.min_temperature)
+    fitted.validation = (rows, logits.argmax(axis=1))
+    fitted.out_of_fold = softmax(logits, fitted.temperature).astype(np.float32)
+    logger.info("fit_head: %d labels, %d steps, %d folds, T=%.3f", len(labels), fit.steps, len(folds),
+                fitted.temperature)
+    return True
+
+
+@dataclass(frozen=True)
+class _FitInputs:
+    """What :func:`fit_head` trained on, kept so that :func:`calibrate_head` can train the
+    fold heads the same way (standardised tensors; not saved with the head)."""
+
+    x: Tensor
+    y: Tensor
+    pool: Tensor | None
+    n_classes: int
+    steps: int
+    seed: int
+    config: HeadConfig
+
+    def train(self, fold: int | None, cancel: Callable[[], bool] | None, *,
+              keep: np.ndarray | None = None) -> tuple[nn.Module, ArcFaceHead]:
+        """The head on every row (``fold`` None) or on the rows ``keep`` (fold ``fold``), each
+        fit seeded on its own so that the order of the fits does not change any of them."""
+        offset = 0 if fold is None else 1 + fold
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed * 1009 + offset)
+            generator = torch.Generator().manual_seed(self.seed * 1009 + offset)
+            x, y = (self.x, self.y) if keep is None else (self.x[keep], self.y[keep])
+            return _train(x, y, self.pool, n_classes=self.n_classes, steps=self.steps, config=self.config,
+                          generator=generator, cancel=cancel)

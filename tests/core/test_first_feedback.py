@@ -3,6 +3,7 @@ predictions into the store in priority order, announcing each committed batch.""
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import shutil
 import threading
@@ -160,7 +161,12 @@ def test_the_classifier_stores_the_priority_images_first_and_the_rest_after(clas
     records: list[Progress] = []
     result = drain(classify_job(ClassifyRequest(project_root=classifier_project, epochs=5, priority_ids=priority)),
                    records.append)
-    batches = stored(records)
+    both = stored(records)
+    # two passes: the classes with the last run's temperature, then the calibrated confidences
+    batches, calibrated = both[:len(both) // 2], both[len(both) // 2:]
+    assert [b.image_ids for b in calibrated] == [b.image_ids for b in batches]
+    assert [b.stored for b in both] == list(itertools.accumulate(len(b.image_ids) for b in both))
+    assert batches[-1].complete and calibrated[-1].complete
     assert batches[0].image_ids == priority and all(b.kind == "classifier" for b in batches)
     after = [i for b in batches[1:] for i in b.image_ids]
     assert set(after[:len(labeled - set(priority))]) == labeled - set(priority)  # then the labeled images
@@ -230,3 +236,30 @@ def test_after_a_run_the_catalog_reads_only_what_it_was_not_told(detector_projec
         fresh = Catalog.load(project)
     assert untold.defect_run == fresh.defect_run != None  # noqa: E711
     np.testing.assert_array_equal(untold.pred_defect, fresh.pred_defect)
+
+
+def test_the_classifier_stores_calibrated_confidences_in_the_end(classifier_project: Path):
+    """The first pass uses the last run's temperature; the run ends with its own, fitted on
+    held-out folds, in its metrics, its checkpoint and every stored confidence."""
+    from core.jobs.runs import load_checkpoint
+    from core.training.pretrain import load_features
+    from models.fewshot.head import FittedHead
+
+    with Project.open(classifier_project) as project:
+        last = project.runs.get(project.predictions.latest_run(RunKind.CLASSIFIER))
+    records: list[Progress] = []
+    result = drain(classify_job(ClassifyRequest(project_root=classifier_project, epochs=5)), records.append)
+    first = next(r for r in records if r.stored is not None)
+    assert first.phase == "predicting classes" and records[-1].phase == "classifier"
+    metrics = result.run.metrics
+    assert metrics["validation"]["accuracy"] >= 0 and metrics["temperature"] != last.metrics.get("temperature")
+    with Project.open(classifier_project) as project:
+        state = load_checkpoint(project, result.run)["state_dict"]
+        head = FittedHead.from_state_dict(state)
+        assert head.temperature == pytest.approx(metrics["temperature"])
+        predictions = project.predictions.class_columns(result.run.id)
+        ids, confidence = predictions.ids, predictions.confidence
+        feature_ids, features = load_features(project, project.runs.get(result.run.config["pretrain_run"]))
+    row = {int(i): k for k, i in enumerate(feature_ids.tolist())}
+    expected = head.predict(features[[row[int(i)] for i in ids]]).confidence
+    assert np.allclose(confidence, expected, atol=1e-5)

@@ -100,13 +100,15 @@ def lower_priority(nice: int = NICE) -> None:
         logger.debug("cannot lower the worker's priority", exc_info=True)
 
 
-def _serve(connection: multiprocessing.connection.Connection, cancel: Any, threads: int) -> None:
+def _serve(connection: multiprocessing.connection.Connection, cancel: Any, threads: int,
+           preload: bool = True) -> None:
     """The worker's main loop (in the child)."""
     exit_with_parent()
     lower_priority()
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is the parent's to handle
-    _preload(threads)
+    if preload:
+        _preload(threads)
     while True:
         try:
             kind, call = connection.recv()
@@ -115,7 +117,8 @@ def _serve(connection: multiprocessing.connection.Connection, cancel: Any, threa
         if kind != "run":
             return
         try:
-            _set_torch_threads(threads)
+            if preload:
+                _set_torch_threads(threads)
             _run(connection, call, cancel)
         except (BrokenPipeError, OSError):
             return
@@ -195,9 +198,12 @@ def _close_all() -> None:
 class WorkerProcess:
     """One worker process, started on the first job and reused for the next ones."""
 
-    def __init__(self, *, threads: int | None = None) -> None:
+    def __init__(self, *, threads: int | None = None, preload: bool = True) -> None:
+        """``preload``: import the training stack (torch) as the worker starts; a worker for
+        jobs without torch (the map's) starts faster and smaller without."""
         self._context = multiprocessing.get_context("spawn")
         self._threads = threads if threads is not None else worker_threads()
+        self._preload = preload
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: multiprocessing.connection.Connection | None = None
         self.cancel = self._context.Event()
@@ -226,7 +232,7 @@ class WorkerProcess:
         parent_end, child_end = self._context.Pipe(duplex=True)
         # not a daemon: a job may start a process pool of its own (the pixel cache); it
         # still ends with the app (exit_with_parent, and _close_all at exit)
-        process = self._context.Process(target=_serve, args=(child_end, self.cancel, self._threads),
+        process = self._context.Process(target=_serve, args=(child_end, self.cancel, self._threads, self._preload),
                                         name="labelapp-worker")
         process.start()
         child_end.close()

@@ -27,14 +27,15 @@ from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from core.jobs.base import Progress
 from core.map.cache import MapLayout
-from core.map.job import MapRequest, MapResult, map_job
+from core.map.job import MapRequest, MapResult
 from core.map.layout import LANDMARKS
 from core.map.points import MapPoints, read_labels
 from core.store import ImageClass, Project, StoreError
-from labelapp.jobs.runner import JobRunner
+from labelapp.jobs.process_runner import WorkerJobRunner
 from labelapp.map.colours import Colouring, colour_points
 from labelapp.map.controls import MapControls
 from labelapp.map.hover import HoverThumbnails, describe_point
+from labelapp.map.jobs import MapJobs
 from labelapp.widgets.errors import training_action
 
 if TYPE_CHECKING:
@@ -71,7 +72,8 @@ class EmbeddingMapPanel(QWidget):
         self._points: MapPoints | None = None
         self._colouring: Colouring | None = None
         self._selected = np.zeros(0, np.int64)  # point indices, ascending
-        self._runner: JobRunner | None = None
+        self._runner: WorkerJobRunner | None = None
+        self._jobs = MapJobs(self)
         self._stale = False  # the map must be read again when the panel is next shown
         self._changed_while_running: set[int] = set()
         self._thumbnails = HoverThumbnails()
@@ -126,8 +128,10 @@ class EmbeddingMapPanel(QWidget):
 
     # -- project ---------------------------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
-        """Shows ``project``'s map (None: none); stops a map job of the previous project."""
-        self._stop_job()
+        """Shows ``project``'s map (None: none); stops a map job of the previous project
+        and ends its worker."""
+        self._runner = None
+        self._jobs.close()
         self._thumbnails.clear()
         self._project = project
         self._layout, self._points = None, None
@@ -248,7 +252,7 @@ class EmbeddingMapPanel(QWidget):
         self._stop_job(wait=False)
         self._stale = False
         request = MapRequest(project_root=self._project.root, refine=refine, landmarks=self.landmarks)
-        runner = JobRunner(lambda cancel: map_job(request, cancel), self)
+        runner = self._jobs.start(request, self)
         runner.progressed.connect(self._on_runner_progressed)
         runner.finished.connect(self._on_runner_finished)
         runner.failed.connect(self._on_runner_failed)
@@ -257,11 +261,8 @@ class EmbeddingMapPanel(QWidget):
         runner.start()
 
     def _stop_job(self, *, wait: bool = True) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.cancel()
-            if wait:
-                runner.wait()
+        self._runner = None
+        self._jobs.stop(wait=wait)
 
     def is_busy(self) -> bool:
         """Whether a map job runs."""

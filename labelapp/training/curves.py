@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout
 
 from core.jobs import Progress
@@ -26,6 +26,9 @@ from labelapp.training.wording import AXIS_TIPS, AXIS_WORDS, curve_words, phase_
 
 CURVE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 PLOT_HEIGHT, PLOT_MIN_HEIGHT = 200, 140  # px: what the plot asks for, and the least it takes
+REDRAW_MS = 250
+"""New points are drawn at most this often: each redraw moves the axes, and pyqtgraph
+lays out their ticks in Python (25-30 ms of the GUI thread per paint)."""
 
 
 class LiveCurves:
@@ -45,6 +48,9 @@ class LiveCurves:
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
         self.legend.hide()
+        self._dirty: set[tuple[str, str]] = set()  # curves with points not drawn yet
+        self._redraw = QTimer(self.legend, singleShot=True, interval=REDRAW_MS)
+        self._redraw.timeout.connect(self._draw_dirty)
 
     def names(self) -> list[str]:
         return sorted(f"{phase}: {name}" for phase, name in self._log.curves)
@@ -81,8 +87,24 @@ class LiveCurves:
         if record.phase != self._phase or self._plot is None:
             self._show_phase(record.phase)
             return
-        for point in points:
-            self._draw((point.phase, point.name))
+        for key in {(point.phase, point.name) for point in points}:
+            if key in self._items:
+                self._dirty.add(key)
+            else:  # a new curve shows at once, in the legend too
+                self._draw(key)
+        if self._dirty and not self._redraw.isActive():
+            self._redraw.start()
+
+    def flush(self) -> None:
+        """Draws the points not drawn yet now (the job ended)."""
+        self._redraw.stop()
+        self._draw_dirty()
+
+    def _draw_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for key in dirty:
+            if key[0] == self._phase and key in self._log.curves:
+                self._draw(key)
 
     def show_log(self, log: CurveLog, source: str = "") -> None:
         """Shows the curves of a finished run (``source`` says which, in the title): its last phase."""
@@ -96,6 +118,7 @@ class LiveCurves:
         self._log = CurveLog()
         self._source = ""
         self._phase = None
+        self._dirty.clear()
         self._items, self._dotted, self._colors = {}, {}, {}
         if self._plot is not None:
             self._plot.clear()
@@ -107,6 +130,7 @@ class LiveCurves:
         """The plot shows the curves of one phase at a time: the detector's losses near 0.5
         stay readable after a contrastive loss near 5."""
         self._phase = phase
+        self._dirty.clear()
         plot = self._ensure_plot()
         for key, item in self._items.items():
             (self._scores if self._log.curves[key].metric else plot).removeItem(item)

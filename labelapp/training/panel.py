@@ -182,6 +182,7 @@ class TrainingPanel(QWidget):
 
     def job_ended(self, text: str, details: str = "") -> None:
         """The job finished or failed (``text`` says which; ``details``: its results, below the bar)."""
+        self.curves.flush()
         self._running = False
         self.phase_label.setText(text)
         self.detail_label.setText(details)

@@ -138,7 +138,10 @@ class ThumbnailLoader(QThread):
 def _stop_all() -> None:
     """Stops loaders still running at exit (Qt aborts on a running QThread's destruction)."""
     for loader in list(_running):
-        loader.shutdown()
+        try:
+            loader.shutdown()
+        except RuntimeError:  # Qt deleted it already (its thread ended with it)
+            _running.discard(loader)
 
 
 def _reopen(cache: ThumbnailCache | None, cache_dir: Path | None) -> ThumbnailCache | None:

@@ -17,28 +17,16 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QEvent, QEventLoop, QPointF, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QEvent, QPointF, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
+from shots_common import settle, wait_for_refined  # noqa: E402
 
 from labelapp.shell.app import create_application, create_main_window  # noqa: E402
-
-
-def settle(ms: int = 300) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def wait_for_refined(panel, timeout_ms: int = 180_000) -> None:
-    loop = QEventLoop()
-    panel.layout_shown.connect(lambda kind: loop.quit() if kind == "tsne" else None)
-    QTimer.singleShot(timeout_ms, loop.quit)
-    if panel.layout_kind() != "tsne":
-        loop.exec()
 
 
 def mouse(widget, kind, pos: QPointF, buttons=Qt.MouseButton.NoButton, button=Qt.MouseButton.NoButton,

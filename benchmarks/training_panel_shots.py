@@ -18,9 +18,7 @@ took, at a tenth, a quarter, half, three quarters and nine tenths of the run.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -28,30 +26,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from core.demo_project import create_demo_project  # noqa: E402
-from core.store import Project  # noqa: E402
+from shots_common import demo_template, fresh_copy, label_from_truth, watch_retrain  # noqa: E402
 
 SHOT_EVERY_S = 15.0
-
-
-def demo_copy(cache: Path, n: int, scratch: Path, per_class: int) -> Path:
-    template = cache / f"demo-{n}"
-    if not (template / "complete").exists():
-        shutil.rmtree(template, ignore_errors=True)
-        print(f"generating {n} demo images under {template} (once)…", flush=True)
-        create_demo_project(template, n_images=n)
-        (template / "complete").touch()
-    root = scratch / "project"
-    shutil.copytree(template, root)
-    with open(root / "truth" / "labels.csv", newline="") as f, Project.open(root) as project:
-        by_class: dict[str, list[int]] = {}
-        for row in csv.DictReader(f):
-            by_class.setdefault(row["class"], []).append(project.images.find(row["file"]).id)
-        for name, ids in by_class.items():
-            project.labels.set_many(ids[:per_class], name, actor="bench", source="bench")
-    return root
 
 
 def main() -> None:
@@ -67,7 +47,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "labelapp-panel-shots-cache")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtCore import QEventLoop, QSettings
     from PySide6.QtWidgets import QApplication
 
     from labelapp.session.project_session import ProjectSession
@@ -76,7 +56,8 @@ def main() -> None:
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     with tempfile.TemporaryDirectory() as scratch:
-        root = demo_copy(args.cache, args.images, Path(scratch), args.labels_per_class)
+        root = fresh_copy(demo_template(args.cache, images=args.images), Path(scratch) / "project")
+        label_from_truth(root, per_class=args.labels_per_class)
         settings = QSettings(str(Path(scratch) / "settings.ini"), QSettings.Format.IniFormat)
         for key, value in (("training/epochs", args.epochs), ("training/segdec_max_epochs", args.detector_epochs)):
             settings.setValue(key, value)
@@ -85,7 +66,6 @@ def main() -> None:
         panel.show()
         session = ProjectSession()
         controller = TrainingController(panel, session, settings)
-        loop = QEventLoop()
 
         def wait_history() -> None:
             while controller.history_pending():
@@ -114,19 +94,12 @@ def main() -> None:
                     slug = record.stage.lower().replace(" ", "-")
                     shot(f"{number}-during-{len(seen):05d}-{slug}")
 
-            connection = panel.progress_shown.connect(on_progress)
-            finished = controller.run_finished.connect(lambda _r: QTimer.singleShot(0, loop.quit))
-            failed = controller.run_failed.connect(lambda exc: (print(f"failed: {exc}"), loop.quit()))
-            started = time.monotonic()
-            controller.retrain()
-            loop.exec()
-            ended = time.monotonic()
-            panel.progress_shown.disconnect(connection)
-            controller.run_finished.disconnect(finished)
-            controller.run_failed.disconnect(failed)
+            watch = watch_retrain(controller.retrain, controller, panel, on_progress)
+            if watch.error is not None:
+                print(f"failed: {watch.error}")
             wait_history()
             shot(f"{number}-after")
-            report(number, seen, started, ended)
+            report(number, seen, watch.started, watch.ended)
         newest = panel.runs()[-1].id
         dialog = panel.show_run_details(newest)
         dialog.resize(560, 520)

@@ -65,13 +65,15 @@ def badge_reason(name: str, margin: float) -> str:
 
 
 def balance_reason(name: str, p: float, other: str, q: float, label_counts: Mapping[str, int]) -> str:
-    """Likely ``name`` (``p``) but close to ``other`` (``q``), with the label counts of
+    """Likely ``name`` (``p``), "but close to" ``other`` (``q``) only when the two are
+    within :data:`UNDECIDED_MARGIN` ("then" ``other`` otherwise), with the label counts of
     the classifier's classes: ``name``'s beside the most (or, when it has the most, the
     fewest) of another class; "every class has N" when they are equal."""
     have = label_counts[name]
     most = max(label_counts.items(), key=lambda item: item[1])  # the first of equals
     fewest = min(label_counts.items(), key=lambda item: item[1])
-    head = f"likely {name} ({p:.2f}) but close to {other} ({q:.2f})"
+    runner_up = "but close to" if p - q < UNDECIDED_MARGIN else "then"
+    head = f"likely {name} ({p:.2f}) {runner_up} {other} ({q:.2f})"
     if most[1] == fewest[1]:
         return f"{head}; every class has {labels(have)}"
     reference, count = most if have < most[1] else fewest

@@ -343,14 +343,21 @@ def _train(net, data, config, cancel: threading.Event | None, device: str = "cpu
             yield Progress(phase="defect detector", step=min(999, round(1000 * fraction)), total=1000,
                            losses=stats.losses, metrics=metrics, eta_s=eta(min(fraction, 0.999)),
                            epoch=done,  # a validation score: where its (possibly cut short) epoch ended
-                           message=f"defect detector on {where} · epoch {stats.epoch + 1} · "
-                                   f"{stats.images_per_s:.0f} images/s")
+                           message=f"defect detector on {where} · epoch {stats.epoch + 1} · {doing_text(stats)}")
     except StopIteration as stop:
         summary = stop.value
         summary["stopped_because"] = STOPPED[summary["stopped"]]
         return summary
     except TrainCancelled as exc:
         raise JobCancelled(str(exc)) from exc
+
+
+def doing_text(stats) -> str:
+    """What the step did: its training speed, or scoring the held-out images (a validation
+    step, which trains nothing and has no speed to show)."""
+    if stats.validation_ap is not None and not stats.losses:
+        return "scoring the held-out images"
+    return f"{stats.images_per_s:.0f} images/s"
 
 
 def _prediction_seconds(net, project: Project, store: WorkingImages, ids: np.ndarray, geometry: Geometry,

@@ -44,7 +44,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 NO_PROJECT = "No project open."
 LOADING = "Reading the map…"
-KIND_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
+KIND_NAMES = {"pca": "Quick map", "tsne": "Refined map"}  # plain words; the methods in the tooltip
+KIND_TIP = ("Quick map: the two main directions of the features (PCA), shown at once. Refined map: neighbours "
+            "kept together (t-SNE on a few thousand landmark images), computed in the background.")
 
 
 class EmbeddingMapPanel(QWidget):
@@ -95,6 +97,7 @@ class EmbeddingMapPanel(QWidget):
         self.legend = QLabel(objectName="map_legend", wordWrap=True, textFormat=Qt.TextFormat.RichText)
         self.status_line = QLabel(objectName="map_status", wordWrap=True)
         self.status_line.setStyleSheet("color: #666")
+        self.status_line.setToolTip(KIND_TIP)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         for row in self.controls.rows:
@@ -271,7 +274,7 @@ class EmbeddingMapPanel(QWidget):
     @Slot(object)
     def _on_runner_progressed(self, progress: object) -> None:
         if self.sender() is self._runner and isinstance(progress, Progress):
-            shown = f"{KIND_NAMES[self._layout.kind]} map · " if self._layout is not None else ""
+            shown = f"{KIND_NAMES[self._layout.kind]} · " if self._layout is not None else ""
             self.status_line.setText(f"{shown}{progress.message} {progress.fraction:.0%}")
 
     @Slot(object)
@@ -323,7 +326,7 @@ class EmbeddingMapPanel(QWidget):
         self._recolour()
         kind = KIND_NAMES[layout.kind]
         refining = " · refining…" if layout.kind == "pca" else ""
-        self.status_line.setText(f"{kind} map of pretraining run #{layout.run_id} · {len(layout.ids):,} images"
+        self.status_line.setText(f"{kind} of pretraining run #{layout.run_id} · {len(layout.ids):,} images"
                                  f"{refining}")
         self.layout_shown.emit(layout.kind)
 

@@ -40,6 +40,7 @@ SHADE = QColor("#0072B2")  # a full row share; lighter for less
 HIDDEN_METRICS = ("validation",)
 NOT_VALIDATED_COLOR = "#b06000"
 SSL_NAMES = {"simclr": "SimCLR", "nnclr": "NNCLR"}
+STOPPED_WORDS = {"converged": "stopped improving", "time_budget": "time limit reached", "max_epochs": "all its epochs"}
 
 
 def metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -175,7 +176,10 @@ class RunDetailsDialog(QDialog):
         if self.confusion is not None:  # wide enough for the whole matrix, within reason
             table = self.confusion
             table.resizeColumnsToContents()
-            width = table.verticalHeader().width() + table.horizontalHeader().length() + 60
+            margins = layout.contentsMargins()  # the header's width() is not laid out yet: its size hint
+            width = (table.verticalHeader().sizeHint().width() + table.horizontalHeader().length()
+                     + 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width()
+                     + margins.left() + margins.right())
         self.resize(min(max(520, width), 1100), 560)
 
     def _add_validation(self, layout: QVBoxLayout, run: Run) -> None:
@@ -235,8 +239,7 @@ def run_summary(run: Run) -> str:
         elif run.status is RunStatus.DONE:
             parts.append("no validation (too few labels)")
         if m.get("stopped"):
-            parts.append({"converged": "converged", "time_budget": "time budget reached",
-                          "max_epochs": "max epochs"}.get(m["stopped"], m["stopped"])
+            parts.append(stopped_words(m["stopped"], m.get("epochs_run"))
                          + (f", from #{m['warm_from']}" if m.get("warm_from") else ""))
     else:
         parts.append(run.method)
@@ -245,6 +248,16 @@ def run_summary(run: Run) -> str:
     elif isinstance(m.get("seconds"), float | int):
         parts.append(duration(m["seconds"]))
     return " · ".join(parts)
+
+
+def stopped_words(stopped: str, epochs: object) -> str:
+    """Why a defect-detector run stopped, with the epochs it ran when the run recorded them:
+    "stopped improving after 12 epochs", "time limit reached after 3 epochs", "4 epochs"."""
+    if not isinstance(epochs, int):
+        return STOPPED_WORDS.get(stopped, stopped)
+    if stopped == "max_epochs":
+        return f"{epochs} epoch" + ("" if epochs == 1 else "s")
+    return f"{STOPPED_WORDS.get(stopped, stopped)} after {epochs} epoch" + ("" if epochs == 1 else "s")
 
 
 def detector_trust_html(run: Run) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.active.reasons import balance_reason
 from core.active.strategies import (
     STRATEGY_FUNCTIONS,
     Pool,
@@ -170,6 +171,13 @@ def test_balance_reasons_state_true_label_counts_when_the_classes_are_balanced()
         expected = {"c0": "c0 has 30 labels, c1 has 20", "c1": "c1 has 20 labels, c0 has 30",
                     "c2": "c2 has 20 labels, c0 has 30"}[name]
         assert q.reason.endswith(expected), q.reason
+
+
+def test_balance_reasons_call_the_runner_up_close_only_when_it_is():
+    assert balance_reason("inclusion", 0.80, "scale", 0.09, {"inclusion": 15, "ok": 26}) == (
+        "likely inclusion (0.80) then scale (0.09); inclusion has 15 labels, ok has 26")
+    assert balance_reason("inclusion", 0.46, "scale", 0.35, {"inclusion": 15, "ok": 26}).startswith(
+        "likely inclusion (0.46) but close to scale (0.35);")
 
 
 def test_uncertainty_reasons_say_undecided_only_when_the_classifier_is():

@@ -23,11 +23,13 @@ from core.store import Project, RunKind
 from core.training import SegDecRequest, segdec_job
 from core.training.heatmaps import iter_heatmaps
 from core.training.segdec import (
+    doing_text,
     load_heatmap,
     load_validation_scores,
     set_threshold,
     upsample_heatmap,
 )
+from models.segdec.train import StepStats
 
 N_IMAGES = 42
 
@@ -256,3 +258,12 @@ def test_a_retrain_continues_from_the_last_detector_unless_asked_not_to(demo: Pa
     assert scratch.metrics["warm_from"] is None and scratch.metrics["warm"] is False
     other_scale = drain(segdec_job(request(demo, max_epochs=1, scale=0.5))).run
     assert other_scale.metrics["warm_from"] is None  # weights of another scale are not reused
+
+
+def test_the_progress_line_shows_a_speed_only_for_training_steps():
+    step = StepStats(epoch=0, step=3, steps_per_epoch=9, losses={"loss": 1.0}, theta=None, images_per_s=41.6,
+                     elapsed_s=2.0)
+    scoring = StepStats(epoch=0, step=9, steps_per_epoch=9, losses={}, theta=None, images_per_s=0.0, elapsed_s=3.0,
+                        validation_ap=0.8)
+    assert doing_text(step) == "42 images/s"
+    assert doing_text(scoring) == "scoring the held-out images"  # not "0 images/s"

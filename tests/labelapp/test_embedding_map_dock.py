@@ -87,7 +87,7 @@ def test_map_shows_every_image_and_its_labels(window) -> None:
     assert panel.image_ids().tolist() == list(range(1, 43))
     xy = panel.coordinates()
     assert xy.shape == (42, 2) and np.isfinite(xy).all()
-    assert "t-SNE map of pretraining run #1" in panel.status_line.text()
+    assert "Refined map of pretraining run #1" in panel.status_line.text()
     with Project.open(window.project.root) as project:
         labels = {i: lab.class_id for i, lab in project.labels.all().items()}
         classes = [c.id for c in project.classes.list()]

@@ -23,7 +23,7 @@ from core.store import ClassKind, NewImage, Project, Run
 from labelapp.session.project_session import ProjectSession
 from labelapp.training.controller import TrainingController
 from labelapp.training.panel import BAR_STEPS, NO_RUNS, TrainingPanel
-from labelapp.training.run_details import NO_VALIDATION
+from labelapp.training.run_details import NO_VALIDATION, RunDetailsDialog, stopped_words
 from labelapp.training.wording import duration, time_left, when
 
 
@@ -151,6 +151,26 @@ def test_double_clicking_a_run_shows_its_metrics_and_confusion_matrix(qtbot, pan
     assert dialog.run.id == without.id and dialog.confusion is None
     assert dialog.validation_label.text() == NO_VALIDATION
     assert "stale" in dialog.findChild(QLabel, "run_header").text()
+
+
+def test_the_details_dialog_is_wide_enough_for_the_whole_confusion_matrix(qtbot, project: Project) -> None:
+    names = ["ok", "crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches"]
+    confusion = (np.eye(len(names), dtype=int) * 5 + 1).tolist()
+    validation = {"accuracy": 0.7, "macro_f1": 0.6, "n": 90, "classes": names, "confusion": confusion}
+    dialog = RunDetailsDialog(recorded_run(project, {"labeled": 90, "validation": validation}))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    table = dialog.confusion
+    assert table.horizontalHeader().length() <= table.viewport().width()  # every column in sight
+    assert not table.horizontalScrollBar().isVisible()
+
+
+def test_a_detector_run_line_says_in_words_why_it_stopped() -> None:
+    assert stopped_words("max_epochs", 4) == "4 epochs"
+    assert stopped_words("converged", 12) == "stopped improving after 12 epochs"
+    assert stopped_words("time_budget", 1) == "time limit reached after 1 epoch"
+    assert stopped_words("time_budget", None) == "time limit reached"  # a run that did not record its epochs
 
 
 # -- the panel as a user sees it: history on open, one progress for a retrain, whole lines ------

@@ -23,6 +23,7 @@ from labelapp.shell.image_info import image_info_html
 from labelapp.shell.status_area import StatusArea
 from labelapp.suggestions.panel import SuggestionsPanel
 from labelapp.suggestions.worth_a_mask import WorthAMaskPanel
+from labelapp.widgets.turns import in_turns
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,17 @@ class ViewUpdates(QObject):
         if getattr(result, "run", None) is not None:
             v.grid.after_run()
             self.refresh_image_info()
-        v.suggestions.reload()  # a retrain stores fresh suggestions at its end
-        v.editor.refresh_suggestion()
-        v.embedding_map.on_run_finished(result)
+
+        def suggestions() -> None:  # a retrain stores fresh suggestions at its end
+            if self._session.project is not None:
+                v.suggestions.reload()
+                v.editor.refresh_suggestion()
+
+        def embedding_map() -> None:
+            if self._session.project is not None:
+                v.embedding_map.on_run_finished(result)
+
+        in_turns(self, (suggestions, embedding_map))  # later turns: each part paints before the next
 
     @Slot(object)
     def on_predictions_stored(self, stored: object) -> None:

@@ -21,9 +21,11 @@ def in_turns(context: QObject, steps: Sequence[Callable[[], None]]) -> None:
 
     def run_next() -> None:
         step = queue.pop(0)
-        if queue:
-            QTimer.singleShot(0, context, run_next)
-        step()
+        try:
+            step()
+        finally:  # posted after the step: the paint it asked for comes before the next step
+            if queue:
+                QTimer.singleShot(0, context, run_next)
 
     if queue:
         QTimer.singleShot(0, context, run_next)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolBu
 from core.store import ImageClass
 from core.training.trust import DetectorTrust
 from labelapp.grid.model import ViewQuery
-from labelapp.widgets.combos import keep_text_whole
+from labelapp.widgets.combos import keep_text_whole, rebuilding
 from labelapp.widgets.swatches import color_icon
 
 SEARCH_DELAY_MS = 120  # typing pauses this long before the grid filters
@@ -152,6 +152,12 @@ class FilterBar(QWidget):
         if key == self._entries_key:
             return
         self._entries_key = key
+        with rebuilding(self.filter_combo), rebuilding(self.sort_combo):
+            self._rebuild(classes, predictions, defects, suggestions, detector, map_selection)
+
+    def _rebuild(self, classes: Sequence[ImageClass], predictions: bool, defects: bool, suggestions: bool,
+                 detector: DetectorTrust | None, map_selection: int) -> None:
+        """The entries of :meth:`set_classes`, both combos replaced."""
         self.filter_combo.clear()
         for text, kind in FIXED_FILTERS:
             self.filter_combo.addItem(text, kind)

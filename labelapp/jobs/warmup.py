@@ -41,6 +41,19 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
+def resolve_qt_types() -> None:
+    """Creates every class and enum of QtCore, QtGui and QtWidgets now, on the GUI thread
+    (about 0.1 s at start-up). PySide creates them lazily, on first access, and that is not
+    safe beside the GUI thread: pyqtgraph's import reads them all, and doing so on the
+    warm-up thread while the window painted crashed the process (a segmentation fault in
+    ``QPainter.fillRect``, twice in a row under ``benchmarks/responsiveness_bench.py``)."""
+    from PySide6 import QtCore, QtGui, QtWidgets
+
+    for module in (QtCore, QtGui, QtWidgets):
+        for name in dir(module):
+            getattr(module, name)
+
+
 def start_warmup() -> threading.Thread:
     """Starts the warm-up once per process; returns its thread (join it to wait)."""
     global _started

@@ -31,6 +31,9 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     QCoreApplication.setOrganizationName(ORGANIZATION_NAME)
     QCoreApplication.setOrganizationDomain(ORGANIZATION_DOMAIN)
     sys.setswitchinterval(GIL_SWITCH_S)
+    from labelapp.jobs.warmup import resolve_qt_types
+
+    resolve_qt_types()  # before any thread of ours touches Qt
     app = QApplication.instance()
     if app is None:
         app = QApplication(list(argv) if argv is not None else sys.argv)

@@ -15,7 +15,7 @@ is validated, and which model to believe where the classifier disagrees
 :attr:`ImageEditor.mask_painted`, so that the labeling controller can label the image.
 
 When the image shown is an open suggestion, a line under the canvas says its rank,
-strategy and reason (``Suggested #3 · typicality: …``); the window calls
+reason (``Suggested #3 · Typical of …``); the window calls
 :meth:`ImageEditor.refresh_suggestion` after labels or the suggestions changed.
 
 The detector's part lives in :mod:`labelapp.editor.defect_view`; the tool bar's view

@@ -106,6 +106,8 @@ def defect_info_html(reading: DefectReading, note: str | None = None, *, overrul
 
 
 def suggestion_info_html(suggestion: Suggestion) -> str:
-    """The line under the canvas: ``★ Suggested #3 · typicality: typical of …``."""
+    """The line under the canvas: ``★ Suggested #3 · Typical of …`` (the reason in plain
+    words; the strategy's name is the suggestions dock's tooltip)."""
+    reason = suggestion.reason[:1].upper() + suggestion.reason[1:]
     return (f"<span style='color:{SUGGESTED_COLOR}'><b>&#9733; Suggested #{suggestion.rank}</b></span>"
-            f" &nbsp;·&nbsp; {html.escape(suggestion.strategy)}: {html.escape(suggestion.reason)}")
+            f" &nbsp;·&nbsp; {html.escape(reason)}")

@@ -144,7 +144,7 @@ class SuggestionsPanel(QWidget):
     def _add(self, s: Suggestion) -> None:
         name = self.list.name(s.image_id)
         about = describe(s.strategy) if s.strategy in STRATEGIES else s.strategy
-        self.list.add_image(s.image_id, f"#{s.rank} · {name}\n{s.strategy}: {s.reason}",
+        self.list.add_image(s.image_id, f"#{s.rank} · {name}\n{_capitalised(s.reason)}",  # the strategy: in the tip
                             f"{name}: suggested #{s.rank} by {s.strategy} ({about})\n{s.reason}")
 
     def _show_summary(self) -> None:
@@ -319,3 +319,7 @@ def _when(created_at: str) -> str:
     if moment.date() == datetime.now().astimezone().date():
         return moment.strftime("%H:%M")
     return f"{moment.day} {moment.strftime('%b %H:%M')}"
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]

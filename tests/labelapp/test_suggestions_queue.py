@@ -74,8 +74,9 @@ def test_the_queue_lists_the_open_suggestions_best_first_with_their_reasons(qtbo
     assert len(open_ids) == 5  # #6 was labeled before: not listed
     assert panel.listed_ids() == open_ids
     rows = [panel.list.item(r).text() for r in range(panel.list.count())]
-    assert rows[0].startswith("#1 · ") and rows[0].endswith(f"\ntypicality: {REASONS[0]}")
-    assert rows[1].startswith("#2 · ") and rows[1].endswith(f"\nmargin: {REASONS[1]}")
+    assert rows[0].startswith("#1 · ") and rows[0].endswith(f"\n{REASONS[0][0].upper()}{REASONS[0][1:]}")
+    assert rows[1].startswith("#2 · ") and rows[1].endswith(f"\n{REASONS[1][0].upper()}{REASONS[1][1:]}")
+    assert "by margin" in panel.list.item(1).toolTip()  # the strategy's name: in the tooltip
     # thumbnails come from the list's loader thread: a gray square first, the image once it arrives
     qtbot.waitUntil(lambda: panel.list.loading_count() == 0)
     for row in range(panel.list.count()):
@@ -93,7 +94,7 @@ def test_the_queue_lists_the_open_suggestions_best_first_with_their_reasons(qtbo
     qtbot.mouseClick(panel.list.viewport(), LEFT, pos=rect.center())
     qtbot.mouseDClick(panel.list.viewport(), LEFT, pos=rect.center())
     shown(qtbot, window, open_ids[2])
-    assert plain(window.editor.suggestion_info.text()) == f"★ Suggested #3 · typicality: {REASONS[2]}"
+    assert plain(window.editor.suggestion_info.text()) == f"★ Suggested #3 · {REASONS[2][0].upper()}{REASONS[2][1:]}"
     assert window.editor.suggestion_info.isVisibleTo(window)
     other = next(int(i) for i in window.grid.ordered_ids() if i not in open_ids)
     window.labeling.go_to(other)
@@ -109,7 +110,7 @@ def test_n_walks_the_queue_and_labeling_goes_on_along_it(qtbot, window: MainWind
     QTest.keyClick(window, Qt.Key.Key_N)  # from an image not in the queue: the best
     shown(qtbot, window, open_ids[0])
     assert panel.current_image_id() == open_ids[0]
-    assert plain(window.editor.suggestion_info.text()) == f"★ Suggested #1 · typicality: {REASONS[0]}"
+    assert plain(window.editor.suggestion_info.text()) == f"★ Suggested #1 · {REASONS[0][0].upper()}{REASONS[0][1:]}"
     QTest.keyClick(window, Qt.Key.Key_N)  # skip #1
     shown(qtbot, window, open_ids[1])
     QTest.keyClick(window, Qt.Key.Key_2)  # label #2: it drops out, the editor goes on to #3, not the grid's next
@@ -162,7 +163,7 @@ def test_a_labeled_suggestion_leaves_the_queue_and_comes_back_on_undo(qtbot, win
     assert plain(panel.summary.text()).startswith("4 images to label next")
     QTest.keySequence(window, "Ctrl+Z")
     qtbot.waitUntil(lambda: panel.listed_ids() == open_ids)
-    assert plain(window.editor.suggestion_info.text()).startswith("★ Suggested #2 · margin: ")
+    assert plain(window.editor.suggestion_info.text()).startswith("★ Suggested #2 · " + REASONS[1][0].upper())
 
 
 def test_the_grid_filters_and_sorts_by_suggestion(qtbot, window: MainWindow) -> None:

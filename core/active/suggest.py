@@ -96,6 +96,18 @@ def pca(features: np.ndarray, dims: int, fit_rows: int = 20_000, seed: int = 0) 
     return model.transform(features).astype(np.float32)
 
 
+def _not_covered(project: Project) -> str:
+    """Why no features cover every image, and what places them."""
+    from core.training.embed_new import extendable_run, missing_images
+
+    encoder = extendable_run(project)
+    if encoder is None:
+        return "no pretrained encoder covers the images yet"
+    missing = len(missing_images(project, encoder))
+    return (f"{missing:,} new image{' is' if missing == 1 else 's are'} not embedded yet (a retrain embeds them"
+            " with the current encoder, without pretraining again)")
+
+
 def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
     """Every image of the project with its reduced features, labels and the latest
     classifier's probabilities. Raises NeedsTrainingError without a pretrained encoder."""
@@ -103,7 +115,7 @@ def build_pool(project: Project, exclude: Iterable[int] = ()) -> Pool:
 
     pretrain = latest_pretrain_run(project)
     if pretrain is None:
-        raise NeedsTrainingError("no pretrained encoder covers the images yet", needs=RunKind.PRETRAIN)
+        raise NeedsTrainingError(_not_covered(project), needs=RunKind.PRETRAIN)
     ids, x = reduced_features(project, pretrain)
     position = {int(i): k for k, i in enumerate(ids.tolist())}
     classes = project.classes.list()

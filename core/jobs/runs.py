@@ -114,6 +114,17 @@ class RunRecorder:
         self.checkpoint = name
         return path
 
+    def adopt_checkpoint(self, source: Path, *, name: str = "model.pt") -> Path:
+        """Takes the finished checkpoint file ``source`` (another run's) as this run's own:
+        a hard link where the file system allows it, else a copy; a run that reuses weights."""
+        path = self.partial_dir / name
+        try:
+            os.link(source, path)
+        except OSError:
+            shutil.copyfile(source, path)
+        self.checkpoint = name
+        return path
+
     def write_json(self, name: str, data: Any) -> None:
         write_text_atomic(self.partial_dir / name, json.dumps(data, indent=1, default=float))
 

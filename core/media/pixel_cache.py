@@ -106,6 +106,28 @@ def build_pixel_cache(project: Project, size: int, *, color: bool = False, worke
     return result
 
 
+def decode_images(project: Project, image_ids: np.ndarray, size: int, *, workers: int | None = None,
+                  cancel: threading.Event | None = None, chunk: int = CHUNK) -> Generator[Progress, None, PixelCache]:
+    """The pixels of ``image_ids`` only (ascending), decoded as :func:`build_pixel_cache`
+    would cache them, held in memory and nothing written: the images a run lacks, without
+    decoding every image of the project again. Ids not in the project are left out."""
+    paths_by_id = project.images.paths_by_id()
+    ids = np.array(sorted(int(i) for i in image_ids if int(i) in paths_by_id), dtype=np.int64)
+    paths = [str(project.images.resolve(paths_by_id[int(i)])) for i in ids.tolist()]
+    pixels = np.zeros((len(ids), size, size), np.uint8)
+    failed: list[int] = []
+    chunks = [list(range(s, min(s + chunk, len(paths)))) for s in range(0, len(paths), chunk)]
+    done = 0
+    for part, (arrays, bad) in _decode_chunks(chunks, paths, size, False, workers):
+        check_cancel(cancel)
+        for index, array in zip(part, arrays, strict=True):
+            pixels[index] = array
+        failed.extend(int(ids[part[i]]) for i in bad)
+        done += len(part)
+        yield Progress(phase="decoding images", step=done, total=len(paths), unit="image")
+    return PixelCache(ids=ids, pixels=pixels, failed=tuple(failed), size=size, color=False)
+
+
 def _decode_chunks(chunks: list[list[int]], paths: list[str], size: int, color: bool, workers: int | None):
     workers = workers or os.cpu_count() or 1
     tasks = [([paths[i] for i in chunk], size, color) for chunk in chunks]

@@ -1,7 +1,8 @@
 """What a retrain will run, and about how long each part takes (:class:`core.jobs.stages.Stage`).
 
-The retrain decides its stages before it starts (pretraining only when no encoder covers
-the images, the classifier when two classes have labels, the defect detector when OK and
+The retrain decides its stages before it starts (pretraining only when there is no
+encoder or the user asks for a new one, embedding the new images when the encoder does
+not cover them all, the classifier when two classes have labels, the defect detector when OK and
 defective images are labeled, then the suggestions); this module estimates each one:
 
 * from the newest finished run of the same kind on the same device, scaled to the
@@ -77,7 +78,7 @@ def pretrain_stage(project: Project, request, work: Workload) -> Stage:
     """Decoding the pixel cache (when missing), the epochs of contrastive training, embedding every image."""
     epochs = request.epochs_for(work.images)
     embed = work.images / work.rate("embed")
-    previous = _previous(project, RunKind.PRETRAIN, work.device)
+    previous = _previous(project, RunKind.PRETRAIN, work.device, keep=lambda run: "extends" not in run.config)
     if previous is not None:
         m = previous.metrics
         then = float(m.get("images", 0)) * (float(m.get("epochs", 1)) + 1.0)
@@ -90,6 +91,23 @@ def pretrain_stage(project: Project, request, work: Workload) -> Stage:
         size_factor = (request.size / 96) ** 2
         seconds = decode + work.images * epochs * size_factor / work.rate("pretrain") + embed
     return Stage(PRETRAIN, seconds, main_phase="pretraining", tail_s=min(embed, 0.5 * seconds))
+
+
+def embed_stage(project: Project, added: int, work: Workload) -> Stage:
+    """Decoding and embedding the ``added`` images the encoder has not seen (no training):
+    as long per image as the last such run on this device, else at the rough rates, plus
+    a few seconds of loading."""
+    previous = _previous(project, RunKind.PRETRAIN, work.device,
+                         keep=lambda run: "extends" in run.config and run.config.get("images_added", 0) > 0)
+    if previous is not None:
+        seconds = float(previous.metrics["seconds"]) * _ratio(added, previous.config["images_added"])
+    else:
+        seconds = 3.0 + added / work.rate("decode") + added / work.rate("embed")
+    return Stage(embedding_name(added), seconds)
+
+
+def embedding_name(added: int) -> str:
+    return f"Embedding {added:,} new image{'' if added == 1 else 's'}"
 
 
 def classifier_stage(project: Project, request, work: Workload) -> Stage:
@@ -144,9 +162,10 @@ def suggestions_stage(work: Workload) -> Stage:
 
 
 def retrain_stages(project: Project, snapshot, *, pretrain=None, classify=None, segdec=None,
-                   suggest: bool = True) -> dict[str, Stage]:
-    """The stages of a retrain, in order, by part ("pretrain", "classify", "segdec",
-    "suggest"): the requests of the parts that will run (None: skipped)."""
+                   suggest: bool = True, embed=None, added: int = 0) -> dict[str, Stage]:
+    """The stages of a retrain, in order, by part ("pretrain" or "embed", "classify",
+    "segdec", "suggest"): the requests of the parts that will run (None: skipped);
+    ``added``: the images the embedding stage places."""
     from core.jobs.device import resolve_device
 
     ok = snapshot.ok_class_ids()
@@ -160,6 +179,8 @@ def retrain_stages(project: Project, snapshot, *, pretrain=None, classify=None, 
     stages: dict[str, Stage] = {}
     if pretrain is not None:
         stages["pretrain"] = pretrain_stage(project, pretrain, work(pretrain.device))
+    elif embed is not None:
+        stages["embed"] = embed_stage(project, added, work(embed.device))
     if classify is not None:
         stages["classify"] = classifier_stage(project, classify, work(
             classify.device if classify.finetune_steps > 0 else "cpu"))

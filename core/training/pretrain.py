@@ -197,8 +197,10 @@ def _batches(rng: np.random.Generator, n: int, batch: int) -> Iterator[np.ndarra
         yield order[start:start + batch]
 
 
-def _embed(encoder, cache: PixelCache, size: int, cancel: threading.Event | None, device: str = "cpu"):
-    """Unit-length embeddings and texture statistics of every cached image."""
+def _embed(encoder, cache: PixelCache, size: int, cancel: threading.Event | None, device: str = "cpu",
+           what: str = "every image"):
+    """Unit-length embeddings and texture statistics of every cached image (``what``: the
+    words the progress uses for them)."""
     import torch
 
     from core.jobs.device import describe_device, scaled_batch
@@ -216,7 +218,7 @@ def _embed(encoder, cache: PixelCache, size: int, cancel: threading.Event | None
             embeddings.append(e.cpu().numpy().astype(np.float32))
             texture.append(t.cpu().numpy().astype(np.float32))
             yield Progress(phase="embedding", step=min(start + chunk, len(cache.ids)), total=len(cache.ids),
-                           unit="image", message=f"embedding every image on {where}")
+                           unit="image", message=f"embedding {what} on {where}")
     return np.concatenate(embeddings), np.concatenate(texture)
 
 

@@ -99,8 +99,13 @@ def _steps(args: argparse.Namespace, result: Any) -> list[Step]:
         return [_classifier_step(result)]
     if args.method == "segdec":
         return [_detector_step(result)]
-    steps = [_pretrain_step(result.pretrain) if result.pretrain is not None else Step(
-        "pretraining", skipped="the latest encoder covers every image (--pretrain-again pretrains anew)")]
+    if result.pretrain is not None:
+        steps = [_pretrain_step(result.pretrain)]
+    elif result.embedded is not None:
+        steps = [Step("pretraining", skipped="the latest encoder is reused (--pretrain-again pretrains anew)"),
+                 _embed_step(result.embedded)]
+    else:
+        steps = [Step("pretraining", skipped="the latest encoder covers every image (--pretrain-again pretrains anew)")]
     if result.cancelled:
         return steps
     steps.append(_classifier_step(result.classify) if result.classify is not None else Step(
@@ -125,6 +130,13 @@ def _pretrain_step(part: Any) -> Step:
     if isinstance(m.get("contrastive_accuracy"), float | int):
         figures.append(f"contrastive accuracy {m['contrastive_accuracy']:.1%}")
     return Step("pretraining", part.run, part.seconds, ", ".join(figures))
+
+
+def _embed_step(part: Any) -> Step:
+    if part.run is None:
+        return Step("new images", text="cancelled")
+    return Step("new images", part.run, part.seconds,
+                f"{part.added:,} embedded with the encoder of run {part.run.config.get('extends')}")
 
 
 def _classifier_step(part: Any) -> Step:

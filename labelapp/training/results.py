@@ -8,7 +8,7 @@ from labelapp.widgets.formatting import figure
 
 def result_runs(result: object) -> list[Run]:
     """The runs a job's result holds: a retrain's parts, or its one run ([] when none)."""
-    parts = [getattr(result, name, None) for name in ("pretrain", "classify", "segdec")]
+    parts = [getattr(result, name, None) for name in ("pretrain", "embedded", "classify", "segdec")]
     runs = [p.run for p in parts if p is not None and getattr(p, "run", None) is not None]
     single = getattr(result, "run", None)
     return runs or ([single] if isinstance(single, Run) else [])

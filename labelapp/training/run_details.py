@@ -214,10 +214,15 @@ def run_summary(run: Run) -> str:
     parts = [f"#{run.id}"]
     if run.kind is RunKind.PRETRAIN:
         variant = run.method.removeprefix(RunKind.PRETRAIN.method(""))
-        parts.append(f"pretraining ({SSL_NAMES.get(variant, variant)})")
-        if "epochs" in m:
+        extends = (run.config or {}).get("extends")
+        added = int(m.get("images_added", 0))
+        if extends is not None:  # no training: new images placed with an earlier run's encoder
+            parts.append(f"{added:,} new image{'' if added == 1 else 's'} embedded with the encoder of #{extends}")
+        else:
+            parts.append(f"pretraining ({SSL_NAMES.get(variant, variant)})")
+        if "epochs" in m and extends is None:
             parts.append(f"{m['epochs']} epoch{'s' if m['epochs'] != 1 else ''}")
-        if isinstance(m.get("contrastive_accuracy"), float):
+        if isinstance(m.get("contrastive_accuracy"), float) and extends is None:
             parts.append(f"views matched {m['contrastive_accuracy']:.0%}")
     elif run.kind is RunKind.CLASSIFIER:
         thorough = (run.config or {}).get("finetune_steps", 0)

@@ -22,8 +22,8 @@ from core.store import Project, Run, RunKind
 # why there is no map, in words for any interface; the one that shows it adds how to pretrain there
 NO_ENCODER = ("No map yet: the map places every image by its embedding, which comes from an encoder "
               "pretrained on all images (a few minutes).")
-IMAGES_CHANGED = ("The images changed since the encoder was pretrained: the map follows once it is pretrained "
-                  "again on every image.")
+IMAGES_CHANGED = ("New images arrived since the encoder was pretrained: the map follows the next retrain, which "
+                  "embeds them with the current encoder.")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,15 @@ pass and the texture statistics, writing the run. ``--full`` also times what a r
 did before for the first batch: a pretraining at the default epochs on base + new images.
 The table: images added, seconds to the first embedding record (reading the run,
 decoding, loading the encoder), seconds in all, new images per second.
+
+Measured with ``--full`` and the other defaults (issue 17; 2 CPU cores shared with other
+jobs, load average about 5): the full pretraining a retrain ran before for 30 new images
+(230 images, 20 epochs) took 206.4 s; embedding them takes 1.8 s.
+
+| new images | to first embedding (s) | all (s) | images/s |
+|---:|---:|---:|---:|
+| 30 | 1.8 | 1.8 | 17 |
+| 1,000 | 5.0 | 15.2 | 66 |
 """
 
 from __future__ import annotations

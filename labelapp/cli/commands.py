@@ -90,6 +90,8 @@ def _print_import_report(report: Any, summary: Any) -> None:
     if report.unlabeled_in_root:
         print(f"note: {report.unlabeled_in_root} images lie directly in the folder, not in a class"
               " sub-folder: left unlabeled")
+    if report.hidden_files:
+        print(f"note: {report.hidden_files} hidden files or folders (names starting with a dot) not imported")
     if report.mask_like_files:
         print(f"note: {report.mask_like_files} files look like masks (*_mask.png, or a .png beside a .jpg"
               " of the same name) and were imported as images; use --masks auto to read them as masks")

@@ -46,6 +46,8 @@ def cmd_import(args: argparse.Namespace) -> int:
                             masks=args.masks, workers=args.workers)
     if args.masks not in (None, "auto") and not Path(args.masks).is_dir():
         raise NotADirectoryError(f"--masks must be 'auto' or a folder: {args.masks}")
+    if not Path(args.folder).is_dir():  # before the project is created: a failed command leaves none behind
+        raise NotADirectoryError(f"not a folder: {args.folder}")
     bars = Bars(quiet=args.json)
     with Project.open(args.project, create=True) as project:
         gen = iter_import(project, args.folder, options)

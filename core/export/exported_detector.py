@@ -56,9 +56,8 @@ def predict_detector_files(model: ExportedModel, paths: list[Path], *,
     Raises:
         ExportError: ``model`` is not a defect detector.
     """
-    from PIL import Image as PILImage
 
-    from core.media.imaging import UnreadableImageError
+    from core.media.imaging import UnreadableImageError, shown_size
     from core.training.segdec_pixels import decode_scaled
 
     if not model.is_detector:
@@ -69,8 +68,7 @@ def predict_detector_files(model: ExportedModel, paths: list[Path], *,
     for path in paths:
         try:
             image = decode_scaled(str(path), scale)
-            with PILImage.open(path) as opened:
-                width, height = opened.size
+            width, height = shown_size(path)
         except (OSError, UnreadableImageError):
             yield DetectorPrediction(path=path, error=unreadable_reason(path))
             continue

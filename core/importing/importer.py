@@ -71,6 +71,7 @@ class ImportReport:
     folder_classes: list[str] = field(default_factory=list)
     classes_created: list[str] = field(default_factory=list)
     ignored_files: int = 0
+    hidden_files: int = 0  # names starting with "." (files and folders), not imported
     mask_like_files: int = 0
     cancelled: bool = False
     seconds: float = 0.0
@@ -111,8 +112,9 @@ def iter_import(project: Project, folder: Path | str, options: ImportOptions,
     yield ImportProgress(phase="scan", done=0, total=0, added=0, failed=0)
     scan = scan_folder(folder, labels_from_folders=labels_from_folders, masks=options.masks, skip=skip)
     report = ImportReport(folder=str(folder), scanned=len(scan.files), ignored_files=scan.ignored,
-                          mask_like_files=scan.mask_like, missing_masks=len(scan.missing_masks),
-                          folder_classes=list(scan.folder_classes))
+                          hidden_files=scan.hidden, mask_like_files=scan.mask_like,
+                          missing_masks=len(scan.missing_masks), folder_classes=list(scan.folder_classes),
+                          failed=[ImportIssue(path=path, reason=why) for path, why in scan.refused])
     report.unlabeled_in_root = sum(1 for f in scan.files if labels_from_folders and f.class_name is None)
     class_ids = _ensure_classes(project, scan, options, report)
     writer = _BatchWriter(project, options, report, class_ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,8 @@ class ScannedFile:
 class Scan:
     files: list[ScannedFile] = field(default_factory=list)
     ignored: int = 0  # files that are not images
+    hidden: int = 0  # files and folders whose name starts with "." (not imported)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (path as text, why): never read
     mask_like: int = 0  # image files that look like masks, imported as images (no --masks)
     missing_masks: list[Path] = field(default_factory=list)  # images with no mask found
     folder_classes: list[str] = field(default_factory=list)
@@ -43,10 +46,16 @@ def scan_folder(folder: Path, *, labels_from_folders: bool, masks: str | Path | 
     scan = Scan()
     mask_root = None if masks in (None, "auto") else Path(masks)
     classes: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(folder):
+
+    def unlistable(error: OSError) -> None:
+        scan.refused.append((printable(error.filename or folder), f"folder cannot be listed: {error.strerror}"))
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unlistable):
         here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and (here / d) not in skip)
-        names = sorted(f for f in filenames if not f.startswith("."))
+        scan.hidden += sum(1 for n in dirnames if n.startswith(".")) + sum(1 for n in filenames if n.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and (here / d) not in skip
+                             and _listable_name(here / d, scan))
+        names = sorted(f for f in filenames if not f.startswith(".") and _importable(here / f, scan))
         by_lower = {n.lower(): n for n in names}
         mask_names = _auto_mask_names(names, by_lower) if masks == "auto" else {}
         for name in names:
@@ -74,6 +83,60 @@ def scan_folder(folder: Path, *, labels_from_folders: bool, masks: str | Path | 
             scan.files.append(ScannedFile(path=path, class_name=class_name, mask_path=mask_path))
     scan.folder_classes = sorted(classes, key=str.lower)
     return scan
+
+
+def printable(path: os.PathLike | str) -> str:
+    """A path as text that can be printed and stored, whatever bytes its name holds
+    (bytes that are not UTF-8 show as ``\\xff``)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _listable_name(path: Path, scan: Scan) -> bool:
+    """False (and the folder reported) when its name is not valid UTF-8."""
+    if _utf8(path):
+        return True
+    scan.refused.append((printable(path), "folder name is not valid UTF-8: rename it to import what it holds"))
+    return False
+
+
+def _importable(path: Path, scan: Scan) -> bool:
+    """False (and the file reported) for a name that is not valid UTF-8 and for anything
+    that is not a regular file once links are followed (a named pipe would block the
+    import, a device such as /dev/zero never ends); files without an image suffix are
+    counted as ignored by the caller."""
+    if os.path.splitext(path.name)[1].lower() not in IMAGE_SUFFIXES:
+        return True
+    if not _utf8(path):
+        scan.refused.append((printable(path), "file name is not valid UTF-8: rename the file to import it"))
+        return False
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        why = "a link to nothing (broken or looping)" if path.is_symlink() else f"cannot be read: {exc.strerror}"
+        scan.refused.append((printable(path), why))
+        return False
+    if not stat.S_ISREG(mode):
+        scan.refused.append((printable(path), f"not a regular file ({_kind(mode)})"))
+        return False
+    return True
+
+
+def _utf8(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a folder" if stat.S_ISDIR(mode) else "not a file"
 
 
 def _auto_mask_names(names: list[str], by_lower: dict[str, str]) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 import numpy as np
 
@@ -52,10 +53,11 @@ def process_file(task: FileTask, palette: dict[int, tuple[int, int, int]]) -> Fi
         return FileResult(index=task.index, width=width, height=height,
                           **_mask_fields(task, width, height, palette))
     try:
-        data = Path(task.path).read_bytes()
-        stat = os.stat(task.path)
+        data, stat = _read_file(Path(task.path))
     except OSError as exc:
         return FileResult(index=task.index, error=f"cannot read file: {exc.strerror or exc}")
+    except _Refused as exc:
+        return FileResult(index=task.index, error=str(exc))
     try:
         decoded = decode(data, name=task.path.name)
     except UnreadableImageError as exc:
@@ -68,6 +70,28 @@ def process_file(task: FileTask, palette: dict[int, tuple[int, int, int]]) -> Fi
         file_size=len(data), mtime=stat.st_mtime, thumbnail=thumb, thumb_size=(tw, th),
         **_mask_fields(task, decoded.width, decoded.height, palette),
     )
+
+
+MAX_FILE_BYTES = 2 << 30  # 2 GiB: larger than any image the decoder would accept
+
+
+class _Refused(Exception):
+    """A file the import does not read (its message says why)."""
+
+
+def _read_file(path: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES` (checked before
+    reading, and the read is bounded: a file that grows is not read without end)."""
+    stat = os.stat(path)  # before opening: opening a named pipe waits for a writer
+    if not S_ISREG(stat.st_mode):
+        raise _Refused("not a regular file")
+    if stat.st_size > MAX_FILE_BYTES:
+        raise _Refused(f"file too large ({stat.st_size / 2**30:.1f} GiB; limit {MAX_FILE_BYTES >> 30} GiB)")
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise _Refused("file grew past the size limit while it was read")
+    return data, stat
 
 
 def _mask_fields(task: FileTask, width: int, height: int, palette: dict[int, tuple[int, int, int]]) -> dict:

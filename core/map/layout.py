@@ -163,7 +163,8 @@ def refined_layout(features: np.ndarray, *, landmarks: int = LANDMARKS, seed: in
     chosen = yield from in_thread(lambda: choose_landmarks(x, landmarks, seed=seed), cancel, report,
                                    "choosing landmarks", expected_s=0.5)
     landmark_xy = yield from in_thread(lambda: tsne(x[chosen], seed=seed), cancel, report,
-                                        f"t-SNE on {len(chosen):,} landmarks", expected_s=report.expected_tsne_s)
+                                        f"laying out {len(chosen):,} representative images",
+                                        expected_s=report.expected_tsne_s)
     if len(chosen) == n:
         return normalise(landmark_xy)
     placing = place_by_landmarks(x, chosen, landmark_xy)

@@ -20,7 +20,7 @@ class Reporter:
     """Progress records over the stages of :func:`core.map.layout.refined_layout`, weighted by their
     expected share of the time."""
 
-    STAGES = {"reducing the features": 0.05, "choosing landmarks": 0.05, "t-SNE": 0.8,
+    STAGES = {"reducing the features": 0.05, "choosing landmarks": 0.05, "laying out": 0.8,  # the t-SNE
               "placing the other images": 0.1}
 
     def __init__(self, n: int, landmarks: int) -> None:

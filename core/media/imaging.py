@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image as PILImage
-from PIL import ImageFile, UnidentifiedImageError
+from PIL import ImageFile, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+EXIF_ORIENTATION = 0x0112
+SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})  # transposed or turned a quarter: width and height swap
 MAX_PIXELS = 256_000_000  # 16k x 16k; beyond this decoding one image needs gigabytes
 THUMBNAIL_SIZE = 160
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -69,6 +71,8 @@ def load_image(data: bytes, *, draft: tuple[int, int] | None = None) -> PILImage
             if draft is not None and image.format == "JPEG":
                 image.draft(None, (max(1, draft[0]), max(1, draft[1])))
             image.load()
+            if _orientation(image) != 1:  # a camera's rotation: the pixels as every viewer shows them
+                image = ImageOps.exif_transpose(image)
             return image
     except UnreadableImageError:
         raise
@@ -224,11 +228,13 @@ def decode_raw(data: bytes, *, name: str = "image", reduce: Callable[[int, int],
     Raises:
         UnreadableImageError: empty, not an image, truncated, corrupt, or too large.
     """
-    mode, size = _header(data)
+    mode, size, swapped = _header(data)
     if mode not in HIGH_DEPTH_MODES:
         draft = None
         if reduce is not None and size is not None and (factor := reduce(*size)) > 1:
             draft = (size[0] // factor, size[1] // factor)
+            if swapped:  # Pillow's draft is in the file's own orientation
+                draft = (draft[1], draft[0])
         image = load_image(data, draft=draft)
         width, height = size if draft is not None else image.size
         pixels, channels, bit_depth = _to_8bit(image)
@@ -250,16 +256,38 @@ def _reduction(full: int, decoded: int) -> int:
     return next((f for f in (1, 2, 4, 8) if -(-full // f) == decoded), 1)
 
 
-def _header(data: bytes) -> tuple[str | None, tuple[int, int] | None]:
-    """The Pillow mode and (width, height) from the file header alone; None when
-    Pillow cannot tell."""
+def shown_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image file as it is shown (its EXIF rotation applied), from
+    its header. Raises OSError when the file cannot be read as an image."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with PILImage.open(path) as image:
+            width, height = image.size
+            return (height, width) if _orientation(image) in SWAPPING_ORIENTATIONS else (width, height)
+
+
+def _orientation(image: PILImage.Image) -> int:
+    """The EXIF orientation (1 to 8; 1: as stored) of an opened image."""
+    try:
+        value = image.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block: the pixels as stored
+        return 1
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _header(data: bytes) -> tuple[str | None, tuple[int, int] | None, bool]:
+    """The Pillow mode, the (width, height) the image is shown at (its EXIF rotation
+    applied) and whether that rotation swaps width and height, from the file header
+    alone; None when Pillow cannot tell."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             image = PILImage.open(io.BytesIO(data))
-            return image.mode, image.size
+            width, height = image.size
+            swapped = _orientation(image) in SWAPPING_ORIENTATIONS
+            return image.mode, (height, width) if swapped else (width, height), swapped
     except Exception:  # any failure is reported by load_image() with its reason
-        return None, None
+        return None, None, False
 
 
 def window_range(array: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> tuple[float, float]:

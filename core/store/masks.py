@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import json
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -48,6 +49,9 @@ def decode_mask_png(data: bytes | Path) -> np.ndarray:
         if image.mode != "P":
             raise InvalidValueError(f"mask file is {image.mode}, expected a palette PNG")
         return np.asarray(image, dtype=np.uint8).copy()
+
+
+LEFTOVER_AGE_S = 600.0  # a temporary or unreferenced mask file this old is a crash's leftover
 
 
 class Masks:
@@ -155,6 +159,27 @@ class Masks:
             with contextlib.suppress(OSError):
                 (self._dir / before.file).unlink()
         return True
+
+    def collect_leftovers(self, *, min_age_s: float = LEFTOVER_AGE_S) -> list[str]:
+        """Removes what a process killed mid-write left in the masks folder: temporary files
+        of an interrupted atomic write, and mask PNGs no mask row names (written, then
+        killed before the commit; or committed over, then killed before the old file was
+        removed). Only files older than ``min_age_s``, so that a write in progress in
+        another process is never touched. Returns the names removed."""
+        referenced = {r[0] for r in self._db.all("SELECT file FROM masks WHERE file IS NOT NULL")}
+        removed = []
+        cutoff = time.time() - min_age_s
+        for path in self._dir.iterdir():
+            name = path.name
+            leftover = (name.startswith(".") and name.endswith(".tmp")) or (name.endswith(".png")
+                                                                             and name not in referenced)
+            try:
+                if leftover and path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(name)
+            except OSError:
+                continue  # gone already, or not ours to remove: the next open tries again
+        return removed
 
     def count(self) -> tuple[int, int]:
         """(masks, masks with at least one defect pixel)."""

@@ -87,7 +87,16 @@ class Project:
             _prepare_schema(db, path)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path} is not a readable labelapp database: {exc}") from exc
-        return cls(root, db)
+        project = cls(root, db)
+        try:
+            removed = project.masks.collect_leftovers()
+        except (OSError, sqlite3.DatabaseError) as exc:  # housekeeping never stops an open
+            logger.warning("could not look for leftover mask files in %s: %s", root, exc)
+        else:
+            if removed:
+                logger.info("removed %d leftover mask files of an interrupted write: %s", len(removed),
+                            ", ".join(removed[:5]))
+        return project
 
     def close(self) -> None:
         self._db.close()

@@ -46,6 +46,8 @@ def cmd_import(args: argparse.Namespace) -> int:
                             masks=args.masks, workers=args.workers)
     if args.masks not in (None, "auto") and not Path(args.masks).is_dir():
         raise NotADirectoryError(f"--masks must be 'auto' or a folder: {args.masks}")
+    if not Path(args.folder).is_dir():  # before the project is created: a failed command leaves none behind
+        raise NotADirectoryError(f"not a folder: {args.folder}")
     bars = Bars(quiet=args.json)
     with Project.open(args.project, create=True) as project:
         gen = iter_import(project, args.folder, options)
@@ -90,6 +92,8 @@ def _print_import_report(report: Any, summary: Any) -> None:
     if report.unlabeled_in_root:
         print(f"note: {report.unlabeled_in_root} images lie directly in the folder, not in a class"
               " sub-folder: left unlabeled")
+    if report.hidden_files:
+        print(f"note: {report.hidden_files} hidden files or folders (names starting with a dot) not imported")
     if report.mask_like_files:
         print(f"note: {report.mask_like_files} files look like masks (*_mask.png, or a .png beside a .jpg"
               " of the same name) and were imported as images; use --masks auto to read them as masks")

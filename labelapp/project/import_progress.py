@@ -66,6 +66,8 @@ def summary_lines(report: ImportReport) -> list[str]:
         (report.masks_set, f"{_n(report.masks_set, 'mask')} imported ({report.masks_nonempty:,} with defect pixels)."),
         (len(report.mask_issues), f"{_n(len(report.mask_issues), 'mask')} could not be used (see the details)."),
         (report.ignored_files, f"{_n(report.ignored_files, 'non-image file')} ignored."),
+        (report.hidden_files, f"{_n(report.hidden_files, 'hidden file or folder', 'hidden files and folders')}"
+                              " (names starting with a dot) not imported."),
     ) if n]
     if report.classes_created:
         lines.append("New classes: " + ", ".join(report.classes_created) + ".")

@@ -84,7 +84,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("project.open", "Open project…", ("Ctrl+O",), "Project"),
     ActionSpec("project.import", "Import folder…", ("Ctrl+I",), "Project"),
     ActionSpec("project.classes", "Classes…", ("Ctrl+K",), "Project"),
-    ActionSpec("model.export", "Export model…", ("Ctrl+E",), "Train"),
+    ActionSpec("model.export", "Export model…", ("Ctrl+E",), "Project"),
     ActionSpec("app.quit", "Quit", ("Ctrl+Q",), "Project"),
     ActionSpec("train.retrain", "Retrain with current labels", ("Ctrl+R",), "Train"),
     ActionSpec("train.cancel", "Cancel training", ("Ctrl+Shift+R",), "Train"),

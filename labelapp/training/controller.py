@@ -90,6 +90,7 @@ class TrainingController(QObject):
         self._history.failed.connect(self._on_history_failed)
         self._finished_run: int | None = None  # the run whose stale warning the next history decides
         self._started_at = 0.0  # time.monotonic() when the running job started
+        self._stage: str | None = None  # the part of the running retrain the last record named
         panel.retrain_requested.connect(self.retrain)
         panel.cancel_requested.connect(self.cancel)
         panel.threshold_changed.connect(self._on_panel_threshold_changed)
@@ -137,6 +138,7 @@ class TrainingController(QObject):
 
         start_warmup()  # pyqtgraph (the curves) loads off the GUI thread if not yet done
         self._started_at = time.monotonic()
+        self._stage = None
         self._panel.job_started(title)
         if isinstance(job, JobCall):
             runner: JobRunner | WorkerJobRunner = WorkerJobRunner(job, self._worker, self)
@@ -206,6 +208,11 @@ class TrainingController(QObject):
     @Slot(object)
     def _on_runner_progressed(self, record: object) -> None:
         self._panel.show_progress(record)
+        stage = getattr(record, "stage", None)
+        if stage is not None and stage != self._stage:
+            if self._stage is not None:  # the part before it has recorded its run: list it now
+                self.show_history()
+            self._stage = stage
         stored = getattr(record, "stored", None)
         if stored is not None:
             self.predictions_stored.emit(stored)

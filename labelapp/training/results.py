@@ -16,12 +16,12 @@ def result_runs(result: object) -> list[Run]:
 
 def finished_message(result: object, took: str = "") -> str:
     """The status line of a finished retrain (``took``: " in 2 min"): the classifier's
-    validation accuracy, the defect detector's AP and the suggestions, when there are."""
+    validation accuracy, the defect detector's average precision and the suggestions, when there are."""
     parts = [f"Retrain finished{took}"]
     for run in result_runs(result):
         validation = (run.metrics or {}).get("validation")
         if run.kind is RunKind.SEGDEC:
-            parts.append(f"defect detector AP {figure(validation.get('ap'))}" if validation
+            parts.append(f"defect detector average precision {figure(validation.get('ap'))}" if validation
                          else "defect detector not validated")
         elif run.kind is RunKind.CLASSIFIER and validation and "accuracy" in validation:
             parts.append(f"validation accuracy {validation['accuracy']:.0%}")
@@ -40,12 +40,12 @@ def finished_details(result: object) -> str:
     for run in runs:
         validation = (run.metrics or {}).get("validation")
         if run.kind is RunKind.SEGDEC:
-            lines.append(f"Defect detector: AP {figure(validation.get('ap'))}, F1 {figure(validation.get('f1'))}"
-                         f" on {validation['n']} held-out images." if validation
+            lines.append(f"Defect detector: average precision {figure(validation.get('ap'))}, F1 "
+                         f"{figure(validation.get('f1'))} on {validation['n']} held-out images." if validation
                          else "Defect detector: no validation (too few labels).")
         elif run.kind is RunKind.CLASSIFIER:
-            lines.append(f"Classifier: validation accuracy {validation['accuracy']:.0%} (macro-F1 "
-                         f"{validation['macro_f1']:.0%}) on {validation['n']} labels."
+            lines.append(f"Classifier: validation accuracy {validation['accuracy']:.0%} ("
+                         f"{validation['macro_f1']:.0%} with every class counted alike) on {validation['n']} labels."
                          if validation and "accuracy" in validation
                          else "Classifier: no validation (label at least 2 images per class).")
     suggested = getattr(result, "suggestions", 0)

@@ -81,6 +81,12 @@ def test_label_errors_are_messages_not_tracebacks(demo_project: Path) -> None:
     assert result.returncode == 2 and "error" in json.loads(result.stdout)
 
 
+def test_an_import_of_a_missing_folder_creates_no_project(tmp_path: Path) -> None:
+    result = labelapp("import", tmp_path / "new-project", tmp_path / "no-such-folder", check=False)
+    assert result.returncode == 2 and "not a folder" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "new-project").exists()
+
+
 def test_import_export_round_trip(demo_folders: DemoManifest, tmp_path: Path) -> None:
     project = tmp_path / "p"
     report = json.loads(labelapp("import", project, demo_folders.root / "images", "--labels-from-folders",

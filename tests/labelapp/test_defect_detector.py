@@ -187,7 +187,7 @@ def test_retrain_trains_the_detector_with_live_curves_unless_switched_off(qtbot,
     assert panel.curves.xs("defect detector: validation AP") == [  # warm: the inherited weights' score at 0
         pytest.approx(epoch) for epoch in range(len(detector.metrics["validation_ap_by_epoch"]))]
     message = window.status.message_text()
-    assert f"defect detector AP {detector.metrics['validation']['ap']:.2f}" in message
+    assert f"defect detector average precision {detector.metrics['validation']['ap']:.2f}" in message
     assert "#4" in panel.history.item(0).text() and "defect detector" in panel.history.item(0).text()
     assert "run #4" in window.worth_a_mask.summary.text()
     notes = panel.detector_label.toolTip()  # how it trained: its scale, what it continued, why it stopped

@@ -227,9 +227,14 @@ def test_a_retrain_shows_one_progress_for_all_its_parts(qtbot, panel: TrainingPa
                                                               record)))
     messages: list[str] = []
     controller.message.connect(messages.append)
+    listed_while_running: list[int] = []  # the newest run listed, each time the history shows during the retrain
+    controller.history_shown.connect(lambda: listed_while_running.append(
+        int(panel.history.item(0).data(Qt.ItemDataRole.UserRole))) if panel.is_running() and panel.history.count()
+        else None)
     with qtbot.waitSignal(controller.run_finished, timeout=240000) as blocker:
         controller.retrain()  # the encoder covers the images: classifier, defect detector, suggestions
     result = blocker.args[0]
+    assert result.classify.run.id in listed_while_running  # listed as the detector began, not at the end
     assert result.classify.run is not None and result.segdec.run is not None, result
     values = [value for value, _text, _record in shown]
     assert values == sorted(values) and values[-1] == BAR_STEPS  # one bar, never back, 100 % at the end

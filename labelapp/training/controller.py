@@ -36,6 +36,8 @@ from labelapp.jobs.runner import JobRunner, StartJob
 from labelapp.session.project_session import ProjectSession
 from labelapp.training.history import HistoryLoader
 from labelapp.training.panel import TrainingPanel
+from labelapp.training.proposer_dialog import ProposerDialog
+from labelapp.training.proposer_start import proposer_call, proposer_dialog
 from labelapp.training.requests import TARGET_RECALL_KEY, retrain_call, segdec_request, setting, target_recall
 from labelapp.training.results import finished_details, finished_message, result_runs
 from labelapp.training.wording import duration
@@ -90,6 +92,7 @@ class TrainingController(QObject):
         self._history.failed.connect(self._on_history_failed)
         self._finished_run: int | None = None  # the run whose stale warning the next history decides
         self._started_at = 0.0  # time.monotonic() when the running job started
+        self.proposer_dialog: ProposerDialog | None = None  # the last "Propose masks" dialog opened
         panel.retrain_requested.connect(self.retrain)
         panel.cancel_requested.connect(self.cancel)
         panel.threshold_changed.connect(self._on_panel_threshold_changed)
@@ -126,6 +129,25 @@ class TrainingController(QObject):
         """Retrain, training a new defect detector instead of continuing the last one
         (after many label changes, or when the last one went astray)."""
         self.retrain(detector_from_scratch=True)
+
+    @Slot()
+    def propose_masks(self) -> None:
+        """Opens the mask-proposer dialog (``proposer_dialog``); its Start runs the proposer
+        like a retrain (:mod:`labelapp.training.proposer_start`)."""
+        project = self._session.project
+        if project is None or self.is_running():
+            self.message.emit("Training is already running." if project is not None else "Open a project first.")
+            return
+        self.proposer_dialog = proposer_dialog(project, self._settings, self._panel.window())
+        self.proposer_dialog.start_requested.connect(self._on_proposer_start_requested)
+        self.proposer_dialog.open()
+
+    @Slot(object)
+    def _on_proposer_start_requested(self, choice: object) -> None:
+        project = self._session.project
+        if project is not None and not self.is_running():
+            self.retrain_starting.emit()  # pending masks reach the snapshot; the panel comes forward
+            self.start(proposer_call(self._settings, project, choice), title="Starting the mask proposer…")
 
     # -- running ---------------------------------------------------------------------------------
     def start(self, job: StartJob | JobCall, *, title: str) -> None:

@@ -43,6 +43,7 @@ from core.jobs.curves import CurveLog, load_curves
 from core.store import Project, Run, RunKind, RunStatus
 from labelapp.training.curves import LiveCurves
 from labelapp.training.detection_details import DetectionDetailsDialog
+from labelapp.training.preview_strip import PreviewStrip
 from labelapp.training.run_details import RunDetailsDialog, detector_trust_html, run_summary
 from labelapp.training.scroll_content import ScrollContent
 from labelapp.training.wording import time_left, when
@@ -128,6 +129,8 @@ class TrainingPanel(QWidget):
         self._plot_box = QVBoxLayout()
         self.curves = LiveCurves(self._plot_box)
         self.legend = self.curves.legend
+        self.preview_strip = PreviewStrip()  # a mask proposer's pictures, hidden for other jobs
+        self.progress_shown.connect(self.preview_strip.show_record)
         self._layout()
         self.history.itemActivated.connect(self._on_history_item_activated)
         self.history.currentItemChanged.connect(self._on_history_current_item_changed)
@@ -159,6 +162,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.detail_label)
         layout.addWidget(self.stale_label)
         layout.addLayout(self._plot_box, 3)
+        layout.addWidget(self.preview_strip)
         layout.addWidget(self.detector_label)
         layout.addLayout(runs_header)
         layout.addWidget(self.history, 2)
@@ -167,6 +171,7 @@ class TrainingPanel(QWidget):
     def job_started(self, title: str) -> None:
         """A job started: clears the curves, busy progress, Retrain off, Cancel on."""
         self.curves.clear()
+        self.preview_strip.clear()
         self._running = True
         self._bar = 0
         self.show_stale_warning(False)
@@ -237,6 +242,7 @@ class TrainingPanel(QWidget):
         images and move its threshold there. Another project (or none) starts blank."""
         if project is not self._project and not self._running:
             self.curves.clear()
+            self.preview_strip.clear()
             self.detail_label.setText("")
             self.phase_label.setText(NO_RUNS)
             self.progress.setRange(0, BAR_STEPS)

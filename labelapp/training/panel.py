@@ -5,8 +5,9 @@ the job runner) reports: a job started, each :class:`core.jobs.Progress`, the en
 retrain's records carry the progress of the whole retrain and the part it is in: one
 bar for all of it, the part named beside the time left ("Defect detector (3 of 4) —
 about 3 min left"), what the part does now in a line below, and the live curves of
-:mod:`labelapp.training.curves`. After the run, the curves stay; selecting a run in the
-history shows the curves it saved. The history (every line whole, wrapped where the
+:mod:`labelapp.training.curves`; a mask proposer's run also its preview strip (image, repair,
+difference, mask: :mod:`labelapp.training.preview_strip`). After the run, the curves stay;
+selecting a run in the history shows the curves it saved. The history (every line whole, wrapped where the
 panel is narrow) marks stale runs (the controller tells which) and opens a run's details
 on double-click: a defect-detector run's with its threshold control. A line above the
 history says whether the latest defect detector is validated (no image is called

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from core.jobs.base import Preview, Progress
 
-TILE = 72  # pixels along a tile's long side on screen
+TILE = 64  # pixels along a tile's long side on screen (four fit a narrow dock)
 COLUMN_WORDS = {"image": ("Image", "The image at the proposer's working scale"),
                 "repair": ("Repair", "The image as the repair network thinks it looks without defects"),
                 "difference": ("Difference", "Where the image and its repair differ (1 - SSIM): brighter, more"),

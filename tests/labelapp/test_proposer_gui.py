@@ -11,6 +11,8 @@ seconds.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -181,3 +183,23 @@ def test_a_nearest_neighbour_run_fills_the_proposals_dock(qtbot, open_window, te
     assert with_mask > 0
     qtbot.waitUntil(lambda: window.docks.proposals.list.count() > 0)
     assert f"run #{result.run.id}" in window.docks.proposals.summary.text()
+
+
+def test_the_dialog_and_its_job_are_built_without_torch(template: Path, tmp_path: Path) -> None:
+    """The window builds the proposer's job without importing torch (the worker imports it)."""
+    code = (
+        "import sys\n"
+        "from PySide6.QtCore import QSettings\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from core.store import Project\n"
+        "from labelapp.training.proposer_dialog import ProposerChoice\n"
+        "from labelapp.training.proposer_start import proposer_call, proposer_dialog\n"
+        f"settings = QSettings({str(tmp_path / 's.ini')!r}, QSettings.Format.IniFormat)\n"
+        f"with Project.open({str(template)!r}) as project:\n"
+        "    dialog = proposer_dialog(project, settings)\n"
+        "    call = proposer_call(settings, project, ProposerChoice('isugan', 'quick', 'all', True))\n"
+        "print('TORCH', 'torch' in sys.modules, call.args[0].scope)\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(Path(__file__).parents[2])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert "TORCH False all" in done.stdout, done.stderr

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from core.jobs.base import JobCancelled
 from core.jobs.worker import JobCall, WorkerDied, WorkerProcess
+from core.store import Project, RunStatus, StoreError
 
 logger = logging.getLogger(__name__)
 CANCEL_GRACE_S = 5.0
@@ -134,3 +135,16 @@ class WorkerJobRunner(QObject):
         else:
             self.failed.emit(WorkerDied(payload))
 
+
+def recover_run(project: Project, exc: BaseException) -> str | None:
+    """After a worker ended mid-run: its run is marked cancelled (``exc`` a
+    :class:`WorkerStopped`: a cancel it did not honour in time) or failed, its partial
+    folder and predictions removed. Returns a message when the store refused."""
+    from core.jobs.runs import recover_interrupted_runs
+
+    status = RunStatus.CANCELLED if isinstance(exc, WorkerStopped) else RunStatus.FAILED
+    try:
+        recover_interrupted_runs(project, status=status, reason=str(exc))
+    except StoreError as error:
+        return f"Cannot mark the interrupted run: {error}"
+    return None

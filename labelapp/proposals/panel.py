@@ -30,7 +30,7 @@ from labelapp.shortcuts.keymap import ShortcutMap, display_text
 from labelapp.widgets.ranked_list import RankedImageList, summary_label
 
 NO_RUN = ("No mask proposals yet. Label OK and defective images, then train a mask proposer "
-          "(labelapp train PROJECT --method isugan): this list then shows its proposals, best first.")
+          "(Train ▸ Propose masks…): this list then shows its proposals, best first.")
 NOTHING_PROPOSED = "Proposer run #{run} proposes no mask for a labeled defective image."
 ALL_REVIEWED = "Every proposal of run #{run} is reviewed."
 SHOWN = 200  # rows listed at once (thumbnails are read on the GUI thread); R walks every open proposal

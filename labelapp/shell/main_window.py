@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
             "project.new": p.new_project, "project.open": p.open_project_dialog,
             "project.import": p.import_folder, "project.classes": p.edit_classes,
             "train.retrain": self.training.retrain, "train.cancel": self.training.cancel,
-            "train.pretrain_again": self.training.pretrain_again,
+            "train.pretrain_again": self.training.pretrain_again, "train.propose_masks": self.training.propose_masks,
             "train.detector_from_scratch": self.training.detector_from_scratch,
             "model.export": self._export_model,
             "help.shortcuts": self._toggle_help, "app.quit": self.close,

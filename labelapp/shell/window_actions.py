@@ -28,7 +28,7 @@ MENUS: dict[str, str] = {
     "view.fit": "&View", "view.actual_size": "&View", "view.zoom_in": "&View", "view.zoom_out": "&View",
     "overlay.toggle": "&View", "overlay.less": "&View", "overlay.more": "&View", "heatmap.toggle": "&View",
     "train.retrain": "T&rain", "train.cancel": "T&rain", "train.pretrain_again": "T&rain",
-    "train.detector_from_scratch": "T&rain",
+    "train.detector_from_scratch": "T&rain", "train.propose_masks": "T&rain",
     "help.shortcuts": "&Help",
 }
 MENU_ORDER = ("&File", "&Edit", "&Label", "&Go", "&Tools", "&View", "T&rain", "&Help")

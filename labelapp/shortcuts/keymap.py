@@ -90,6 +90,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("train.cancel", "Cancel training", ("Ctrl+Shift+R",), "Train"),
     ActionSpec("train.pretrain_again", "Retrain with a new encoder (pretrain again)", (), "Train"),
     ActionSpec("train.detector_from_scratch", "Retrain with a new defect detector (from scratch)", (), "Train"),
+    ActionSpec("train.propose_masks", "Propose masks…", (), "Train"),
     ActionSpec("help.shortcuts", "Keyboard shortcuts", ("?", "F1"), "Help"),
 )
 _BY_ID = {spec.id: spec for spec in ACTIONS}

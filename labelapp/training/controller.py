@@ -31,11 +31,13 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from core.jobs.staleness import RunHistory, StaleCheck
 from core.jobs.worker import JobCall, WorkerDied, WorkerProcess
 from core.store import Project, Run, RunStatus, StoreError
-from labelapp.jobs.process_runner import WorkerJobRunner, WorkerStopped
+from labelapp.jobs.process_runner import WorkerJobRunner, WorkerStopped, recover_run
 from labelapp.jobs.runner import JobRunner, StartJob
 from labelapp.session.project_session import ProjectSession
 from labelapp.training.history import HistoryLoader
 from labelapp.training.panel import TrainingPanel
+from labelapp.training.proposer_dialog import ProposerDialog
+from labelapp.training.proposer_start import proposer_call, proposer_dialog
 from labelapp.training.requests import TARGET_RECALL_KEY, retrain_call, segdec_request, setting, target_recall
 from labelapp.training.results import finished_details, finished_message, result_runs
 from labelapp.training.wording import duration
@@ -91,6 +93,7 @@ class TrainingController(QObject):
         self._finished_run: int | None = None  # the run whose stale warning the next history decides
         self._started_at = 0.0  # time.monotonic() when the running job started
         self._stage: str | None = None  # the part of the running retrain the last record named
+        self.proposer_dialog: ProposerDialog | None = None  # the last "Propose masks" dialog opened
         panel.retrain_requested.connect(self.retrain)
         panel.cancel_requested.connect(self.cancel)
         panel.threshold_changed.connect(self._on_panel_threshold_changed)
@@ -127,6 +130,25 @@ class TrainingController(QObject):
         """Retrain, training a new defect detector instead of continuing the last one
         (after many label changes, or when the last one went astray)."""
         self.retrain(detector_from_scratch=True)
+
+    @Slot()
+    def propose_masks(self) -> None:
+        """Opens the mask-proposer dialog (``proposer_dialog``); its Start runs the proposer
+        like a retrain (:mod:`labelapp.training.proposer_start`)."""
+        project = self._session.project
+        if project is None or self.is_running():
+            self.message.emit("Training is already running." if project is not None else "Open a project first.")
+            return
+        self.proposer_dialog = proposer_dialog(project, self._settings, self._panel.window())
+        self.proposer_dialog.start_requested.connect(self._on_proposer_start_requested)
+        self.proposer_dialog.open()
+
+    @Slot(object)
+    def _on_proposer_start_requested(self, choice: object) -> None:
+        project = self._session.project
+        if project is not None and not self.is_running():
+            self.retrain_starting.emit()  # pending masks reach the snapshot; the panel comes forward
+            self.start(proposer_call(self._settings, project, choice), title="Starting the mask proposer…")
 
     # -- running ---------------------------------------------------------------------------------
     def start(self, job: StartJob | JobCall, *, title: str) -> None:
@@ -192,18 +214,9 @@ class TrainingController(QObject):
         self._history.wait()
 
     def _recover(self, exc: BaseException) -> None:
-        """The worker ended mid-run: its run is marked cancelled (a cancel it did not
-        honour in time) or failed, its partial folder and predictions removed."""
-        project = self._session.project
-        if project is None:
-            return
-        from core.jobs.runs import recover_interrupted_runs
-
-        status = RunStatus.CANCELLED if isinstance(exc, WorkerStopped) else RunStatus.FAILED
-        try:
-            recover_interrupted_runs(project, status=status, reason=str(exc))
-        except StoreError as error:
-            self.error.emit(f"Cannot mark the interrupted run: {error}")
+        """The worker ended mid-run: :func:`recover_run`."""
+        if self._session.project is not None and (problem := recover_run(self._session.project, exc)):
+            self.error.emit(problem)
 
     @Slot(object)
     def _on_runner_progressed(self, record: object) -> None:

@@ -5,8 +5,9 @@ the job runner) reports: a job started, each :class:`core.jobs.Progress`, the en
 retrain's records carry the progress of the whole retrain and the part it is in: one
 bar for all of it, the part named beside the time left ("Defect detector (3 of 4) —
 about 3 min left"), what the part does now in a line below, and the live curves of
-:mod:`labelapp.training.curves`. After the run, the curves stay; selecting a run in the
-history shows the curves it saved. The history (every line whole, wrapped where the
+:mod:`labelapp.training.curves`; a mask proposer's run also its preview strip (image, repair,
+difference, mask: :mod:`labelapp.training.preview_strip`). After the run, the curves stay;
+selecting a run in the history shows the curves it saved. The history (every line whole, wrapped where the
 panel is narrow) marks stale runs (the controller tells which) and opens a run's details
 on double-click: a defect-detector run's with its threshold control. A line above the
 history says whether the latest defect detector is validated (no image is called
@@ -43,6 +44,7 @@ from core.jobs.curves import CurveLog, load_curves
 from core.store import Project, Run, RunKind, RunStatus
 from labelapp.training.curves import LiveCurves
 from labelapp.training.detection_details import DetectionDetailsDialog
+from labelapp.training.preview_strip import PreviewStrip
 from labelapp.training.run_details import RunDetailsDialog, detector_trust_html, run_summary
 from labelapp.training.scroll_content import ScrollContent
 from labelapp.training.wording import time_left, when
@@ -128,6 +130,8 @@ class TrainingPanel(QWidget):
         self._plot_box = QVBoxLayout()
         self.curves = LiveCurves(self._plot_box)
         self.legend = self.curves.legend
+        self.preview_strip = PreviewStrip()  # a mask proposer's pictures, hidden for other jobs
+        self.progress_shown.connect(self.preview_strip.show_record)
         self._layout()
         self.history.itemActivated.connect(self._on_history_item_activated)
         self.history.currentItemChanged.connect(self._on_history_current_item_changed)
@@ -159,6 +163,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.detail_label)
         layout.addWidget(self.stale_label)
         layout.addLayout(self._plot_box, 3)
+        layout.addWidget(self.preview_strip)
         layout.addWidget(self.detector_label)
         layout.addLayout(runs_header)
         layout.addWidget(self.history, 2)
@@ -167,6 +172,7 @@ class TrainingPanel(QWidget):
     def job_started(self, title: str) -> None:
         """A job started: clears the curves, busy progress, Retrain off, Cancel on."""
         self.curves.clear()
+        self.preview_strip.clear()
         self._running = True
         self._bar = 0
         self.show_stale_warning(False)
@@ -237,6 +243,7 @@ class TrainingPanel(QWidget):
         images and move its threshold there. Another project (or none) starts blank."""
         if project is not self._project and not self._running:
             self.curves.clear()
+            self.preview_strip.clear()
             self.detail_label.setText("")
             self.phase_label.setText(NO_RUNS)
             self.progress.setRange(0, BAR_STEPS)

@@ -17,8 +17,12 @@ def result_runs(result: object) -> list[Run]:
 def finished_message(result: object, took: str = "") -> str:
     """The status line of a finished retrain (``took``: " in 2 min"): the classifier's
     validation accuracy, the defect detector's average precision and the suggestions, when there are."""
-    parts = [f"Retrain finished{took}"]
-    for run in result_runs(result):
+    runs = result_runs(result)
+    proposer = len(runs) == 1 and runs[0].kind is RunKind.PROPOSER
+    parts = [f"{'Mask proposer' if proposer else 'Retrain'} finished{took}"]
+    if proposer:
+        parts.append(proposer_line(runs[0]) + ": review them in the Proposals dock (R)")
+    for run in runs:
         validation = (run.metrics or {}).get("validation")
         if run.kind is RunKind.SEGDEC:
             parts.append(f"defect detector average precision {figure(validation.get('ap'))}" if validation
@@ -48,7 +52,17 @@ def finished_details(result: object) -> str:
                          f"{validation['macro_f1']:.0%} with every class counted alike) on {validation['n']} labels."
                          if validation and "accuracy" in validation
                          else "Classifier: no validation (label at least 2 images per class).")
+        elif run.kind is RunKind.PROPOSER:
+            advice = (run.metrics or {}).get("advice")
+            lines.append(f"Mask proposer: {proposer_line(run)}." + (f" {advice[:1].upper()}{advice[1:]}." if advice
+                                                                     else ""))
     suggested = getattr(result, "suggestions", 0)
     if suggested:
         lines.append(f"{suggested} images suggested to label next (N opens the next).")
     return "\n".join(lines)
+
+
+def proposer_line(run: Run) -> str:
+    """"masks proposed for 5 of 8 images": what a mask-proposer run proposed."""
+    metrics = run.metrics or {}
+    return f"masks proposed for {metrics.get('with_mask', 0)} of {metrics.get('proposed_images', 0)} images"

@@ -40,6 +40,7 @@ SHADE = QColor("#0072B2")  # a full row share; lighter for less
 HIDDEN_METRICS = ("validation",)
 NOT_VALIDATED_COLOR = "#b06000"
 SSL_NAMES = {"simclr": "SimCLR", "nnclr": "NNCLR"}
+PROPOSER_NAMES = {"isugan": "ISU-GAN", "cyclegan": "CycleGAN", "patchcore": "nearest neighbour"}
 STOPPED_WORDS = {"converged": "stopped improving", "time_budget": "time limit reached", "max_epochs": "all its epochs"}
 
 
@@ -246,6 +247,11 @@ def run_summary(run: Run) -> str:
         if m.get("stopped"):
             parts.append(stopped_words(m["stopped"], m.get("epochs_run"))
                          + (f", from #{m['warm_from']}" if m.get("warm_from") else ""))
+    elif run.kind is RunKind.PROPOSER:
+        variant = run.method.removeprefix(RunKind.PROPOSER.method(""))
+        parts.append(f"mask proposer ({PROPOSER_NAMES.get(variant, variant)})")
+        if "with_mask" in m:
+            parts.append(f"masks for {m['with_mask']} of {m.get('proposed_images', 0)} images")
     else:
         parts.append(run.method)
     if run.status is not RunStatus.DONE:

@@ -29,8 +29,20 @@ CURVE_WORDS = {
                                 "against the decision loss; it falls as training goes on"),
     "validation AP": ("score on held-out images", "validation AP (average precision) on images held out of training: "
                       "1.0 when every defective image ranks above every OK one"),
+    "G adversarial": ("repairs passing as real", "adversarial loss of the generators (ISU-GAN, paper 003): how "
+                      "easily the discriminators tell their repairs from real images; lower, more convincing"),
+    "cycle": ("round trip error", "cycle-consistency loss (paper 003): how far an image is from itself after a "
+              "repair and back; keeps the repair faithful to the image"),
+    "identity": ("OK image changed", "identity loss (paper 003): how much the repair changes an OK image, which "
+                 "should stay as it is"),
+    "D ok": ("judge of OK images", "discriminator loss on the OK side (paper 003): its error telling real OK images "
+             "from repairs"),
+    "D defect": ("judge of defective images", "discriminator loss on the defective side (paper 003)"),
+    "repair MSE (OK)": ("OK images changed by the repair", "mean squared difference between OK images and their "
+                        "repair (0-255 scale; paper 003, Table 3): lower, a more faithful repair"),
 }
-PHASE_TITLES = {"pretraining": "Pretraining the encoder", "fine-tuning": "Fine-tuning the encoder",
+PHASE_TITLES = {"training ISU-GAN": "Mask proposer (ISU-GAN)", "training CycleGAN": "Mask proposer (CycleGAN)",
+                "pretraining": "Pretraining the encoder", "fine-tuning": "Fine-tuning the encoder",
                 "classifier": "Classifier", "defect detector": "Defect detector"}
 AXIS_WORDS = {"epoch": "epochs", "minutes": "minutes"}
 AXIS_TIPS = {"epoch": "Epochs: passes over the training images", "minutes": "Minutes since this part started"}

@@ -310,7 +310,7 @@ def settings(tmp_path: Path) -> QSettings:
 
 def test_actions_have_the_listed_ids_and_no_default_conflicts(settings: QSettings) -> None:
     ids = [a.id for a in ACTIONS]
-    assert len(ids) == len(set(ids)) == 44
+    assert len(ids) == len(set(ids)) == 45
     by_id = {a.id: a for a in ACTIONS}
     assert by_id["train.retrain"].defaults == ("Ctrl+R",)
     assert by_id["image.next"].defaults == ("D", "Right") and by_id["edit.redo"].defaults == ("Ctrl+Shift+Z", "Ctrl+Y")

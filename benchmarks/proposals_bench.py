@@ -5,7 +5,7 @@ true masks.
     python benchmarks/proposals_bench.py --data ../shared/data/magnetic-tile --ok-class MT_Free
     python benchmarks/proposals_bench.py --generate cracks|textured [--images 400]
         [--methods isugan cyclegan patchcore detector] [--preset quick] [--steps N] [--threads 1]
-        [--pretrain] [--scale S] [--residual] [--work DIR] [--out results.jsonl] [--tag NAME]
+        [--loop PROPOSER] [--pretrain] [--scale S] [--residual] [--work DIR] [--out results.jsonl] [--tag NAME]
     python benchmarks/proposals_bench.py --table results.jsonl [more.jsonl ...]
     python benchmarks/proposals_bench.py --speed 10 [--threads 2]
 
@@ -117,11 +117,13 @@ def run_proposer(setup: dict, method: str, args: argparse.Namespace) -> dict:
             "calibration_ap": m["calibration"]["ap"], "encoder": m.get("encoder"), "residual": args.residual}
 
 
-def run_detector(setup: dict, args: argparse.Namespace) -> dict:
+def run_detector(setup: dict, args: argparse.Namespace, *, keep_masks: bool = False) -> dict:
+    """The detector on the training labels; image labels alone unless ``keep_masks``."""
     from core.training.heatmaps import load_heatmap, upsample_heatmap
     from core.training.segdec import SegDecRequest, segdec_job
 
-    set_masks(setup, 0, 0)  # image labels alone
+    if not keep_masks:
+        set_masks(setup, 0, 0)  # image labels alone
     began = time.perf_counter()
     result = drain(segdec_job(SegDecRequest(project_root=setup["root"], threads=args.threads, device=args.device,
                                             warm_start=False)))
@@ -139,6 +141,32 @@ def run_detector(setup: dict, args: argparse.Namespace) -> dict:
     return {**image_scores(setup, probability, float(m["threshold"])), **pixel_scores(setup, masks),
             "train_minutes": (m.get("train_seconds") or 0) / 60, "minutes": seconds / 60,
             "scale": m["geometry"]["scale"], "run": run.id}
+
+
+def run_loop(setup: dict, method: str, args: argparse.Namespace) -> list[dict]:
+    """What proposals are for: the detector on image labels alone, on image labels plus the
+    accepted proposals of ``method`` (every labeled defective image whose proposal scores at
+    least the run's threshold, taken as proposed), and on the true masks of every
+    defective training image."""
+    from core.proposals import load_proposals
+    from core.proposals.accept import accept_above
+
+    rows = [{"method": "detector", "supervision": "image labels", **run_detector(setup, args)}]
+    proposer = run_proposer(setup, method, args)
+    with Project.open(setup["root"]) as project:
+        proposals = load_proposals(project, proposer["run"])
+        accepted = accept_above(project, proposals, proposals.rule.score_threshold, actor="bench",
+                                image_ids={int(i) for i in setup["train"]})
+        masks = {i: project.masks.load(i) > 0 for i in accepted}
+    quality = pixel_scores(setup, {i: m for i, m in masks.items() if m is not None})
+    defective = sum(1 for i in setup["train"] if setup["rows"][int(i)][0] != setup["ok_class"])
+    note = {"accepted": len(accepted), "defective_train": defective, "accepted_iou": quality["iou"]}
+    rows.append({"method": "detector", "supervision": f"+ accepted {method} proposals", **note,
+                 **run_detector(setup, args, keep_masks=True)})
+    given = set_masks(setup, None, 0)
+    rows.append({"method": "detector", "supervision": "true masks", "masks": given,
+                 **run_detector(setup, args, keep_masks=True)})
+    return [{"proposer": proposer, **row} if "accepted" in row else row for row in rows]
 
 
 def speed(args: argparse.Namespace) -> None:
@@ -196,6 +224,8 @@ def main() -> None:
     parser.add_argument("--pretrain", action="store_true",
                         help="first pretrain the app's encoder on every image (as a Retrain does; reused when the"
                              " project has one): the nearest-neighbour proposer then uses its features")
+    parser.add_argument("--loop", choices=PROPOSERS, metavar="PROPOSER",
+                        help="the detector on image labels, on them plus PROPOSER's accepted proposals, on true masks")
     parser.add_argument("--holdout", type=float, default=0.3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: other jobs share the cores)")
@@ -232,6 +262,17 @@ def main() -> None:
     if args.pretrain:
         pretrain(setup, args)
     results = []
+    if args.loop:
+        for row in run_loop(setup, args.loop, args):
+            row.pop("proposer", None)
+            row = {"tag": args.tag, "data": setup["name"], "preset": "", "threads": args.threads, **row}
+            print(json.dumps(row), flush=True)
+            results.append(row)
+            if args.out:
+                with open(args.out, "a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+        print_table(results)
+        return
     for method in args.methods:
         row = run_detector(setup, args) if method == "detector" else run_proposer(setup, method, args)
         row = {"tag": args.tag, "data": setup["name"], "method": method,
@@ -257,8 +298,13 @@ def print_table(results: list[dict]) -> None:
     for r in results:
         name = r["method"] + (f" ({r['preset']})" if r.get("preset") else "") + (f" {r['tag']}" if r.get("tag") else "")
         name += ", residual" if r.get("residual") else ""
+        if r.get("supervision"):
+            name += f" on {r['supervision']}" + (f" ({r['accepted']} of {r['defective_train']} defective images,"
+                                                  f" IoU {num(r['accepted_iou'], 2)})" if "accepted" in r else "")
         if r["method"] == "patchcore":
-            name += " (pretrained encoder)" if r.get("encoder") == "pretrained" else " (random features)"
+            encoder = r.get("encoder") or ""
+            name += (" (pretrained encoder)" if encoder == "pretrained" else
+                     " (pixel patches)" if encoder.startswith("pixels") else " (random features)")
         print(f"| {r['data']} | {name} | {pct(r['accuracy'])} | {num(r['f1'])} | {num(r['ap'])} | {num(r['auroc'])} |"
               f" {num(r['iou'])} | {num(r['dice'])} | {pct(r['usable'])} | {pct(r['fp_area'])} |"
               f" {pct(r['ok_with_proposal'])} | {num(r['train_minutes'], 1)} | {num(r['minutes'], 1)} |")

@@ -52,11 +52,13 @@ def build_patchcore(project: Project, data: ProposerData, request: ProposerReque
     :func:`core.training.isugan.train_gan`."""
     import torch
 
-    from models.patchcore import PatchFeatures, PatchMemory, greedy_coreset
+    from models.patchcore import PatchFeatures, PatchMemory, PixelPatches, greedy_coreset
 
     began = time.perf_counter()
     encoder, encoder_run = load_encoder(project)
-    features = PatchFeatures(encoder, seed=request.seed).to(device)
+    # without a pretrained encoder, the image's own pixels (a randomly weighted network's
+    # features are no better than chance: models.patchcore.pixels)
+    features = (PatchFeatures(encoder, seed=request.seed) if encoder is not None else PixelPatches()).to(device)
     rows = []
     ok_ids = data.ok_train.tolist()
     for k, image_id in enumerate(ok_ids):
@@ -90,7 +92,7 @@ def build_patchcore(project: Project, data: ProposerData, request: ProposerReque
 
     summary = {"bank": int(size), "patches": int(len(patches)), "distance_scale": scale,
                "encoder_run": encoder_run, "train_seconds": round(time.perf_counter() - began, 1),
-               "encoder": "pretrained" if encoder_run else "random (no pretrained ShuffleNet encoder)"}
+               "encoder": "pretrained" if encoder_run else "pixels (no pretrained ShuffleNet encoder)"}
     state = {"features": {k: v.cpu() for k, v in features.state_dict().items()}, "bank": memory.bank.cpu(),
              "scale": torch.tensor(scale)}
     return {"mapper": mapper, "summary": summary, "state": state, "config": {"encoder_run": encoder_run},

@@ -9,10 +9,13 @@ A patch's anomaly is its distance to the nearest bank patch; the map is that dis
 per stride-8 cell, stretched over the image and smoothed (PatchCore: Gaussian σ = 4 px).
 
 The encoder is the project's pretrained ShuffleNet when it has one (no ImageNet weights:
-nothing is downloaded), else the same architecture with fixed random weights.
+nothing is downloaded); without one, the patches are described by their own pixels at three
+resolutions (:mod:`models.patchcore.pixels`): a ShuffleNet with fixed random weights scored
+no better than chance.
 """
 
 from models.patchcore.memory import PatchMemory, greedy_coreset
 from models.patchcore.net import STRIDE, PatchFeatures, distance_map
+from models.patchcore.pixels import PixelPatches
 
-__all__ = ["STRIDE", "PatchFeatures", "PatchMemory", "distance_map", "greedy_coreset"]
+__all__ = ["STRIDE", "PatchFeatures", "PatchMemory", "PixelPatches", "distance_map", "greedy_coreset"]

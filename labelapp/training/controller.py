@@ -93,6 +93,7 @@ class TrainingController(QObject):
         self._finished_run: int | None = None  # the run whose stale warning the next history decides
         self._started_at = 0.0  # time.monotonic() when the running job started
         self._stage: str | None = None  # the part of the running retrain the last record named
+        self._what = "A retrain"  # the running job, in words
         self.proposer_dialog: ProposerDialog | None = None  # the last "Propose masks" dialog opened
         panel.retrain_requested.connect(self.retrain)
         panel.cancel_requested.connect(self.cancel)
@@ -148,19 +149,20 @@ class TrainingController(QObject):
         project = self._session.project
         if project is not None and not self.is_running():
             self.retrain_starting.emit()  # pending masks reach the snapshot; the panel comes forward
-            self.start(proposer_call(self._settings, project, choice), title="Starting the mask proposer…")
+            self.start(proposer_call(self._settings, project, choice), title="Starting the mask proposer…",
+                       what="The mask proposer")
 
     # -- running ---------------------------------------------------------------------------------
-    def start(self, job: StartJob | JobCall, *, title: str) -> None:
+    def start(self, job: StartJob | JobCall, *, title: str, what: str = "A retrain") -> None:
         """Runs ``job``: a :class:`JobCall` in the training process (every torch job), a
-        StartJob on a thread of this process (light jobs)."""
+        StartJob on a thread of this process (light jobs); ``what`` names it in questions."""
         if self.is_running():
             raise RuntimeError("a training job is already running")
         from labelapp.jobs.warmup import start_warmup
 
         start_warmup()  # pyqtgraph (the curves) loads off the GUI thread if not yet done
         self._started_at = time.monotonic()
-        self._stage = None
+        self._stage, self._what = None, what
         self._panel.job_started(title)
         if isinstance(job, JobCall):
             runner: JobRunner | WorkerJobRunner = WorkerJobRunner(job, self._worker, self)
@@ -189,7 +191,7 @@ class TrainingController(QObject):
         """Asks whether to stop the running job (the window is closing)."""
         answer = QMessageBox.question(
             parent, "Training is running",
-            "A retrain is running. Stop it and close?\n\nNothing is lost: every label is saved; the unfinished "
+            f"{self._what} is running. Stop it and close?\n\nNothing is lost: every label is saved; the unfinished "
             "run is discarded.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes

@@ -133,7 +133,8 @@ def _labeled_rows(ids: np.ndarray, labeled: list[tuple[int, int]], classes: list
 def _fit(project: Project, recorder: RunRecorder, embeddings: np.ndarray, rows: list[tuple[int, int]],
          classes: list[int], request: ClassifyRequest, cancel: threading.Event | None):
     """The fitted head (its checkpoint saved) and the run's metrics, validation included."""
-    from models.fewshot.head import FitCancelled, fit_head
+    from models.fewshot.fitting import FitCancelled
+    from models.fewshot.head import fit_head
 
     x = embeddings[[r for r, _ in rows]]
     y = np.array([k for _, k in rows], dtype=np.int64)
@@ -174,7 +175,8 @@ def _calibrate(head, cancel: threading.Event | None) -> bool:
     """Fits the head's temperature on held-out folds (:func:`models.fewshot.head.calibrate_head`)."""
     import torch
 
-    from models.fewshot.head import FitCancelled, calibrate_head
+    from models.fewshot.fitting import FitCancelled
+    from models.fewshot.head import calibrate_head
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -7,7 +7,8 @@ cached embeddings; ``calibration`` turns its logits into calibrated probabilitie
 
 from models.fewshot.arcface import ArcFaceHead, ArcFaceOutput
 from models.fewshot.calibration import ece, fit_temperature, heldout_folds, softmax
-from models.fewshot.head import FitCancelled, FittedHead, HeadConfig, Prediction, fit_head
+from models.fewshot.fitting import FitCancelled
+from models.fewshot.head import FittedHead, HeadConfig, Prediction, fit_head
 from models.fewshot.losses import FewShotLoss, fewshot_loss, pair_contrastive_loss, self_contrastive_loss
 
 __all__ = [

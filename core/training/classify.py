@@ -12,9 +12,10 @@ predictions so reach the grid before the calibration rather than after it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,27 +133,18 @@ def _labeled_rows(ids: np.ndarray, labeled: list[tuple[int, int]], classes: list
 
 def _fit(project: Project, recorder: RunRecorder, embeddings: np.ndarray, rows: list[tuple[int, int]],
          classes: list[int], request: ClassifyRequest, cancel: threading.Event | None):
-    """The fitted head (its checkpoint saved) and the run's metrics, validation included."""
-    from models.fewshot.fitting import FitCancelled
+    """The fitted head (its checkpoint saved, not calibrated yet) and the run's metrics."""
     from models.fewshot.head import fit_head
 
     x = embeddings[[r for r, _ in rows]]
     y = np.array([k for _, k in rows], dtype=np.int64)
-    is_cancelled = cancel.is_set if cancel is not None else None
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a small head: more threads only add spin-waiting (30x slower under load)
-    try:
-        metrics: dict = {}
+    with _fitting_head():
         # labelled rows only: with fixed features the contrastive term on unlabeled rows
         # cost 3-6 points on X-SDD (benchmarks/fewshot_head_bench.py)
         head = fit_head(x, y, n_classes=len(classes), epochs=request.epochs, seed=request.seed,
-                        cancel=is_cancelled, calibrate=False, temperature=_last_temperature(project))
-    except FitCancelled as exc:
-        raise JobCancelled(str(exc)) from exc
-    finally:
-        torch.set_num_threads(threads)
+                        cancel=cancel.is_set if cancel is not None else None, calibrate=False,
+                        temperature=_last_temperature(project))
+    metrics: dict = {}
     check_cancel(cancel)
     encoder_file = "encoder.pt" if request.finetune_steps > 0 else None
     recorder.save_checkpoint(head.state_dict(), config={"classes": classes, "encoder_file": encoder_file,
@@ -173,15 +165,24 @@ def _last_temperature(project: Project) -> float | None:
 
 def _calibrate(head, cancel: threading.Event | None) -> bool:
     """Fits the head's temperature on held-out folds (:func:`models.fewshot.head.calibrate_head`)."""
+    from models.fewshot.head import calibrate_head
+
+    with _fitting_head():
+        return calibrate_head(head, cancel=cancel.is_set if cancel is not None else None)
+
+
+@contextlib.contextmanager
+def _fitting_head() -> Iterator[None]:
+    """One torch thread while the small head trains (more only add spin-waiting: 30x
+    slower under load); a cancelled fit ends the job as cancelled."""
     import torch
 
     from models.fewshot.fitting import FitCancelled
-    from models.fewshot.head import calibrate_head
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return calibrate_head(head, cancel=cancel.is_set if cancel is not None else None)
+        yield
     except FitCancelled as exc:
         raise JobCancelled(str(exc)) from exc
     finally:

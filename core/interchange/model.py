@@ -22,7 +22,7 @@ from core.store import Project
 OK_KIND, DEFECT_KIND = "ok", "defect"
 
 
-class InterchangeError(Exception):
+class InterchangeError(ValueError):
     """A file to import cannot be read, or refers to what it must not; nothing was imported."""
 
 

@@ -171,6 +171,9 @@ def _mask(entry: ParsedImage, image: Image) -> np.ndarray | None:
 def apply(project: Project, parsed: Parsed, plan: Plan, *, source: Path, actor: str) -> ImportResult:
     """Writes the plan in one transaction: missing classes, labels, masks. On any error
     nothing stays (mask files already written for it are removed)."""
+    if not plan.labels and not plan.masks:  # no image matched: not even the classes are added
+        return ImportResult(format=parsed.format, source=source, images=0, labels=0, masks=0,
+                            unmatched=tuple(plan.unmatched))
     used_ids = {int(v) for mask in plan.masks.values() for v in np.unique(mask) if v}
     specs = {spec.name: spec for _, spec in sorted(parsed.classes.items())}
     wanted = list(specs) + sorted(set(plan.labels.values()) - set(specs))  # the file's order

@@ -16,7 +16,7 @@ from core.export.labels import export_labels
 from core.interchange import geometry, import_labels
 from core.store import Project
 from core.store.masks import decode_mask_png
-from interchange_data import (
+from tests.core.interchange_data import (
     LABELS,
     blank_project,
     classes,
@@ -152,5 +152,6 @@ def test_the_csv_names_the_mask_files_it_wrote_beside_it(source: tuple[Path, Pat
             stored = project.masks.load(find(project, name).id)
             assert np.array_equal(decode_mask_png(tmp_path / mask_file), stored)
         export_labels(project, tmp_path / "folder", format="csv")
-        row = next(r for r in csv.DictReader(open(tmp_path / "folder" / "labels.csv")) if r["mask"] not in ("", "empty"))
+        rows = csv.DictReader(open(tmp_path / "folder" / "labels.csv"))
+        row = next(r for r in rows if r["mask"] not in ("", "empty"))
         assert row["mask"].startswith("masks/") and (tmp_path / "folder" / row["mask"]).is_file()

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from interchange_data import blank_project, find, labeled_project, write_images
 from PIL import Image as PILImage
 
 from core.export.labels import export_labels
 from core.interchange import InterchangeError, import_labels
 from core.store import Project
+from tests.core.interchange_data import blank_project, find, labeled_project, write_images
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ On import, a file without ``has_mask`` gives a mask to every image with an annot
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,12 +52,13 @@ def write(snap: Snapshot, out: Path, *, polygons: bool = False) -> tuple[int, in
     images, annotations, image_labels = [], [], []
     for image_id, image in enumerate(snap.images, start=1):
         images.append({"id": image_id, "file_name": image.name, "width": image.width, "height": image.height,
-                       "has_mask": image.mask is not None})
+                       "has_mask": image.masked})
         if image.label is not None:
             image_labels.append({"image_id": image_id, "category_id": name_to_id[image.label]})
-        if image.mask is None:
+        mask = image.mask()
+        if mask is None:
             continue
-        for component in geometry.components(image.mask):
+        for component in geometry.components(mask):
             annotations.append({"id": len(annotations) + 1, "image_id": image_id,
                                 "category_id": component.class_id,
                                 "segmentation": _segmentation(component, polygons), "area": component.area,
@@ -97,8 +99,18 @@ def find_file(path: Path) -> Path:
 
 
 def read(path: Path) -> Parsed:
-    """The labels of a COCO file. Raises :class:`InterchangeError` naming what is wrong."""
+    """The labels of a COCO file. Raises :class:`InterchangeError` naming the file and what
+    is wrong in it."""
     source = find_file(path)
+    try:
+        return _read(source)
+    except InterchangeError as exc:
+        if str(exc).startswith(source.name):
+            raise
+        raise InterchangeError(f"{source.name}: {exc}") from None
+
+
+def _read(source: Path) -> Parsed:
     try:
         document = json.loads(source.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -109,30 +121,39 @@ def read(path: Path) -> Parsed:
     categories = _categories(document, parsed)
     images = _images(document, (source.parent / IMAGES) if (source.parent / IMAGES).is_dir() else source.parent,
                      source.name)
-    masks: dict[int, np.ndarray] = {}
+    segments: dict[int, list[tuple[int, object, str]]] = {}
     for n, annotation in enumerate(_list(document, "annotations", required=False)):
         where = f"annotation {annotation.get('id', n + 1) if isinstance(annotation, dict) else n + 1}"
         image_id, category_id = _ref(annotation, "image_id", images, where), _ref(annotation, "category_id",
                                                                                  categories, where)
-        image = images[image_id]
-        try:
-            pixels = _pixels(annotation.get("segmentation"), image.height, image.width)
-        except ValueError as exc:
-            raise InterchangeError(f"{source.name}: {where}: {exc}") from None
-        mask = masks.setdefault(image_id, np.zeros((image.height, image.width), dtype=np.uint8))
-        mask[pixels] = categories[category_id].id
-    flags = {i: bool(image_dict.get("has_mask", i in masks)) for i, image_dict in _image_dicts(document).items()}
+        segmentation = annotation.get("segmentation")
+        if not isinstance(segmentation, dict) and not (isinstance(segmentation, list) and segmentation):
+            raise InterchangeError(f"{source.name}: {where} has no segmentation (polygons or RLE); boxes alone are"
+                                   " not a mask")
+        segments.setdefault(image_id, []).append((categories[category_id].id, segmentation, where))
+    flags = {i: bool(image_dict.get("has_mask", i in segments)) for i, image_dict in _image_dicts(document).items()}
     for n, entry in enumerate(_list(document, "image_labels", required=False)):
         where = f"image_labels[{n}]"
         image_id = _ref(entry, "image_id", images, where)
         images[image_id].label = categories[_ref(entry, "category_id", categories, where)].name
     for image_id, image in images.items():
-        if image_id in masks:
-            image.mask = masks[image_id]
-        elif flags[image_id]:
-            image.mask = np.zeros((image.height, image.width), dtype=np.uint8)  # type: ignore[arg-type]
+        if flags[image_id]:
+            image.load_mask = functools.partial(_draw, segments.get(image_id, []), image.height, image.width,
+                                                source.name)
         parsed.images.append(image)
     return parsed
+
+
+def _draw(segments: list[tuple[int, object, str]], height: int, width: int, file: str) -> np.ndarray:
+    """The mask of one image: its annotations drawn in order (class ids of the file)."""
+    mask = np.zeros((height, width), dtype=np.uint8)
+    for class_id, segmentation, where in segments:
+        try:
+            pixels = _pixels(segmentation, height, width)
+        except (ValueError, TypeError) as exc:
+            raise InterchangeError(f"{file}: {where}: {exc}") from None
+        mask[pixels] = class_id
+    return mask
 
 
 def _categories(document: dict, parsed: Parsed) -> dict[int, ClassSpec]:
@@ -187,7 +208,7 @@ def _ref(entry: object, key: str, known: dict[int, Any], where: str) -> int:
     if not isinstance(entry, dict):
         raise InterchangeError(f"{where} is not an object")
     value = entry.get(key)
-    if value not in known or isinstance(value, bool):
+    if not isinstance(value, int) or isinstance(value, bool) or value not in known:
         raise InterchangeError(f"{where}: {key} {value!r} names no entry of the file")
     return value
 

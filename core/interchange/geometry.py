@@ -134,7 +134,16 @@ def _signed_area(polygon: Polygon) -> float:
 
 def rasterize(polygons: Sequence[Polygon], height: int, width: int) -> np.ndarray:
     """The pixels (bool, ``height`` x ``width``) whose centre lies inside any of the
-    polygons, by pycocotools."""
+    polygons, by pycocotools.
+
+    Raises:
+        ValueError: a point lies more than a pixel outside the image (pycocotools would
+            walk every pixel of the way out there).
+    """
+    for polygon in polygons:
+        for x, y in polygon:
+            if not (-1 <= x <= width + 1 and -1 <= y <= height + 1):
+                raise ValueError(f"the point ({x:g}, {y:g}) lies outside the {width}x{height} image")
     flat = [[float(v) for point in polygon for v in point] for polygon in polygons if len(polygon) >= 3]
     if not flat:
         return np.zeros((height, width), dtype=bool)
@@ -156,7 +165,7 @@ def decode_rle(rle: dict, height: int, width: int) -> np.ndarray:
     """
     size = rle.get("size")
     counts = rle.get("counts")
-    if not isinstance(size, list | tuple) or [int(v) for v in size] != [height, width]:
+    if not isinstance(size, list | tuple) or list(size) != [height, width]:
         raise ValueError(f"its RLE size {size!r} is not the image's {height}x{width} (height, width)")
     if isinstance(counts, list):
         if not all(isinstance(v, int) and v >= 0 for v in counts) or sum(counts) != height * width:

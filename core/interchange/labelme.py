@@ -36,14 +36,15 @@ def write(snap: Snapshot, out: Path) -> tuple[int, int]:
     classes = [{"name": c.name, "kind": c.kind, "color": c.color} for c in snap.classes]
     for image in snap.images:
         shapes = []
-        if image.mask is not None:
-            for component in geometry.components(image.mask):
+        mask = image.mask()
+        if mask is not None:
+            for component in geometry.components(mask):
                 outer, holes = geometry.trace(component.pixels)
                 shapes += [_shape(names[component.class_id], p) for p in outer]
                 shapes += [_shape(BACKGROUND, p) for p in holes]
         document = {"version": VERSION, "flags": {c.name: c.name == image.label for c in snap.classes},
                     "shapes": shapes, "imagePath": Path(image.name).name, "imageData": None,
-                    "imageHeight": image.height, "imageWidth": image.width, "has_mask": image.mask is not None,
+                    "imageHeight": image.height, "imageWidth": image.width, "has_mask": image.masked,
                     "classes": classes}
         target = out / Path(image.name).with_suffix(".json")
         write_text_atomic(target, json.dumps(document, ensure_ascii=False) + "\n")

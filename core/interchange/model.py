@@ -8,9 +8,10 @@ reference, a label, a mask), which :mod:`core.interchange.plan` matches to the p
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,8 @@ class ClassSpec:
 @dataclass(frozen=True)
 class ExportedImage:
     """One image of a snapshot. ``name`` is its relative name in the export (POSIX);
-    ``mask`` uint8 class ids, or None for an image without a mask."""
+    ``masked`` whether it has a mask, which :meth:`mask` reads (one at a time: a large
+    project's masks do not fit in memory together)."""
 
     path: str
     source: Path
@@ -48,7 +50,12 @@ class ExportedImage:
     width: int
     height: int
     label: str | None
-    mask: np.ndarray | None
+    masked: bool
+    loader: Callable[[], np.ndarray | None] = field(default=lambda: None, repr=False, compare=False)
+
+    def mask(self) -> np.ndarray | None:
+        """uint8 class ids, or None for an image without a mask."""
+        return self.loader() if self.masked else None
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,8 @@ class ParsedImage:
         base: The folder ``ref`` is relative to.
         width, height: The size the file gives (None: the project image's size is taken).
         label: The image-level class name, or None.
-        mask: The file's class ids (0 background), or None.
+        load_mask: Reads the file's mask of the image (class ids, 0 background), when the
+            file has one; called once the image is matched and its size checked.
         polygons: ``(class id, polygon)`` pairs drawn in order at the project image's size
             (when the file has no size of its own); None when the file gives no mask.
         normalized: The polygons' coordinates are fractions of the width and height.
@@ -82,7 +90,7 @@ class ParsedImage:
     width: int | None = None
     height: int | None = None
     label: str | None = None
-    mask: np.ndarray | None = None
+    load_mask: Callable[[], np.ndarray] | None = None
     polygons: list[tuple[int, Polygon]] | None = None
     normalized: bool = False
     stem_only: bool = False
@@ -115,10 +123,10 @@ def snapshot(project: Project) -> Snapshot:
     result = []
     for image in images:
         label = labels.get(image.id)
-        mask = project.masks.load(image.id) if image.id in masked else None
         result.append(ExportedImage(path=image.path, source=project.images.resolve(image), name=names[image.path],
                                     width=image.width, height=image.height,
-                                    label=label.class_name if label else None, mask=mask))
+                                    label=label.class_name if label else None, masked=image.id in masked,
+                                    loader=functools.partial(project.masks.load, image.id)))
     return Snapshot(classes=classes, images=result)
 
 

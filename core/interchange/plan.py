@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -46,7 +47,9 @@ class ImportResult:
 @dataclass
 class Plan:
     labels: dict[int, str] = field(default_factory=dict)  # image id -> class name
-    masks: dict[int, np.ndarray] = field(default_factory=dict)  # image id -> the file's class ids
+    # image id -> the file's class ids, compressed (a large import's masks do not fit in memory together)
+    masks: dict[int, tuple[tuple[int, int], bytes]] = field(default_factory=dict)
+    class_ids: set[int] = field(default_factory=set)  # the file's class ids the masks use
     unmatched: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -124,7 +127,8 @@ def make_plan(project: Project, parsed: Parsed, source: Path) -> Plan:
             plan.labels[image.id] = entry.label
         mask = _mask(entry, image)
         if mask is not None:
-            plan.masks[image.id] = mask
+            plan.masks[image.id] = (mask.shape, zlib.compress(mask.tobytes(), 1))
+            plan.class_ids.update(int(v) for v in np.unique(mask) if v)
     return plan
 
 
@@ -153,18 +157,22 @@ def _mask(entry: ParsedImage, image: Image) -> np.ndarray | None:
     if entry.width is not None and entry.height is not None and (entry.height, entry.width) != size:
         raise InterchangeError(f"{entry.where}: {entry.ref!r} is {entry.width}x{entry.height} in the file but"
                                f" {image.width}x{image.height} in the project ({image.path})")
-    if entry.mask is not None:
-        if entry.mask.shape != size:
-            raise InterchangeError(f"{entry.where}: the mask of {entry.ref!r} is {entry.mask.shape[1]}x"
-                                   f"{entry.mask.shape[0]}, the image {image.width}x{image.height}")
-        return entry.mask
+    if entry.load_mask is not None:
+        mask = entry.load_mask()
+        if mask.shape != size:
+            raise InterchangeError(f"{entry.where}: the mask of {entry.ref!r} is {mask.shape[1]}x"
+                                   f"{mask.shape[0]}, the image {image.width}x{image.height}")
+        return mask
     if entry.polygons is None:
         return None
     mask = np.zeros(size, dtype=np.uint8)
     scale = (image.width, image.height) if entry.normalized else (1, 1)
     for class_id, polygon in entry.polygons:
         points = [(x * scale[0], y * scale[1]) for x, y in polygon]
-        mask[geometry.rasterize([points], *size)] = class_id
+        try:
+            mask[geometry.rasterize([points], *size)] = class_id
+        except ValueError as exc:
+            raise InterchangeError(f"{entry.where}: {exc}") from None
     return mask
 
 
@@ -174,7 +182,6 @@ def apply(project: Project, parsed: Parsed, plan: Plan, *, source: Path, actor: 
     if not plan.labels and not plan.masks:  # no image matched: not even the classes are added
         return ImportResult(format=parsed.format, source=source, images=0, labels=0, masks=0,
                             unmatched=tuple(plan.unmatched))
-    used_ids = {int(v) for mask in plan.masks.values() for v in np.unique(mask) if v}
     specs = {spec.name: spec for _, spec in sorted(parsed.classes.items())}
     wanted = list(specs) + sorted(set(plan.labels.values()) - set(specs))  # the file's order
     before = set(os.listdir(project.masks_dir))
@@ -190,9 +197,10 @@ def apply(project: Project, parsed: Parsed, plan: Plan, *, source: Path, actor: 
                     added.append(name)
             project.labels.apply(list(plan.labels.items()), actor=actor, source="import")
             lookup = np.zeros(256, dtype=np.uint8)
-            for file_id in used_ids:
+            for file_id in plan.class_ids:
                 lookup[file_id] = project.classes.get(parsed.classes[file_id].name).id
-            for image_id, mask in plan.masks.items():
+            for image_id, (shape, data) in plan.masks.items():
+                mask = np.frombuffer(zlib.decompress(data), dtype=np.uint8).reshape(shape)
                 project.masks.save(image_id, lookup[mask], actor=actor, source="import")
     except StoreError as exc:
         _remove_new_files(project, before)

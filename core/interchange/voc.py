@@ -15,6 +15,7 @@ On import, index 255 (VOC's "void" border) is read as background.
 from __future__ import annotations
 
 import csv
+import functools
 import glob
 import io
 from pathlib import Path
@@ -53,8 +54,9 @@ def write(snap: Snapshot, out: Path) -> tuple[int, int]:
         stem = Path(image.name).with_suffix("").as_posix()
         if image.label is not None:
             labeled.append((stem, image.label))
-        if image.mask is not None:
-            write_bytes_atomic(out / MASKS / f"{stem}.png", encode_mask_png(lookup[image.mask], palette))
+        mask = image.mask()
+        if mask is not None:
+            write_bytes_atomic(out / MASKS / f"{stem}.png", encode_mask_png(lookup[mask], palette))
             segmented.append(stem)
     write_text_atomic(out / SETS / "Segmentation" / "trainval.txt", "".join(f"{s}\n" for s in segmented))
     for cls in snap.classes:
@@ -80,8 +82,8 @@ def read(path: Path) -> Parsed:
     for png in sorted(mask_dir.rglob("*.png")) if mask_dir.is_dir() else []:
         stem = png.relative_to(mask_dir).with_suffix("").as_posix()
         entry = images[stem] = _entry(path, stem, png.relative_to(path).as_posix())
-        entry.mask = _mask(png, path, len(classes))
-        entry.height, entry.width = entry.mask.shape
+        entry.width, entry.height = _size(png, path)
+        entry.load_mask = functools.partial(_mask, png, path, len(classes))
     names = {spec.name for spec in classes.values()}
     for list_file in sorted((path / SETS / "Main").glob("*_trainval.txt")):
         name = list_file.name[: -len("_trainval.txt")]
@@ -130,6 +132,15 @@ def _classes(root: Path) -> dict[int, ClassSpec]:
     if len(found) >= VOID:
         raise InterchangeError(f"{len(found)} classes: a VOC mask holds at most {VOID - 1}")
     return found
+
+
+def _size(png: Path, root: Path) -> tuple[int, int]:
+    """(width, height) of a mask PNG, from its header."""
+    try:
+        with PILImage.open(png) as image:
+            return image.size
+    except Exception as exc:  # noqa: BLE001 - whatever a broken PNG raises, the answer is the same
+        raise InterchangeError(f"{png.relative_to(root).as_posix()} cannot be read as an image: {exc}") from None
 
 
 def _mask(png: Path, root: Path, classes: int) -> np.ndarray:

@@ -46,10 +46,11 @@ def write(snap: Snapshot, out: Path) -> tuple[int, int]:
     for image in snap.images:
         if image.label is not None:
             rows.append((image.name, image.label))
-        if image.mask is None:
+        mask = image.mask()
+        if mask is None:
             continue
         lines = []
-        for component in geometry.components(image.mask):
+        for component in geometry.components(mask):
             outer, _ = geometry.trace(component.pixels)
             for polygon in outer:
                 coords = " ".join(f"{x / image.width:.6f} {y / image.height:.6f}" for x, y in polygon)

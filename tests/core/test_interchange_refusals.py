@@ -4,8 +4,10 @@ the file, and the project is left exactly as it was."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -160,3 +162,55 @@ def test_a_folder_of_another_format_says_what_it_misses(fresh) -> None:
         with pytest.raises(InterchangeError, match=words):
             import_labels(project, exported / ("coco" if fmt != "coco" else "yolo"), format=fmt)
     _untouched(project)
+
+
+_ODD_VALUES = (None, -1, 0, 1e308, float("nan"), "x", "", [], {}, [1], [[1, 2]], True, 10 ** 20, "../../x",
+               "/etc/passwd", [1, 2, 3, 4, 5, 6], {"size": [30, 40], "counts": "abc"}, {"size": "x", "counts": [1]})
+
+
+def _mutate(value: object, rng: random.Random) -> object:
+    """``value`` with one entry somewhere inside replaced by an odd value, or removed."""
+    if isinstance(value, dict | list) and value:
+        key = rng.choice(list(value)) if isinstance(value, dict) else rng.randrange(len(value))
+        roll = rng.random()
+        if roll < 0.3:
+            value[key] = copy.deepcopy(rng.choice(_ODD_VALUES))
+        elif roll < 0.4:
+            del value[key]
+        else:
+            value[key] = _mutate(value[key], rng)
+        return value
+    return copy.deepcopy(rng.choice(_ODD_VALUES))
+
+
+def test_damaged_files_import_whole_or_are_refused_never_a_crash(fresh) -> None:
+    """A hundred random damages to a COCO file and a labelme file: each imports, or is
+    refused with a message naming the file, and a refusal leaves the project untouched."""
+    project, exported = fresh
+    rng = random.Random(0)
+    coco_file, labelme_file = exported / "coco/annotations.json", exported / "labelme/line-a/img1.json"
+    originals = {coco_file: json.loads(coco_file.read_text()), labelme_file: json.loads(labelme_file.read_text())}
+    outcomes = {"imported": 0, "refused": 0}
+    for n in range(100):
+        file = coco_file if n % 2 else labelme_file
+        damaged = copy.deepcopy(originals[file])
+        for _ in range(rng.randint(1, 3)):
+            damaged = _mutate(damaged, rng)
+        file.write_text(json.dumps(damaged))
+        fmt = "coco" if file is coco_file else "labelme"
+        try:
+            import_labels(project, exported / fmt, format=fmt)
+        except InterchangeError as exc:
+            assert str(exc).startswith(file.name if fmt == "coco" else "line-a/img1.json"), str(exc)
+            _untouched(project)
+            outcomes["refused"] += 1
+        else:
+            outcomes["imported"] += 1
+            with project.transaction():  # back to a blank project for the next try
+                for image in project.images.list():
+                    project.labels.set(image.id, None, actor="t", source="test")
+                    project.masks.save(image.id, None, actor="t", source="test")
+                for cls in project.classes.list():
+                    project.classes.remove(cls.id, actor="t", source="test")
+        file.write_text(json.dumps(originals[file]))
+    assert outcomes["imported"] > 5 and outcomes["refused"] > 50

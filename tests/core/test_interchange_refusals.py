@@ -17,6 +17,7 @@ import pytest
 from PIL import Image as PILImage
 
 from core.export.labels import export_labels
+from core.importing import ImportOptions, import_folder
 from core.interchange import InterchangeError, import_labels
 from core.store import Project
 from tests.core.interchange_data import blank_project, find, labeled_project, write_images
@@ -214,3 +215,28 @@ def test_damaged_files_import_whole_or_are_refused_never_a_crash(fresh) -> None:
                     project.classes.remove(cls.id, actor="t", source="test")
         file.write_text(json.dumps(originals[file]))
     assert outcomes["imported"] > 5 and outcomes["refused"] > 50
+
+
+def test_labels_without_the_image_copies_match_by_name(fresh) -> None:
+    """YOLO and VOC folders often come without their images: the label files' names match."""
+    project, exported = fresh
+    shutil.rmtree(exported / "yolo/images")
+    shutil.rmtree(exported / "voc/JPEGImages")
+    for fmt in ("yolo", "voc"):
+        result = import_labels(project, exported / fmt, format=fmt)
+        assert result.unmatched == () and result.masks == 5 and result.labels == 5
+
+
+def test_a_name_two_project_images_share_is_not_guessed(exports: tuple[Path, Path], tmp_path: Path) -> None:
+    images, folder = exports
+    shutil.copytree(images, tmp_path / "images")
+    (tmp_path / "images/line-c").mkdir()
+    PILImage.fromarray(np.zeros((30, 40), np.uint8)).save(tmp_path / "images/line-c/img0.png")
+    with Project.create(tmp_path / "project") as project:
+        assert import_folder(project, tmp_path / "images", ImportOptions(workers=1)).added == 7
+        document = json.loads((folder / "coco/annotations.json").read_text())
+        document["images"][0]["file_name"] = "img0.png"
+        (tmp_path / "annotations.json").write_text(json.dumps(document))
+        result = import_labels(project, tmp_path / "annotations.json", format="coco")
+        assert result.unmatched == (("img0.png", "2 project images go by this name; give the path"),)
+        assert result.labels == 4

@@ -18,6 +18,7 @@ import contextlib
 import os
 import zlib
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -203,18 +204,22 @@ def apply(project: Project, parsed: Parsed, plan: Plan, *, source: Path, actor: 
                 mask = np.frombuffer(zlib.decompress(data), dtype=np.uint8).reshape(shape)
                 project.masks.save(image_id, lookup[mask], actor=actor, source="import")
     except StoreError as exc:
-        _remove_new_files(project, before)
+        _remove_new_files(project, before, plan.masks)
         raise InterchangeError(f"the project refused the import: {exc}; nothing was imported") from exc
     except BaseException:
-        _remove_new_files(project, before)
+        _remove_new_files(project, before, plan.masks)
         raise
     return ImportResult(format=parsed.format, source=source, images=len(plan.labels.keys() | plan.masks.keys()),
                         labels=len(plan.labels), masks=len(plan.masks), classes_added=tuple(added),
                         unmatched=tuple(plan.unmatched))
 
 
-def _remove_new_files(project: Project, before: set[str]) -> None:
+def _remove_new_files(project: Project, before: set[str], image_ids: Iterable[int]) -> None:
+    """Removes the mask files this import wrote and no row names (only those of its own
+    images: a file another writer has written and not yet committed is left alone)."""
     referenced = set(project.masks.files().values())
+    prefixes = tuple(f"{image_id}-" for image_id in image_ids)
     for name in set(os.listdir(project.masks_dir)) - before - referenced:
-        with contextlib.suppress(OSError):
-            (project.masks_dir / name).unlink()
+        if name.startswith(prefixes) and name.endswith(".png"):
+            with contextlib.suppress(OSError):
+                (project.masks_dir / name).unlink()

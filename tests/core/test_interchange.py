@@ -155,3 +155,47 @@ def test_the_csv_names_the_mask_files_it_wrote_beside_it(source: tuple[Path, Pat
         rows = csv.DictReader(open(tmp_path / "folder" / "labels.csv"))
         row = next(r for r in rows if r["mask"] not in ("", "empty"))
         assert row["mask"].startswith("masks/") and (tmp_path / "folder" / row["mask"]).is_file()
+
+
+def _within_a_pixel_of_the_edges(got: np.ndarray, want: np.ndarray) -> bool:
+    """Whether ``got`` differs from ``want`` only on pixels next to a region's edge."""
+    band = np.zeros(want.shape, bool)
+    for class_id in np.unique(np.concatenate([np.unique(got), np.unique(want)])):
+        region = want == class_id
+        band |= ndimage.binary_dilation(region, np.ones((3, 3))) & ~ndimage.binary_erosion(region, np.ones((3, 3)))
+    return bool(((got != want) <= band).all())
+
+
+def test_labelme_and_yolo_polygons_drawn_by_pil_match_within_a_pixel(source: tuple[Path, Path],
+                                                                      tmp_path: Path) -> None:
+    """labelme draws its polygons with PIL (``labelme.utils.shape_to_mask``, pixel centres
+    on integer coordinates); our polygons follow pixel corners: half a pixel apart."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
+
+    _, root = source
+    with Project.open(root) as project:
+        export_labels(project, tmp_path / "labelme", format="labelme")
+        export_labels(project, tmp_path / "yolo", format="yolo")
+        ids = {c.name: c.id for c in project.classes.list()} | {"_background_": 0}
+        names = [c.id for c in project.classes.list()]
+        for document_file in sorted((tmp_path / "labelme").rglob("*.json")):
+            document = json.loads(document_file.read_text())
+            image = find(project, document_file.relative_to(tmp_path / "labelme").with_suffix(".png").as_posix())
+            want = project.masks.load(image.id)
+            if want is None:
+                continue
+            drawn = PILImage.new("L", (image.width, image.height))
+            for shape in document["shapes"]:
+                ImageDraw.Draw(drawn).polygon([tuple(p) for p in shape["points"]], fill=ids[shape["label"]],
+                                              outline=ids[shape["label"]])
+            assert _within_a_pixel_of_the_edges(np.asarray(drawn), want), document_file.name
+            lines = (tmp_path / "yolo/labels" / document_file.relative_to(tmp_path / "labelme")).with_suffix(".txt")
+            drawn = PILImage.new("L", (image.width, image.height))
+            for line in lines.read_text().splitlines():
+                index, *values = line.split()
+                pairs = zip(values[::2], values[1::2], strict=True)
+                points = [(float(x) * image.width, float(y) * image.height) for x, y in pairs]
+                ImageDraw.Draw(drawn).polygon(points, fill=names[int(index)], outline=names[int(index)])
+            filled = _filled({"x": (None, want)})["x"][1]
+            assert _within_a_pixel_of_the_edges(np.asarray(drawn), filled), lines.name

@@ -60,20 +60,19 @@ class _Index:
     def __init__(self, project: Project) -> None:
         images = project.images.list()
         self.project_root = Path(os.path.abspath(project.root))
-        self.by_key: dict[str, list[Image]] = defaultdict(list)
-        self.by_name: dict[str, list[Image]] = defaultdict(list)
-        self.by_stem: dict[str, list[Image]] = defaultdict(list)
-        self.absolute: dict[Image, PurePosixPath] = {}
+        self.by_key: dict[str, list[Image]] = defaultdict(list)  # stored path, export name
+        self.by_tail: dict[str, list[Image]] = defaultdict(list)  # every ending of the full path: "b/c.png", "c.png"
         self.roots = {self.project_root}
+        self._stems: dict[str, dict[str, list[Image]]] | None = None  # the tables without suffixes, when asked
         names = export_names(project, [image.path for image in images])
         for image in images:
             absolute = Path(os.path.abspath(project.images.resolve(image)))
             self.roots.add(absolute.parent)
-            self.absolute[image] = PurePosixPath(absolute.as_posix())
-            for key in {image.path, names[image.path], absolute.as_posix()}:
+            for key in {image.path, names[image.path]}:
                 self.by_key[key].append(image)
-                self.by_stem[_strip(key)].append(image)
-            self.by_name[absolute.name].append(image)
+            parts = absolute.parts
+            for start in range(len(parts)):
+                self.by_tail["/".join(parts[start:]).removeprefix("/")].append(image)
 
     def confined(self, path: Path, *, extra: Path) -> bool:
         """Whether ``path`` lies in the imported folder ``extra``, the project folder or a
@@ -82,21 +81,29 @@ class _Index:
         return any(parent in roots for parent in (path, *path.parents))
 
     def match(self, key: str, *, stem_only: bool) -> tuple[Image | None, str]:
-        """The one image ``key`` names, or (None, why not)."""
-        table = self.by_stem if stem_only else self.by_key
+        """The one image ``key`` names (its stored path, its export name, the end of its
+        path, its file name; ``stem_only``: without the suffix), or (None, why not)."""
+        tables = {"by_key": self.by_key, "by_tail": self.by_tail}
+        if stem_only:
+            if self._stems is None:
+                self._stems = {name: _by_stem(table) for name, table in tables.items()}
+            tables = self._stems
         probe = _strip(key) if stem_only else key
-        found = {image.id: image for image in table.get(probe, [])}
-        if not found:
-            tail = "/" + probe
-            found = {image.id: image for image, absolute in self.absolute.items()
-                     if (_strip(absolute.as_posix()) if stem_only else absolute.as_posix()).endswith(tail)}
-        if not found and not stem_only:
-            found = {image.id: image for image in self.by_name.get(PurePosixPath(key).name, [])}
-        if len(found) == 1:
-            return next(iter(found.values())), ""
-        if found:
-            return None, f"{len(found)} project images go by this name; give the path"
+        for found in (tables["by_key"].get(probe), tables["by_tail"].get(probe),
+                      tables["by_tail"].get(PurePosixPath(probe).name)):
+            unique = {image.id: image for image in found or ()}
+            if len(unique) == 1:
+                return next(iter(unique.values())), ""
+            if unique:
+                return None, f"{len(unique)} project images go by this name; give the path"
         return None, "the project has no such image"
+
+
+def _by_stem(table: dict[str, list[Image]]) -> dict[str, list[Image]]:
+    stems: dict[str, list[Image]] = defaultdict(list)
+    for key, images in table.items():
+        stems[_strip(key)].extend(images)
+    return stems
 
 
 def _strip(path: str) -> str:

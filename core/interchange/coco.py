@@ -79,9 +79,9 @@ def write(snap: Snapshot, out: Path, *, polygons: bool = False) -> tuple[int, in
 
 def _segmentation(component: geometry.Component, polygons: bool) -> Any:
     if polygons and not component.has_holes:
-        outer, _ = geometry.trace(component.pixels)
+        outer, _ = component.outline()
         return [[v for point in polygon for v in point] for polygon in outer]
-    return geometry.encode_rle(component.pixels)
+    return component.rle()
 
 
 def find_file(path: Path) -> Path:

@@ -28,17 +28,50 @@ _DIRS = ((1, 0), (0, 1), (-1, 0), (0, -1))
 
 @dataclass(frozen=True)
 class Component:
-    """One connected region of one class: its pixels (bool, the mask's size), the
-    pixel count and the COCO box ``[x, y, width, height]``."""
+    """One connected region of one class: its pixels within its box (``crop``, bool), the
+    pixel count, the COCO box ``[x, y, width, height]`` and the mask's (height, width).
+    Everything is computed within the box: a mask may hold thousands of small regions."""
 
     class_id: int
-    pixels: np.ndarray
+    crop: np.ndarray
     area: int
     bbox: tuple[int, int, int, int]
+    shape: tuple[int, int]
+
+    @property
+    def pixels(self) -> np.ndarray:
+        """The region as bool pixels of the whole mask."""
+        full = np.zeros(self.shape, dtype=bool)
+        x, y, w, h = self.bbox
+        full[y:y + h, x:x + w] = self.crop
+        return full
 
     @property
     def has_holes(self) -> bool:
-        return bool((ndimage.binary_fill_holes(self.pixels, structure=_EIGHT) != self.pixels).any())
+        # background on the box's border touches the outside: the crop is enough
+        return bool((ndimage.binary_fill_holes(self.crop, structure=_EIGHT) != self.crop).any())
+
+    def outline(self) -> tuple[list[Polygon], list[Polygon]]:
+        """(outer polygons, hole polygons) in the mask's coordinates (see :func:`trace`)."""
+        x0, y0 = self.bbox[:2]
+        outer, holes = trace(self.crop)
+        return ([[(x + x0, y + y0) for x, y in p] for p in outer], [[(x + x0, y + y0) for x, y in p] for p in holes])
+
+    def rle(self) -> dict:
+        """The region as compressed COCO RLE of the whole mask, ``{"size": [h, w], "counts": str}``:
+        the runs are found from the region's own pixels, pycocotools compresses them."""
+        height, width = self.shape
+        rows, cols = np.nonzero(self.crop)
+        index = np.sort((cols + self.bbox[0]).astype(np.int64) * height + rows + self.bbox[1])  # column-major
+        breaks = np.flatnonzero(np.diff(index) != 1) + 1
+        starts = index[np.r_[0, breaks]]
+        ends = index[np.r_[breaks - 1, index.size - 1]] + 1
+        gaps = starts - np.r_[0, ends[:-1]]
+        counts = np.column_stack([gaps, ends - starts]).ravel().tolist()
+        if ends[-1] < height * width:
+            counts.append(height * width - int(ends[-1]))  # the background after the last run
+        rle = coco_mask.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+        return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
 
 
 def components(mask: np.ndarray) -> Iterator[Component]:
@@ -46,15 +79,16 @@ def components(mask: np.ndarray) -> Iterator[Component]:
     larger boxes first, so that a region comes before those in its holes (drawn in this
     order, later regions over earlier ones, they give the mask back)."""
     found = []
+    shape = (int(mask.shape[0]), int(mask.shape[1]))
     for class_id in (int(v) for v in np.unique(mask) if v != 0):
         labeled, _ = ndimage.label(mask == class_id, structure=_FOUR)
         for index, box in enumerate(ndimage.find_objects(labeled), start=1):
             if box is None:
                 continue
-            pixels = labeled == index
+            crop = labeled[box] == index
             rows, cols = box
             bbox = (cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
-            found.append(Component(class_id, pixels, int(pixels.sum()), bbox))
+            found.append(Component(class_id, crop, int(crop.sum()), bbox, shape))
     found.sort(key=lambda c: -c.bbox[2] * c.bbox[3])  # stable: by class, then top left, among equals
     yield from found
 
@@ -149,12 +183,6 @@ def rasterize(polygons: Sequence[Polygon], height: int, width: int) -> np.ndarra
         return np.zeros((height, width), dtype=bool)
     rles = coco_mask.frPyObjects(flat, height, width)
     return coco_mask.decode(coco_mask.merge(rles)).astype(bool)
-
-
-def encode_rle(pixels: np.ndarray) -> dict:
-    """A region as compressed COCO RLE, ``{"size": [h, w], "counts": str}``."""
-    rle = coco_mask.encode(np.asfortranarray(pixels.astype(np.uint8)))
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 def decode_rle(rle: dict, height: int, width: int) -> np.ndarray:

@@ -39,7 +39,7 @@ def write(snap: Snapshot, out: Path) -> tuple[int, int]:
         mask = image.mask()
         if mask is not None:
             for component in geometry.components(mask):
-                outer, holes = geometry.trace(component.pixels)
+                outer, holes = component.outline()
                 shapes += [_shape(names[component.class_id], p) for p in outer]
                 shapes += [_shape(BACKGROUND, p) for p in holes]
         document = {"version": VERSION, "flags": {c.name: c.name == image.label for c in snap.classes},

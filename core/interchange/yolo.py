@@ -51,7 +51,7 @@ def write(snap: Snapshot, out: Path) -> tuple[int, int]:
             continue
         lines = []
         for component in geometry.components(mask):
-            outer, _ = geometry.trace(component.pixels)
+            outer, _ = component.outline()
             for polygon in outer:
                 coords = " ".join(f"{x / image.width:.6f} {y / image.height:.6f}" for x, y in polygon)
                 lines.append(f"{index[component.class_id]} {coords}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
 from scipy import ndimage
 
@@ -127,7 +128,7 @@ def test_pycocotools_reads_the_exported_masks(source: tuple[Path, Path], tmp_pat
         assert labels == LABELS
 
 
-def test_polygons_follow_pixel_edges_and_rasterize_back_exactly() -> None:
+def test_regions_as_polygons_and_rle_give_back_their_pixels() -> None:
     rng = np.random.default_rng(0)
     for _ in range(100):
         mask = (rng.random((rng.integers(3, 30), rng.integers(3, 30))) < 0.5).astype(np.uint8)
@@ -137,6 +138,10 @@ def test_polygons_follow_pixel_edges_and_rasterize_back_exactly() -> None:
             assert np.array_equal(geometry.rasterize(outer, *mask.shape), filled)
             assert np.array_equal(filled & ~geometry.rasterize(holes, *mask.shape), component.pixels)
             assert all(float(v).is_integer() for polygon in outer for point in polygon for v in point)
+            assert geometry.trace(component.pixels) == component.outline()  # within its box, moved back
+            reference = coco_mask.encode(np.asfortranarray(component.pixels.astype(np.uint8)))
+            assert component.rle()["counts"] == reference["counts"].decode()
+            assert np.array_equal(geometry.decode_rle(component.rle(), *mask.shape), component.pixels)
 
 
 def test_the_csv_names_the_mask_files_it_wrote_beside_it(source: tuple[Path, Path], tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ def write(snap: Snapshot, out: Path) -> tuple[int, int]:
     write_text_atomic(out / SETS / "Segmentation" / "trainval.txt", "".join(f"{s}\n" for s in segmented))
     for cls in snap.classes:
         lines = "".join(f"{stem} {1 if label == cls.name else -1}\n" for stem, label in labeled)
-        write_text_atomic(out / SETS / "Main" / f"{cls.name}_trainval.txt", lines)
+        write_text_atomic(out / SETS / "Main" / f"{_file_safe(cls.name)}_trainval.txt", lines)
     write_text_atomic(out / NAMES_FILE, "".join(f"{n}\n" for n in ["background", *(c.name for c in snap.classes)]))
     buffer = io.StringIO()
     rows = [("index", "name", "kind", "color")] + [(n, c.name, c.kind, c.color or "")
@@ -84,12 +84,11 @@ def read(path: Path) -> Parsed:
         entry = images[stem] = _entry(path, stem, png.relative_to(path).as_posix())
         entry.width, entry.height = _size(png, path)
         entry.load_mask = functools.partial(_mask, png, path, len(classes))
-    names = {spec.name for spec in classes.values()}
+    names = {_file_safe(spec.name): spec.name for spec in classes.values()}
     for list_file in sorted((path / SETS / "Main").glob("*_trainval.txt")):
-        name = list_file.name[: -len("_trainval.txt")]
-        if name not in names:
-            raise InterchangeError(f"{list_file.relative_to(path)} is for the class {name!r}, which {NAMES_FILE}"
-                                   " does not name")
+        name = names.get(list_file.name[: -len("_trainval.txt")])
+        if name is None:
+            raise InterchangeError(f"{list_file.relative_to(path)} is for a class that {NAMES_FILE} does not name")
         for stem in _positives(list_file, path):
             entry = images.setdefault(stem, _entry(path, stem, list_file.relative_to(path).as_posix()))
             if entry.label is not None and entry.label != name:
@@ -162,6 +161,11 @@ def _mask(png: Path, root: Path, classes: int) -> np.ndarray:
     return mask
 
 
+def _file_safe(name: str) -> str:
+    """A class name as part of a file name (a slash would make a folder)."""
+    return name.replace("/", "_").replace("\\", "_")
+
+
 def _positives(list_file: Path, root: Path) -> list[str]:
     where = list_file.relative_to(root).as_posix()
     try:
@@ -170,7 +174,7 @@ def _positives(list_file: Path, root: Path) -> list[str]:
         raise InterchangeError(f"{where} cannot be read: {exc}") from None
     found = []
     for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
+        fields = line.rsplit(None, 1)  # a name may hold spaces; the flag is the last word
         if not fields:
             continue
         if len(fields) != 2 or fields[1] not in ("1", "-1", "0"):

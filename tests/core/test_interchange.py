@@ -204,3 +204,34 @@ def test_labelme_and_yolo_polygons_drawn_by_pil_match_within_a_pixel(source: tup
                 ImageDraw.Draw(drawn).polygon(points, fill=names[int(index)], outline=names[int(index)])
             filled = _filled({"x": (None, want)})["x"][1]
             assert _within_a_pixel_of_the_edges(np.asarray(drawn), filled), lines.name
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_awkward_names_go_round(tmp_path: Path, fmt: str) -> None:
+    """Spaces and accents in folder and file names, a class name with a slash and a space."""
+    from PIL import Image as PILImage
+
+    from core.importing import ImportOptions, import_folder
+
+    name = "line ä/roll 1 #2.png"
+    (tmp_path / "images/line ä").mkdir(parents=True)
+    PILImage.fromarray(np.full((12, 16), 90, np.uint8)).save(tmp_path / "images" / name)
+    mask = np.zeros((12, 16), np.uint8)
+    projects = []
+    for folder in ("a", "b"):
+        project = Project.create(tmp_path / folder)
+        assert import_folder(project, tmp_path / "images", ImportOptions(workers=1)).added == 1
+        projects.append(project)
+    source, fresh = projects
+    cls = source.classes.add("rolled-in scale/edge", actor="t", source="test")
+    mask[2:7, 3:12] = cls.id
+    image = source.images.list()[0]
+    source.labels.set(image.id, cls.id, actor="t", source="test")
+    source.masks.save(image.id, mask, actor="t", source="test")
+    _export(source, tmp_path / "out", fmt)
+    result = import_labels(fresh, tmp_path / "out", format=fmt.removesuffix("-polygons"))
+    assert result.unmatched == () and result.labels == result.masks == 1
+    _assert_same(state(fresh), state(source))
+    assert state(fresh)[name][0] == "rolled-in scale/edge" and state(fresh)[name][1].sum() == 45
+    for project in projects:
+        project.close()

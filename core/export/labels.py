@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core.files import write_bytes_atomic, write_text_atomic
 from core.interchange import EXPORT_FORMATS, export_interchange
+from core.interchange.model import export_names
 from core.store import Project
 from core.store.masks import encode_mask_png
 
@@ -96,13 +97,8 @@ def _export_csv(project: Project, out: Path) -> ExportResult:
 
 
 def _export_names(project: Project, stored_paths: list[str]) -> dict[str, Path]:
-    """Short relative names for exported files: each image's path below the folder
-    that all the exported images share."""
-    absolute = {p: project.images.resolve(p) for p in stored_paths}
-    if not absolute:
-        return {}
-    common = Path(os.path.commonpath([str(a.parent) for a in absolute.values()]))
-    return {p: a.relative_to(common) for p, a in absolute.items()}
+    """Short relative names for exported files (see :func:`core.interchange.model.export_names`)."""
+    return {path: Path(name) for path, name in export_names(project, stored_paths).items()}
 
 
 def _export_folders(project: Project, out: Path) -> ExportResult:

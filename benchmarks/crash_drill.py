@@ -68,8 +68,6 @@ def _store_project(root: Path, images: int):
 
 def _writer_drill(kind: str, args: argparse.Namespace, rng: random.Random) -> Tally:
     """``labels`` or ``masks``: a child that writes and acknowledges, killed ``--kills`` times."""
-    from crash_drill_child import drill_mask
-
     tally = Tally(kind)
     root = args.work / kind
     _store_project(root, args.images)
@@ -98,34 +96,39 @@ def _writer_drill(kind: str, args: argparse.Namespace, rng: random.Random) -> Ta
                 state = {i: current.get(i) for i in range(1, args.images + 1)}
                 updates = [{int(i): c for i, c in change.items()} for change in acked]
                 flight = None if in_flight is None else {int(i): c for i, c in in_flight.items()}
+                for update in updates:
+                    expected.update(update)
             else:
-                class_ids = [c.id for c in project.classes.list()]
-                state = {}
                 updates = [{r["image"]: r["seq"]} for r in acked]
                 flight = None if in_flight is None else {in_flight["image"]: in_flight["seq"]}
-                touched = {i for u in updates for i in u} | set(flight or {}) | set(expected)
-
-                def mask_state(image_id: int, candidates: list[object]) -> object:
-                    stored = project.masks.load(image_id)
-                    for seq in candidates:
-                        want = None if seq is None else drill_mask(image_id, seq, class_ids)
-                        if (want is None and stored is None) or (want is not None and stored is not None
-                                                                 and (want == stored).all()):
-                            return seq
-                    return "other"
-
-            for update in updates:
-                expected.update(update)
-            if kind == "masks":
-                for image_id in touched:
-                    options = [expected.get(image_id)] + ([flight[image_id]] if flight and image_id in flight else [])
-                    state[image_id] = mask_state(image_id, options)
+                for update in updates:
+                    expected.update(update)
+                state = _mask_states(project, expected, flight)
             _score(tally, expected, state, updates, flight)
             if kind == "masks":
                 tally.stray_files += stray_mask_files(project)
         finally:
             project.close()
     return tally
+
+
+def _mask_states(project, expected: dict, flight: dict | None) -> dict:
+    """image id -> the seq of the drill mask the store holds (of the acknowledged one and the
+    one in flight; None: no mask; "other": neither)."""
+    from crash_drill_child import drill_mask
+
+    class_ids = [c.id for c in project.classes.list()]
+    state = {}
+    for image_id in set(expected) | set(flight or {}):
+        stored = project.masks.load(image_id)
+        state[image_id] = "other"
+        for seq in [expected.get(image_id)] + ([flight[image_id]] if flight and image_id in flight else []):
+            want = None if seq is None else drill_mask(image_id, seq, class_ids)
+            if (want is None and stored is None) or (want is not None and stored is not None
+                                                     and (want == stored).all()):
+                state[image_id] = seq
+                break
+    return state
 
 
 def _score(tally: Tally, expected: dict, state: dict, updates: list[dict], flight: dict | None) -> None:
@@ -268,9 +271,10 @@ def main() -> None:
     tallies = []
     try:
         for scenario in args.scenarios:
-            run = {"labels": lambda: _writer_drill("labels", args, rng), "masks": lambda: _writer_drill("masks", args, rng),
-                   "import": lambda: _import_drill(args, rng), "train": lambda: _train_drill(args, rng)}[scenario]
-            tallies.append(run())
+            if scenario in ("labels", "masks"):
+                tallies.append(_writer_drill(scenario, args, rng))
+            else:
+                tallies.append({"import": _import_drill, "train": _train_drill}[scenario](args, rng))
             print(f"{scenario}: done ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     finally:
         if own:

@@ -123,6 +123,8 @@ def _mask_states(project, expected: dict, flight: dict | None) -> dict:
         stored = project.masks.load(image_id)
         state[image_id] = "other"
         for seq in [expected.get(image_id)] + ([flight[image_id]] if flight and image_id in flight else []):
+            if seq == "other":
+                continue  # a loss counted at an earlier kill
             want = None if seq is None else drill_mask(image_id, seq, class_ids)
             if (want is None and stored is None) or (want is not None and stored is not None
                                                      and (want == stored).all()):

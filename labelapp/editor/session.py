@@ -24,6 +24,7 @@ from core.store import Project, StoreError, default_actor
 from labelapp.editor.cache import DocumentCache
 from labelapp.editor.document import ImageDocument
 from labelapp.editor.history import Histories
+from labelapp.editor.history_file import load_histories, save_histories
 from labelapp.editor.loader import (
     PRIORITY_PREFETCH,
     PRIORITY_SHOW,
@@ -89,8 +90,10 @@ class EditorSession(QObject):
             logger.error("masks of images %s could not be saved and are dropped", lost)
             self.message.emit(f"The masks of {len(lost)} image(s) could not be saved: {lost[:10]}")
         self._recovered.clear()
+        if self._project is not None:  # undo and redo survive closing the project
+            save_histories(self._project, self.histories, skip=set(unsaved))
         self.cache.clear()
-        self.histories.clear()
+        self.histories = Histories() if project is None else load_histories(project)
         self._inflight.clear()
         self._full.clear()
         self._held = []

@@ -82,9 +82,7 @@ def _writer_drill(kind: str, args: argparse.Namespace, rng: random.Random) -> Ta
         time.sleep(rng.uniform(0.0, args.window))
         kill_now(proc)
         tally.kills += 1
-        died_with = survivors(tag, args.grace)
-        tally.survivors += died_with
-        tally.kills_with_survivors += int(died_with > 0)
+        survivors(tag, args.grace, tally)
         acked, in_flight = read_acks(acks_path)
         acks_path.unlink()
         project = open_checked(root, tally)
@@ -178,13 +176,10 @@ def _import_drill(args: argparse.Namespace, rng: random.Random) -> Tally:
         tag = f"import-{k}-{time.time_ns()}"
         proc = start(["-m", "labelapp", "import", str(root), str(folder), "--workers", "2"], tag)
         time.sleep(rng.uniform(0.0, full))
-        if proc.poll() is not None:
-            tally.notes.append(f"kill {k}: the import had finished")
+        tally.finished_first += proc.poll() is not None
         kill_now(proc)
         tally.kills += 1
-        died_with = survivors(tag, args.grace)
-        tally.survivors += died_with
-        tally.kills_with_survivors += int(died_with > 0)
+        survivors(tag, args.grace, tally)
         if not (root / "project.sqlite").exists():
             tally.opened += 1  # killed before the project existed: nothing to open, nothing lost
             tally.integrity_ok += 1
@@ -232,11 +227,10 @@ def _train_drill(args: argparse.Namespace, rng: random.Random) -> Tally:
         tag = f"train-{k}-{time.time_ns()}"
         proc = start(["-m", "labelapp", *map(str, train)], tag)
         time.sleep(rng.uniform(0.0, full))
+        tally.finished_first += proc.poll() is not None
         kill_now(proc)
         tally.kills += 1
-        died_with = survivors(tag, args.grace)
-        tally.survivors += died_with
-        tally.kills_with_survivors += int(died_with > 0)
+        survivors(tag, args.grace, tally)
         project = open_checked(root, tally)
         if project is None:
             continue
@@ -285,12 +279,13 @@ def main() -> None:
 
 
 def _print(tallies: list[Tally]) -> None:
-    print("| scenario | kills | opened | integrity ok | acknowledged | found | lost | half-applied |"
-          " survivors (kills with any) | stray mask files |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| scenario | kills | ended before the kill | opened | integrity ok | acknowledged | found | lost |"
+          " half-applied | survivors (kills with any) | slowest exit s | stray mask files |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for t in tallies:
-        print(f"| {t.name} | {t.kills} | {t.opened} | {t.integrity_ok} | {t.acknowledged} | {t.found} | {t.lost} |"
-              f" {t.half_applied} | {t.survivors} ({t.kills_with_survivors}) | {t.stray_files} |")
+        print(f"| {t.name} | {t.kills} | {t.finished_first} | {t.opened} | {t.integrity_ok} | {t.acknowledged} |"
+              f" {t.found} | {t.lost} | {t.half_applied} | {t.survivors} ({t.kills_with_survivors}) |"
+              f" {t.slowest_exit_s:.1f} | {t.stray_files} |")
     for t in tallies:
         for note in t.notes[:10]:
             print(f"{t.name}: {note}")

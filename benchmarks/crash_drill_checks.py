@@ -29,6 +29,8 @@ class Tally:
     half_applied: int = 0  # a multi-image write found partly applied
     survivors: int = 0  # processes of the killed command still alive after the grace period
     kills_with_survivors: int = 0
+    slowest_exit_s: float = 0.0  # the longest a killed command's processes took to end
+    finished_first: int = 0  # commands that had ended before their kill came (nothing interrupted)
     stray_files: int = 0  # mask temp files and unreferenced mask files left by the kills
     notes: list[str] = field(default_factory=list)
 
@@ -66,21 +68,23 @@ def tagged_pids(tag: str) -> list[int]:
     return found
 
 
-def survivors(tag: str, grace_s: float) -> int:
-    """How many processes started by the killed command are still alive ``grace_s`` after
-    the kill; they are killed then (they are the drill's own)."""
-    deadline = time.monotonic() + grace_s
-    alive = tagged_pids(tag)
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.1)
+def survivors(tag: str, grace_s: float, tally: Tally) -> None:
+    """Counts the processes started by the killed command that are still alive ``grace_s``
+    after the kill (they are killed then: they are the drill's own), and how long the
+    others took to end."""
+    started = time.monotonic()
+    alive = [pid for pid in tagged_pids(tag) if _running(pid)]
+    while alive and time.monotonic() < started + grace_s:
+        time.sleep(0.05)
         alive = [pid for pid in tagged_pids(tag) if _running(pid)]
-    alive = [pid for pid in alive if _running(pid)]
+    tally.slowest_exit_s = max(tally.slowest_exit_s, time.monotonic() - started)
     for pid in alive:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    return len(alive)
+    tally.survivors += len(alive)
+    tally.kills_with_survivors += int(bool(alive))
 
 
 def _running(pid: int) -> bool:

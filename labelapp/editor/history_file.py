@@ -29,7 +29,7 @@ from labelapp.editor.history import Command, Histories, LabelChange, MaskEdit, P
 logger = logging.getLogger(__name__)
 FILE_NAME = "undo-history.npz"
 FORMAT = 1
-MAX_BYTES = 256 << 20  # patches beyond this (the images edited longest ago) are not kept
+MAX_BYTES = 64 << 20  # patches beyond this are not kept (those of the images first edited longest ago)
 
 
 def history_path(project: Project) -> Path:
@@ -42,7 +42,7 @@ def save_histories(project: Project, histories: Histories, *, skip: set[int] = f
     path = history_path(project)
     arrays: dict[str, np.ndarray] = {}
     images, budget = [], MAX_BYTES
-    for image_id, history in reversed(list(histories.items())):  # the latest used first
+    for image_id, history in reversed(histories.items()):  # the images first edited last come first
         if image_id in skip or not (history.undo_stack or history.redo_stack):
             continue
         budget -= history.nbytes

@@ -112,3 +112,28 @@ def test_a_class_change_elsewhere_drops_every_history(qtbot, root: Path) -> None
     assert not editor.undo()
     editor.shutdown()
     project.close()
+
+
+def test_large_patches_and_joined_label_changes_round_trip(tmp_path: Path) -> None:
+    from labelapp.editor.geometry import Box
+    from labelapp.editor.history import Histories, LabelChange, MaskEdit, Patch
+    from labelapp.editor.history_file import load_histories, save_histories
+
+    big = np.random.default_rng(0).integers(0, 3, (300, 400), dtype=np.uint8)  # compressed when kept
+    edit = MaskEdit(Box(0, 0, 400, 300), Patch.of(np.zeros_like(big)), Patch.of(big), origin="proposal:run-7",
+                    edited_origin="proposal:run-7:edited")
+    histories = Histories()
+    history = histories.get(5)
+    history.base_had_mask = False
+    history.push(edit)
+    history.push(LabelChange(5, None, 2, joined=True))
+    histories.get(6).redo_stack.append(LabelChange(6, 1, None))
+    with Project.create(tmp_path / "p") as project:
+        save_histories(project, histories)
+        loaded = load_histories(project)
+    five = loaded.find(5)
+    assert five.base_had_mask is False and five.undo_stack[1] == LabelChange(5, None, 2, joined=True)
+    again = five.undo_stack[0]
+    assert not isinstance(again.after.data, np.ndarray)  # still compressed
+    assert (again.after.array() == big).all() and again.box == edit.box and again.origin == "proposal:run-7"
+    assert loaded.find(6).redo_stack == [LabelChange(6, 1, None)] and loaded.find(6).undo_stack == []

@@ -14,8 +14,9 @@ crash, a power cut of the process or the OOM killer would):
 * ``import``: ``labelapp import`` of a generated folder into a fresh project; what the
   kill interrupted is imported again to completion, every image committed before the
   kill must still be there, and the project must end with every image once;
-* ``train``: ``labelapp train`` (a small retrain) on a labeled project; every label and
-  mask must be unchanged, and the interrupted run is recovered as failed.
+* ``train``: ``labelapp train`` (a small retrain; every other one with
+  ``--pretrain-again``) on a labeled project; every label and mask must be unchanged, and
+  the interrupted run is recovered as failed.
 
 After every kill: the project opens, ``PRAGMA integrity_check`` is ok, every
 acknowledged write is there (its value, or that of the write in flight at the kill), no
@@ -216,7 +217,8 @@ def _train_drill(args: argparse.Namespace, rng: random.Random) -> Tally:
         import_folder(project, data / "images", labels_from_folders=True, ok_class="ok", masks=data / "masks",
                       workers=1)
     train = ["train", root, "--epochs", 2, "--size", 64, "--segdec-minutes", 0.2, "--segdec-epochs", 2]
-    full = _cli(*train)
+    cold = _cli(*train)  # pretrains (no encoder yet)
+    warm = _cli(*train)  # reuses the encoder: the classifier, the detector, suggestions
 
     def snapshot(project) -> tuple[dict, dict]:
         return project.labels.class_by_image(), {i: m.file for i, m in project.masks.all().items()}
@@ -225,8 +227,9 @@ def _train_drill(args: argparse.Namespace, rng: random.Random) -> Tally:
         labels, masks = snapshot(project)
     for k in range(args.kills):
         tag = f"train-{k}-{time.time_ns()}"
-        proc = start(["-m", "labelapp", *map(str, train)], tag)
-        time.sleep(rng.uniform(0.0, full))
+        again = k % 2 == 1  # every other kill: a retrain that pretrains again
+        proc = start(["-m", "labelapp", *map(str, train), *(["--pretrain-again"] if again else [])], tag)
+        time.sleep(rng.uniform(0.0, cold if again else warm))
         tally.finished_first += proc.poll() is not None
         kill_now(proc)
         tally.kills += 1

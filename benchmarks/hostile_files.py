@@ -77,8 +77,9 @@ def _drill(work: Path, args: argparse.Namespace) -> None:
     (locked / "inside.png").write_bytes((folder / "valid-0.png").read_bytes())
     os.chmod(locked, 0)
     (folder / "up").symlink_to("..")  # a folder link back up: not followed
-    extra = [Made(os.fsencode(locked / "inside.png"), "folder without permission",
-                  "duplicate" if AS_ROOT else "refuse")]
+    # as root the folder is listed anyway and its file is a duplicate of valid-0.png
+    extra = [Made(os.fsencode(locked / "inside.png"), "folder without permission", "duplicate") if AS_ROOT
+             else Made(os.fsencode(locked), "folder without permission", "refuse")]
     started = time.perf_counter()
     try:
         done = subprocess.run([sys.executable, "-m", "labelapp", "import", str(project), str(folder), "--json"],

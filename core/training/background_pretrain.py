@@ -114,7 +114,9 @@ def background_pretrain_job(request: BackgroundPretrainRequest, cancel: threadin
 
     def stop(why: str, chain: _Chain | None = None, runs: tuple[Run, ...] = ()) -> BackgroundPretrainResult:
         epochs = chain.epochs if chain else 0.0
-        loss = float(np.mean(chain.losses)) if chain and chain.losses else None
+        loss = None
+        if chain is not None:  # the mean since the last checkpoint, else the last checkpoint's
+            loss = float(np.mean(chain.losses)) if chain.losses else (chain.history[-1][1] if chain.history else None)
         line = describe_encoder(epochs, loss, chain.history) if chain else ""
         return BackgroundPretrainResult(runs=runs, stopped=why, epochs=epochs, loss=loss,
                                         seconds=time.monotonic() - started, line=line)

@@ -81,3 +81,18 @@ def test_the_line_shows_the_encoder_without_running(qtbot, window_parts) -> None
     line = panel.encoder_label.text()
     assert re.fullmatch(r"encoder: 1 epoch, loss \d+\.\d\d — off", line), line
     assert not controller.background.start_if_idle()
+
+
+def test_the_command_line_continues_the_encoder_for_some_minutes(tmp_path: Path, small_classifier_project: Path,
+                                                                 capsys) -> None:
+    from labelapp.cli.parser import main
+
+    root = tmp_path / "project"
+    shutil.copytree(small_classifier_project, root)
+    assert main(["pretrain", str(root), "--continue", "--minutes", "0"]) == 0  # one chunk, then a checkpoint
+    out = capsys.readouterr().out
+    assert re.search(r"^checkpoint: run 3 \(pretrain-simclr\), \d+\.\d epochs, loss \d+\.\d{3}$", out, re.M), out
+    assert out.strip().splitlines()[-1].endswith("(time up)")
+    with Project.open(root) as project:
+        assert project.runs.get(3).config["continues"] == 1
+    assert main(["pretrain", str(tmp_path / "none"), "--continue", "--minutes", "1"]) != 0

@@ -18,8 +18,9 @@ Every ``checkpoint_minutes`` (at a chunk boundary) it embeds every image with th
 encoder and records a new finished pretraining run of the same method: config
 ``continues`` (the run it continued), metrics ``epochs`` (all of them), ``loss`` (the
 mean since the last checkpoint), ``loss_history`` (one ``[epochs, loss]`` per checkpoint
-of the chain). The texture statistics are taken from the run it continues (they do not
-depend on the encoder); only images that run lacks get theirs computed. So
+of the chain); only the newest checkpoint keeps ``ssl_state.pt``. The texture statistics
+are taken from the run it continues (they do not depend on the encoder); only images
+that run lacks get theirs computed. So
 :func:`core.training.classify.latest_pretrain_run` finds the newest checkpoint and the
 next retrain uses it. The embedding is cancellable; the run is recorded only once
 everything is computed (a pause never leaves a cancelled run behind).
@@ -310,6 +311,8 @@ def _checkpoint(project: Project, chain: _Chain, cache: PixelCache, config: dict
             "loss": loss, "contrastive_accuracy": accuracy, "images": int(len(cache.ids)), "encoder_weight": weight,
             "epochs": chain.epochs, "continues": base.id, "loss_history": history,
             "steps": chain.steps, "seconds": time.monotonic() - started})
+    if "continues" in base.config:  # only the newest checkpoint keeps the state to go on from (5 MB each)
+        (project.runs_dir / str(base.id) / STATE_FILE).unlink(missing_ok=True)
     chain.base, chain.history, chain.losses, chain.accuracies = run, history, [], []
     _save_resume(project, chain)  # the resume point now belongs to the new run
     return run

@@ -19,6 +19,7 @@ from core.training import ClassifyRequest, PretrainRequest, latest_pretrain_run,
 from core.training.background_pretrain import (
     CHECKPOINT_PHASE,
     PHASE,
+    STATE_FILE,
     BackgroundPretrainRequest,
     background_pretrain_job,
     resume_path,
@@ -87,6 +88,8 @@ def test_pauses_for_a_retrain_which_uses_its_checkpoint_then_resumes(project_roo
     assert last.config["continues"] == checkpoint.id and len(last.metrics["loss_history"]) == 3
     with Project.open(project_root) as project:
         assert latest_pretrain_run(project).id == last.id
+        state = [(project.runs_dir / str(r) / STATE_FILE).exists() for r in (checkpoint.id, last.id)]
+        assert state == [False, True]  # the state to go on from: in the newest checkpoint only
         assert [r.id for r in project.runs.finished(RunKind.PRETRAIN)][:2] == [last.id, checkpoint.id]
 
 
@@ -103,3 +106,26 @@ def test_the_encoder_line() -> None:
     assert describe_encoder(34.4, 2.912, [[20, 3.2], [34.4, 2.912]]) == "encoder: 34 epochs, loss 2.91, improving"
     assert loss_trend([[20, 3.0], [30, 2.99]]) == "levelled off"
     assert loss_trend([[20, 3.0]]) == "" and encoder_line(None).startswith("encoder: none yet")
+
+
+def test_images_imported_after_the_encoder_are_taken_in(tmp_path: Path, small_classifier_project: Path) -> None:
+    from core.demo import write_dataset
+    from core.importing.importer import ImportOptions, import_folder
+
+    root = tmp_path / "project"
+    shutil.copytree(small_classifier_project, root)
+    new = write_dataset(tmp_path / "arrived", n_images=6, seed=99, size=64, layout="flat", workers=1)
+    with Project.open(root) as project:
+        assert import_folder(project, Path(new.root) / "images", ImportOptions(workers=1)).added == 6
+        assert latest_pretrain_run(project) is None  # the encoder does not cover them yet
+    request = BackgroundPretrainRequest(project_root=root, minutes=0, chunk_steps=1, check_battery=False)
+    result = drain(background_pretrain_job(request))
+    assert result.stopped == "time up" and len(result.runs) == 1
+    with Project.open(root) as project:
+        assert latest_pretrain_run(project).id == result.run.id  # now it covers every image
+        folder, base = project.runs_dir / str(result.run.id), project.runs_dir / "1"
+        ids, texture = np.load(folder / "ids.npy"), np.load(folder / "texture.npy")
+        assert ids.tolist() == project.images.ids().tolist() and np.isfinite(texture).all()
+        old = np.isin(ids, np.load(base / "ids.npy"))
+        assert old.sum() == len(ids) - 6 and np.array_equal(texture[old], np.load(base / "texture.npy"))
+        assert not np.allclose(texture[~old], 0.0)  # computed for the new images

@@ -14,8 +14,10 @@ a cancelled job saves the resume point and returns ``stopped="paused"``. The nex
 continues from the resume point when it belongs to the newest encoder's chain, else
 from the newest encoder.
 
-Every ``checkpoint_minutes`` (at a chunk boundary) it embeds every image with the
-encoder and records a new finished pretraining run of the same method: config
+Every ``checkpoint_minutes`` of training (at a chunk boundary; the training before a
+pause counts, so that frequent retrains cannot keep it from ever saving one) it embeds
+every image with the encoder and records a new finished pretraining run of the same
+method: config
 ``continues`` (the run it continued), metrics ``epochs`` (all of them), ``loss`` (the
 mean since the last checkpoint), ``loss_history`` (one ``[epochs, loss]`` per checkpoint
 of the chain); only the newest checkpoint keeps ``ssl_state.pt``. The texture statistics
@@ -47,7 +49,7 @@ from core.media.pixel_cache import PixelCache, build_pixel_cache
 from core.store import Project, Run
 from core.training.embed_new import extendable_run
 from core.training.encoder_status import describe_encoder, on_battery
-from core.training.pretrain import EMBED_CHUNK, PretrainRequest
+from core.training.pretrain import CPU_BATCH, EMBED_CHUNK, PretrainRequest
 
 logger = logging.getLogger(__name__)
 RESUME_FILE = "background-pretrain.pt"  # in the project's cache folder
@@ -103,6 +105,7 @@ class _Chain:
     history: list[list[float]]
     losses: list[float]  # since the last checkpoint
     accuracies: list[float]
+    trained_s: float = 0.0  # seconds trained since the last checkpoint, pauses left out
 
 
 def background_pretrain_job(request: BackgroundPretrainRequest, cancel: threading.Event | None = None,
@@ -135,17 +138,19 @@ def background_pretrain_job(request: BackgroundPretrainRequest, cancel: threadin
         except JobCancelled:
             return stop("paused")
         chain = _restore(project, base, len(cache.ids), request.device)
-        batch = min(int(base.config.get("batch_size") or 64), len(cache.ids))
+        batch = int(base.config.get("batch_size") or CPU_BATCH)
+        batch = min(batch if request.device != "cpu" else min(batch, CPU_BATCH), len(cache.ids))  # short steps
         size = int(config["size"])
         runs: list[Run] = []
-        last_checkpoint = time.monotonic()
         while True:
+            chunk_started = time.monotonic()
             yield from _train_chunk(chain, cache, request, batch, size, cancel, started)
+            chain.trained_s += time.monotonic() - chunk_started
             _save_resume(project, chain)
             if cancel is not None and cancel.is_set():
                 return stop("paused", chain, tuple(runs))
             time_up = request.minutes is not None and time.monotonic() - started >= request.minutes * 60
-            if time_up or time.monotonic() - last_checkpoint >= request.checkpoint_minutes * 60:
+            if time_up or chain.trained_s >= request.checkpoint_minutes * 60:  # counted across pauses
                 try:
                     run = yield from _checkpoint(project, chain, cache, config, request, cancel)
                 except JobCancelled:
@@ -153,7 +158,6 @@ def background_pretrain_job(request: BackgroundPretrainRequest, cancel: threadin
                 except TrainingBusyError:
                     return stop("busy", chain, tuple(runs))
                 runs.append(run)
-                last_checkpoint = time.monotonic()
                 yield Progress(phase=CHECKPOINT_PHASE, step=run.id, total=0, epoch=chain.epochs,
                                message=describe_encoder(chain.epochs, run.metrics.get("loss"), chain.history))
             if time_up:
@@ -218,13 +222,15 @@ def _restore(project: Project, base: Run, n_images: int, device: str) -> _Chain:
     return _Chain(base=base, model=model, optimizer=optimizer, epochs=float(state.get("epochs", epochs)),
                   steps=int(state.get("steps", 0)), history=[list(map(float, p)) for p in state.get("history", [])],
                   losses=[float(x) for x in state.get("losses", [])],
-                  accuracies=[float(x) for x in state.get("accuracies", [])])
+                  accuracies=[float(x) for x in state.get("accuracies", [])],
+                  trained_s=float(state.get("trained_s", 0.0)))
 
 
 def _state(chain: _Chain) -> dict[str, Any]:
     return {"base_run": chain.base.id, "model": _contiguous(chain.model.state_dict()),
             "optimizer": chain.optimizer.state_dict(), "epochs": chain.epochs, "steps": chain.steps,
-            "history": chain.history, "losses": chain.losses, "accuracies": chain.accuracies}
+            "history": chain.history, "losses": chain.losses, "accuracies": chain.accuracies,
+            "trained_s": chain.trained_s}
 
 
 def _contiguous(state_dict: dict[str, Any]) -> dict[str, Any]:
@@ -301,7 +307,7 @@ def _checkpoint(project: Project, chain: _Chain, cache: PixelCache, config: dict
     with RunRecorder(project, method=base.method, config=run_config, snapshot=take_snapshot(project),
                      seed=base.seed) as recorder:
         _save(recorder.partial_dir / STATE_FILE, {**_state(chain), "history": history, "losses": [],
-                                                  "accuracies": []})
+                                                  "accuracies": [], "trained_s": 0.0})
         encoder = _contiguous({k: v.cpu() for k, v in chain.model.encoder.state_dict().items()})
         recorder.save_checkpoint(encoder, config={**config, "cache_size": cache.size, "encoder_weight": weight})
         np.save(recorder.partial_dir / "embeddings.npy", embeddings)
@@ -313,7 +319,7 @@ def _checkpoint(project: Project, chain: _Chain, cache: PixelCache, config: dict
             "steps": chain.steps, "seconds": time.monotonic() - started})
     if "continues" in base.config:  # only the newest checkpoint keeps the state to go on from (5 MB each)
         (project.runs_dir / str(base.id) / STATE_FILE).unlink(missing_ok=True)
-    chain.base, chain.history, chain.losses, chain.accuracies = run, history, [], []
+    chain.base, chain.history, chain.losses, chain.accuracies, chain.trained_s = run, history, [], [], 0.0
     _save_resume(project, chain)  # the resume point now belongs to the new run
     return run
 

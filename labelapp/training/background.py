@@ -210,6 +210,8 @@ class BackgroundPretraining(QObject):
             then()
         elif stopped in ("on battery", "busy"):
             self.schedule(BATTERY_RECHECK_S)
+        elif stopped == "paused":  # switched off and on again while it was pausing
+            self.schedule()
 
     # -- the window's events ----------------------------------------------------------------------------
     @Slot(object)

@@ -129,3 +129,16 @@ def test_images_imported_after_the_encoder_are_taken_in(tmp_path: Path, small_cl
         old = np.isin(ids, np.load(base / "ids.npy"))
         assert old.sum() == len(ids) - 6 and np.array_equal(texture[old], np.load(base / "texture.npy"))
         assert not np.allclose(texture[~old], 0.0)  # computed for the new images
+
+
+def test_training_time_before_a_pause_counts_towards_the_next_checkpoint(project_root: Path) -> None:
+    request = BackgroundPretrainRequest(project_root=project_root, checkpoint_minutes=60, chunk_steps=2,
+                                        check_battery=False)
+    trained = []
+    for _ in range(2):  # two short sessions, each paused after its first step
+        cancel = threading.Event()
+        result = run_until(background_pretrain_job(request, cancel), cancel, lambda r: r.phase == PHASE, [])
+        assert result.stopped == "paused" and result.runs == ()
+        with Project.open(project_root) as project:
+            trained.append(float(torch.load(resume_path(project), weights_only=True)["trained_s"]))
+    assert 0.0 < trained[0] < trained[1]

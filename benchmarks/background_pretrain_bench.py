@@ -19,6 +19,7 @@ on ``[w * embedding, texture]``) on ``budget`` labeled images per class drawn fr
 training part, and scored on a fixed held-out 30 % of each class that is never labeled:
 mean ± std of the accuracy over seeds, for the app's features and for the embedding
 alone (which shows the encoder's own progress; the texture statistics do not change).
+It also times how long a pause takes (a retrain waits that long for the training process).
 """
 
 from __future__ import annotations
@@ -94,6 +95,31 @@ def scores(root: Path, run: Run, truth: dict[int, int], args: argparse.Namespace
     return out
 
 
+def pause_seconds(root: Path, args: argparse.Namespace, repeats: int = 3) -> list[float]:
+    """Seconds from a pause request (the cancel flag, as a retrain sets it) to the job's end,
+    asked after its third step, ``repeats`` times: how long a retrain waits for it."""
+    import threading
+
+    from core.training.background_pretrain import PHASE
+
+    out = []
+    for _ in range(repeats):
+        cancel = threading.Event()
+        job = background_pretrain_job(BackgroundPretrainRequest(project_root=root, checkpoint_minutes=1e9,
+                                                                threads=args.threads, check_battery=False), cancel)
+        steps = 0
+        for record in job:
+            steps += record.phase == PHASE
+            if steps == 3:
+                break
+        cancel.set()
+        asked = time.perf_counter()
+        result = drain(job)
+        out.append(time.perf_counter() - asked)
+        assert result.stopped == "paused", result.stopped
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -130,10 +156,13 @@ def main() -> None:
             done = mark
             rows.append((mark, result.run, float(result.run.metrics.get("seconds", 0.0))))
             print(f"{mark:g} min: {result.line} (checkpoint run {result.run.id})", flush=True)
+        paused = pause_seconds(root, args)  # after the timed legs: the checkpoints do not see these steps
+        print(f"pause: {', '.join(f'{s:.2f}' for s in paused)} s from the request to the job's end", flush=True)
         table = [(mark, run, seconds, scores(root, run, truth, args)) for mark, run, seconds in rows]
     source = args.data.name if args.data else f"{args.demo} generated images"
     print(f"\n{source}: {len(truth)} images; first pretraining {args.epochs} epochs at {args.size} px; background "
           f"{args.threads} thread(s); held-out 30 %; seeds {args.seeds}; accuracy % mean ± std")
+    print(f"a pause took {np.mean(paused):.2f} s on average (max {np.max(paused):.2f} s; {len(paused)} pauses)")
     heads = [f"{kind} {b}/class" for b in args.budgets for kind in ("app", "emb.")]
     print("| minutes | epochs | loss | pretraining or checkpoint s | " + " | ".join(heads) + " |")
     print("|---" * (4 + len(heads)) + "|")

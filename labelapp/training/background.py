@@ -21,6 +21,7 @@ stops after the first retrain's few epochs, which is what the issue asks to chan
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal, Slot
@@ -62,7 +63,9 @@ class BackgroundPretraining(QObject):
                  busy: Callable[[], bool], history: Callable[[], None], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._worker, self._panel, self._session, self._settings = worker, panel, session, settings
-        self._busy, self._history = busy, history
+        # weakly: the controller owns this object, and a reference cycle would leave both to the
+        # garbage collector, which may run on any thread (a QObject must be deleted on its own)
+        self._busy, self._history = _weakly(busy, False), _weakly(history, None)
         self._runner: WorkerJobRunner | None = None
         self._then: Callable[[], None] | None = None  # the controller's job, started when this one has paused
         self._encoder = ""  # the encoder part of the line
@@ -251,3 +254,14 @@ class BackgroundPretraining(QObject):
         self.shutdown()
         self._encoder = ""
         self._show("")
+
+
+def _weakly(method: Callable[[], object], dead: object) -> Callable[[], object]:
+    """``method`` (a bound method) called through a weak reference; ``dead`` once its object is gone."""
+    ref = weakref.WeakMethod(method)  # type: ignore[arg-type]
+
+    def call() -> object:
+        bound = ref()
+        return dead if bound is None else bound()
+
+    return call

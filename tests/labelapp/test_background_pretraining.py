@@ -96,3 +96,23 @@ def test_the_command_line_continues_the_encoder_for_some_minutes(tmp_path: Path,
     with Project.open(root) as project:
         assert project.runs.get(3).config["continues"] == 1
     assert main(["pretrain", str(tmp_path / "none"), "--continue", "--minutes", "1"]) != 0
+
+
+def test_the_controller_and_its_background_pretraining_are_freed_without_the_garbage_collector(
+        qtbot, tmp_path: Path) -> None:
+    """No reference cycle between them: the collector could free them on another thread,
+    and a QObject deleted off its thread deadlocked the suite once."""
+    import gc
+    import weakref
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    controller = TrainingController(panel, ProjectSession(), settings)
+    refs = (weakref.ref(controller), weakref.ref(controller.background))
+    gc.disable()
+    try:
+        del controller
+        assert [ref() is None for ref in refs] == [True, True]
+    finally:
+        gc.enable()

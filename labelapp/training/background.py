@@ -171,6 +171,8 @@ class BackgroundPretraining(QObject):
                 signal.disconnect()
             runner.stop_now()
             runner.wait(10_000)
+        if runner is not None:
+            runner.deleteLater()
 
     # -- the job's messages ---------------------------------------------------------------------------
     @Slot(object)
@@ -187,7 +189,7 @@ class BackgroundPretraining(QObject):
 
     @Slot(object)
     def _on_runner_finished(self, result: object) -> None:
-        self._runner = None
+        self._forget_runner()
         stopped = str(getattr(result, "stopped", "paused"))
         if getattr(result, "line", ""):
             self._encoder = result.line  # type: ignore[attr-defined]
@@ -195,13 +197,18 @@ class BackgroundPretraining(QObject):
 
     @Slot(object)
     def _on_runner_failed(self, exc: object) -> None:
-        self._runner = None
+        self._forget_runner()
         if self._session.project is not None and isinstance(exc, BaseException):
             problem = recover_run(self._session.project, exc)
             if problem:
                 logger.warning(problem)
         logger.warning("the background pretraining stopped: %s", exc)
         self._ended("failed", f"stopped: {exc}")
+
+    def _forget_runner(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.deleteLater()  # one runner per start: none piles up over a long session
 
     def _ended(self, stopped: str, doing: str | None = None) -> None:
         then, self._then = self._then, None

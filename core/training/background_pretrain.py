@@ -4,8 +4,9 @@ The first retrain pretrains the encoder for a few epochs so that it ends in minu
 (:mod:`core.training.pretrain`); its loss is still falling then. This job continues the
 newest pretrained encoder (:func:`core.training.embed_new.extendable_run`) with the same
 method, network and input size: the whole contrastive model and its Adam state when a
-run of this job stored them (``ssl_state.pt``), else the encoder with a fresh projection
-head and a fresh Adam at the run's learning rate (constant from then on).
+run of this job stored them (``ssl_state.pt``); the model with a fresh Adam at the run's
+learning rate (constant from then on) when a pretraining run stored it; else the encoder
+with a fresh projection head.
 
 It trains in chunks of ``chunk_steps`` steps. After each chunk it writes a resume point
 (``cache/background-pretrain.pt``: model, optimizer, epochs, losses; cheap), so that a
@@ -49,11 +50,11 @@ from core.media.pixel_cache import PixelCache, build_pixel_cache
 from core.store import Project, Run
 from core.training.embed_new import extendable_run
 from core.training.encoder_status import describe_encoder, on_battery
-from core.training.pretrain import CPU_BATCH, EMBED_CHUNK, PretrainRequest
+from core.training.pretrain import CPU_BATCH, EMBED_CHUNK, SSL_STATE, PretrainRequest
 
 logger = logging.getLogger(__name__)
 RESUME_FILE = "background-pretrain.pt"  # in the project's cache folder
-STATE_FILE = "ssl_state.pt"  # in a checkpoint run's folder: the whole contrastive model and its optimizer
+STATE_FILE = SSL_STATE  # in a run's folder: the whole contrastive model (and, from this job, its optimizer)
 PHASE = "background pretraining"
 CHECKPOINT_PHASE = "encoder checkpoint saved"
 
@@ -208,19 +209,21 @@ def _restore(project: Project, base: Run, n_images: int, device: str) -> _Chain:
             state = torch.load(stored, map_location=device, weights_only=True)
             break
     epochs = float(base.metrics.get("epochs") or 0.0)
-    if state is None:
-        model.encoder.load_state_dict(load_checkpoint(project, base)["state_dict"])
-        history = [[epochs, float(base.metrics["loss"])]] if isinstance(base.metrics.get("loss"), float) else []
-        return _Chain(base=base, model=model, optimizer=optimizer, epochs=epochs, steps=0, history=history,
-                      losses=[], accuracies=[])
+    loss = base.metrics.get("loss")
+    history = [[epochs, float(loss)]] if isinstance(loss, int | float) else []
     try:
+        if state is None:
+            raise KeyError("no stored state")
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-    except (RuntimeError, ValueError, KeyError):  # another network (the queue size of NNCLR grew, say)
-        logger.info("the stored contrastive state does not fit; going on from the encoder alone")
+        if "optimizer" in state:  # a pretraining run stores the model only: a fresh Adam then
+            optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError):  # none, or another network (NNCLR's queue grew, say)
+        logger.info("going on from the encoder alone, with a fresh projection head and optimizer")
         model.encoder.load_state_dict(load_checkpoint(project, base)["state_dict"])
+        state = {}
     return _Chain(base=base, model=model, optimizer=optimizer, epochs=float(state.get("epochs", epochs)),
-                  steps=int(state.get("steps", 0)), history=[list(map(float, p)) for p in state.get("history", [])],
+                  steps=int(state.get("steps", 0)),
+                  history=[list(map(float, p)) for p in state.get("history", history)],
                   losses=[float(x) for x in state.get("losses", [])],
                   accuracies=[float(x) for x in state.get("accuracies", [])],
                   trained_s=float(state.get("trained_s", 0.0)))
@@ -277,17 +280,17 @@ def _train_chunk(chain: _Chain, cache: PixelCache, request: BackgroundPretrainRe
         chain.epochs += batch / n
         chain.losses.append(float(stats.loss))
         chain.accuracies.append(float(stats.accuracy))
-        yield _progress(chain, request, started, stats.images_per_s)
+        yield _progress(chain, request, started)
 
 
-def _progress(chain: _Chain, request: BackgroundPretrainRequest, started: float, speed: float) -> Progress:
+def _progress(chain: _Chain, request: BackgroundPretrainRequest, started: float) -> Progress:
     loss = float(np.mean(chain.losses[-20:]))
     step, total = 0, 0
     if request.minutes:  # a share of the time budget, for the command line's bar
         step, total = min(1000, int((time.monotonic() - started) / (request.minutes * 60) * 1000)), 1000
     return Progress(phase=PHASE, step=step, total=total, losses={"contrastive loss": chain.losses[-1]},
                     epoch=chain.epochs,
-                    message=f"{describe_encoder(chain.epochs, loss, chain.history)} · {speed:.0f} images/s")
+                    message=describe_encoder(chain.epochs, loss, chain.history))
 
 
 def _checkpoint(project: Project, chain: _Chain, cache: PixelCache, config: dict, request: BackgroundPretrainRequest,

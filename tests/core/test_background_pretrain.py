@@ -88,8 +88,8 @@ def test_pauses_for_a_retrain_which_uses_its_checkpoint_then_resumes(project_roo
     assert last.config["continues"] == checkpoint.id and len(last.metrics["loss_history"]) == 3
     with Project.open(project_root) as project:
         assert latest_pretrain_run(project).id == last.id
-        state = [(project.runs_dir / str(r) / STATE_FILE).exists() for r in (checkpoint.id, last.id)]
-        assert state == [False, True]  # the state to go on from: in the newest checkpoint only
+        state = [(project.runs_dir / str(r) / STATE_FILE).exists() for r in (1, checkpoint.id, last.id)]
+        assert state == [True, False, True]  # the pretraining's model, and the newest checkpoint's state
         assert [r.id for r in project.runs.finished(RunKind.PRETRAIN)][:2] == [last.id, checkpoint.id]
 
 

@@ -95,27 +95,34 @@ def scores(root: Path, run: Run, truth: dict[int, int], args: argparse.Namespace
     return out
 
 
-def pause_seconds(root: Path, args: argparse.Namespace, repeats: int = 3) -> list[float]:
-    """Seconds from a pause request (the cancel flag, as a retrain sets it) to the job's end,
-    asked after its third step, ``repeats`` times: how long a retrain waits for it."""
+def pause_seconds(root: Path, args: argparse.Namespace, repeats: int = 5) -> list[float]:
+    """Seconds from a pause request (the cancel flag, set from another thread as the window's
+    retrain sets it, at a random moment of a step) to the job's end, ``repeats`` times: how
+    long a retrain waits for the training process."""
     import threading
 
     from core.training.background_pretrain import PHASE
 
+    rng = np.random.default_rng(0)
     out = []
     for _ in range(repeats):
-        cancel = threading.Event()
+        cancel, asked = threading.Event(), []
         job = background_pretrain_job(BackgroundPretrainRequest(project_root=root, checkpoint_minutes=1e9,
                                                                 threads=args.threads, check_battery=False), cancel)
-        steps = 0
         for record in job:
-            steps += record.phase == PHASE
-            if steps == 3:
+            if record.phase == PHASE:  # training: ask for the pause within the next two seconds
                 break
-        cancel.set()
-        asked = time.perf_counter()
+
+        def ask(asked: list[float] = asked, cancel: threading.Event = cancel) -> None:
+            asked.append(time.perf_counter())
+            cancel.set()
+
+        timer = threading.Timer(float(rng.uniform(0.0, 2.0)), ask)
+        timer.start()
         result = drain(job)
-        out.append(time.perf_counter() - asked)
+        ended = time.perf_counter()
+        timer.join()
+        out.append(ended - asked[0])
         assert result.stopped == "paused", result.stopped
     return out
 

@@ -21,6 +21,14 @@ def demo_folders(tmp_path_factory: pytest.TempPathFactory) -> DemoManifest:
     return write_dataset(root, n_images=42, seed=7, size=64, layout="folders", workers=1)
 
 
+@pytest.fixture(autouse=True)
+def _recovery_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Masks a failed save keeps aside go to a test's own folder, never the user's cache."""
+    folder = tmp_path_factory.mktemp("recovery")
+    monkeypatch.setenv("LABELAPP_RECOVERY_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture()
 def project_dir(tmp_path: Path) -> Path:
     return tmp_path / "project"

@@ -1,4 +1,5 @@
-"""Exporting the labels of a project: a CSV, class folders, or mask PNGs.
+"""Exporting the labels of a project: a CSV, class folders, mask PNGs, or the formats
+of :mod:`core.interchange` (COCO, YOLO, VOC, labelme).
 
 Every CSV is comma-separated with a header row and plain ``\\n`` line ends."""
 
@@ -12,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.files import write_bytes_atomic, write_text_atomic
+from core.interchange import EXPORT_FORMATS, export_interchange
+from core.interchange.model import export_names
 from core.store import Project
 from core.store.masks import encode_mask_png
 
-FORMATS = ("csv", "folders", "masks")
+FORMATS = ("csv", "folders", "masks", *EXPORT_FORMATS)
 CSV_COLUMNS = ("path", "class", "kind", "mask", "mask_pixels", "labeled_by", "labeled_at")
 
 
@@ -32,21 +35,26 @@ class ExportResult:
     left_out: int = 0
 
 
-def export_labels(project: Project, out: Path | str, *, format: str = "csv") -> ExportResult:
+def export_labels(project: Project, out: Path | str, *, format: str = "csv", polygons: bool = False) -> ExportResult:
     """Writes the project's labels to ``out``.
 
     - ``csv``: one file (``out`` itself when it ends in ``.csv``, else ``out/labels.csv``),
       a row per image with the columns of :data:`CSV_COLUMNS`: path, class, kind (ok or
-      defect), mask (the project's mask file, ``empty`` for a mask without defect
-      pixels, blank for none), mask_pixels, labeled_by, labeled_at (unlabeled images
-      with blank class and kind).
+      defect), mask (the exported mask PNG, relative to the CSV: the masks are written
+      beside it, into ``masks/`` or ``<name>-masks/`` for ``<name>.csv``; ``empty`` for a
+      mask without defect pixels, blank for none), mask_pixels, labeled_by, labeled_at
+      (unlabeled images with blank class and kind).
     - ``folders``: ``out/<class>/<file>``, a copy of each labeled image (the layout
       that ``labelapp import --labels-from-folders`` reads back).
     - ``masks``: a palette PNG for each masked image (0 background, k = class id k)
       under the image's own relative path, ``out/index.csv`` pairing images and mask
       files, and ``out/classes.csv`` naming the ids.
+    - ``coco``, ``yolo``, ``voc``, ``labelme``: see :mod:`core.interchange`.
     """
     out = Path(out)
+    if format in EXPORT_FORMATS:
+        written, missing = export_interchange(project, out, format=format, polygons=polygons)
+        return ExportResult(format=format, out=out, images=written, skipped_missing=missing)
     if format == "csv":
         return _export_csv(project, out)
     if format == "folders":
@@ -63,31 +71,34 @@ def _export_csv(project: Project, out: Path) -> ExportResult:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     images = project.images.list()
+    target = out if out.suffix.lower() == ".csv" else out / "labels.csv"
+    mask_dir = target.parent / ("masks" if target.name == "labels.csv" else f"{target.stem}-masks")
+    names = _export_names(project, [image.path for image in images if image.id in masks])
+    palette = project.masks.palette()
     for image in images:
         label = labels.get(image.id)
         mask = masks.get(image.id)
+        mask_file = ""
+        if mask is not None and mask.file:
+            name = names[image.path].with_suffix(".png")
+            write_bytes_atomic(mask_dir / name, encode_mask_png(project.masks.load(image.id), palette))
+            mask_file = (Path(mask_dir.name) / name).as_posix()
         writer.writerow([
             image.path,
             label.class_name if label else "",
             label.kind.value if label else "",
-            (f"masks/{mask.file}" if mask.file else "empty") if mask else "",
+            (mask_file or "empty") if mask else "",
             mask.pixels if mask else "",
             label.actor if label else "",
             label.updated_at if label else "",
         ])
-    target = out if out.suffix.lower() == ".csv" else out / "labels.csv"
     write_text_atomic(target, buffer.getvalue())
     return ExportResult(format="csv", out=target, images=len(images), skipped_missing=0)
 
 
 def _export_names(project: Project, stored_paths: list[str]) -> dict[str, Path]:
-    """Short relative names for exported files: each image's path below the folder
-    that all the exported images share."""
-    absolute = {p: project.images.resolve(p) for p in stored_paths}
-    if not absolute:
-        return {}
-    common = Path(os.path.commonpath([str(a.parent) for a in absolute.values()]))
-    return {p: a.relative_to(common) for p, a in absolute.items()}
+    """Short relative names for exported files (see :func:`core.interchange.model.export_names`)."""
+    return {path: Path(name) for path, name in export_names(project, stored_paths).items()}
 
 
 def _export_folders(project: Project, out: Path) -> ExportResult:

@@ -36,16 +36,19 @@ class ReviewQueue:
     Attributes:
         items: every labeled defective image with a proposal, best score first.
         not_defective: proposals of images labeled OK or unlabeled (never offered).
+        unproposed: labeled defective images without a mask the run proposes nothing for
+            (their strongest region is below the floor learned from OK images).
     """
 
     def __init__(self, proposals: ProposalSet, items: list[ReviewItem], masked: set[int], rejected: set[int],
-                 not_defective: int = 0) -> None:
+                 not_defective: int = 0, unproposed: int = 0) -> None:
         self.proposals = proposals
         self.items = tuple(items)
         self._by_id = {i.image_id: i for i in items}
         self._masked = set(masked) & set(self._by_id)
         self._rejected = set(rejected) & set(self._by_id)
         self.not_defective = not_defective
+        self.unproposed = unproposed
 
     @property
     def run_id(self) -> int:
@@ -129,7 +132,11 @@ def review_queue(project: Project, proposals: ProposalSet) -> ReviewQueue:
             items.append(ReviewItem(row=row, class_id=int(class_id)))
         else:
             others += 1
-    return ReviewQueue(proposals, items, masked_ids, set(rejected_ids), not_defective=others)
+    listed = {i.image_id for i in items}
+    unproposed = sum(1 for image_id, class_id in labels.items()
+                     if class_id in defect_classes and image_id not in listed and image_id not in masked_ids
+                     and proposals.row(int(image_id)) is not None)
+    return ReviewQueue(proposals, items, masked_ids, set(rejected_ids), not_defective=others, unproposed=unproposed)
 
 
 def bulk_plan(queue: ReviewQueue, min_score: float) -> BulkPlan:

@@ -69,6 +69,14 @@ class Events:
     def count(self) -> int:
         return int(self._db.scalar("SELECT COUNT(*) FROM events"))
 
+    def changed_since(self, event_id: int) -> tuple[set[int], bool]:
+        """What changed after event ``event_id``: the ids of the images with a later event,
+        and whether a later event concerned no single image (a class added, edited,
+        merged or removed)."""
+        rows = self._db.all("SELECT DISTINCT image_id FROM events WHERE id > ?", (int(event_id),))
+        ids = {int(r[0]) for r in rows if r[0] is not None}
+        return ids, any(r[0] is None for r in rows)
+
     def last_id(self) -> int:
         """The id of the newest event, 0 when none: a change counter (an index lookup)."""
         return int(self._db.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))

@@ -1,5 +1,6 @@
 """Arguments and help of the commands that take labels and models out of a project:
-``export-model``, ``predict``, ``export-heatmaps``, ``export-labels``."""
+``export-model``, ``predict``, ``export-heatmaps``, ``export-labels``, and the one that
+takes labels in from other tools: ``import-labels``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ def add_commands(sub: Subparsers) -> None:
     _predict(sub)
     _export_heatmaps(sub)
     _export_labels(sub)
+    _import_labels(sub)
 
 
 def _export_model(sub: Subparsers) -> None:
@@ -108,15 +110,16 @@ example:
 
 
 def _export_labels(sub: Subparsers) -> None:
-    p = add_command(sub, "export-labels", summary="export labels as a CSV, class folders or mask PNGs",
-                    description="""\
-Writes the project's labels to OUT in one of three formats (--format):
+    p = add_command(sub, "export-labels", summary="export labels as a CSV, class folders, mask PNGs, COCO, YOLO,"
+                                                  " Pascal VOC or labelme", description="""\
+Writes the project's labels to OUT in one of these formats (--format):
 
 csv (default): one file, OUT itself when it ends in .csv, else OUT/labels.csv; \
 comma-separated, a header row, one row per image (unlabeled ones too) with the \
 columns path (as the project stores it), class (blank when unlabeled), kind (ok or \
-defect), mask (the project's mask file; "empty" for a mask without defect pixels; \
-blank for none), mask_pixels, labeled_by, labeled_at (ISO 8601, UTC).
+defect), mask (the exported mask PNG, relative to the CSV: the masks are written \
+beside it, into masks/, or NAME-masks/ for OUT = NAME.csv; "empty" for a mask without \
+defect pixels; blank for none), mask_pixels, labeled_by, labeled_at (ISO 8601, UTC).
 
 folders: a copy of each labeled image in OUT/<class>/, the layout that `labelapp \
 import --labels-from-folders` reads back. Unlabeled images are left out; two images \
@@ -126,13 +129,59 @@ masks: a palette PNG for each image with a mask (pixel 0 background, k the class
 id k) under the image's own relative path in OUT, OUT/index.csv (image, mask, pixels: \
 the mask's defect pixels) and OUT/classes.csv (id, name, kind, color).
 
+coco: OUT/annotations.json and the images in OUT/images/. One annotation per \
+connected region of a mask, with area and bbox, as RLE (--polygons: polygons; a region \
+with holes stays RLE). Extra fields: categories[].kind and .color, images[].has_mask, \
+and image_labels, a list of {image_id, category_id} for the image-level labels.
+
+yolo: OUT/data.yaml (names; kinds and colors beside them), the images in \
+OUT/images/ and OUT/labels/<image>.txt with a polygon per region (class index, then \
+x y pairs as fractions of the image size; holes are not kept); OUT/image_labels.csv \
+(image, class) for the image-level labels.
+
+voc: OUT/SegmentationClass/<image>.png (palette PNG, k = k-th class of \
+OUT/class_names.txt), OUT/JPEGImages/ (the images, in their own format), \
+OUT/ImageSets/Segmentation/trainval.txt, OUT/classes.csv (index, name, kind, color) \
+and the image-level labels as OUT/ImageSets/Main/<class>_trainval.txt (1 / -1).
+
+labelme: OUT/<image> and OUT/<image>.json per image: a polygon shape per region (holes \
+as _background_ shapes after it), the image-level class as the one flag set.
+
 Prints how many images were exported, and how many were left out and why.""", epilog="""\
 examples:
   labelapp export-labels ./demo labels.csv
-  labelapp export-labels ./demo ./by-class --format folders""")
+  labelapp export-labels ./demo ./by-class --format folders
+  labelapp export-labels ./demo ./coco --format coco --polygons""")
     add_project(p)
-    p.add_argument("out", type=Path, metavar="OUT", help="a .csv file or a folder (csv), a folder (folders, masks)")
-    p.add_argument("--format", choices=("csv", "folders", "masks"), default="csv",
+    p.add_argument("out", type=Path, metavar="OUT", help="a .csv file or a folder (csv), a folder (the others)")
+    p.add_argument("--format", choices=("csv", "folders", "masks", "coco", "yolo", "voc", "labelme"), default="csv",
                    help="csv (default): one row per image; folders: labeled images copied into a folder per"
-                        " class; masks: the masks as PNGs with an index (details above)")
+                        " class; masks: the masks as PNGs with an index; coco, yolo, voc, labelme: the formats of"
+                        " those tools (details above)")
+    p.add_argument("--polygons", action="store_true", help="coco: masks as polygons instead of RLE")
     add_json(p, "{format, out, images, left_out, skipped_missing}")
+
+
+def _import_labels(sub: Subparsers) -> None:
+    p = add_command(sub, "import-labels", summary="import image labels and masks from COCO, YOLO, Pascal VOC or"
+                                                  " labelme files", description="""\
+Reads labels written by another tool (or by export-labels) from PATH and sets the \
+image-level labels and masks of the project's images they name. Images are matched by \
+their relative path, else by file name when only one project image has it; images the \
+project does not have are listed and left out. Classes the file names and the project \
+lacks are added (with their kind and colour where the file has them). An image's label \
+or mask that the file does not mention is left as it is.
+
+PATH is the folder export-labels wrote (or, for coco, the JSON file). Everything is \
+read and checked first: a file that cannot be read, a mask of the wrong size, a shape \
+that is not a region, or a path that leads outside the imported folder, the project and \
+the folders of its images stops the import with a message, and nothing is imported.""",
+                    epilog="""\
+examples:
+  labelapp import-labels ./project ./coco --format coco
+  labelapp import-labels ./project ./labelme-folder --format labelme""")
+    add_project(p)
+    p.add_argument("path", type=Path, metavar="PATH", help="the folder (or COCO JSON file) to read")
+    p.add_argument("--format", choices=("coco", "yolo", "voc", "labelme"), required=True,
+                   help="the layout of PATH, as export-labels writes it (see its --help)")
+    add_json(p, "{format, path, images, labels, masks, classes_added, unmatched}")

@@ -1,5 +1,5 @@
-"""``labelapp export-labels`` and ``export-heatmaps``: labels and heat maps out of the
-project. Each says how many images it wrote, and how many it left out and why."""
+"""``labelapp export-labels``, ``import-labels`` and ``export-heatmaps``: labels and heat maps
+out of the project, labels in. Each says how many images it wrote, and what it left out and why."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 
 from labelapp.cli.output import print_json, train_command
 
+COPIES_ONLY = ("coco", "yolo", "voc", "labelme")  # a missing image file loses its copy, not its labels
 LEFT_OUT = {"folders": "{n} unlabeled image{s} left out", "masks": "{n} image{s} without a mask left out"}
 
 
@@ -15,7 +16,7 @@ def cmd_export_labels(args: argparse.Namespace) -> int:
     from core.store import Project
 
     with Project.open(args.project) as project:
-        result = export_labels(project, args.out, format=args.format)
+        result = export_labels(project, args.out, format=args.format, polygons=args.polygons)
     if args.json:
         print_json({"format": result.format, "out": str(result.out), "images": result.images,
                     "left_out": result.left_out, "skipped_missing": result.skipped_missing})
@@ -23,10 +24,35 @@ def cmd_export_labels(args: argparse.Namespace) -> int:
     notes = []
     if result.left_out:
         notes.append(LEFT_OUT[result.format].format(n=f"{result.left_out:,}", s="" if result.left_out == 1 else "s"))
-    if result.skipped_missing:
+    if result.skipped_missing and result.format in COPIES_ONLY:
+        notes.append(f"{_images(result.skipped_missing)} not copied: the file is missing (the labels are written)")
+    elif result.skipped_missing:
         notes.append(f"{_images(result.skipped_missing)} skipped: the file is missing")
     print(f"exported {_images(result.images)} as {result.format} to {result.out}"
           + "".join(f"; {note}" for note in notes))
+    return 0
+
+
+def cmd_import_labels(args: argparse.Namespace) -> int:
+    from core.interchange import import_labels
+    from core.store import Project
+
+    with Project.open(args.project) as project:
+        result = import_labels(project, args.path, format=args.format)
+    if args.json:
+        print_json({"format": result.format, "path": str(result.source), "images": result.images,
+                    "labels": result.labels, "masks": result.masks, "classes_added": list(result.classes_added),
+                    "unmatched": [{"image": ref, "reason": why} for ref, why in result.unmatched]})
+        return 0
+    added = f"; classes added: {', '.join(result.classes_added)}" if result.classes_added else ""
+    print(f"imported {result.labels:,} image labels and {result.masks:,} masks from {result.source} ({result.format})"
+          + added)
+    if result.unmatched:
+        print(f"  {_images(len(result.unmatched))} not in the project, left out:")
+        for ref, why in result.unmatched[:10]:
+            print(f"    {ref}: {why}")
+        if len(result.unmatched) > 10:
+            print(f"    ... and {len(result.unmatched) - 10:,} more")
     return 0
 
 

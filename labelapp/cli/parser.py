@@ -72,6 +72,7 @@ def _handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
         "suggest": train_commands.cmd_suggest,
         "simulate": train_commands.cmd_simulate,
         "export-labels": export_commands.cmd_export_labels,
+        "import-labels": export_commands.cmd_import_labels,
         "export-heatmaps": export_commands.cmd_export_heatmaps,
         "export-model": model_commands.cmd_export_model,
         "predict": model_commands.cmd_predict,

@@ -149,5 +149,9 @@ class Histories:
     def find(self, image_id: int) -> History | None:
         return self._by_image.get(image_id)
 
+    def items(self) -> list[tuple[int, History]]:
+        """(image id, history), in the order the images were first edited."""
+        return list(self._by_image.items())
+
     def clear(self) -> None:
         self._by_image.clear()

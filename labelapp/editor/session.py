@@ -24,6 +24,7 @@ from core.store import Project, StoreError, default_actor
 from labelapp.editor.cache import DocumentCache
 from labelapp.editor.document import ImageDocument
 from labelapp.editor.history import Histories
+from labelapp.editor.history_file import load_histories, save_histories
 from labelapp.editor.loader import (
     PRIORITY_PREFETCH,
     PRIORITY_SHOW,
@@ -56,6 +57,7 @@ class EditorSession(QObject):
         labels.masks_written.connect(self._on_labels_masks_written)
         self.cache = DocumentCache() if budget_bytes is None else DocumentCache(budget_bytes)
         self.histories = Histories()
+        self._recovered: set[int] = set()  # images whose unsaved mask waits in a recovery file
         self._project: Project | None = None
         self._loader = ImageLoader(workers=2)
         self._loader.finished.connect(self._on_loader_finished)
@@ -79,11 +81,19 @@ class EditorSession(QObject):
         """Saves and forgets everything of the previous project."""
         self.flush()
         unsaved = [doc.image_id for doc in self.cache if doc.dirty]
-        if unsaved:
-            logger.error("masks of images %s could not be saved and are dropped", unsaved)
-            self.message.emit(f"The masks of {len(unsaved)} image(s) could not be saved: {unsaved[:10]}")
+        kept = [i for i in unsaved if i in self._recovered]
+        if kept:
+            self.message.emit(f"The masks of {len(kept)} image(s) could not be saved ({kept[:10]}); they are kept"
+                              " in recovery files and offered back the next time this project is opened.")
+        if len(kept) < len(unsaved):
+            lost = [i for i in unsaved if i not in self._recovered]
+            logger.error("masks of images %s could not be saved and are dropped", lost)
+            self.message.emit(f"The masks of {len(lost)} image(s) could not be saved: {lost[:10]}")
+        self._recovered.clear()
+        if self._project is not None:  # undo and redo survive closing the project
+            save_histories(self._project, self.histories, skip=set(unsaved))
         self.cache.clear()
-        self.histories.clear()
+        self.histories = Histories() if project is None else load_histories(project)
         self._inflight.clear()
         self._full.clear()
         self._held = []
@@ -244,8 +254,13 @@ class EditorSession(QObject):
             if doc is not None and doc.saving_version == result.version:
                 doc.saving_version = None
             if result.error is not None:
-                self.message.emit(f"Mask of image {result.image_id} not saved (will retry): {result.error}")
+                kept = "" if result.recovery_file is None else (
+                    f"; kept in {result.recovery_file} until it is saved (offered back when the project is reopened)")
+                if result.recovery_file is not None:
+                    self._recovered.add(result.image_id)
+                self.message.emit(f"Mask of image {result.image_id} not saved (will retry): {result.error}{kept}")
                 continue
+            self._recovered.discard(result.image_id)
             if doc is not None:
                 doc.saved_version = max(doc.saved_version, result.version)
                 doc.had_mask = not result.removed

@@ -113,6 +113,9 @@ class UndoRedo:
         if not self._on_screen(image_id):
             return False
         doc = self._canvas.document()
+        if edit.box.right > doc.mask.shape[1] or edit.box.bottom > doc.mask.shape[0]:
+            self._message("This edit no longer fits the image (its file changed); it cannot be undone.")
+            return False
         self._canvas.mask_changed(edit.apply(doc.mask, undo=undo))
         doc.mark_edited()
         self._mask_changed()

@@ -20,6 +20,10 @@ from labelapp.widgets.thumbnail_loader import LoadedThumbnail, PixmapCache, Thum
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 _EMPTY = np.zeros(0, dtype=np.int64)
+# the suggestion star goes on the next few images to label: a queue of 200 on a small
+# project would star nearly every unlabeled tile and say nothing (the "Suggested" filter
+# and sort still list the whole queue)
+STARRED = 24
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,8 @@ class GridModel(QAbstractListModel):
         i = int(self._rows[row])
         defect = float(catalog.pred_defect[i])
         probability = None if np.isnan(defect) else defect
-        suggestion = int(catalog.suggestion_rank[i]) if catalog.label[i] == 0 else 0
+        rank = int(catalog.suggestion_rank[i]) if catalog.label[i] == 0 else 0
+        suggestion = rank if rank <= STARRED else 0
         prediction = self._classes.get(int(catalog.pred_class[i]))
         says_defective = None if prediction is None else not prediction.is_ok
         verdict = catalog.verdict

@@ -16,8 +16,12 @@ from labelapp.session.project_session import ProjectSession
 from labelapp.shortcuts.keymap import ShortcutMap
 
 logger = logging.getLogger(__name__)
-EXPORT_FORMATS = {"CSV table (labels.csv)": "csv", "Class folders (copies)": "folders",
-                  "Mask PNGs": "masks"}
+EXPORT_FORMATS = {"CSV table (labels.csv and the mask PNGs)": "csv", "Class folders (copies)": "folders",
+                  "Mask PNGs": "masks", "COCO (masks as RLE)": "coco", "COCO (masks as polygons)": "coco-polygons",
+                  "YOLO segmentation": "yolo", "Pascal VOC segmentation": "voc", "labelme (a JSON file per image)":
+                  "labelme"}
+IMPORT_FORMATS = {"COCO (a .json file)": "coco", "YOLO segmentation (a folder with data.yaml)": "yolo",
+                  "Pascal VOC segmentation (a folder)": "voc", "labelme (a folder of .json files)": "labelme"}
 
 
 class ProjectActions(QObject):
@@ -174,9 +178,41 @@ class ProjectActions(QObject):
         if not folder:
             return
         self._flush()
+        fmt = EXPORT_FORMATS[choice]
         try:
-            result = export_labels(project, Path(folder), format=EXPORT_FORMATS[choice])
+            result = export_labels(project, Path(folder), format=fmt.removesuffix("-polygons"),
+                                   polygons=fmt.endswith("-polygons"))
         except (StoreError, OSError, ValueError) as exc:
             self.error.emit(f"Export failed: {exc}")
             return
         self.message.emit(f"Exported {result.images:,} images to {result.out}.")
+
+    @Slot()
+    def import_labels(self) -> None:
+        """Import Labels…: image labels and masks from another tool's files, all or nothing."""
+        from core.interchange import import_labels
+
+        project = self._session.project
+        if project is None:
+            return
+        choice, ok = QInputDialog.getItem(self._parent, "Import Labels", "Format:", list(IMPORT_FORMATS), 0, False)
+        if not ok:
+            return
+        fmt = IMPORT_FORMATS[choice]
+        if fmt == "coco":
+            path, _ = QFileDialog.getOpenFileName(self._parent, "COCO file to import", self._start_dir(),
+                                                  "COCO files (*.json)")
+        else:
+            path = QFileDialog.getExistingDirectory(self._parent, "Folder to import", self._start_dir())
+        if not path:
+            return
+        self._flush()
+        try:
+            result = import_labels(project, Path(path), format=fmt)
+        except (StoreError, OSError, ValueError) as exc:
+            self.error.emit(f"Nothing imported: {exc}")
+            return
+        self.images_added.emit()  # new classes, counts and the grid
+        self.images_relinked.emit(None)  # the open image's label and mask
+        left_out = f" {len(result.unmatched):,} images of the file are not in the project." if result.unmatched else ""
+        self.message.emit(f"Imported {result.labels:,} labels and {result.masks:,} masks.{left_out}")

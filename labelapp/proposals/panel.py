@@ -227,6 +227,14 @@ def keys_sentence(shortcuts: ShortcutMap) -> str:
             f"{key('proposal.reject')} rejects; {key('proposal.next')} opens the next.")
 
 
+def unproposed_sentence(count: int) -> str:
+    """Why some labeled defective images are not in the queue (a floor above the detection
+    threshold leaves images that score as defective without a proposal)."""
+    return (f". {count} labeled defective image{' gets' if count == 1 else 's get'} no proposal: the strongest"
+            " region is below the level learned from OK images, which keeps OK images free of proposals;"
+            f" paint {'its' if count == 1 else 'their'} mask with the brush")
+
+
 def summary_text(queue: ReviewQueue | None, keys: str) -> str:
     """The line above the list: how many, from which run, what the keys do (``keys``)."""
     if queue is None:
@@ -244,4 +252,6 @@ def summary_text(queue: ReviewQueue | None, keys: str) -> str:
         extra.append(f"{rejected} rejected")
     if extra:
         text += " · " + ", ".join(extra)
+    if queue.unproposed:
+        text += unproposed_sentence(queue.unproposed)
     return text + (f". {html.escape(keys)}" if keys else ".")

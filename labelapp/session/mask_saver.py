@@ -6,6 +6,11 @@ one at a time (the store writes the PNG atomically, then one transaction). Reque
 the same image that are still waiting are merged: only the newest is written. Results
 wait in a list that the GUI thread drains, on the ``results_ready`` signal or in
 :meth:`MaskSaver.wait_idle` (used by ``flush``).
+
+A mask the store cannot write (disk full, a read-only or missing masks folder) is kept
+in a recovery file (:class:`core.store.recovery.MaskRecovery`) and its result says where;
+the next successful save of that image removes the file, and what is left is offered
+back when the project is next opened.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from core.store import Project, StoreError
+from core.store.recovery import MaskRecovery
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ class SaveResult:
     version: int
     error: str | None = None
     removed: bool = False  # the mask was removed (request.mask None)
+    recovery_file: Path | None = None  # where a mask that could not be saved is kept
 
 
 class MaskSaver(QObject):
@@ -51,6 +58,7 @@ class MaskSaver(QObject):
     def __init__(self, root: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._root = root
+        self.recovery = MaskRecovery(root)
         self._pending: OrderedDict[int, SaveRequest] = OrderedDict()
         self._results: list[SaveResult] = []
         self._busy = False
@@ -114,16 +122,30 @@ class MaskSaver(QObject):
             return Project.open(self._root), SaveResult(request.image_id, request.version)
         except (StoreError, OSError) as exc:
             logger.warning("mask saver cannot open %s: %s", self._root, exc)
-            return None, SaveResult(request.image_id, request.version, f"cannot open the project: {exc}")
+            error = f"cannot open the project: {exc}"
+            kept = self.recovery.keep(request.image_id, "", request.mask, source=request.source,
+                                      actor=request.actor, reason=error)
+            return None, SaveResult(request.image_id, request.version, error, recovery_file=kept)
 
-    @staticmethod
-    def _save(project: Project, request: SaveRequest) -> SaveResult:
+    def _save(self, project: Project, request: SaveRequest) -> SaveResult:
         try:
             project.masks.save(request.image_id, request.mask, actor=request.actor, source=request.source)
         except (StoreError, OSError, ValueError) as exc:
             logger.warning("mask of image %s not saved: %s", request.image_id, exc)
-            return SaveResult(request.image_id, request.version, str(exc))
+            return self._failed(project, request, str(exc))
         except Exception as exc:  # the thread must survive and the GUI must hear of it
             logger.exception("mask of image %s not saved", request.image_id)
-            return SaveResult(request.image_id, request.version, f"{type(exc).__name__}: {exc}")
+            return self._failed(project, request, f"{type(exc).__name__}: {exc}")
+        self.recovery.discard(request.image_id)
         return SaveResult(request.image_id, request.version, removed=request.mask is None)
+
+    def _failed(self, project: Project, request: SaveRequest, error: str) -> SaveResult:
+        """The result of a failed save, its mask kept in a recovery file first."""
+        try:
+            image_hash = project.images.get(request.image_id).hash
+        except (StoreError, OSError) as exc:
+            logger.warning("image %s unknown while keeping its mask: %s", request.image_id, exc)
+            return SaveResult(request.image_id, request.version, error)
+        kept = self.recovery.keep(request.image_id, image_hash, request.mask, source=request.source,
+                                  actor=request.actor, reason=error)
+        return SaveResult(request.image_id, request.version, error, recovery_file=kept)

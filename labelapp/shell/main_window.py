@@ -1,11 +1,10 @@
 """The main window: builds the parts and connects them, nothing more.
 
-The parts: the project session (:mod:`labelapp.session`, the open project and every
-label write), the grid, the editor, the labeling keys (:mod:`labelapp.labeling`), the
-docks (:mod:`labelapp.shell.docks`: project summary, training, map, worth a mask,
-suggestions), the actions and menus. Each part gets the parts it drives, never the
-window; what it asks of the others it says with a signal, which the window connects
-here. Store errors become messages in the status area, never tracebacks.
+The parts: the project session (:mod:`labelapp.session`, the open project and every label write), the grid,
+the editor, the labeling keys (:mod:`labelapp.labeling`), the docks (:mod:`labelapp.shell.docks`: project
+summary, training, map, worth a mask, suggestions), the actions and menus. Each part gets the parts it
+drives, never the window; what it asks of the others it says with a signal, which the window connects here.
+Store errors become messages in the status area, never tracebacks.
 """
 
 from __future__ import annotations
@@ -156,6 +155,7 @@ class MainWindow(QMainWindow):
         self._project_menu_actions = []  # enabled only with a project open
         for text, slot in (("Relink Missing Images…", self.project_actions.relink_folder),
                            ("Export Labels…", self.project_actions.export_labels),
+                           ("Import Labels…", self.project_actions.import_labels),
                            ("Create the Demo Project…", self.project_actions.create_demo)):
             action = QAction(text, self)
             action.triggered.connect(slot)

@@ -19,6 +19,7 @@ from labelapp.map.dock import EmbeddingMapDock
 from labelapp.project.summary_panel import SummaryPanel
 from labelapp.session.changes import LabelsChanged
 from labelapp.session.project_session import ProjectSession
+from labelapp.session.recovery_offer import RecoveredMasksOffer
 from labelapp.shell.image_info import image_info_html
 from labelapp.shell.status_area import StatusArea
 from labelapp.suggestions.panel import SuggestionsPanel
@@ -54,6 +55,9 @@ class ViewUpdates(QObject):
         self._counts_timer.timeout.connect(self.show_counts)
         session.labels_changed.connect(self._on_session_labels_changed)
         session.mask_saved.connect(self._on_session_mask_saved)
+        # masks a failed save kept aside, offered back at the next open
+        self.recovered_masks = RecoveredMasksOffer(session, views.editor, reload=views.editor.reload_image)
+        self.recovered_masks.message.connect(views.status.show_info)
 
     @Slot(object)
     def _on_session_labels_changed(self, change: LabelsChanged) -> None:

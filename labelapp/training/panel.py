@@ -82,11 +82,14 @@ class TrainingPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._running = False
-        self.retrain_button = QPushButton("Retrain with current labels")
+        self.retrain_button = QPushButton("Retrain")  # short: the panel fits a narrow dock
+        self.retrain_button.setToolTip("Retrain with the current labels (Ctrl+R)")
         self.retrain_button.setObjectName("retrain_button")
         self.retrain_button.clicked.connect(self.retrain_requested)
-        self.thorough_box = QCheckBox("Thorough: also fine-tune the encoder (slower)", objectName="thorough_box")
-        self.thorough_box.setToolTip("Trains the encoder itself on the labeled images with the contrastive + ArcFace"
+        self.thorough_box = QCheckBox("Thorough (slower)", objectName="thorough_box")
+        # a short text: a check box does not wrap, and a long one made the panel wider than the dock
+        self.thorough_box.setToolTip("Also fine-tunes the encoder: trains the encoder itself on the labeled images"
+                                     " with the contrastive + ArcFace"
                                      " loss before fitting the classifier. About a minute more per retrain; on"
                                      " X-SDD it helped at 5 labels per class and not at 10 or 20.")
         self.segdec_box = QCheckBox("Defect detector: train it too", objectName="segdec_box")

@@ -31,23 +31,22 @@ def finished_message(result: object, took: str = "") -> str:
             parts.append(f"validation accuracy {validation['accuracy']:.0%}")
     suggested = getattr(result, "suggestions", 0)
     if suggested:
-        parts.append(f"{suggested} images suggested to label next")
+        parts.append(f"{suggested} suggested to label next")
     return " · ".join(parts) + ". Details in the Training panel."
 
 
 def finished_details(result: object) -> str:
     """The results of a finished retrain, a short line per model, for the panel under the
-    bar (whether the defect detector is validated, and what to label, is said above the runs)."""
+    bar. The defect detector has no line here: whether it is validated, its figures and what
+    to label are the trust line above the runs, and saying them twice was noise."""
     runs = result_runs(result)
     ids = ", ".join(f"#{r.id}" for r in runs[:-1]) + (" and " if len(runs) > 1 else "") + f"#{runs[-1].id}"
     lines = [f"Run{'s' if len(runs) > 1 else ''} {ids}."]
     for run in runs:
         validation = (run.metrics or {}).get("validation")
         if run.kind is RunKind.SEGDEC:
-            lines.append(f"Defect detector: average precision {figure(validation.get('ap'))}, F1 "
-                         f"{figure(validation.get('f1'))} on {validation['n']} held-out images." if validation
-                         else "Defect detector: no validation (too few labels).")
-        elif run.kind is RunKind.CLASSIFIER:
+            continue  # its validation, or why it has none, is the trust line above the runs
+        if run.kind is RunKind.CLASSIFIER:
             lines.append(f"Classifier: validation accuracy {validation['accuracy']:.0%} ("
                          f"{validation['macro_f1']:.0%} with every class counted alike) on {validation['n']} labels."
                          if validation and "accuracy" in validation

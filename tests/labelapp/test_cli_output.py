@@ -168,7 +168,8 @@ def test_export_help_names_every_format_and_column() -> None:
 
     commands = _commands()
     text = " ".join(commands["export-labels"].format_help().split())
-    for word in ("csv (default):", "folders:", "masks:", "index.csv", "classes.csv", *LABELS_CSV):
+    for word in ("csv (default):", "folders:", "masks:", "index.csv", "classes.csv", *LABELS_CSV, "coco:", "yolo:",
+                 "voc:", "labelme:", "image_labels", "data.yaml"):
         assert word in text
     text = commands["export-heatmaps"].format_help()
     assert all(column in text for column in HEATMAP_CSV) and "defect_probabilities.csv" in text

@@ -291,3 +291,23 @@ def test_review_keys_hold_their_keys_only_while_a_proposal_is_shown(qtbot, windo
     assert not review.overlay.isVisible() and not actions["proposal.accept"].shortcuts()
     assert [k.toString() for k in actions["tool.eraser"].shortcuts()] == ["E"]
     assert [k.toString() for k in actions["label.clear"].shortcuts()] == ["Del", "Backspace"]
+
+
+def test_a_defective_image_without_a_proposal_is_counted(qtbot, open_window, template: Path,
+                                                              tmp_path: Path) -> None:
+    with Project.open(template) as project:
+        defect = {c.id for c in project.classes.list() if c.kind.value == "defect"}
+        defective = sorted(i for i, c in project.labels.class_by_image().items() if c in defect)
+        masked = set(project.masks.files())
+    unmasked = [i for i in defective if i not in masked]  # an image with a mask already is not offered
+    low = unmasked[0]  # its strongest region stays under the run's floor: scored, but no proposal
+    peaks = {i: (0.1 if i == low else 0.9) for i in defective}
+    root = tmp_path / "template"
+    shutil.copytree(template, root)
+    assert write_designed_run(root, peaks) == 2
+    window = open_window(root)
+    window.docks.proposals_dock.raise_()
+    panel = window.docks.proposals
+    qtbot.waitUntil(lambda: sorted(panel.list.listed_ids()) == unmasked[1:])  # nothing to review for it
+    assert "1 labeled defective image gets no proposal" in panel.summary.text()
+    assert "paint its mask with the brush" in panel.summary.text()

@@ -191,6 +191,18 @@ def test_the_grid_filters_and_sorts_by_suggestion(qtbot, window: MainWindow) -> 
     assert grid.ordered_ids().tolist() == open_ids[1:]
 
 
+def test_only_the_next_few_suggestions_wear_a_star(qtbot, window: MainWindow, monkeypatch) -> None:
+    import labelapp.grid.model as grid_model
+
+    grid, open_ids = window.grid, suggested(window)
+    grid.set_filter("suggested")
+    grid.set_sort("suggested")
+    monkeypatch.setattr(grid_model, "STARRED", 2)  # a queue longer than the stars
+    ranks = {grid.model.tile(r).image_id: grid.model.tile(r).suggestion for r in range(grid.model.rowCount())}
+    assert ranks[open_ids[0]] == 1 and ranks[open_ids[1]] == 2
+    assert all(ranks[i] == 0 for i in open_ids[2:])  # still listed by the filter, without a star
+
+
 def test_an_empty_project_says_how_to_get_suggestions(qtbot, open_window, tmp_path_factory) -> None:
     root = tmp_path_factory.mktemp("no-suggestions") / "project"
     create_demo_project(root, n_images=6, size=48, workers=1)
@@ -237,7 +249,7 @@ def test_refresh_computes_in_the_background_with_the_chosen_strategy(
     QTest.keySequence(window, "Ctrl+R")  # a retrain ends with fresh suggestions by the chosen strategy
     qtbot.waitUntil(lambda: bool(ended), timeout=180000)
     assert getattr(ended[0], "suggestions", None) == 14, ended[0]
-    assert "14 images suggested to label next" in window.status.message_text()
+    assert "14 suggested to label next" in window.status.message_text()
     with Project.open(window.project.root) as project:
         assert {s.strategy for s in project.suggestions.list()} == {"random"}
     qtbot.waitUntil(lambda: panel.listed_ids() == suggested(window))  # the dock reloads a turn later

@@ -89,6 +89,19 @@ def test_the_grid_gets_four_columns_at_1600_px_by_default(qtbot, tmp_path: Path,
     assert settings.value(STATE_KEY) is not None and settings.value(SPLITTER_KEY) is None  # nothing chosen: fit again
 
 
+def test_the_training_panel_fits_its_dock_at_1400_px(qtbot, tmp_path: Path, project_root: Path) -> None:
+    from PySide6.QtWidgets import QScrollArea, QWidget
+
+    window = open_window(qtbot, tmp_path / "settings.ini", project_root, QSize(1400, 900))
+    window.training_dock.raise_()
+    scroll = window.findChild(QScrollArea, "training_scroll")
+    content = window.findChild(QWidget, "training_content")
+    qtbot.waitUntil(lambda: scroll.viewport().width() > 0 and content.width() > 0)
+    # no part of the panel (the Retrain row, the check boxes) is wider than the dock shows: nothing clipped
+    assert content.minimumSizeHint().width() <= scroll.viewport().width()
+    qtbot.waitUntil(lambda: content.width() <= scroll.viewport().width(), timeout=3000)  # once laid out
+
+
 def test_the_layout_the_user_chose_comes_back(qtbot, tmp_path: Path, project_root: Path) -> None:
     settings = tmp_path / "settings.ini"
     window = open_window(qtbot, settings, project_root, QSize(1500, 950))

@@ -50,13 +50,14 @@ from core.media.pixel_cache import PixelCache, build_pixel_cache
 from core.store import Project, Run
 from core.training.embed_new import extendable_run
 from core.training.encoder_status import describe_encoder, on_battery
-from core.training.pretrain import CPU_BATCH, EMBED_CHUNK, SSL_STATE, PretrainRequest
+from core.training.pretrain import CPU_BATCH, SSL_STATE, PretrainRequest
 
 logger = logging.getLogger(__name__)
 RESUME_FILE = "background-pretrain.pt"  # in the project's cache folder
 STATE_FILE = SSL_STATE  # in a run's folder: the whole contrastive model (and, from this job, its optimizer)
 PHASE = "background pretraining"
 CHECKPOINT_PHASE = "encoder checkpoint saved"
+EMBED_STEP = 64  # images per forward pass of a checkpoint's embedding: a pause waits for one (a second on one thread)
 
 
 @dataclass(frozen=True)
@@ -348,9 +349,9 @@ def _features(project: Project, chain: _Chain, cache: PixelCache, size: int, can
     texture[known] = old_texture[position[known]]
     parts = []
     with torch.no_grad():
-        for start in range(0, n, EMBED_CHUNK):
+        for start in range(0, n, EMBED_STEP):
             check_cancel(cancel)
-            stop = min(n, start + EMBED_CHUNK)
+            stop = min(n, start + EMBED_STEP)
             x = torch.from_numpy(np.array(cache.pixels[start:stop]))[:, None].to(device).float() / 255.0
             parts.append(extractor.embed(x).cpu().numpy().astype(np.float32))
             missing = ~known[start:stop]

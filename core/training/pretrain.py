@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.files import atomic_writer
 from core.jobs.base import Eta, JobCancelled, Progress, check_cancel
 from core.jobs.curves import CurveLog, logged, save_curves
 from core.jobs.runs import RunRecorder
@@ -27,6 +28,7 @@ from core.store import Project, Run, RunKind, StoreError
 METHODS = ("simclr", "nnclr")
 CPU_BATCH = 64  # source images per step on the CPU (benchmarks/encoder_speed.py)
 EMBED_CHUNK = 256  # images per forward pass when embedding every image on the CPU
+SSL_STATE = "ssl_state.pt"  # the whole contrastive model (projection head too), to train it further
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ def pretrain_job(request: PretrainRequest, cancel: threading.Event | None = None
             model, stats = yield from logged(_train(request, cache, cancel, device), curves)
             embeddings, texture = yield from _embed(model.encoder, cache, request.size, cancel, device)
             model.cpu()
+            with atomic_writer(recorder.partial_dir / SSL_STATE, "wb") as handle:  # the background pretraining's start
+                torch.save({"model": {k: v.contiguous() for k, v in model.state_dict().items()}}, handle)
             from models.features import block_weight
 
             weight = block_weight(embeddings, texture)

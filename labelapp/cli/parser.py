@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from labelapp.cli import args_export, args_project, args_training, proposals
+from labelapp.cli import args_export, args_pretrain, args_project, args_training, proposals
 from labelapp.cli.arguments import HelpFormatter
 from labelapp.cli.output import training_action
 
@@ -52,13 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     args_project.add_commands(sub)
     args_training.add_commands(sub)
+    args_pretrain.add_commands(sub)
     args_export.add_commands(sub)
     proposals.add_parsers(sub)
     return parser
 
 
 def _handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
-    from labelapp.cli import commands, export_commands, model_commands, train_commands
+    from labelapp.cli import commands, export_commands, model_commands, pretrain_command, train_commands
 
     return {
         "open": commands.cmd_open,
@@ -67,6 +68,7 @@ def _handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
         "status": commands.cmd_status,
         "label": commands.cmd_label,
         "train": train_commands.cmd_train,
+        "pretrain": pretrain_command.cmd_pretrain,
         "suggest": train_commands.cmd_suggest,
         "simulate": train_commands.cmd_simulate,
         "export-labels": export_commands.cmd_export_labels,

@@ -1,23 +1,16 @@
-"""Retrain with current labels: builds the job from a snapshot of the settings, runs it
-in the training process (:mod:`core.jobs.worker`, one worker process started on the
-first job and reused while the project is open, through
-:class:`labelapp.jobs.process_runner.WorkerJobRunner`), shows its progress in the training
-panel, and announces the result (``run_finished``: the window then shows the new
-predictions, heat maps, the worth-a-mask list and the suggestions). The retrain ends
-with fresh suggestions from the strategy chosen in the Suggestions dock. A
-defect-detector threshold the user moves in a run's details is kept as the target
-recall of the next retrain.
+"""Retrain with current labels: builds the job from a snapshot of the settings, runs it in
+the training process (:mod:`core.jobs.worker`, one worker reused while the project is open,
+through :class:`labelapp.jobs.process_runner.WorkerJobRunner`), shows its progress in the
+panel and announces the result (``run_finished``: the window shows the new predictions,
+heat maps, worth-a-mask list and suggestions). A detector threshold the user moves is kept
+as the target recall of the next retrain. Between jobs the same worker runs the
+background pretraining (:mod:`labelapp.training.background`), which every job pauses first.
 
-It also keeps the run history and the stale marks of the panel. The history, with the
-label digest that says which runs are stale and the curves of the last run, is read off
-the GUI thread (:class:`labelapp.training.history.HistoryLoader`) when a project opens and
-after every run; the runs a finished retrain returns are listed at once. After every
-label or mask change (the project session's signals) it asks :class:`StaleCheck`, which
-costs an index lookup unless a run newer than its last digest appeared (then the history
-is read again, off the GUI thread).
-
-A finished retrain says so briefly in the status bar; its results (runs, validation
-figures, suggestions) stay in the panel under the bar."""
+It keeps the run history and stale marks of the panel: the history (with the label digest
+and the last run's curves) is read off the GUI thread (:class:`labelapp.training.history.HistoryLoader`)
+when a project opens and after every run; after each label or mask change :class:`StaleCheck`
+costs an index lookup unless a newer run appeared. A finished retrain says so briefly in
+the status bar; its results stay in the panel under the bar."""
 
 from __future__ import annotations
 
@@ -34,6 +27,7 @@ from core.store import Project, Run, RunStatus, StoreError
 from labelapp.jobs.process_runner import WorkerJobRunner, WorkerStopped, recover_run
 from labelapp.jobs.runner import JobRunner, StartJob
 from labelapp.session.project_session import ProjectSession
+from labelapp.training.background import BackgroundPretraining
 from labelapp.training.history import HistoryLoader
 from labelapp.training.panel import TrainingPanel
 from labelapp.training.proposer_dialog import ProposerDialog
@@ -86,6 +80,10 @@ class TrainingController(QObject):
         self._shown_first = shown_first
         self._runner: JobRunner | WorkerJobRunner | None = None
         self._worker = WorkerProcess()
+        self.background = BackgroundPretraining(  # first to hear the session close: stops before the worker
+            self._worker, panel, session, settings, busy=self.is_running, history=self.show_history, parent=self)
+        self.run_finished.connect(self.background.job_ended)
+        self.run_failed.connect(self.background.job_ended)
         self._stale_check: StaleCheck | None = None
         self._history = HistoryLoader(self)
         self._history.loaded.connect(self._on_history_loaded)
@@ -158,6 +156,10 @@ class TrainingController(QObject):
         StartJob on a thread of this process (light jobs); ``what`` names it in questions."""
         if self.is_running():
             raise RuntimeError("a training job is already running")
+        if not self.background.pause_then(lambda: self._launch(job, title=title, what=what)):
+            self._launch(job, title=title, what=what)  # else when the background pretraining has paused
+
+    def _launch(self, job: StartJob | JobCall, *, title: str, what: str) -> None:
         from labelapp.jobs.warmup import start_warmup
 
         start_warmup()  # pyqtgraph (the curves) loads off the GUI thread if not yet done
@@ -175,7 +177,7 @@ class TrainingController(QObject):
         runner.start()
 
     def is_running(self) -> bool:
-        return self._runner is not None and self._runner.is_running()
+        return (self._runner is not None and self._runner.is_running()) or self.background.handing_over()
 
     def _took(self) -> str:
         """" in 2 min 5 s": how long the job that just ended ran."""
@@ -203,6 +205,7 @@ class TrainingController(QObject):
     def shutdown(self) -> None:
         """Stops a running job at once and ends the training process (the window closes):
         the unfinished run is marked cancelled, nothing half-written stays."""
+        self.background.shutdown()
         runner, self._runner = self._runner, None
         if isinstance(runner, WorkerJobRunner):
             runner.stop_now()

@@ -22,7 +22,6 @@ Summary line: ``minutes M, retrains R, edits E, lost L, database is locked D, lo
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import os
 import random
@@ -40,6 +39,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from core.demo_project import create_demo_project  # noqa: E402
 from core.store import Project  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from shots_common import label_from_truth  # noqa: E402
 
 LOCKED = "database is locked"
 
@@ -63,14 +65,7 @@ class Counter(logging.Handler):
 def build_project(scratch: Path, images: int, size: int, per_class: int) -> Path:
     root = scratch / "project"
     create_demo_project(root, n_images=images, size=size)
-    with open(root / "truth" / "labels.csv", newline="") as f:
-        truth = {Path(row["file"]).name: row["class"] for row in csv.DictReader(f)}
-    with Project.open(root) as project:
-        by_class: dict[str, list[int]] = {}
-        for image_id, path in project.images.paths_by_id().items():
-            by_class.setdefault(truth[Path(path).name], []).append(int(image_id))
-        for name, ids in by_class.items():
-            project.labels.set_many(ids[:per_class], name, actor="soak", source="soak")
+    label_from_truth(root, per_class=per_class)
     return root
 
 
